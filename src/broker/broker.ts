@@ -1,0 +1,167 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
+import type { Clock, EventBus, Logger, Service } from '../core/index.js';
+import type { DeviceRecord, DeviceRegistry } from '../devices/index.js';
+import { canPublish, canSubscribe } from './acl.js';
+import type { TelemetryIntake } from './intake.js';
+import { listen } from './listen.js';
+
+export interface BrokerOptions {
+  host: string;
+  port: number;
+}
+
+/** Per-connection facts the hooks need; kept beside aedes' client, never on it. */
+interface Session {
+  device?: DeviceRecord;
+  emptyPersistentId?: boolean;
+}
+
+function authError(returnCode: 2 | 4 | 5, message: string): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+/**
+ * The local MQTT broker: aedes over TCP with Sluice's authentication, topic ACL and ingest.
+ * Ingest runs inside authorizePublish because aedes writes the PUBACK right after that hook
+ * returns; calling back only after the commit makes a PUBACK mean "on disk".
+ */
+export class MqttBroker implements Service {
+  readonly name = 'broker';
+  private aedes: Aedes | undefined;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new WeakMap<Client, Session>();
+  private boundPort = 0;
+
+  constructor(
+    private readonly deps: {
+      options: BrokerOptions;
+      registry: DeviceRegistry;
+      intake: TelemetryIntake;
+      clock: Clock;
+      logger: Logger;
+      events: EventBus;
+      aedesOptions?: Partial<AedesOptions>;
+    },
+  ) {}
+
+  /** The TCP port actually bound (useful with port 0). */
+  get port(): number {
+    return this.boundPort;
+  }
+
+  get connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  async start(): Promise<void> {
+    const { logger } = this.deps;
+    const aedes = new Aedes({
+      ...this.deps.aedesOptions,
+      preConnect: (client, packet, done) => this.preConnect(client, packet.protocolVersion ?? 4, packet.clientId, packet.clean ?? true, done),
+      authenticate: (client, username, password, done) => void this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => {
+        const device = client ? this.sessions.get(client)?.device : undefined;
+        if (device && canSubscribe(device, sub.topic)) return done(null, sub);
+        logger.warn({ deviceId: device?.id, filter: sub.topic }, 'subscription refused');
+        done(null, null); // SUBACK 0x80
+      },
+    });
+    await aedes.listen();
+    aedes.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
+    aedes.on('connectionError', (client, err) => logger.debug({ clientId: client?.id, err: err.message }, 'connection error'));
+    this.aedes = aedes;
+
+    const server = createServer({ noDelay: true }, (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      aedes.handle(socket);
+    });
+    const address = await listen(server, this.deps.options.host, this.deps.options.port, 'MQTT', '--mqtt-port');
+    this.server = server;
+    this.boundPort = address.port;
+    logger.info({ host: address.address, port: address.port, listener: 'mqtt' }, 'mqtt listening');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of this.sockets) s.destroy();
+      await closed;
+    }
+    const aedes = this.aedes;
+    this.aedes = undefined;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+  }
+
+  private preConnect(client: Client, version: number, clientId: string, clean: boolean, done: (err: Error | null, ok: boolean) => void): void {
+    if (version === 5) {
+      this.deps.logger.warn({ clientId }, 'an MQTT 5 client tried to connect; Sluice speaks MQTT 3.1.1 — set the device or library to protocol version 4 (3.1.1)');
+    }
+    // [MQTT-3.1.3-8] a zero-length ClientId needs CleanSession=1; refused in authenticate with 0x02.
+    this.sessions.set(client, { emptyPersistentId: clientId === '' && !clean });
+    done(null, true);
+  }
+
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): Promise<void> {
+    const session = this.sessions.get(client) ?? {};
+    if (session.emptyPersistentId) return done(authError(2, 'identifier rejected: an empty client id needs a clean session'), false);
+    if (!username || !password) {
+      this.deps.logger.warn({ clientId: client.id }, 'anonymous connection refused');
+      return done(authError(5, 'not authorized: credentials required'), false);
+    }
+    let device: DeviceRecord | null;
+    try {
+      device = await this.deps.registry.authenticate(username, password.toString('utf8'));
+    } catch (err) {
+      this.deps.logger.error({ err }, 'authentication failed with an error');
+      device = null;
+    }
+    if (!device) {
+      this.deps.logger.warn({ username, clientId: client.id }, 'bad username or password');
+      return done(authError(4, 'bad username or password'), false);
+    }
+    session.device = device;
+    this.sessions.set(client, session);
+    done(null, true);
+  }
+
+  private authorizePublish(client: Client | null, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; dup?: boolean; messageId?: number }, done: (err?: Error | null) => void): void {
+    if (!client) return done(null); // the broker's own messages
+    const device = this.sessions.get(client)?.device;
+    // Registry changes take effect at once: a removed device loses its rights mid-connection.
+    const current = device ? this.deps.registry.get(device.id) : undefined;
+    const ctx = { bridgeBases: current?.role === 'household' ? this.bridgeBases() : [] };
+    if (!current || !canPublish(current, packet.topic, ctx)) {
+      this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic }, 'publish refused; disconnecting');
+      return done(new Error(`not authorized to publish to ${packet.topic}`));
+    }
+    if (current.role !== 'device') return done(null);
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    this.deps.intake
+      .fromDevice(current, client.id, { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId })
+      .then(
+        () => done(null),
+        (err: unknown) => {
+          this.deps.logger.error({ err, deviceId: current.id }, 'readings could not be stored; the device will resend');
+          done(err as Error);
+        },
+      );
+  }
+
+  private bridgeBases(): string[] {
+    return this.deps.registry
+      .list()
+      .filter((d) => d.role === 'bridge')
+      .map((d) => d.baseTopic ?? d.id);
+  }
+}

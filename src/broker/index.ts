@@ -1,0 +1,4 @@
+export { MqttBroker, type BrokerOptions } from './broker.js';
+export { TelemetryIntake, type IncomingPublish } from './intake.js';
+export { canPublish, canSubscribe, type AclContext } from './acl.js';
+export { listen } from './listen.js';

@@ -1,0 +1,202 @@
+import type { ParseArgsConfig } from 'node:util';
+import type { SluiceConfig } from '../config/index.js';
+import { createLogger } from '../core/index.js';
+import { runGateway } from '../main.js';
+import { withGateway } from './connect.js';
+import { localTime, table } from './format.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export interface CommandInput {
+  args: string[];
+  flags: Record<string, string | boolean | undefined>;
+  config: () => Readonly<SluiceConfig>;
+  print: (text: string) => void;
+}
+
+export interface Command {
+  name: string;
+  usage: string;
+  summary: string;
+  options: Options;
+  args: number;
+  /** Only `start` knows this flag; others reject it. */
+  run(input: CommandInput): Promise<number>;
+}
+
+const json = { json: { type: 'boolean' } } as const;
+
+interface DeviceRow {
+  id: string;
+  role: string;
+  profile: string | null;
+  base_topic: string | null;
+  simulated: boolean;
+  created_at: string;
+}
+
+function printCredentials(print: (t: string) => void, r: { id: string; username: string; password: string; role: string }, asJson: boolean, verb: string): void {
+  if (asJson) return print(JSON.stringify(r));
+  print(
+    [
+      `${verb} ${r.id} (role ${r.role}).`,
+      `  MQTT username: ${r.username}`,
+      `  MQTT password: ${r.password}`,
+      'The password is shown only now; put it into the device. Sluice keeps only its scrypt hash.',
+      r.role === 'device' ? `The device publishes readings to sluice/${r.id}/telemetry and its state to sluice/${r.id}/status.` : '',
+    ]
+      .filter(Boolean)
+      .join('\n'),
+  );
+}
+
+export const commands: Command[] = [
+  {
+    name: 'start',
+    usage: 'start [--mqtt-port N] [--data DIR] [--config FILE]',
+    summary: 'Run the gateway in the foreground until Ctrl-C (SIGINT) or SIGTERM.',
+    options: { 'mqtt-port': { type: 'string' } },
+    args: 0,
+    async run({ config }) {
+      const cfg = config();
+      const logger = createLogger({ level: cfg.log.level });
+      return runGateway(cfg, logger);
+    },
+  },
+  {
+    name: 'devices add',
+    usage: 'devices add ID --profile P [--role device|bridge|household] [--base-topic T] [--json]',
+    summary: 'Register a device (or bridge, or household tool) and print its MQTT password once.',
+    options: { profile: { type: 'string' }, role: { type: 'string' }, 'base-topic': { type: 'string' }, ...json },
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = (await withGateway(config(), (call) =>
+        call('devices.add', { id: args[0], profile: flags.profile, role: flags.role, baseTopic: flags['base-topic'] }),
+      )) as { id: string; username: string; password: string; role: string };
+      printCredentials(print, r, flags.json === true, 'Added');
+      return 0;
+    },
+  },
+  {
+    name: 'devices list',
+    usage: 'devices list [--json]',
+    summary: 'List registered devices.',
+    options: json,
+    args: 0,
+    async run({ flags, config, print }) {
+      const rows = (await withGateway(config(), (call) => call('devices.list'))) as DeviceRow[];
+      if (flags.json) print(JSON.stringify(rows));
+      else if (rows.length === 0) print('No devices yet. Add one with: sluice devices add ID --profile P');
+      else print(table(['ID', 'ROLE', 'PROFILE', 'SIMULATED', 'ADDED'], rows.map((d) => [d.id, d.role, d.profile ?? d.base_topic ?? '', d.simulated ? 'yes' : '', d.created_at])));
+      return 0;
+    },
+  },
+  {
+    name: 'devices show',
+    usage: 'devices show ID [--json]',
+    summary: 'Show one device and its latest reading of each metric.',
+    options: json,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const cfg = config();
+      const d = (await withGateway(cfg, (call) => call('devices.show', { id: args[0] }))) as DeviceRow & {
+        latest: Array<{ metric: string; component: string; value: unknown; unit: string | null; ts: string }>;
+      };
+      if (flags.json) return print(JSON.stringify(d)), 0;
+      print(`${d.id}  role ${d.role}${d.profile ? `, profile ${d.profile}` : ''}${d.simulated ? ', simulated' : ''}, added ${d.created_at}`);
+      if (d.latest.length === 0) print('No readings yet.');
+      else print(table(['METRIC', 'VALUE', 'UNIT', 'AT'], d.latest.map((r) => [r.component ? `${r.component}.${r.metric}` : r.metric, String(r.value), r.unit, localTime(r.ts, cfg.timezone)])));
+      return 0;
+    },
+  },
+  {
+    name: 'devices remove',
+    usage: 'devices remove ID',
+    summary: 'Remove a device and its credentials (its stored readings stay until erased).',
+    options: json,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = await withGateway(config(), (call) => call('devices.remove', { id: args[0] }));
+      print(flags.json ? JSON.stringify(r) : `Removed ${args[0]}; it can no longer connect.`);
+      return 0;
+    },
+  },
+  {
+    name: 'devices passwd',
+    usage: 'devices passwd ID [--json]',
+    summary: 'Give a device a new random password (the old one stops working at once).',
+    options: json,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = (await withGateway(config(), (call) => call('devices.passwd', { id: args[0] }))) as {
+        id: string;
+        username: string;
+        password: string;
+        role: string;
+      };
+      printCredentials(print, r, flags.json === true, 'New password for');
+      return 0;
+    },
+  },
+  {
+    name: 'readings',
+    usage: 'readings ID [--metric M] [--since 1h|ISO] [--json]',
+    summary: "Show a device's stored readings (default: the last hour).",
+    options: { metric: { type: 'string' }, since: { type: 'string' }, ...json },
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const cfg = config();
+      const rows = (await withGateway(cfg, (call) => call('readings', { id: args[0], metric: flags.metric, since: flags.since }))) as Array<{
+        metric: string;
+        component?: string;
+        value: unknown;
+        unit: string | null;
+        ts: string;
+        time_source: string;
+      }>;
+      if (flags.json) print(JSON.stringify(rows));
+      else if (rows.length === 0) print('No readings in that period.');
+      else
+        print(
+          table(
+            ['TIME', 'METRIC', 'VALUE', 'UNIT', 'NOTE'],
+            rows.map((r) => [localTime(r.ts, cfg.timezone), r.component ? `${r.component}.${r.metric}` : r.metric, String(r.value), r.unit, r.time_source === 'gateway' ? 'gateway time' : '']),
+          ),
+        );
+      return 0;
+    },
+  },
+  {
+    name: 'quarantine',
+    usage: 'quarantine [--device ID] [--json]',
+    summary: 'Show refused device messages, newest first, with the reason.',
+    options: { device: { type: 'string' }, ...json },
+    args: 0,
+    async run({ flags, config, print }) {
+      const cfg = config();
+      const rows = (await withGateway(cfg, (call) => call('quarantine', { device: flags.device }))) as Array<{
+        topic: string;
+        reason: string;
+        received_at: string;
+        message: string;
+      }>;
+      if (flags.json) print(JSON.stringify(rows));
+      else if (rows.length === 0) print('The quarantine is empty.');
+      else print(table(['RECEIVED', 'TOPIC', 'REASON', 'DETAIL'], rows.map((q) => [localTime(q.received_at, cfg.timezone), q.topic, q.reason, q.message])));
+      return 0;
+    },
+  },
+  {
+    name: 'status',
+    usage: 'status [--json]',
+    summary: 'Say whether a gateway runs on the data directory, and how it is doing.',
+    options: json,
+    args: 0,
+    async run({ flags, config, print }) {
+      const s = (await withGateway(config(), (call) => call('status'))) as Record<string, unknown>;
+      if (flags.json) print(JSON.stringify(s));
+      else print(table(['', ''], Object.entries(s).map(([k, v]) => [k, v === null ? '-' : String(v)])).split('\n').slice(1).join('\n'));
+      return 0;
+    },
+  },
+];

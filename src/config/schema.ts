@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { tryParseDuration } from '../core/index.js';
+
+/** A duration written as `20ms`, `5m`, `7d` (or a number of milliseconds); parsed to ms. */
+export const duration = z.union([
+  z.number().int().nonnegative(),
+  z.string().transform((text, ctx) => {
+    const ms = tryParseDuration(text);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration such as 20ms, 30s, 5m, 1h, 7d, got "${text}"` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+]);
+
+const port = z.number().int().min(0).max(65535);
+const defaultTimezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+
+/** sluice.yaml: every key optional, every default safe for a household (nothing is shared). */
+export const configSchema = z
+  .object({
+    version: z.literal(1).default(1),
+    data_dir: z.string().min(1).default('./data'),
+    devices_dir: z.string().min(1).default('./devices'),
+    policies_dir: z.string().min(1).default('./policies'),
+    timezone: z
+      .string()
+      .refine((tz) => isTimezone(tz), { message: 'expected an IANA timezone such as Europe/Berlin' })
+      .default(defaultTimezone),
+    log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().prefault({}),
+    mqtt: z
+      .object({
+        host: z.string().min(1).default('0.0.0.0'),
+        port: port.default(1883),
+      })
+      .strict()
+      .prefault({}),
+    ingest: z
+      .object({
+        /** Longest a reading waits for its batch's commit (and so its PUBACK). */
+        batch_interval: duration.default(20),
+        batch_size: z.number().int().min(1).max(100_000).default(500),
+        max_payload_bytes: z.number().int().min(64).max(1_048_576).default(16_384),
+        max_future: duration.default(5 * 60_000),
+        max_past: duration.default(7 * 86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    quarantine: z
+      .object({
+        max_entries: z.number().int().min(1).default(10_000),
+        max_bytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type SluiceConfig = z.output<typeof configSchema>;
+
+function isTimezone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The catalogue of stable error codes. Each code is documented one row in docs/errors.md
+ * (a test keeps the two in sync). Codes are never reused or renamed.
+ */
+export const errorCatalogue = {
+  SLUICE_ERR_CONFIG_INVALID: {
+    exit: 2,
+    meaning: 'A YAML file (sluice.yaml, a device profile or a policy) is malformed or fails validation.',
+    fix: 'Correct the file at the printed file:line:col; every problem is listed at once.',
+  },
+  SLUICE_ERR_USAGE: {
+    exit: 2,
+    meaning: 'The command line is wrong: an unknown command or flag, or a missing or malformed argument.',
+    fix: 'Run the command with --help and correct the arguments.',
+  },
+  SLUICE_ERR_DATA_DIR_LOCKED: {
+    exit: 1,
+    meaning: 'Another Sluice process (named by its pid) owns the data directory.',
+    fix: 'Stop the other gateway, or give this one another --data directory.',
+  },
+  SLUICE_ERR_DATA_DIR: {
+    exit: 1,
+    meaning: 'The data directory cannot be created, read or secured (mode 0700).',
+    fix: 'Check the path and its permissions, or choose another with --data.',
+  },
+  SLUICE_ERR_DB_TOO_NEW: {
+    exit: 1,
+    meaning: 'The database was written by a newer Sluice version with a schema this version does not know.',
+    fix: 'Run the newer Sluice version again, or restore a backup made by this version.',
+  },
+  SLUICE_ERR_DB_MIGRATION: {
+    exit: 1,
+    meaning: 'A schema migration failed; the database was left as it was before the migration.',
+    fix: 'Report the message; the backup made before migrating sits next to the database.',
+  },
+  SLUICE_ERR_DB_IO: {
+    exit: 1,
+    meaning: 'SQLite reported an I/O fault (disk full, read-only file system, damaged file).',
+    fix: 'Free disk space or check the storage device; the gateway keeps the readings it has not acknowledged.',
+  },
+  SLUICE_ERR_PORT_IN_USE: {
+    exit: 1,
+    meaning: 'A listener could not bind because its port is already in use.',
+    fix: 'Stop the program on that port or choose another with --mqtt-port (or the matching config key).',
+  },
+  SLUICE_ERR_LISTEN: {
+    exit: 1,
+    meaning: 'A listener could not start for a reason other than a busy port (permissions, bad address).',
+    fix: 'Check the host and port in the configuration.',
+  },
+  SLUICE_ERR_ADMIN_SOCKET: {
+    exit: 1,
+    meaning: 'The running gateway could not be reached through its admin socket, or it closed the connection.',
+    fix: 'Check that the gateway is running and that you may read the data directory.',
+  },
+  SLUICE_ERR_DEVICE_EXISTS: {
+    exit: 2,
+    meaning: 'A device with this id is already registered.',
+    fix: 'Choose another id, or `sluice devices passwd ID` to give the existing device a new password.',
+  },
+  SLUICE_ERR_DEVICE_UNKNOWN: {
+    exit: 2,
+    meaning: 'No device with this id is registered.',
+    fix: 'List the registered devices with `sluice devices list`.',
+  },
+  SLUICE_ERR_DEVICE_ID_INVALID: {
+    exit: 2,
+    meaning: 'A device id must be 1–64 characters of a–z, 0–9, "-" and "_", starting with a letter or digit, so it is safe in MQTT topics.',
+    fix: 'Choose an id such as `living-thermostat`.',
+  },
+  SLUICE_ERR_PROFILE_UNKNOWN: {
+    exit: 2,
+    meaning: 'No device profile with this name exists in the devices directory.',
+    fix: 'Use one of the profiles listed in the message, or add `devices/NAME.yaml`.',
+  },
+  SLUICE_ERR_PAYLOAD_INVALID: {
+    exit: 2,
+    meaning: 'A device message could not be read as readings; it was quarantined and acknowledged.',
+    fix: 'See the reason in `sluice quarantine` and docs/device-profiles.md for the payload convention.',
+  },
+  SLUICE_ERR_INTERNAL: {
+    exit: 1,
+    meaning: 'An unexpected fault (a bug). The message and the log say where.',
+    fix: 'Report it with the log lines around it.',
+  },
+} as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** The one error class of Sluice: every expected fault carries a stable `code`. */
+export class SluiceError extends Error {
+  override readonly name = 'SluiceError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  /** Exit status for the CLI: 2 for invalid input or config, 1 for runtime faults. */
+  get exitCode(): 1 | 2 {
+    return errorCatalogue[this.code].exit;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details?: Record<string, unknown> } {
+    return { code: this.code, message: this.message, ...(this.details ? { details: this.details } : {}) };
+  }
+}
+
+export function isSluiceError(err: unknown, code?: ErrorCode): err is SluiceError {
+  return err instanceof SluiceError && (code === undefined || err.code === code);
+}
+
+/** Renders docs/errors.md from the catalogue; the sync test compares the file with this. */
+export function renderErrorDoc(): string {
+  const rows = Object.entries(errorCatalogue).map(
+    ([code, e]) => `| \`${code}\` | ${e.exit} | ${e.meaning} | ${e.fix} |`,
+  );
+  return [
+    '# Error codes',
+    '',
+    'Every error Sluice reports carries one of these stable codes. Codes are never reused.',
+    'CLI exit status: 0 ok, 1 runtime failure, 2 invalid input or configuration.',
+    'Regenerate it after changing `src/core/errors.ts` with `UPDATE_DOCS=1 npx vitest run test/unit/core/errors.test.ts`.',
+    '',
+    '| code | exit | meaning | how to fix |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}

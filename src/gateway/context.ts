@@ -1,0 +1,73 @@
+import { join } from 'node:path';
+import type { SluiceConfig } from '../config/index.js';
+import {
+  DB_FILE,
+  DataDirLock,
+  EventBus,
+  ensureDataDir,
+  openDatabase,
+  type Clock,
+  type Logger,
+  type Migration,
+  type SluiceDatabase,
+} from '../core/index.js';
+import { DeviceRegistry, deviceMigrations, loadProfiles, type DeviceProfile } from '../devices/index.js';
+import { StoreQueries, storeMigrations } from '../store/index.js';
+
+/** Every module's migrations, in dependency order. */
+export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations];
+
+/**
+ * What both a running gateway and a CLI command without a gateway need: the locked data
+ * directory, the database, the profiles and the registry.
+ */
+export interface GatewayContext {
+  config: Readonly<SluiceConfig>;
+  logger: Logger;
+  clock: Clock;
+  events: EventBus;
+  lock: DataDirLock;
+  db: SluiceDatabase;
+  profiles: () => ReadonlyMap<string, DeviceProfile>;
+  registry: DeviceRegistry;
+  queries: StoreQueries;
+  close(): void;
+}
+
+export async function openContext(
+  config: Readonly<SluiceConfig>,
+  options: { kind: 'gateway' | 'cli'; logger: Logger; clock: Clock },
+): Promise<GatewayContext> {
+  const { logger, clock } = options;
+  ensureDataDir(config.data_dir);
+  const lock = await DataDirLock.acquire(config.data_dir, options.kind, { waitMs: options.kind === 'gateway' ? 5000 : 2000 });
+  let db: SluiceDatabase | undefined;
+  try {
+    db = await openDatabase({ path: join(config.data_dir, DB_FILE), migrations: allMigrations, logger });
+    const loaded = loadProfiles(config.devices_dir);
+    for (const err of loaded.errors) logger.error({ code: err.code }, err.message);
+    const profiles = () => loaded.profiles;
+    const registry = new DeviceRegistry({ db, clock, profiles });
+    const queries = new StoreQueries(db);
+    const opened = db;
+    return {
+      config,
+      logger,
+      clock,
+      events: new EventBus(),
+      lock,
+      db: opened,
+      profiles,
+      registry,
+      queries,
+      close() {
+        opened.close();
+        lock.release();
+      },
+    };
+  } catch (err) {
+    db?.close();
+    lock.release();
+    throw err;
+  }
+}

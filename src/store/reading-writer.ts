@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { isStorageFault, type Clock, type EventBus, type Logger, type Service, type SluiceDatabase } from '../core/index.js';
+import type { MetricSpec } from '../devices/index.js';
+import type { Reading, RefusedMetric } from '../ingest/index.js';
+import { encodeValue } from './codec.js';
+import { QuarantineWriter } from './quarantine.js';
+import { SeriesCatalog } from './series.js';
+
+export interface QuarantineEntry {
+  deviceId: string | null;
+  clientId: string | null;
+  topic: string;
+  reason: string;
+  message: string;
+  refused?: RefusedMetric[];
+  payload: Buffer;
+  receivedAt: number;
+}
+
+/** A QoS 1 message stamped with gateway time, remembered so its redelivery gets the same time. */
+export interface Delivery {
+  clientId: string;
+  packetId: number;
+  payloadHash: Buffer;
+  ts: number;
+}
+
+export interface WriteRequest {
+  deviceId: string;
+  readings: Reading[];
+  specs: Readonly<Record<string, MetricSpec>>;
+  quarantine?: QuarantineEntry;
+  delivery?: Delivery;
+}
+
+interface Pending extends WriteRequest {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export interface ReadingWriterOptions {
+  /** ms a request waits for its batch to commit */
+  batchInterval: number;
+  /** readings that trigger an immediate commit */
+  batchSize: number;
+  quarantineMaxEntries: number;
+  quarantineMaxBytes: number;
+  /** ms between retries while the disk is full or failing */
+  faultRetry?: number;
+  /** For tests: awaited before each commit, to make commits slow on purpose. */
+  beforeCommit?: () => Promise<void>;
+  afterCommit?: (count: number) => void;
+}
+
+/**
+ * Batches readings and quarantine entries into one transaction every few ms; a request's
+ * promise resolves only after its batch is committed, so the broker can PUBACK after commit.
+ * While SQLite reports a storage fault (disk full), batches are held and retried, and no
+ * promise resolves: devices keep their unacknowledged readings and resend.
+ */
+export class ReadingWriter implements Service {
+  readonly name = 'reading-writer';
+  private queue: Pending[] = [];
+  private queuedReadings = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> | undefined;
+  private faulted = false;
+  private stopped = false;
+  private readonly series: SeriesCatalog;
+  private readonly quarantine: QuarantineWriter;
+  private readonly insertReading;
+  private readonly upsertDelivery;
+  private readonly pendingDeliveries = new Map<string, Delivery>();
+
+  constructor(
+    private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; events: EventBus; options: ReadingWriterOptions },
+  ) {
+    this.series = new SeriesCatalog(deps.db);
+    this.quarantine = new QuarantineWriter(deps.db, deps.options.quarantineMaxEntries, deps.options.quarantineMaxBytes);
+    this.insertReading = deps.db.raw.prepare('INSERT OR IGNORE INTO readings (series_id, ts, v, flags) VALUES (?, ?, ?, ?)');
+    this.upsertDelivery = deps.db.raw.prepare('INSERT OR REPLACE INTO deliveries (client_id, packet_id, payload_hash, ts) VALUES (?, ?, ?, ?)');
+  }
+
+  start(): void {
+    this.stopped = false;
+  }
+
+  /** Commits what is queued, then refuses new work. */
+  async stop(): Promise<void> {
+    await this.flush();
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  get isFaulted(): boolean {
+    return this.faulted;
+  }
+
+  /** Queues a write; resolves after the commit that holds it. */
+  submit(request: WriteRequest): Promise<void> {
+    if (this.stopped) return Promise.reject(new Error('reading writer is stopped'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ...request, resolve, reject });
+      if (request.delivery) this.pendingDeliveries.set(deliveryKey(request.delivery.clientId, request.delivery.packetId), request.delivery);
+      this.queuedReadings += request.readings.length + 1;
+      if (this.queuedReadings >= this.deps.options.batchSize) this.schedule(0);
+      else this.schedule(this.deps.options.batchInterval);
+    });
+  }
+
+  /** The timestamp given to an earlier delivery of this QoS 1 message, if it was already seen. */
+  previousDelivery(clientId: string, packetId: number, payloadHash: Buffer): number | undefined {
+    const key = deliveryKey(clientId, packetId);
+    const pending = this.pendingDeliveries.get(key);
+    if (pending) return pending.payloadHash.equals(payloadHash) ? pending.ts : undefined;
+    const row = this.deps.db.raw
+      .prepare<[string, number], { payload_hash: Buffer; ts: number }>('SELECT payload_hash, ts FROM deliveries WHERE client_id = ? AND packet_id = ?')
+      .get(clientId, packetId);
+    return row && row.payload_hash.equals(payloadHash) ? row.ts : undefined;
+  }
+
+  /** Commits everything queued now. */
+  async flush(): Promise<void> {
+    while (this.queue.length > 0 || this.committing) {
+      if (this.committing) await this.committing;
+      else await this.commitNow();
+    }
+  }
+
+  private schedule(delay: number): void {
+    if (this.committing) return; // the running commit reschedules when done
+    if (this.timer && delay > 0) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.commitNow();
+    }, delay);
+  }
+
+  private commitNow(): Promise<void> {
+    if (this.committing || this.queue.length === 0) return this.committing ?? Promise.resolve();
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.committing = this.commitBatch().finally(() => {
+      this.committing = undefined;
+      if (this.queue.length > 0) this.schedule(this.faulted ? (this.deps.options.faultRetry ?? 1000) : 0);
+    });
+    return this.committing;
+  }
+
+  private async commitBatch(): Promise<void> {
+    const batch = this.queue;
+    this.queue = [];
+    this.queuedReadings = 0;
+    try {
+      if (this.deps.options.beforeCommit) await this.deps.options.beforeCommit();
+      this.deps.db.tx(() => this.writeBatch(batch));
+    } catch (err) {
+      if (isStorageFault(err)) {
+        // Keep the batch, ahead of anything queued meanwhile, and try again later.
+        this.queue = batch.concat(this.queue);
+        this.queuedReadings = this.queue.reduce((n, p) => n + p.readings.length + 1, 0);
+        if (!this.faulted) {
+          this.faulted = true;
+          this.deps.logger.error({ err: (err as Error).message }, 'cannot commit readings; acknowledgements are held until storage works again');
+          this.deps.events.emit('store.faulted', { message: (err as Error).message });
+        }
+        return;
+      }
+      for (const p of batch) p.reject(err);
+      this.forgetDeliveries(batch);
+      return;
+    }
+    if (this.faulted) {
+      this.faulted = false;
+      this.deps.logger.warn('storage works again; acknowledging readings');
+      this.deps.events.emit('store.recovered', {});
+    }
+    this.forgetDeliveries(batch);
+    let count = 0;
+    const devices = new Set<string>();
+    for (const p of batch) {
+      count += p.readings.length;
+      if (p.readings.length > 0) devices.add(p.deviceId);
+      p.resolve();
+    }
+    this.deps.options.afterCommit?.(count);
+    if (count > 0) this.deps.events.emit('readings.committed', { count, deviceIds: [...devices] });
+  }
+
+  private writeBatch(batch: Pending[]): void {
+    for (const p of batch) {
+      for (const r of p.readings) {
+        const spec = p.specs[r.metric];
+        if (!spec) continue;
+        const s = this.series.resolve(p.deviceId, r.component, r.metric, spec);
+        this.insertReading.run(s.id, r.ts, encodeValue(s.type, s.scale, r.value), r.timeSource === 'gateway' ? 1 : null);
+      }
+      if (p.delivery) this.upsertDelivery.run(p.delivery.clientId, p.delivery.packetId, p.delivery.payloadHash, p.delivery.ts);
+      if (p.quarantine) this.quarantine.add(p.quarantine);
+    }
+  }
+
+  private forgetDeliveries(batch: Pending[]): void {
+    for (const p of batch) if (p.delivery) this.pendingDeliveries.delete(deliveryKey(p.delivery.clientId, p.delivery.packetId));
+  }
+}
+
+function deliveryKey(clientId: string, packetId: number): string {
+  return `${clientId}\0${packetId}`;
+}
+
+/** A short digest of a payload, enough to tell a redelivery from a new message with a reused packet id. */
+export function payloadDigest(payload: Buffer): Buffer {
+  return createHash('sha256').update(payload).digest().subarray(0, 12);
+}

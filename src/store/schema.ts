@@ -1,0 +1,57 @@
+import type { Migration } from '../core/index.js';
+
+export const storeMigrations: Migration[] = [
+  {
+    module: 'store',
+    version: 1,
+    description: 'series, compact readings, quarantine, QoS 1 delivery memory',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE series (
+          id INTEGER PRIMARY KEY,
+          device_id TEXT NOT NULL,
+          component TEXT NOT NULL DEFAULT '',
+          metric TEXT NOT NULL,
+          type TEXT NOT NULL CHECK (type IN ('number', 'boolean', 'enum')),
+          unit TEXT,
+          scale REAL,
+          UNIQUE (device_id, component, metric)
+        );
+        -- One row per reading, ~17 bytes: v is an integer of the series' scale where it has one.
+        -- flags: NULL when the device stamped the reading, 1 when the gateway's receive time was used.
+        CREATE TABLE readings (
+          series_id INTEGER NOT NULL,
+          ts INTEGER NOT NULL,
+          v,
+          flags INTEGER,
+          PRIMARY KEY (series_id, ts)
+        ) WITHOUT ROWID;
+        CREATE TABLE quarantine (
+          id INTEGER PRIMARY KEY,
+          device_id TEXT,
+          client_id TEXT,
+          topic TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          message TEXT NOT NULL,
+          refused TEXT,
+          payload_head BLOB,
+          payload_bytes INTEGER NOT NULL,
+          received_at INTEGER NOT NULL
+        );
+        CREATE INDEX quarantine_device ON quarantine (device_id, received_at);
+        -- Last QoS 1 message per (client, packet id) that was stamped with gateway time, so a
+        -- redelivery (DUP) gets the same timestamp and is stored once.
+        CREATE TABLE deliveries (
+          client_id TEXT NOT NULL,
+          packet_id INTEGER NOT NULL,
+          payload_hash BLOB NOT NULL,
+          ts INTEGER NOT NULL,
+          PRIMARY KEY (client_id, packet_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE store_counters (
+          name TEXT PRIMARY KEY,
+          value INTEGER NOT NULL
+        ) WITHOUT ROWID;
+      `),
+  },
+];

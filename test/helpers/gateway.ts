@@ -1,0 +1,132 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { join, resolve } from 'node:path';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const BIN = join(ROOT, 'bin', 'sluice.js');
+export const DEVICES_DIR = join(ROOT, 'devices');
+
+export interface GatewayChild {
+  child: ChildProcess;
+  port: number;
+  dataDir: string;
+  /** Every JSON log line the child printed so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Waits for a log line matching the predicate. */
+  waitForLog(pred: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** SIGTERM and wait for exit; returns the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL and wait for exit. */
+  kill(): Promise<void>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  dataDir: string;
+  env?: Record<string, string>;
+  args?: string[];
+  devicesDir?: string;
+}
+
+/** Starts the built gateway as a child process on port 0 and waits for its listening log line. */
+export async function startGateway(options: StartOptions): Promise<GatewayChild> {
+  const child = spawn(process.execPath, [BIN, 'start', '--data', options.dataDir, '--mqtt-port', '0', ...(options.args ?? [])], {
+    env: {
+      ...process.env,
+      SLUICE_MQTT_HOST: '127.0.0.1',
+      SLUICE_DEVICES_DIR: options.devicesDir ?? DEVICES_DIR,
+      SLUICE_POLICIES_DIR: join(ROOT, 'policies'),
+      SLUICE_LOG_LEVEL: 'debug',
+      ...options.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      parsed = { msg: line };
+    }
+    logs.push(parsed);
+    for (const w of [...waiters]) {
+      if (w.pred(parsed)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(parsed);
+      }
+    }
+  });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) => {
+    const found = logs.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`timed out waiting for a log line; stderr: ${stderr}\nlogs: ${JSON.stringify(logs.slice(-10))}`)), timeoutMs);
+      const w = {
+        pred,
+        resolve: (l: Record<string, unknown>) => {
+          clearTimeout(timer);
+          res(l);
+        },
+      };
+      waiters.push(w);
+      void exited.then((code) => {
+        if (waiters.includes(w)) {
+          clearTimeout(timer);
+          rej(new Error(`gateway exited with ${code} before the awaited log line; stderr: ${stderr}`));
+        }
+      });
+    });
+  };
+  const listening = await waitForLog((l) => l.msg === 'mqtt listening');
+  await waitForLog((l) => l.msg === 'gateway started');
+  return {
+    child,
+    port: listening.port as number,
+    dataDir: options.dataDir,
+    logs,
+    waitForLog,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI synchronously against a data dir. */
+export function cli(args: string[], options: { dataDir?: string; env?: Record<string, string>; cwd?: string } = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args, ...(options.dataDir ? ['--data', options.dataDir] : [])], {
+    env: { ...process.env, SLUICE_DEVICES_DIR: DEVICES_DIR, SLUICE_POLICIES_DIR: join(ROOT, 'policies'), ...options.env },
+    cwd: options.cwd ?? ROOT,
+    encoding: 'utf8',
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Registers a device through the CLI and returns its password. */
+export function addDevice(dataDir: string, id: string, profile = 'thermostat', extra: string[] = []): string {
+  const r = cli(['devices', 'add', id, ...(profile ? ['--profile', profile] : []), ...extra, '--json'], { dataDir });
+  if (r.status !== 0) throw new Error(`devices add failed: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { password: string }).password;
+}
+
+/** Connects an MQTT.js 3.1.1 client; the caller ends it. */
+export async function connectClient(port: number, options: IClientOptions = {}): Promise<MqttClient> {
+  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+}
