@@ -1,0 +1,123 @@
+import type { LoadDevice } from '../load-client.js';
+import { rounds, type BenchOptions, type Figure, type Part, type PartResult } from '../lib/part.js';
+import { countReadings, provision } from '../lib/provision.js';
+import { mosquittoBinary, removeDir, runLoad, startBareAedes, startGateway, startMosquitto, throughput, benchTmp, type BrokerChild } from '../lib/procs.js';
+import { summarize } from '../lib/stats.js';
+
+const READINGS_PER_MESSAGE = 4;
+
+interface Sizes {
+  devices: number;
+  messages: number;
+  window: number;
+}
+
+export function ingestSizes(quick: boolean): Sizes {
+  return quick ? { devices: 4, messages: 50, window: 10 } : { devices: 100, messages: 1000, window: 10 };
+}
+
+interface RunRecord {
+  system: string;
+  qos: 0 | 1;
+  warmup: boolean;
+  messages: number;
+  seconds: number;
+  perSecond: number;
+  stored?: number;
+  errors: string[];
+}
+
+/** One burst against one broker; for Sluice, also checks that every reading was stored. */
+export async function burstOnce(
+  system: 'sluice' | 'aedes' | 'mosquitto',
+  qos: 0 | 1,
+  devices: LoadDevice[],
+  sizes: Sizes,
+  options: BenchOptions,
+  dirs: { clone(label: string): string; scratch: string },
+): Promise<Omit<RunRecord, 'warmup'>> {
+  let broker: BrokerChild;
+  let dataDir: string | undefined;
+  if (system === 'sluice') {
+    dataDir = dirs.clone('ingest');
+    broker = await startGateway({ dataDir, logLevel: 'info' });
+  } else if (system === 'aedes') {
+    broker = await startBareAedes();
+  } else {
+    broker = await startMosquitto(mosquittoBinary()!, dirs.scratch);
+  }
+  try {
+    const results = await runLoad({ port: broker.port, mode: 'burst', qos, messages: sizes.messages, window: sizes.window, seed: options.seed }, devices, options.loadProcs);
+    const t = throughput(results);
+    const record: Omit<RunRecord, 'warmup'> = { system, qos, messages: t.messages, seconds: t.seconds, perSecond: t.perSecond, errors: results.flatMap((r) => r.errors) };
+    await broker.stop();
+    if (dataDir) record.stored = await countReadings(dataDir);
+    return record;
+  } finally {
+    await broker.kill();
+    if (dataDir) removeDir(dataDir);
+  }
+}
+
+export const ingestPart: Part = {
+  name: 'ingest',
+  title: 'Ingest throughput',
+  async run(options: BenchOptions): Promise<PartResult> {
+    const sizes = ingestSizes(options.quick);
+    const prov = await provision(sizes.devices);
+    const scratch = benchTmp('ingest-scratch');
+    options.shared.cleanup.push(prov.template, scratch);
+    const mosquitto = mosquittoBinary();
+    const systems: Array<'sluice' | 'aedes' | 'mosquitto'> = ['sluice', 'aedes', ...(mosquitto ? (['mosquitto'] as const) : [])];
+    const records: RunRecord[] = [];
+    for (const qos of [1, 0] as const) {
+      for (const round of rounds(options)) {
+        // Systems alternate within a round, so drift on a shared machine hits each alike.
+        for (const system of systems) {
+          const r = await burstOnce(system, qos, prov.devices, sizes, options, { clone: prov.clone, scratch });
+          records.push({ ...r, warmup: round.warmup });
+          options.log(`ingest QoS ${qos} ${round.label} ${system}: ${Math.round(r.perSecond)} msg/s (${r.messages} in ${r.seconds.toFixed(2)} s)${r.stored !== undefined ? `, ${r.stored} readings stored` : ''}${r.errors.length ? `, errors: ${r.errors.slice(0, 2).join('; ')}` : ''}`);
+        }
+      }
+    }
+    const figures: Figure[] = [];
+    const notes: string[] = [];
+    for (const qos of [1, 0] as const) {
+      const measured = (system: string) => records.filter((r) => r.qos === qos && r.system === system && !r.warmup);
+      const sluice = measured('sluice');
+      const aedes = measured('aedes');
+      const ratios = sluice.map((s, i) => s.perSecond / (aedes[i]?.perSecond ?? Number.NaN));
+      const expected = sizes.devices * sizes.messages * READINGS_PER_MESSAGE;
+      const short = sluice.filter((s) => s.stored !== expected);
+      figures.push({
+        name: `ingest QoS ${qos}, ${sizes.devices}×${sizes.messages} msgs${qos === 1 ? `, ${sizes.window} in flight` : ''}`,
+        unit: 'msg/s',
+        value: summarize(sluice.map((s) => s.perSecond)),
+        baseline: { name: 'bare aedes', value: summarize(aedes.map((a) => a.perSecond)) },
+        ratio: summarize(ratios),
+        target: qos === 1 ? '≥ 0.8× (goal 0.9×)' : '',
+        met: qos === 1 ? summarize(ratios).median >= 0.8 : undefined,
+        note: `${short.length === 0 ? 'every reading stored' : `${short.length} run(s) stored fewer than ${expected} readings`}`,
+      });
+      figures.push({
+        name: `ingest QoS ${qos} readings`,
+        unit: 'readings/s',
+        value: summarize(sluice.map((s) => s.perSecond * READINGS_PER_MESSAGE)),
+      });
+      if (mosquitto) {
+        const mq = measured('mosquitto');
+        figures.push({
+          name: `ingest QoS ${qos} vs Mosquitto`,
+          unit: 'msg/s',
+          value: summarize(sluice.map((s) => s.perSecond)),
+          baseline: { name: 'Mosquitto', value: summarize(mq.map((m) => m.perSecond)) },
+          ratio: summarize(sluice.map((s, i) => s.perSecond / (mq[i]?.perSecond ?? Number.NaN))),
+        });
+      }
+    }
+    if (!mosquitto) notes.push('Mosquitto is not installed here, so it is not measured (install the Debian package `mosquitto` to add it).');
+    const q1 = records.filter((r) => r.qos === 1 && r.system === 'sluice' && !r.warmup);
+    options.shared.maxRate = summarize(q1.map((r) => r.perSecond)).median;
+    return { figures, raw: { sizes, loadProcs: options.loadProcs, records }, notes };
+  },
+};
