@@ -9,9 +9,15 @@ import { pathToFileURL } from 'node:url';
 import type { BenchOptions, Part, PartResult, SharedState } from './lib/part.js';
 import { machineInfo, removeDir, ROOT } from './lib/procs.js';
 import { appendResults, renderHeader, renderTable, writeRaw } from './lib/report.js';
+import { durabilityPart } from './parts/durability.js';
+import { footprintPart } from './parts/footprint.js';
 import { ingestPart } from './parts/ingest.js';
+import { latencyPart } from './parts/latency.js';
+import { sdcardPart } from './parts/sdcard.js';
+import { storagePart } from './parts/storage.js';
 
-const PARTS: Part[] = [ingestPart];
+/** In this order: later parts reuse ingest's max rate and storage's large store. */
+const PARTS: Part[] = [ingestPart, latencyPart, durabilityPart, storagePart, sdcardPart, footprintPart];
 
 // ---- fuzz (issue "hardening") ---------------------------------------------------------------
 // A long fuzz run lives in bench/fuzz.ts, written on the `hardening` branch. When that file is

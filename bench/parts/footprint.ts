@@ -1,0 +1,81 @@
+import { rounds, type BenchOptions, type Figure, type Part, type PartResult } from '../lib/part.js';
+import { provision } from '../lib/provision.js';
+import { readProcCpu, readProcMemory, removeDir, runLoad, sleep, startGateway } from '../lib/procs.js';
+import { summarize } from '../lib/stats.js';
+import { buildSluiceStore } from './storage.js';
+
+interface FootRun {
+  warmup: boolean;
+  startEmptyMs: number;
+  hwm: number;
+  rssAfterLoad: number;
+  connected: number;
+  idleCpuPercent: number;
+}
+
+export const footprintPart: Part = {
+  name: 'footprint',
+  title: 'Memory, idle CPU and start-up time',
+  async run(options: BenchOptions): Promise<PartResult> {
+    const q = options.quick;
+    const devices = q ? 6 : 200;
+    const intervalMs = q ? 200 : 10_000;
+    const loadMs = q ? 1000 : 20_000;
+    const idleMs = q ? 1000 : 60_000;
+    const prov = await provision(devices);
+    options.shared.cleanup.push(prov.template);
+    const runs: FootRun[] = [];
+    for (const round of rounds(options)) {
+      const dataDir = prov.clone('footprint');
+      const gw = await startGateway({ dataDir });
+      try {
+        const results = await runLoad({ port: gw.port, mode: 'rate', qos: 1, intervalMs, durationMs: round.warmup ? loadMs / 4 : loadMs, seed: options.seed }, prov.devices, options.loadProcs);
+        const mem = readProcMemory(gw.pid);
+        const connected = results.reduce((n, r) => n + r.connected, 0);
+        // Idle: every device gone, nothing published; let disconnects settle first.
+        await sleep(q ? 200 : 2000);
+        const cpu0 = readProcCpu(gw.pid);
+        const t0 = Date.now();
+        await sleep(round.warmup ? idleMs / 6 : idleMs);
+        const idleCpuPercent = ((readProcCpu(gw.pid) - cpu0) / ((Date.now() - t0) / 1000)) * 100;
+        runs.push({ warmup: round.warmup, startEmptyMs: gw.startMs, hwm: mem.hwm, rssAfterLoad: mem.rss, connected, idleCpuPercent });
+        options.log(`footprint ${round.label}: start ${gw.startMs.toFixed(0)} ms, VmHWM ${(mem.hwm / 2 ** 20).toFixed(1)} MiB with ${connected} devices, idle CPU ${idleCpuPercent.toFixed(2)}%`);
+      } finally {
+        await gw.stop();
+        await gw.kill();
+        removeDir(dataDir);
+      }
+    }
+
+    // Start-up on a large store: the storage part's, or one built here the same way.
+    let bigDir = options.shared.bigDataDir;
+    let bigReadings = options.shared.bigDataReadings ?? 0;
+    if (!bigDir) {
+      const build = await buildSluiceStore(q ? 20_000 : 10_000_000, options.seed, [], options.log);
+      options.shared.cleanup.push(build.dataDir);
+      bigDir = build.dataDir;
+      bigReadings = build.readings;
+    }
+    const bigStarts: Array<{ warmup: boolean; ms: number }> = [];
+    for (const round of rounds(options)) {
+      const gw = await startGateway({ dataDir: bigDir });
+      bigStarts.push({ warmup: round.warmup, ms: gw.startMs });
+      options.log(`footprint ${round.label}: start on ${(bigReadings / 1e6).toFixed(2)} M readings ${gw.startMs.toFixed(0)} ms`);
+      await gw.stop();
+      await gw.kill();
+    }
+
+    const m = runs.filter((r) => !r.warmup);
+    const hwm = summarize(m.map((r) => r.hwm / 2 ** 20));
+    const idle = summarize(m.map((r) => r.idleCpuPercent));
+    const startEmpty = summarize(m.map((r) => r.startEmptyMs));
+    const startBig = summarize(bigStarts.filter((s) => !s.warmup).map((s) => s.ms));
+    const figures: Figure[] = [
+      { name: `peak RSS (VmHWM), ${devices} devices connected at household rate`, unit: 'MiB', value: hwm, target: '≤ 120 MB', met: hwm.median * 2 ** 20 <= 120e6 },
+      { name: `idle CPU over ${idleMs / 1000} s, no traffic`, unit: '%', value: idle, target: '≈ 0', met: idle.median < 0.5 },
+      { name: 'start-up to accepting connections, empty store', unit: 'ms', value: startEmpty, target: '≤ 1,500 ms', met: startEmpty.median <= 1500 },
+      { name: `start-up to accepting connections, ${(bigReadings / 1e6).toFixed(2)} M readings`, unit: 'ms', value: startBig, target: '≤ 1,500 ms', met: startBig.median <= 1500, note: 'warm page cache' },
+    ];
+    return { figures, raw: { devices, intervalMs, loadMs, idleMs, runs, bigReadings, bigStarts }, notes: ['start-up is measured from spawning `node bin/sluice.js start` to its `mqtt listening` line, so it includes Node\'s own start.'] };
+  },
+};

@@ -1,0 +1,127 @@
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { LoadDevice } from '../load-client.js';
+import { rounds, type BenchOptions, type Figure, type Part, type PartResult } from '../lib/part.js';
+import { provision, type Provisioned } from '../lib/provision.js';
+import { benchTmp, removeDir, runLoad, startGateway, throughput } from '../lib/procs.js';
+import { percentiles, summarize } from '../lib/stats.js';
+
+/**
+ * Sluice's QoS 1 messages/s from this invocation's ingest part, or from a short saturating
+ * burst when the part runs alone.
+ */
+export async function maxRate(options: BenchOptions, prov: Provisioned): Promise<number> {
+  if (options.shared.maxRate) return options.shared.maxRate;
+  const dataDir = prov.clone('calibrate');
+  const gw = await startGateway({ dataDir });
+  try {
+    const results = await runLoad({ port: gw.port, mode: 'burst', qos: 1, messages: options.quick ? 20 : 300, window: 10, seed: options.seed }, prov.devices, options.loadProcs);
+    const rate = throughput(results).perSecond;
+    options.log(`calibration: Sluice takes ${Math.round(rate)} QoS 1 msg/s with ${prov.devices.length} devices (ingest part not run in this invocation)`);
+    options.shared.maxRate = rate;
+    return rate;
+  } finally {
+    await gw.stop();
+    await gw.kill();
+    removeDir(dataDir);
+  }
+}
+
+interface LatencyRun {
+  load: string;
+  warmup: boolean;
+  sent: number;
+  acked: number;
+  seconds: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+async function latencyRun(devices: LoadDevice[], prov: Provisioned, intervalMs: number, durationMs: number, options: BenchOptions): Promise<Omit<LatencyRun, 'load' | 'warmup'>> {
+  const dataDir = prov.clone('latency');
+  const gw = await startGateway({ dataDir });
+  try {
+    const results = await runLoad({ port: gw.port, mode: 'rate', qos: 1, intervalMs, durationMs, drainMs: 5000, recordLatency: true, seed: options.seed }, devices, options.loadProcs);
+    const lat = results.flatMap((r) => r.latencies ?? []);
+    const p = percentiles(lat);
+    const t = throughput(results);
+    return { sent: results.reduce((n, r) => n + r.sent, 0), acked: t.messages, seconds: t.seconds, p50: p.p50, p95: p.p95, p99: p.p99, max: p.max };
+  } finally {
+    await gw.stop();
+    await gw.kill();
+    removeDir(dataDir);
+  }
+}
+
+/** One fsync of a freshly written 4 KiB page, as SQLite does per commit with synchronous=FULL. */
+function fsyncTimes(dir: string, count: number): number[] {
+  const file = join(dir, 'fsync-probe');
+  const fd = openSync(file, 'w');
+  const page = Buffer.alloc(4096, 7);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      writeSync(fd, page, 0, page.length, (i % 64) * 4096);
+      const t0 = performance.now();
+      fsyncSync(fd);
+      out.push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+export const latencyPart: Part = {
+  name: 'latency',
+  title: 'Publish → PUBACK latency (the reading is on disk at PUBACK)',
+  async run(options: BenchOptions): Promise<PartResult> {
+    const q = options.quick;
+    const household = { devices: q ? 4 : 50, intervalMs: q ? 200 : 10_000, durationMs: q ? 1000 : 60_000, warmupMs: q ? 500 : 10_000 };
+    const loaded = { durationMs: q ? 1000 : 15_000, warmupMs: q ? 500 : 5_000 };
+    const prov = await provision(household.devices);
+    const scratch = benchTmp('fsync');
+    options.shared.cleanup.push(prov.template, scratch);
+
+    const fsyncs = fsyncTimes(scratch, q ? 20 : 500);
+    const fs = percentiles(fsyncs);
+    options.log(`fsync of 4 KiB: p50 ${fs.p50.toFixed(2)} ms, p99 ${fs.p99.toFixed(2)} ms (${fs.n} samples)`);
+
+    const max = await maxRate(options, prov);
+    const half = max / 2;
+    const halfInterval = (household.devices / half) * 1000;
+    const runs: LatencyRun[] = [];
+    const loads = [
+      { load: 'household', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs },
+      { load: '50% of max', intervalMs: halfInterval, durationMs: loaded.durationMs, warmupMs: loaded.warmupMs },
+    ];
+    for (const l of loads) {
+      for (const round of rounds(options)) {
+        const r = await latencyRun(prov.devices, prov, l.intervalMs, round.warmup ? l.warmupMs : l.durationMs, options);
+        runs.push({ load: l.load, warmup: round.warmup, ...r });
+        options.log(`latency ${l.load} ${round.label}: ${r.acked}/${r.sent} acked over ${r.seconds.toFixed(1)} s, p50 ${r.p50.toFixed(2)} p95 ${r.p95.toFixed(2)} p99 ${r.p99.toFixed(2)} max ${r.max.toFixed(2)} ms`);
+      }
+    }
+    const figures: Figure[] = [];
+    for (const l of loads) {
+      const measured = runs.filter((r) => r.load === l.load && !r.warmup);
+      const rate = (household.devices / l.intervalMs) * 1000;
+      const label = l.load === 'household' ? `household rate (${household.devices} devices × 1 msg/${l.intervalMs / 1000} s)` : `50% of max (${Math.round(rate)} msg/s from ${household.devices} devices)`;
+      for (const p of ['p50', 'p95', 'p99'] as const) {
+        const f: Figure = { name: `PUBACK latency ${p}, ${label}`, unit: 'ms', value: summarize(measured.map((r) => r[p])) };
+        if (l.load === 'household' && p === 'p99') {
+          f.target = '≤ 10 ms';
+          f.met = f.value.median <= 10;
+        }
+        figures.push(f);
+      }
+    }
+    figures.push({ name: 'fsync of a 4 KiB write, p50', unit: 'ms', value: summarize([fs.p50]), note: `${fs.n} fsyncs on the data disk` });
+    figures.push({ name: 'fsync of a 4 KiB write, p99', unit: 'ms', value: summarize([fs.p99]) });
+    const notes = [`household runs last ${household.durationMs / 1000} s each (${Math.round((household.devices * household.durationMs) / household.intervalMs)} messages), not an hour; an SD card's fsync is typically 2–20 ms, which adds to every PUBACK.`];
+    return { figures, raw: { household, loaded, maxRate: max, runs, fsync: { samples: fsyncs.length, ...fs } }, notes };
+  },
+};
