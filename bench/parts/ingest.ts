@@ -1,7 +1,7 @@
 import type { LoadDevice } from '../load-client.js';
 import { rounds, type BenchOptions, type Figure, type Part, type PartResult } from '../lib/part.js';
 import { countReadings, provision } from '../lib/provision.js';
-import { mosquittoBinary, removeDir, runLoad, startBareAedes, startGateway, startMosquitto, throughput, benchTmp, type BrokerChild } from '../lib/procs.js';
+import { mosquittoBinary, readProcCpu, removeDir, runLoad, startBareAedes, startGateway, startMosquitto, throughput, benchTmp, type BrokerChild } from '../lib/procs.js';
 import { summarize } from '../lib/stats.js';
 
 const READINGS_PER_MESSAGE = 4;
@@ -23,6 +23,8 @@ interface RunRecord {
   messages: number;
   seconds: number;
   perSecond: number;
+  /** broker CPU (user + system) per message, µs: robust where wall time is not (shared cores) */
+  cpuPerMessageUs: number;
   stored?: number;
   errors: string[];
 }
@@ -47,9 +49,21 @@ export async function burstOnce(
     broker = await startMosquitto(mosquittoBinary()!, dirs.scratch);
   }
   try {
-    const results = await runLoad({ port: broker.port, mode: 'burst', qos, messages: sizes.messages, window: sizes.window, seed: options.seed }, devices, options.loadProcs);
+    let cpu0 = 0;
+    const results = await runLoad({ port: broker.port, mode: 'burst', qos, messages: sizes.messages, window: sizes.window, seed: options.seed }, devices, options.loadProcs, {
+      onGo: () => (cpu0 = readProcCpu(broker.pid)),
+    });
+    const cpu = readProcCpu(broker.pid) - cpu0;
     const t = throughput(results);
-    const record: Omit<RunRecord, 'warmup'> = { system, qos, messages: t.messages, seconds: t.seconds, perSecond: t.perSecond, errors: results.flatMap((r) => r.errors) };
+    const record: Omit<RunRecord, 'warmup'> = {
+      system,
+      qos,
+      messages: t.messages,
+      seconds: t.seconds,
+      perSecond: t.perSecond,
+      cpuPerMessageUs: (cpu / Math.max(1, t.messages)) * 1e6,
+      errors: results.flatMap((r) => r.errors),
+    };
     await broker.stop();
     if (dataDir) record.stored = await countReadings(dataDir);
     return record;
@@ -76,7 +90,7 @@ export const ingestPart: Part = {
         for (const system of systems) {
           const r = await burstOnce(system, qos, prov.devices, sizes, options, { clone: prov.clone, scratch });
           records.push({ ...r, warmup: round.warmup });
-          options.log(`ingest QoS ${qos} ${round.label} ${system}: ${Math.round(r.perSecond)} msg/s (${r.messages} in ${r.seconds.toFixed(2)} s)${r.stored !== undefined ? `, ${r.stored} readings stored` : ''}${r.errors.length ? `, errors: ${r.errors.slice(0, 2).join('; ')}` : ''}`);
+          options.log(`ingest QoS ${qos} ${round.label} ${system}: ${Math.round(r.perSecond)} msg/s (${r.messages} in ${r.seconds.toFixed(2)} s, ${r.cpuPerMessageUs.toFixed(1)} µs CPU/msg)${r.stored !== undefined ? `, ${r.stored} readings stored` : ''}${r.errors.length ? `, errors: ${r.errors.slice(0, 2).join('; ')}` : ''}`);
         }
       }
     }
@@ -98,6 +112,15 @@ export const ingestPart: Part = {
         target: qos === 1 ? '≥ 0.8× (goal 0.9×)' : '',
         met: qos === 1 ? summarize(ratios).median >= 0.8 : undefined,
         note: `${short.length === 0 ? 'every reading stored' : `${short.length} run(s) stored fewer than ${expected} readings`}`,
+      });
+      figures.push({
+        name: `broker CPU per message, QoS ${qos}`,
+        unit: 'µs',
+        value: summarize(sluice.map((s) => s.cpuPerMessageUs)),
+        baseline: { name: 'bare aedes', value: summarize(aedes.map((a) => a.cpuPerMessageUs)) },
+        ratio: summarize(sluice.map((s, i) => (aedes[i]?.cpuPerMessageUs ?? Number.NaN) / s.cpuPerMessageUs)),
+        ratioNote: '(aedes ÷ Sluice: as a throughput ratio)',
+        note: 'user+system CPU of the broker process; less sensitive to other load on shared cores than msg/s',
       });
       figures.push({
         name: `ingest QoS ${qos} readings`,
