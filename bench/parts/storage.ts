@@ -1,4 +1,4 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -21,6 +21,10 @@ export interface StoreBuild {
   dataDir: string;
   readings: number;
   seconds: number;
+  /** readings table: share of its page bytes holding cells, and bytes of cell payload per reading */
+  fill?: { pages: number; fill: number; payloadPerReading: number };
+  /** bytes on disk after VACUUM INTO (a rebuilt, tightly packed copy) */
+  vacuumedBytes?: number;
   /** readings → bytes on disk, at each checkpoint */
   sizes: Array<{ readings: number; bytes: number }>;
 }
@@ -31,7 +35,7 @@ export interface StoreBuild {
  * Batches are larger than the gateway's 500 so 10 M readings take minutes, not an hour of
  * fsyncs; the row format, and so the bytes per reading, does not depend on the batch size.
  */
-export async function buildSluiceStore(readings: number, seed: number, checkpoints: number[], log: (m: string) => void): Promise<StoreBuild> {
+export async function buildSluiceStore(readings: number, seed: number, checkpoints: number[], log: (m: string) => void, options: { analyse?: boolean } = {}): Promise<StoreBuild> {
   const dataDir = benchTmp('store');
   const file = join(dataDir, DB_FILE);
   const db = await openDatabase({ path: file, migrations: allMigrations, logger: silentLogger() });
@@ -64,8 +68,20 @@ export async function buildSluiceStore(readings: number, seed: number, checkpoin
   await writer.stop();
   if (sizes[sizes.length - 1]?.readings !== written) sizes.push({ readings: written, bytes: bytesOnDisk(db.raw, file) });
   const seconds = (Date.now() - t0) / 1000;
+  const result: StoreBuild = { dataDir, readings: written, seconds, sizes };
+  if (options.analyse) {
+    // Where the bytes go: B-tree pages filled by appends at each series' tail split half-full.
+    const stat = db.raw
+      .prepare<[], { pages: number; total: number; unused: number; payload: number }>("SELECT COUNT(*) AS pages, SUM(pgsize) AS total, SUM(unused) AS unused, SUM(payload) AS payload FROM dbstat WHERE name = 'readings'")
+      .get()!;
+    result.fill = { pages: stat.pages, fill: 1 - stat.unused / stat.total, payloadPerReading: stat.payload / written };
+    const packed = join(dataDir, 'vacuumed.db');
+    db.raw.exec(`VACUUM INTO '${packed}'`);
+    result.vacuumedBytes = statSync(packed).size;
+    rmSync(packed, { force: true });
+  }
   db.close();
-  return { dataDir, readings: written, seconds, sizes };
+  return result;
 }
 
 function openBaseline(file: string): Database.Database {
@@ -177,7 +193,7 @@ export const storagePart: Part = {
   async run(options: BenchOptions): Promise<PartResult> {
     const total = options.quick ? 20_000 : 10_000_000;
     const baselineReadings = options.quick ? 20_000 : 2_000_000;
-    const build = await buildSluiceStore(total, options.seed, [baselineReadings], options.log);
+    const build = await buildSluiceStore(total, options.seed, [baselineReadings], options.log, { analyse: true });
     options.shared.cleanup.push(build.dataDir);
     options.shared.bigDataDir = build.dataDir;
     options.shared.bigDataReadings = build.readings;
@@ -220,6 +236,12 @@ export const storagePart: Part = {
         target: '≤ 20 B',
         met: perFull <= 20,
         note: `${(full.bytes / 2 ** 20).toFixed(0)} MiB`,
+      },
+      {
+        name: 'bytes/reading after VACUUM, what-if (a periodic rebuild packs the pages)',
+        unit: 'B',
+        value: same((build.vacuumedBytes ?? Number.NaN) / full.readings),
+        note: build.fill ? `before it, readings pages are ${(build.fill.fill * 100).toFixed(0)}% full; ${build.fill.payloadPerReading.toFixed(1)} B of row payload per reading` : '',
       },
       { name: 'write path throughput, in-process (ReadingWriter, 20,000-reading batches)', unit: 'readings/s', value: same(build.readings / build.seconds) },
     ];
