@@ -80,7 +80,7 @@ export const latencyPart: Part = {
   title: 'Publish → PUBACK latency (the reading is on disk at PUBACK)',
   async run(options: BenchOptions): Promise<PartResult> {
     const q = options.quick;
-    const household = { devices: q ? 4 : 50, intervalMs: q ? 200 : 10_000, durationMs: q ? 1000 : 40_000, warmupMs: q ? 500 : 5_000 };
+    const household = { devices: q ? 4 : 50, intervalMs: q ? 200 : 10_000, durationMs: q ? 1000 : 30_000, warmupMs: q ? 500 : 5_000 };
     const loaded = { durationMs: q ? 1000 : 15_000, warmupMs: q ? 500 : 5_000 };
     const prov = await provision(household.devices);
     const scratch = benchTmp('fsync');
