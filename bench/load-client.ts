@@ -81,7 +81,8 @@ class DeviceLoad {
 
 async function main(): Promise<void> {
   const config = JSON.parse(process.argv[2] ?? '{}') as LoadConfig;
-  const send = (m: FromWorker) => process.send!(m);
+  // Results can be megabytes: wait until the channel took them, or exiting may drop them.
+  const send = (m: FromWorker) => new Promise<void>((resolve) => process.send!(m, undefined, {}, () => resolve()));
   const rnd = seededRandom(config.seed ?? 1);
   const errors: string[] = [];
   const devices: DeviceLoad[] = [];
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
       }
     }),
   );
-  send({ type: 'ready', connected: devices.length, errors });
+  await send({ type: 'ready', connected: devices.length, errors });
   await new Promise<void>((resolve) => {
     process.on('message', (m: ToWorker) => {
       if (m.type === 'go') resolve();
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
   });
   const result = config.mode === 'burst' ? await burst(config, devices) : await rate(config, devices, rnd);
   result.errors.push(...errors);
-  send({ type: 'done', result });
+  await send({ type: 'done', result });
   await Promise.all(devices.map((d) => d.client.end()));
   process.disconnect();
 }
@@ -189,7 +190,7 @@ async function rate(config: LoadConfig, devices: DeviceLoad[], rnd: () => number
             sent++;
             d.client.publish(d.topic, payload, config.qos, () => {
               acked++;
-              if (config.recordLatency) latencies.push(performance.now() - t0);
+              if (config.recordLatency) latencies.push(Math.round((performance.now() - t0) * 1000) / 1000);
               if (config.recordAcked) list.push(ts);
               if (!publishing && d.client.inFlight === 0) settle();
             });

@@ -200,7 +200,8 @@ export async function runLoad(config: Omit<LoadConfig, 'devices'>, devices: Load
     const cfg: LoadConfig = { ...config, devices: share, seed: (config.seed ?? 1) * 31 + i };
     const child = fork(join(DIST_BENCH, 'load-client.js'), [JSON.stringify(cfg)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(child);
-    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    // 'close' comes after the IPC channel is drained, unlike 'exit'.
+    const exited = new Promise<void>((res) => child.once('close', () => res()));
     ready.push(
       new Promise((res, rej) => {
         child.on('message', (m: { type: string; connected: number; errors: string[] }) => {
@@ -232,7 +233,7 @@ export async function runLoad(config: Omit<LoadConfig, 'devices'>, devices: Load
     });
   }
   const results = await Promise.all(done);
-  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise<void>((res) => c.once('exit', () => res())) : Promise.resolve())));
+  await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise<void>((res) => c.once('exit', () => res())) : Promise.resolve())));
   return results;
 }
 
