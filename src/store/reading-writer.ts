@@ -63,6 +63,8 @@ export class ReadingWriter implements Service {
   private queue: Pending[] = [];
   private queuedReadings = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** ms (clock) when the last commit ended */
+  private lastCommitAt = Number.NEGATIVE_INFINITY;
   private committing: Promise<void> | undefined;
   private faulted = false;
   private stopped = false;
@@ -104,7 +106,7 @@ export class ReadingWriter implements Service {
       if (request.delivery) this.pendingDeliveries.set(deliveryKey(request.delivery.clientId, request.delivery.packetId), request.delivery);
       this.queuedReadings += request.readings.length + 1;
       if (this.queuedReadings >= this.deps.options.batchSize) this.schedule(0);
-      else this.schedule(this.deps.options.batchInterval);
+      else this.schedule(this.idleSinceLastCommit() ? 0 : this.deps.options.batchInterval);
     });
   }
 
@@ -127,6 +129,15 @@ export class ReadingWriter implements Service {
     }
   }
 
+  /**
+   * True when no commit ended within the last batch interval. Waiting for a batch only pays
+   * under load; a lone message (household rate: one every few hundred ms) is committed on the
+   * next turn of the event loop instead of waiting the whole interval for company.
+   */
+  private idleSinceLastCommit(): boolean {
+    return this.deps.clock.now() - this.lastCommitAt >= this.deps.options.batchInterval;
+  }
+
   private schedule(delay: number): void {
     if (this.committing) return; // the running commit reschedules when done
     if (this.timer && delay > 0) return;
@@ -145,6 +156,7 @@ export class ReadingWriter implements Service {
     }
     this.committing = this.commitBatch().finally(() => {
       this.committing = undefined;
+      this.lastCommitAt = this.deps.clock.now();
       if (this.queue.length > 0) this.schedule(this.faulted ? (this.deps.options.faultRetry ?? 1000) : 0);
     });
     return this.committing;
