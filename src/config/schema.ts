@@ -54,6 +54,13 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    devices: z
+      .object({
+        /** [PRIV-2] `profile.metric` (or `*.metric`) never written to disk, on top of what profiles mark never_store. */
+        never_store: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]*)\.[a-z][a-z0-9_]*$/, 'expected profile.metric, e.g. door-lock.user_id')).default([]),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
