@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { MqttBroker, PoisonGuard, POISON_FILE, TelemetryIntake } from './broker/index.js';
+import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake } from './broker/index.js';
+import type { AedesOptions } from 'aedes';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { buildOperations, openContext, type GatewayContext } from './gateway/index.js';
@@ -71,7 +72,25 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     poison,
     testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
-  const broker = new MqttBroker({ options: { host: config.mqtt.host, port: config.mqtt.port }, registry, intake, clock, logger, events });
+  // Retained messages and persistent sessions survive a restart.
+  const persistence = new SqlitePersistence({
+    db,
+    logger,
+    limits: {
+      maxRetained: config.broker_state.max_retained,
+      maxRetainedBytes: config.broker_state.max_retained_bytes,
+      maxQueuedPerSession: config.broker_state.max_queued_per_session,
+    },
+  });
+  const broker = new MqttBroker({
+    options: { host: config.mqtt.host, port: config.mqtt.port },
+    registry,
+    intake,
+    clock,
+    logger,
+    events,
+    aedesOptions: { persistence: persistence as unknown as NonNullable<AedesOptions['persistence']> },
+  });
   const operations = buildOperations(context, () => ({
     mqttPort: broker.port,
     connectedClients: broker.connectedClients,

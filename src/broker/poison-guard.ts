@@ -17,7 +17,7 @@ export interface PoisonMessage {
 export const POISON_FILE = 'ingest-inflight.json';
 const HEAD_BYTES = 256;
 
-export const brokerMigrations: Migration[] = [
+export const poisonMigrations: Migration[] = [
   {
     module: 'broker',
     version: 1,
