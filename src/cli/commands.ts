@@ -4,6 +4,7 @@ import { createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
+import { simulateCommands } from './commands-simulate.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -200,4 +201,5 @@ export const commands: Command[] = [
       return 0;
     },
   },
+  ...simulateCommands,
 ];
