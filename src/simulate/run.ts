@@ -36,8 +36,9 @@ export interface SimulationSummary {
   to: number;
 }
 
-// Messages in flight before the simulator waits for their PUBACKs (keeps backfill fast and bounded).
+// Messages in flight before the simulator waits for a fence's PUBACKs (keeps backfill fast and bounded).
 const WINDOW = 400;
+const FENCE = 50;
 
 /**
  * Runs the simulated household against a running gateway: registers its devices (marked
@@ -49,14 +50,15 @@ export async function runSimulation(deps: SimulateDeps, options: SimulateOptions
   const home = createHome({ seed: options.seed, devices: options.devices, timezone: options.timezone });
   const realStart = deps.clock.now();
   const interval = Math.max(1, Math.round(60_000 / options.rate));
-  // Aligned to the interval so two runs over the same period stamp the same times.
-  const start = options.start ?? Math.floor((realStart - options.backfill) / interval) * interval;
+  // Aligned to the interval so two runs over the same period stamp the same times, and one
+  // interval inside the backfill window so its oldest reading is still within ingest.max_past.
+  const start = options.start ?? (Math.floor((realStart - options.backfill) / interval) + 1) * interval;
   const clients = await connectHome(deps, home);
   let messages = 0;
   let inFlight: Array<Promise<unknown>> = [];
   let t = start;
   try {
-    for (;;) {
+    for (let tick = 0; ; ) {
       if (deps.signal?.aborted) break;
       if (options.duration === 0 && t > realStart) break;
       if (options.duration !== undefined && options.duration > 0 && deps.clock.now() - realStart >= options.duration) break;
@@ -69,17 +71,23 @@ export async function runSimulation(deps: SimulateDeps, options: SimulateOptions
         while (!deps.signal?.aborted && deps.clock.now() < due) await sleep(Math.min(due - deps.clock.now(), 1000));
         if (deps.signal?.aborted) break;
       }
+      // History goes at QoS 0, which the gateway does not hold for its commit, so a week
+      // publishes in seconds; every FENCE-th tick, and the last one before the present, goes
+      // at QoS 1: its PUBACK follows the commit of everything the device sent before it.
+      const history = t < realStart;
+      const fence = !history || tick % FENCE === FENCE - 1 || t + interval >= realStart;
       for (let i = 0; i < home.length; i++) {
         const device = home[i]!;
         const payload = JSON.stringify({ ...device.step(t, interval), ts: t });
-        inFlight.push(clients[i]!.publishAsync(`sluice/${device.id}/telemetry`, payload, { qos: 1 }));
+        inFlight.push(clients[i]!.publishAsync(`sluice/${device.id}/telemetry`, payload, { qos: fence ? 1 : 0 }));
         messages++;
       }
-      if (inFlight.length >= WINDOW) {
+      if (fence && inFlight.length >= WINDOW) {
         await Promise.all(inFlight);
         inFlight = [];
       }
       t += interval;
+      tick++;
     }
     await Promise.all(inFlight);
   } finally {
