@@ -1,4 +1,4 @@
-export { interpretMessage, interpretNative, type DeviceMessage, type NativeMessage } from './telemetry.js';
+export { interpretMessage, type DeviceMessage } from './telemetry.js';
 export { checkValue, applyRule } from './values.js';
 export { matchTopic, valueAt } from './mapping.js';
 export { resolveTimestamp } from './time.js';

@@ -22,9 +22,6 @@ export interface DeviceMessage {
   viaBridge?: boolean;
 }
 
-/** @deprecated name kept for callers of the foundation; same as interpretMessage. */
-export type NativeMessage = DeviceMessage;
-
 /**
  * Turns one device message into readings, or a reason to refuse it. Pure: the caller supplies
  * the receive time, the profile and the limits. Valid metrics of a partly bad message are kept
@@ -57,8 +54,8 @@ export function interpretMessage(msg: DeviceMessage): IngestOutcome {
   return interpretMapped(msg, matched);
 }
 
-/** The foundation's entry point: a message of the native convention. */
-export function interpretNative(msg: DeviceMessage): IngestOutcome {
+/** A message of the native convention: a JSON object of metric → value (components nested). */
+function interpretNative(msg: DeviceMessage): IngestOutcome {
   const parsed = parseObject(msg.payload);
   if ('kind' in parsed) return parsed;
   const fields = parsed.body;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceProfile } from '../../../src/devices/index.js';
-import { interpretNative, resolveTimestamp } from '../../../src/ingest/index.js';
+import { interpretMessage, resolveTimestamp } from '../../../src/ingest/index.js';
 import { decodeValue, encodeValue } from '../../../src/store/index.js';
 
 const profile: DeviceProfile = {
@@ -17,7 +17,7 @@ const profile: DeviceProfile = {
 };
 const limits = { maxPayloadBytes: 1024, maxFuture: 300_000, maxPast: 7 * 86_400_000 };
 const now = Date.parse('2026-11-23T12:00:00Z');
-const msg = (payload: string, subtopic = 'telemetry') => interpretNative({ deviceId: 't', subtopic, payload: Buffer.from(payload), receivedAt: now, profile, limits });
+const msg = (payload: string, subtopic = 'telemetry') => interpretMessage({ deviceId: 't', subtopic, payload: Buffer.from(payload), receivedAt: now, profile, limits });
 
 describe('native convention', () => {
   it('reads metrics and the device timestamp', () => {
