@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { MqttBroker, TelemetryIntake } from './broker/index.js';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { buildOperations, openContext, type GatewayContext } from './gateway/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, openContext, type GatewayContext } from './gateway/index.js';
+import { Scheduler } from './schedule/index.js';
 import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -27,6 +28,12 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const startedAt = clock.now();
   const context = await openContext(config, { kind: 'gateway', logger, clock });
   const { events, db, registry, profiles } = context;
+  const maintenance = buildMaintenance(context);
+  maintenance.configureConnection();
+  // TEST ONLY: SLUICE_TEST_MAX_PAGE_COUNT caps the database size to simulate a full disk;
+  // SLUICE_TEST_HOOKS=1 adds the admin operation that moves the cap while running.
+  const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
+  if (process.env.SLUICE_TEST_MAX_PAGE_COUNT) db.raw.pragma(`max_page_count = ${Number(process.env.SLUICE_TEST_MAX_PAGE_COUNT)}`);
 
   const writer = new ReadingWriter({
     db,
@@ -50,15 +57,30 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     limits: { maxPayloadBytes: config.ingest.max_payload_bytes, maxFuture: config.ingest.max_future, maxPast: config.ingest.max_past },
   });
   const broker = new MqttBroker({ options: { host: config.mqtt.host, port: config.mqtt.port }, registry, intake, clock, logger, events });
-  const operations = buildOperations(context, () => ({
-    mqttPort: broker.port,
-    connectedClients: broker.connectedClients,
-    storeFaulted: writer.isFaulted,
-    startedAt,
-  }));
+  const scheduler = new Scheduler({
+    db,
+    clock,
+    logger,
+    timeZone: config.timezone,
+    jobs: [
+      { name: RETENTION_JOB, cron: config.retention.schedule, run: (now) => maintenance.retention(now) },
+      { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
+    ],
+  });
+  const operations = buildOperations(
+    context,
+    () => ({
+      mqttPort: broker.port,
+      connectedClients: broker.connectedClients,
+      storeFaulted: writer.isFaulted,
+      storeFault: writer.faultInfo,
+      startedAt,
+    }),
+    { maintenance, writer, scheduler, testHooks },
+  );
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
 
-  const lifecycle = new Lifecycle([writer, broker, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker, admin]);
   try {
     await lifecycle.start();
   } catch (err) {

@@ -2,6 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { SluiceConfig } from '../config/index.js';
 import { createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
+import { dataCommands } from './commands-data.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
 
@@ -198,5 +199,5 @@ export const commands: Command[] = [
       else print(table(['', ''], Object.entries(s).map(([k, v]) => [k, v === null ? '-' : String(v)])).split('\n').slice(1).join('\n'));
       return 0;
     },
-  },
+  },  ...dataCommands,
 ];

@@ -19,6 +19,8 @@ const numberMetric = z
     counter: z.boolean().default(false),
     /** Never written to disk, e.g. a lock's "who unlocked". */
     never_store: z.boolean().default(false),
+    /** Days raw readings of this metric are kept (overrides retention.raw_days; sluice.yaml overrides win). */
+    retention_days: z.number().positive().optional(),
   })
   .strict()
   .refine((m) => m.min === undefined || m.max === undefined || m.min <= m.max, { message: 'min must not exceed max' });
@@ -28,6 +30,8 @@ const booleanMetric = z
     type: z.literal('boolean'),
     description: z.string().optional(),
     never_store: z.boolean().default(false),
+    /** Days raw readings of this metric are kept (overrides retention.raw_days; sluice.yaml overrides win). */
+    retention_days: z.number().positive().optional(),
   })
   .strict();
 
@@ -37,6 +41,8 @@ const enumMetric = z
     values: z.array(z.string().min(1)).min(1),
     description: z.string().optional(),
     never_store: z.boolean().default(false),
+    /** Days raw readings of this metric are kept (overrides retention.raw_days; sluice.yaml overrides win). */
+    retention_days: z.number().positive().optional(),
   })
   .strict();
 
