@@ -63,7 +63,15 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     logger,
     timeZone: config.timezone,
     jobs: [
-      { name: RETENTION_JOB, cron: config.retention.schedule, run: (now) => maintenance.retention(now) },
+      {
+        name: RETENTION_JOB,
+        cron: config.retention.schedule,
+        run: async (now) => {
+          const result = await maintenance.retention(now);
+          writer.refreshCaches(); // the purge removed quarantine rows the writer keeps totals of
+          return result;
+        },
+      },
       { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
     ],
   });

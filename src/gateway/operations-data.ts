@@ -101,7 +101,7 @@ export function dataOperations(ctx: GatewayContext, runtime?: DataRuntime): Reco
       const scope = eraseScopeOf(p, ctx.config.timezone);
       if (p.yes !== true) return { erased: false, would_remove: eraseCounts(ctx.db, scope) };
       const result = await eraseScope(ctx.db, scope, { batchSize: ctx.config.retention.batch_size, pause: yieldToEventLoop });
-      runtime?.writer?.forgetSeries();
+      runtime?.writer?.refreshCaches();
       return {
         erased: true,
         removed: { readings: result.readings, rollups: result.rollups, quarantine: result.quarantine, series: result.series },

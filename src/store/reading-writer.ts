@@ -104,9 +104,10 @@ export class ReadingWriter implements Service {
     return this.fault;
   }
 
-  /** Forgets cached series ids, after an erase removed series rows. */
-  forgetSeries(): void {
+  /** Forgets cached series ids and quarantine totals, after an erase removed rows. */
+  refreshCaches(): void {
     this.series.clear();
+    this.quarantine.resync();
   }
 
   /** Queues a write; resolves after the commit that holds it. */
@@ -171,6 +172,9 @@ export class ReadingWriter implements Service {
       if (this.deps.options.beforeCommit) await this.deps.options.beforeCommit();
       this.deps.db.tx(() => this.writeBatch(batch));
     } catch (err) {
+      // The transaction rolled back: series ids and quarantine totals cached during it are void.
+      this.series.clear();
+      this.quarantine.resync();
       if (isStorageFault(err)) {
         // Keep the batch, ahead of anything queued meanwhile, and try again later.
         this.queue = batch.concat(this.queue);
