@@ -42,7 +42,7 @@ export class Scheduler implements Service {
   private tasks: ScheduledTask[] = [];
   private ticking: Promise<void> | undefined;
   private again = false;
-  private stopped = true;
+  private stopped = false;
 
   constructor(private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; timeZone: string; jobs: readonly Job[] }) {}
 
