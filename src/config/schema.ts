@@ -86,7 +86,7 @@ export const configSchema = z
         /** When rollups and purge run (cron, household timezone). */
         schedule: cron.default('7 * * * *'),
         /** Most readings deleted in one transaction; ingest waits at most one batch. */
-        batch_size: z.number().int().min(1).max(100_000).default(2000),
+        batch_size: z.number().int().min(1).max(100_000).default(1000),
         /** Longest a reading's value is held for time-weighted means and time in state. */
         hold: duration.default(2 * 3_600_000),
         /** How far back each rollup run recomputes hours, to take in late readings. */

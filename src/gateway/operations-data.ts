@@ -121,16 +121,31 @@ export function dataOperations(ctx: GatewayContext, runtime?: DataRuntime): Reco
       if (typeof p.id !== 'string' || typeof p.metric !== 'string') throw new SluiceError('SLUICE_ERR_USAGE', 'rollups needs a device id and --metric');
       const from = typeof p.since === 'string' ? parseSince(p.since, now) : now - 86_400_000;
       const to = typeof p.until === 'string' ? parseSince(p.until, now) : now;
+      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
       return maintenance.rollups.query({ deviceId: p.id, metric: p.metric, from, to }).map((s) => {
-        const { sketch, ...stats } = s.stats;
+        const w = s.stats;
         return {
           device: s.deviceId,
           component: s.component,
           metric: s.metric,
           unit: s.unit,
-          ...stats,
-          p50: sketch?.quantile(0.5) ?? null,
-          p95: sketch?.quantile(0.95) ?? null,
+          hours: w.hours,
+          count: w.count,
+          sum: w.sum,
+          mean: w.mean,
+          min: w.min,
+          max: w.max,
+          first: w.first,
+          first_ts: iso(w.firstTs),
+          last: w.last,
+          last_ts: iso(w.lastTs),
+          time_weighted_mean: w.timeWeightedMean,
+          covered_ms: w.coveredMs,
+          increase: w.increase,
+          resets: w.resets,
+          states_ms: w.states,
+          p50: w.sketch?.quantile(0.5) ?? null,
+          p95: w.sketch?.quantile(0.95) ?? null,
         };
       });
     },
