@@ -152,7 +152,9 @@ export const dataCommands: Command[] = [
       if (flags.json) return print(JSON.stringify(report)), report.check.length === 0 ? 0 : 1;
       print(`The damaged database was moved aside, unchanged: ${report.damaged}`);
       if (report.method === 'backup') print(`Restored the backup ${path}.bak into ${path}.`);
-      else {
+      else if (Object.keys(report.tables).length === 0) {
+        print(`Nothing could be read from the damaged file; ${path} is a new, empty database. Try: sluice db recover --from-backup (if sluice.db.bak exists).`);
+      } else {
         print(`Salvaged into a new ${path}:`);
         print(table(['TABLE', 'ROWS', 'NOTE'], Object.entries(report.tables).map(([t, r]) => [t, r.copied, r.errors > 0 ? 'damaged pages skipped; rows on them are lost' : ''])));
       }

@@ -3,7 +3,7 @@ import { addDevice, cli, connectClient, startGateway } from '../helpers/gateway.
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 describe('retention in the running gateway', () => {
-  it('rolls up and purges old raw readings on demand and on start, and the rollups answer for them', async () => {
+  it('rolls up and purges old raw readings (db maintain), and the rollups answer for them', async () => {
     const dataDir = tmpDir();
     const password = addDevice(dataDir, 'thermo');
     // 0.05 days = 72 minutes of raw retention.

@@ -9,6 +9,7 @@ import {
   SKETCH_RELATIVE_ERROR,
   StoreMaintenance,
   encodeValue,
+  eraseScope,
   rawDaysFor,
   retentionCutoff,
   type SeriesType,
@@ -223,5 +224,31 @@ describe('retention with rollups across DST (Europe/Berlin, injected clock)', ()
     await f.maintenance.retention(start + 4 * 86_400_000);
     expect(f.db.raw.prepare('SELECT COUNT(*) AS n FROM rollups').get()).toEqual({ n: 0 });
     expect(new QuantileSketch().count).toBe(0);
+  });
+
+  it('erases a metric, or everything before an instant, from readings and rollups', async () => {
+    const f = await fixture();
+    const start = Date.parse('2026-10-24T00:00:00+02:00');
+    fill(f, start, start + 2 * 86_400_000, 5);
+    await f.maintenance.rollups.rollRecent(start + 3 * 86_400_000, { recheck: 86_400_000, batchSize: 500, pause: () => Promise.resolve() });
+    const count = (sql: string, ...args: unknown[]) => (f.db.raw.prepare(sql).get(...args) as { n: number }).n;
+    const options = { batchSize: 100, pause: () => Promise.resolve() };
+
+    const byMetric = await eraseScope(f.db, { metric: 'mode' }, options);
+    expect(byMetric.readings).toBe(f.raw.mode!.length);
+    expect(byMetric.series).toBe(1);
+    expect(count("SELECT COUNT(*) AS n FROM series WHERE metric = 'mode'")).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM readings WHERE series_id = ?', f.series.mode)).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM rollups WHERE series_id = ?', f.series.mode)).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM readings WHERE series_id = ?', f.series.temperature)).toBe(f.raw.temperature!.length);
+
+    const cut = start + 86_400_000 + 30 * 60_000; // mid-hour
+    const before = await eraseScope(f.db, { before: cut }, options);
+    expect(before.series).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM readings WHERE ts < ?', cut)).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM readings WHERE ts >= ?', cut)).toBeGreaterThan(0);
+    // Every hour that starts before the instant goes, including the one it cuts.
+    expect(count('SELECT COUNT(*) AS n FROM rollups WHERE hour < ?', cut)).toBe(0);
+    expect(count('SELECT COUNT(*) AS n FROM rollups')).toBeGreaterThan(0);
   });
 });
