@@ -79,7 +79,14 @@ export class MqttBroker implements Service {
       socket.on('close', () => this.sockets.delete(socket));
       aedes.handle(socket);
     });
-    const address = await listen(server, this.deps.options.host, this.deps.options.port, 'MQTT', '--mqtt-port');
+    let address;
+    try {
+      address = await listen(server, this.deps.options.host, this.deps.options.port, 'MQTT', '--mqtt-port');
+    } catch (err) {
+      // start() failed, so stop() will not run: release aedes' timers here or the process lingers.
+      await this.stop();
+      throw err;
+    }
     this.server = server;
     this.boundPort = address.port;
     logger.info({ host: address.address, port: address.port, listener: 'mqtt' }, 'mqtt listening');
