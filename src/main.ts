@@ -113,7 +113,22 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
 /** Runs the gateway until SIGINT or SIGTERM, then shuts down cleanly; resolves to the exit code. */
 export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger): Promise<number> {
-  const gateway = await startGateway(config, logger);
+  // Handlers go in before start: a signal during start-up (or right after its log line) must
+  // not kill the process with the default action while the database is open.
+  let received: string | undefined;
+  let onSignal: (signal: string) => void = (signal) => (received ??= signal);
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, logger);
+  } catch (err) {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    throw err;
+  }
   return new Promise((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -127,9 +142,7 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
         },
       );
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    onSignal = shutdown;
+    if (received) shutdown(received);
   });
 }

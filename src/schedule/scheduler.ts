@@ -43,6 +43,7 @@ export class Scheduler implements Service {
   private ticking: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private firstTick: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; timeZone: string; jobs: readonly Job[] }) {}
 
@@ -51,11 +52,13 @@ export class Scheduler implements Service {
     for (const job of this.deps.jobs) {
       this.tasks.push(cron.schedule(job.cron, () => void this.tick(), { timezone: this.deps.timeZone, name: job.name, noOverlap: true }));
     }
-    void this.tick();
+    // Catch up after start-up has finished, not inside it.
+    this.firstTick = setTimeout(() => void this.tick(), 0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.firstTick);
     for (const t of this.tasks) await t.destroy();
     this.tasks = [];
     await this.ticking;
