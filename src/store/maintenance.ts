@@ -1,4 +1,4 @@
-import { statfsSync } from 'node:fs';
+import { existsSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { RawDatabase, SluiceDatabase } from '../core/index.js';
 import { databaseBytes } from './erase.js';
@@ -63,7 +63,20 @@ export class StoreMaintenance {
     // Bounded like the deletes: at most 1000 pages (4 MB) per run.
     raw.pragma('incremental_vacuum(1000)');
     const checkpoint = this.checkpoint('TRUNCATE');
-    return { rolled_series: rolled.series, rolled_hours: rolled.hours, purged_readings: purged.readings, purged_rollups: purged.rollups, purged_quarantine: purged.quarantine, steps: purged.steps, ...checkpoint };
+    const backupRemoved = this.expireBackup(now);
+    return { backup_removed: backupRemoved, rolled_series: rolled.series, rolled_hours: rolled.hours, purged_readings: purged.readings, purged_rollups: purged.rollups, purged_quarantine: purged.quarantine, steps: purged.steps, ...checkpoint };
+  }
+
+  /**
+   * [PRIV-5] The copy made before an upgrade holds raw readings too: it is removed once it is
+   * older than raw retention, so it never keeps readings longer than the database would.
+   */
+  private expireBackup(now: number): boolean {
+    const backup = `${this.deps.db.path}.bak`;
+    if (!existsSync(backup)) return false;
+    if (statSync(backup).mtimeMs > now - this.deps.settings.rawDays * 86_400_000) return false;
+    unlinkSync(backup);
+    return true;
   }
 
   /** Copies WAL pages into the database; TRUNCATE also empties the WAL file. */

@@ -125,6 +125,9 @@ describe('upgrading a database made by the first schema version', () => {
     try {
       const maintain = cli(['db', 'maintain', '--json'], { dataDir });
       expect(maintain.status, maintain.stderr).toBe(0);
+      // The backup is young: kept until it is older than raw retention.
+      expect(JSON.parse(maintain.stdout)).toMatchObject({ backup_removed: false });
+      expect(existsSync(`${path}.bak`)).toBe(true);
     } finally {
       await gw.stop();
     }

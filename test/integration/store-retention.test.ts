@@ -1,3 +1,4 @@
+import { existsSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, silentLogger, type SluiceDatabase } from '../../src/core/index.js';
@@ -250,5 +251,17 @@ describe('retention with rollups across DST (Europe/Berlin, injected clock)', ()
     // Every hour that starts before the instant goes, including the one it cuts.
     expect(count('SELECT COUNT(*) AS n FROM rollups WHERE hour < ?', cut)).toBe(0);
     expect(count('SELECT COUNT(*) AS n FROM rollups')).toBeGreaterThan(0);
+  });
+
+  it('deletes the pre-upgrade backup once it is older than raw retention', async () => {
+    const f = await fixture({ rawDays: 2 });
+    const backup = `${f.db.path}.bak`;
+    writeFileSync(backup, 'old copy');
+    const now = Date.now();
+    utimesSync(backup, new Date(now - 86_400_000), new Date(now - 86_400_000));
+    expect(await f.maintenance.retention(now)).toMatchObject({ backup_removed: false });
+    utimesSync(backup, new Date(now - 3 * 86_400_000), new Date(now - 3 * 86_400_000));
+    expect(await f.maintenance.retention(now)).toMatchObject({ backup_removed: true });
+    expect(existsSync(backup)).toBe(false);
   });
 });
