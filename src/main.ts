@@ -3,7 +3,8 @@ import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntak
 import type { AedesOptions } from 'aedes';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { buildOperations, openContext, type GatewayContext } from './gateway/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, openContext, type GatewayContext } from './gateway/index.js';
+import { Scheduler } from './schedule/index.js';
 import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -28,6 +29,12 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const startedAt = clock.now();
   const context = await openContext(config, { kind: 'gateway', logger, clock });
   const { events, db, registry, profiles } = context;
+  const maintenance = buildMaintenance(context);
+  maintenance.configureConnection();
+  // TEST ONLY: SLUICE_TEST_MAX_PAGE_COUNT caps the database size to simulate a full disk;
+  // SLUICE_TEST_HOOKS=1 adds the admin operation that moves the cap while running.
+  const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
+  if (process.env.SLUICE_TEST_MAX_PAGE_COUNT) db.raw.pragma(`max_page_count = ${Number(process.env.SLUICE_TEST_MAX_PAGE_COUNT)}`);
 
   const writer = new ReadingWriter({
     db,
@@ -91,15 +98,38 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     events,
     aedesOptions: { persistence: persistence as unknown as NonNullable<AedesOptions['persistence']> },
   });
-  const operations = buildOperations(context, () => ({
-    mqttPort: broker.port,
-    connectedClients: broker.connectedClients,
-    storeFaulted: writer.isFaulted,
-    startedAt,
-  }));
+  const scheduler = new Scheduler({
+    db,
+    clock,
+    logger,
+    timeZone: config.timezone,
+    jobs: [
+      {
+        name: RETENTION_JOB,
+        cron: config.retention.schedule,
+        run: async (now) => {
+          const result = await maintenance.retention(now);
+          writer.refreshCaches(); // the purge removed quarantine rows the writer keeps totals of
+          return result;
+        },
+      },
+      { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
+    ],
+  });
+  const operations = buildOperations(
+    context,
+    () => ({
+      mqttPort: broker.port,
+      connectedClients: broker.connectedClients,
+      storeFaulted: writer.isFaulted,
+      storeFault: writer.faultInfo,
+      startedAt,
+    }),
+    { maintenance, writer, scheduler, testHooks },
+  );
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
 
-  const lifecycle = new Lifecycle([writer, broker, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker, admin]);
   try {
     await lifecycle.start();
   } catch (err) {
@@ -126,7 +156,22 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
 /** Runs the gateway until SIGINT or SIGTERM, then shuts down cleanly; resolves to the exit code. */
 export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger): Promise<number> {
-  const gateway = await startGateway(config, logger);
+  // Handlers go in before start: a signal during start-up (or right after its log line) must
+  // not kill the process with the default action while the database is open.
+  let received: string | undefined;
+  let onSignal: (signal: string) => void = (signal) => (received ??= signal);
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, logger);
+  } catch (err) {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    throw err;
+  }
   return new Promise((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -140,9 +185,7 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
         },
       );
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    onSignal = shutdown;
+    if (received) shutdown(received);
   });
 }
