@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { MqttBroker, TelemetryIntake } from './broker/index.js';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { buildOperations, openContext, type GatewayContext } from './gateway/index.js';
+import { buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
+import { Scheduler } from './schedule/index.js';
+import { Forwarder } from './share/index.js';
 import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -57,8 +59,28 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     startedAt,
   }));
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
+  const sharing = buildSharing(context);
+  const s = config.share;
+  const forwarder = new Forwarder({
+    outbox: sharing.outbox,
+    clock,
+    logger,
+    events,
+    policiesDir: config.policies_dir,
+    options: {
+      requestTimeout: s.request_timeout,
+      backoffInitial: s.backoff_initial,
+      backoffMax: s.backoff_max,
+      backoffJitter: s.backoff_jitter,
+      retryAfterMax: s.retry_after_max,
+      maxAttempts: s.max_attempts,
+      pollInterval: s.poll_interval,
+    },
+  });
+  const scheduler = new Scheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
+  events.on('policy.decided', scheduler, () => scheduler.reschedule());
 
-  const lifecycle = new Lifecycle([writer, broker, admin]);
+  const lifecycle = new Lifecycle([writer, broker, forwarder, scheduler, admin]);
   try {
     await lifecycle.start();
   } catch (err) {

@@ -4,6 +4,7 @@ import { createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
+import { policyCommands } from './commands-policy.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -199,4 +200,5 @@ export const commands: Command[] = [
       return 0;
     },
   },
+  ...policyCommands,
 ];

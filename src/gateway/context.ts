@@ -13,9 +13,14 @@ import {
 } from '../core/index.js';
 import { DeviceRegistry, deviceMigrations, loadProfiles, type DeviceProfile } from '../devices/index.js';
 import { StoreQueries, storeMigrations } from '../store/index.js';
+import { ledgerMigrations } from '../ledger/index.js';
+import { policyMigrations } from '../policy/index.js';
+import { shareMigrations } from '../share/index.js';
+import { scheduleMigrations } from '../schedule/index.js';
 
 /** Every module's migrations, in dependency order. */
-export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations];
+export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations,
+  ...ledgerMigrations, ...policyMigrations, ...shareMigrations, ...scheduleMigrations];
 
 /**
  * What both a running gateway and a CLI command without a gateway need: the locked data

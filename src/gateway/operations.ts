@@ -1,6 +1,7 @@
 import { SluiceError, parseSince, type AdminOperations } from '../core/index.js';
 import { ROLES, type DeviceRecord, type Role } from '../devices/index.js';
 import type { GatewayContext } from './context.js';
+import { policyOperations } from './operations-policy.js';
 
 export interface RuntimeStatus {
   mqttPort: number | null;
@@ -15,6 +16,7 @@ export interface RuntimeStatus {
  */
 export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStatus): AdminOperations {
   return {
+    ...policyOperations(ctx),
     'devices.add': async (p) => {
       const role = optionalString(p.role, 'role') ?? 'device';
       if (!ROLES.includes(role as Role)) throw new SluiceError('SLUICE_ERR_USAGE', `--role must be one of ${ROLES.join(', ')}; got "${role}"`);
