@@ -103,14 +103,15 @@ export function resolveEffective(
     const sel = rule.devices;
     let chosen: DeviceRecord[];
     let candidateProfiles: string[];
-    if ('kind' in sel) {
-      candidateProfiles = [...profiles.values()].filter((p) => p.kind === sel.kind).map((p) => p.name);
+    if (sel.kind !== undefined) {
+      const kind = sel.kind;
+      candidateProfiles = [...profiles.values()].filter((p) => p.kind === kind).map((p) => p.name);
       if (candidateProfiles.length === 0) at(['share', i, 'devices', 'kind'], 'error', `no device profile has kind "${sel.kind}"`);
       // [PRIV-6] simulated devices are never shared unless a policy names them by id.
       chosen = devices.filter((d) => d.role === 'device' && !d.simulated && d.profile !== null && candidateProfiles.includes(d.profile));
       if (chosen.length === 0 && candidateProfiles.length > 0) at(['share', i, 'devices'], 'warning', `no registered device has kind "${sel.kind}" yet; nothing would be shared`);
     } else {
-      const ids = Array.isArray(sel.id) ? sel.id : [sel.id];
+      const ids = Array.isArray(sel.id) ? sel.id : [sel.id!];
       chosen = [];
       for (const id of ids) {
         const d = devices.find((x) => x.id === id);

@@ -15,7 +15,7 @@ export function nextRuns(cron: string, timezone: string, from: number, count = 3
 /** Says a share rule in plain language. */
 export function describeRule(r: EffectiveRule): string {
   const sel = r.rule.devices;
-  const who = 'kind' in sel ? `every ${sel.kind} (${r.devices.length === 0 ? 'none registered yet' : r.devices.join(', ')})` : `${r.devices.join(', ') || 'no registered device'}`;
+  const who = sel.kind !== undefined ? `every ${sel.kind} (${r.devices.length === 0 ? 'none registered yet' : r.devices.join(', ')})` : `${r.devices.join(', ') || 'no registered device'}`;
   const stats = r.rule.stats.map((s) => STAT_WORDS[s]).join(', ');
   const units = r.rule.metrics.map((m) => {
     const unit = Object.values(r.profiles).map((p) => (p[m] && p[m].type === 'number' ? p[m].unit : undefined)).find(Boolean);

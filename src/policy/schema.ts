@@ -50,10 +50,15 @@ const isoDate = z
   .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2027-06-30')
   .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'expected a real calendar date' });
 
-const deviceSelector = z.union([
-  z.object({ id: z.union([name, z.array(name).min(1)]) }).strict(),
-  z.object({ kind: name }).strict(),
-]);
+const deviceSelector = z
+  .object({
+    /** One device id or a list of them. */
+    id: z.union([name, z.array(name).min(1)]).optional(),
+    /** Every registered device whose profile has this `kind`, now and when re-approved. */
+    kind: name.optional(),
+  })
+  .strict()
+  .refine((s) => (s.id === undefined) !== (s.kind === undefined), { message: 'select devices by exactly one of id (one or a list) or kind' });
 
 const shareRule = z
   .object({
