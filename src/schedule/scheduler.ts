@@ -78,12 +78,12 @@ export class Scheduler implements Service {
     this.records = new RunRecords(deps.db);
   }
 
+  /** Schedules the wake-ups and runs whatever is due now (missed runs after downtime). */
   start(): void {
     this.stopped = false;
     this.reschedule();
     this.interval = setInterval(() => void this.tick(), this.deps.options.tickInterval);
     this.interval.unref();
-    void this.tick();
   }
 
   async stop(): Promise<void> {
