@@ -170,7 +170,7 @@ export class Ledger {
   rows(filter: { vendor?: string | undefined; policy?: string | undefined; summaryId?: string | undefined; limit?: number } = {}): LedgerRow[] {
     const rows = this.deps.db.raw
       .prepare<unknown[], Row>(
-        `SELECT * FROM ledger WHERE (? IS NULL OR vendor = ?) AND (? IS NULL OR policy = ?) AND (? IS NULL OR summary_id = ?) ORDER BY seq LIMIT ?`,
+        `SELECT * FROM ledger WHERE (? IS NULL OR vendor = ? COLLATE NOCASE) AND (? IS NULL OR policy = ?) AND (? IS NULL OR summary_id = ?) ORDER BY seq LIMIT ?`,
       )
       .all(filter.vendor ?? null, filter.vendor ?? null, filter.policy ?? null, filter.policy ?? null, filter.summaryId ?? null, filter.summaryId ?? null, filter.limit ?? 1_000_000);
     return rows.map(toRow);

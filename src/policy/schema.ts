@@ -65,12 +65,12 @@ const shareRule = z
     /** Which devices: by id (one or a list) or by the `kind` of their profile. */
     devices: deviceSelector,
     metrics: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'metric names are snake_case')).min(1),
-    window: z.enum(WINDOWS),
-    stats: z.array(z.enum(STATS)).min(1),
+    window: z.enum(WINDOWS).describe('Summary window: 1h, 1d (local midnight) or 7d (Monday to Monday).'),
+    stats: z.array(z.enum(STATS)).min(1).describe('Statistics sent per metric: mean, min, max, count; increase for counters.'),
     /** Values are rounded to a multiple of this (0.5 → 21.5, 22.0). */
-    round: z.number().positive().optional(),
+    round: z.number().positive().optional().describe('Round values to a multiple of this, e.g. 0.5.'),
     /** An item built from fewer readings is left out of the summary. */
-    min_samples: z.number().int().min(1).default(1),
+    min_samples: z.number().int().min(1).default(1).describe('Leave an item out when its window has fewer readings than this.'),
   })
   .strict();
 
@@ -80,21 +80,21 @@ const shareRule = z
  */
 export const policySchema = z
   .object({
-    version: z.literal(1),
-    vendor: z.string().min(1).max(100),
-    endpoint,
-    purpose: z.string().min(1).max(500),
+    version: z.literal(1).describe('Version of the policy language this file speaks.'),
+    vendor: z.string().min(1).max(100).describe('Who receives the summaries; also keys the household pseudonym this vendor sees.'),
+    endpoint: endpoint.describe('Where summaries are POSTed: https:// (http:// only for 127.0.0.1 or localhost).'),
+    purpose: z.string().min(1).max(500).describe('Why the household shares this, in its own words; sent with every summary.'),
     /** Last day the policy is in force, in the household's timezone. */
-    expires: isoDate,
+    expires: isoDate.describe('Last day the policy is in force (YYYY-MM-DD, household timezone).'),
     /** When summaries are produced (cron, household timezone). */
-    schedule: cron,
+    schedule: cron.describe('When summaries are produced: a cron expression in the household timezone, e.g. "0 3 * * *".'),
     /** The environment variable holding the HMAC key for the signature header. */
-    secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional(),
+    secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('Environment variable holding the HMAC signing key (never the key itself).'),
     /** A file holding the HMAC key (relative to the policies directory). */
-    secret_file: z.string().min(1).optional(),
+    secret_file: z.string().min(1).optional().describe('File holding the HMAC signing key, relative to the policies directory.'),
     /** Names the key in the signature header (`kid=`); defaults to a fingerprint of the key. */
-    key_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
-    share: z.array(shareRule).min(1),
+    key_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('kid in the signature header; default: a fingerprint of the key.'),
+    share: z.array(shareRule).min(1).describe('What is shared: each rule selects devices and metrics and the statistics sent per window.'),
   })
   .strict()
   .superRefine((p, ctx) => {
