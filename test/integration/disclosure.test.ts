@@ -22,6 +22,8 @@ interface PolicyOptions {
   endpoint: string;
   metrics?: string[];
   expires?: string;
+  schedule?: string;
+  window?: string;
 }
 
 function policyText(o: PolicyOptions): string {
@@ -31,12 +33,12 @@ function policyText(o: PolicyOptions): string {
     `endpoint: ${o.endpoint}`,
     'purpose: Tune my heating schedule',
     `expires: ${o.expires ?? '2099-12-31'}`,
-    'schedule: "0 3 * * *"',
+    `schedule: "${o.schedule ?? '0 3 * * *'}"`,
     'secret_env: ACME_TEST_SECRET',
     'share:',
     '  - devices: { kind: thermostat }',
     `    metrics: [${(o.metrics ?? ['temperature', 'setpoint_heat']).join(', ')}]`,
-    '    window: 1d',
+    `    window: ${o.window ?? '1d'}`,
     '    stats: [mean, min, max]',
     '    round: 0.5',
     '    min_samples: 2',
@@ -189,6 +191,12 @@ describe('first disclosure', () => {
     expect(partial.status).toBe(2);
     expect(partial.stderr).toContain('SLUICE_ERR_WINDOW_INVALID');
 
+    // [PRIV-3] the log holds neither the signing key nor what was sent.
+    const logs = JSON.stringify(s.gw.logs);
+    expect(logs).not.toContain(SECRET);
+    expect(logs).not.toContain(String(doc.household));
+    expect(logs).not.toContain('"mean"');
+
     expect(s.cli(['ledger', 'verify']).status).toBe(0);
     expect(await s.gw.stop()).toBe(0);
     expect(s.cli(['ledger', 'verify']).status).toBe(0);
@@ -321,6 +329,35 @@ describe('first disclosure', () => {
     const again = s.cli(['policy', 'run', 'acme', '--window', win(2)]);
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('was revoked');
+  });
+
+  it('the schedule produces the window that closed, once, and not again after a restart', async () => {
+    const vendor = await receiver();
+    const s = await scene(vendor.url);
+    // Every second, hourly windows: the first fire time after approval produces the last closed hour.
+    s.writePolicy({ endpoint: vendor.url, schedule: '* * * * * *', window: '1h' });
+    s.addThermostat('living');
+    const hour = DateTime.now().setZone(TZ).startOf('hour').minus({ hours: 1 });
+    const client = await connectClient(s.gw.port, { username: 'living', password: s.passwords.get('living')! });
+    for (const [i, v] of [20, 21, 22].entries()) {
+      await client.publishAsync('sluice/living/telemetry', JSON.stringify({ temperature: v, setpoint_heat: 21, ts: hour.plus({ minutes: 10 * (i + 1) }).toMillis() }), { qos: 1 });
+    }
+    await client.endAsync();
+    expect(s.cli(['policy', 'approve', 'acme', '--yes']).status).toBe(0);
+    await vendor.waitFor((v) => v.deliveries().length >= 1);
+    await sleep(2500);
+    const windows = vendor.deliveries().map((d) => (JSON.parse(d.body.toString()) as { window: { start: string } }).window.start);
+    expect(windows[0]).toBe(hour.toISO({ suppressMilliseconds: true }));
+    // One delivery per window (a second one only if an hour boundary passed during the test).
+    expect(new Set(windows).size).toBe(windows.length);
+    expect(vendor.requests.length).toBe(windows.length);
+    const delivered = new Set(vendor.requests.map((r) => r.key));
+    const before = vendor.requests.length;
+    await s.gw.stop();
+    await s.restart();
+    await sleep(2000);
+    // The run records, not timers, say what ran: no window is produced twice.
+    expect(vendor.requests.slice(before).filter((r) => delivered.has(r.key))).toEqual([]);
   });
 
   it('an expired policy cannot be approved or run', () => {
