@@ -72,4 +72,19 @@ describe('dueWindows (pure: clock, cron, timezone, run records)', () => {
       '2026-11-23T04:00:00+01:00/2026-11-23T05:00:00+01:00',
     ]);
   });
+
+  it('stays cheap for a per-second cron and an approval long ago', () => {
+    const started = performance.now();
+    const due = dueWindows({
+      now: at('2026-11-23T05:30'),
+      cron: '* * * * * *',
+      timezone: TZ,
+      since: at('2025-11-23T00:00'),
+      windowAt: (fire) => lastClosedWindow(fire, '1h', TZ),
+      ran: (w) => w.end < at('2026-11-23T05:00'),
+      maxWindows: 31,
+    });
+    expect(show(due)).toEqual(['2026-11-23T04:00:00+01:00/2026-11-23T05:00:00+01:00']);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
 });
