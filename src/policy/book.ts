@@ -157,6 +157,12 @@ export class PolicyBook {
       for (const s of statuses) {
         if (!s.approved) continue;
         if (s.state === 'expired') this.noteExpired(s.approved);
+        if (s.error?.code === 'SLUICE_ERR_POLICY_UNKNOWN' && s.approved.revokedAt === null) {
+          // Deleting the file is the household saying "stop": it counts as a revocation, on the record.
+          this.deps.db.raw.prepare('UPDATE policy_approvals SET revoked_at = ? WHERE name = ?').run(this.deps.clock.now(), s.name);
+          this.deps.ledger.append({ kind: 'policy.revoked', vendor: s.approved.vendor, policy: s.name, version: s.approved.hash, detail: { reason: 'policy file removed' } });
+          continue;
+        }
         if (s.state === 'changed' || s.state === 'invalid') {
           const hash = s.current?.hash ?? 'invalid';
           if (hash === this.changedHash(s.name)) continue;
@@ -171,7 +177,7 @@ export class PolicyBook {
         }
       }
     });
-    return statuses;
+    return statuses.map((s) => (s.error?.code === 'SLUICE_ERR_POLICY_UNKNOWN' ? this.status(s.name) : s));
   }
 
   /** Approves the policy as it is now; `expectedHash` guards against a change since the household reviewed it. */

@@ -90,7 +90,12 @@ export function describeChanges(before: EffectivePolicy | null, after: Effective
     const now = new Set(b?.devices ?? []);
     for (const d of now) if (!was.has(d)) out.push(`+ rule ${i + 1}: device ${d} would now be included`);
     for (const d of was) if (!now.has(d)) out.push(`- rule ${i + 1}: device ${d} would no longer be included`);
-    if (JSON.stringify(a?.profiles ?? {}) !== JSON.stringify(b?.profiles ?? {})) out.push(`~ rule ${i + 1}: the device profiles behind its metrics changed (units, ranges or resolution)`);
+    for (const [profile, metrics] of Object.entries(b?.profiles ?? {})) {
+      for (const [metric, spec] of Object.entries(metrics)) {
+        const old = a?.profiles[profile]?.[metric];
+        if (old && JSON.stringify(old) !== JSON.stringify(spec)) out.push(`~ rule ${i + 1}: profile ${profile} changed how it describes ${metric} (unit, range or resolution)`);
+      }
+    }
   }
   return out;
 }
