@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { verifySignature } from '../../src/share/index.js';
 
@@ -38,7 +39,7 @@ export interface VendorReceiver {
  * A vendor's HTTP endpoint on 127.0.0.1: verifies the Sluice-Signature with the shared key,
  * counts Idempotency-Keys and answers as scripted (errors, Retry-After, hanging, killing).
  */
-export async function startVendorReceiver(options: { key: string; port?: number }): Promise<VendorReceiver> {
+export async function startVendorReceiver(options: { key: string; port?: number; tls?: { key: string; cert: string } }): Promise<VendorReceiver> {
   const requests: ReceivedRequest[] = [];
   let actions: VendorAction[] = [];
   const sockets = new Set<Socket>();
@@ -70,7 +71,7 @@ export async function startVendorReceiver(options: { key: string; port?: number 
       res.end(JSON.stringify({ received: entry.key }));
     });
   };
-  const server: Server = createServer(handle);
+  const server: Server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handle) : createServer(handle);
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
@@ -81,7 +82,7 @@ export async function startVendorReceiver(options: { key: string; port?: number 
   });
   const port = (server.address() as AddressInfo).port;
   const receiver: VendorReceiver = {
-    url: `http://127.0.0.1:${port}/v1/summaries`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/v1/summaries`,
     port,
     requests,
     keyCounts() {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { cpSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -120,8 +121,8 @@ async function scene(endpoint: string, share: Record<string, string> = {}): Prom
   return s;
 }
 
-async function receiver(port?: number): Promise<VendorReceiver> {
-  const r = await startVendorReceiver({ key: SECRET, ...(port ? { port } : {}) });
+async function receiver(port?: number, tls?: { key: string; cert: string }): Promise<VendorReceiver> {
+  const r = await startVendorReceiver({ key: SECRET, ...(port ? { port } : {}), ...(tls ? { tls } : {}) });
   receivers.push(r);
   return r;
 }
@@ -358,6 +359,26 @@ describe('first disclosure', () => {
     await sleep(2000);
     // The run records, not timers, say what ran: no window is produced twice.
     expect(vendor.requests.slice(before).filter((r) => delivered.has(r.key))).toEqual([]);
+  });
+
+  it('TLS is verified: an untrusted certificate gets nothing; once its CA is trusted the summary arrives', async () => {
+    const certDir = tmpDir('sluice-tls-');
+    const keyFile = join(certDir, 'key.pem');
+    const certFile = join(certDir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const vendor = await receiver(undefined, { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') });
+    const s = await scene(vendor.url);
+    s.addThermostat('living');
+    await s.publish('living', day(1), temps([20, 21]));
+    s.cli(['policy', 'approve', 'acme', '--yes']);
+    s.json(['policy', 'run', 'acme', '--window', win(1)]);
+    const retried = await s.gw.waitForLog((l) => l.msg === 'summary delivery will be retried');
+    expect(String(retried.error)).toMatch(/SELF_SIGNED|CERT|certificate/i);
+    expect(vendor.requests).toHaveLength(0);
+    await s.gw.stop();
+    s.env.NODE_EXTRA_CA_CERTS = certFile;
+    await s.restart();
+    await vendor.waitFor((v) => v.deliveries().length === 1);
   });
 
   it('an expired policy cannot be approved or run', () => {
