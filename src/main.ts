@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { MqttBroker, TelemetryIntake } from './broker/index.js';
+import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake } from './broker/index.js';
+import type { AedesOptions } from 'aedes';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
@@ -43,6 +44,26 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       ...overrides.writer,
     },
   });
+  const poison = new PoisonGuard({ file: join(config.data_dir, POISON_FILE), db });
+  const crashed = poison.open(clock.now());
+  if (crashed) {
+    // [PRIV-3] names the topic, never the payload.
+    logger.error({ deviceId: crashed.deviceId, topic: crashed.topic }, 'the previous run died while interpreting this message; quarantined instead of retried');
+    await writer.submit({
+      deviceId: crashed.deviceId,
+      readings: [],
+      specs: {},
+      quarantine: {
+        deviceId: crashed.deviceId,
+        clientId: crashed.clientId,
+        topic: crashed.topic,
+        reason: 'ingest_crashed',
+        message: `the gateway stopped while interpreting this message (${crashed.bytes} bytes); it was quarantined at restart instead of being retried`,
+        payload: Buffer.from(crashed.head, 'base64'),
+        receivedAt: crashed.receivedAt,
+      },
+    });
+  }
   const intake = new TelemetryIntake({
     writer,
     profiles,
@@ -50,8 +71,28 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     logger,
     events,
     limits: { maxPayloadBytes: config.ingest.max_payload_bytes, maxFuture: config.ingest.max_future, maxPast: config.ingest.max_past },
+    poison,
+    testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
-  const broker = new MqttBroker({ options: { host: config.mqtt.host, port: config.mqtt.port }, registry, intake, clock, logger, events });
+  // Retained messages and persistent sessions survive a restart.
+  const persistence = new SqlitePersistence({
+    db,
+    logger,
+    limits: {
+      maxRetained: config.broker_state.max_retained,
+      maxRetainedBytes: config.broker_state.max_retained_bytes,
+      maxQueuedPerSession: config.broker_state.max_queued_per_session,
+    },
+  });
+  const broker = new MqttBroker({
+    options: { host: config.mqtt.host, port: config.mqtt.port },
+    registry,
+    intake,
+    clock,
+    logger,
+    events,
+    aedesOptions: { persistence: persistence as unknown as NonNullable<AedesOptions['persistence']> },
+  });
   const operations = buildOperations(context, () => ({
     mqttPort: broker.port,
     connectedClients: broker.connectedClients,
@@ -84,6 +125,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   try {
     await lifecycle.start();
   } catch (err) {
+    poison.close();
     context.close();
     throw err;
   }
@@ -96,6 +138,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     stop: () =>
       (stopping ??= (async () => {
         const errors = await lifecycle.stop();
+        poison.close();
         context.close();
         for (const err of errors) logger.error({ err }, 'error while stopping');
         logger.info('gateway stopped');

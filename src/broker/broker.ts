@@ -79,7 +79,14 @@ export class MqttBroker implements Service {
       socket.on('close', () => this.sockets.delete(socket));
       aedes.handle(socket);
     });
-    const address = await listen(server, this.deps.options.host, this.deps.options.port, 'MQTT', '--mqtt-port');
+    let address;
+    try {
+      address = await listen(server, this.deps.options.host, this.deps.options.port, 'MQTT', '--mqtt-port');
+    } catch (err) {
+      // start() failed, so stop() will not run: release aedes' timers here or the process lingers.
+      await this.stop();
+      throw err;
+    }
     this.server = server;
     this.boundPort = address.port;
     logger.info({ host: address.address, port: address.port, listener: 'mqtt' }, 'mqtt listening');
@@ -145,11 +152,18 @@ export class MqttBroker implements Service {
       this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic }, 'publish refused; disconnecting');
       return done(new Error(`not authorized to publish to ${packet.topic}`));
     }
-    if (current.role !== 'device') return done(null);
+    if (current.role === 'household') return done(null);
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    this.deps.intake
-      .fromDevice(current, client.id, { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId })
-      .then(
+    const incoming = { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId };
+    let ingested: Promise<void>;
+    if (current.role === 'bridge') {
+      const base = current.baseTopic ?? current.id;
+      const behind = packet.topic.length > base.length ? this.deps.registry.behindBridge(current.id, packet.topic.slice(base.length + 1)) : undefined;
+      ingested = this.deps.intake.fromBridge(current, client.id, incoming, behind);
+    } else {
+      ingested = this.deps.intake.fromDevice(current, client.id, incoming);
+    }
+    ingested.then(
         () => done(null),
         (err: unknown) => {
           this.deps.logger.error({ err, deviceId: current.id }, 'readings could not be stored; the device will resend');

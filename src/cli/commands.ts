@@ -4,6 +4,7 @@ import { createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
+import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -36,8 +37,9 @@ interface DeviceRow {
   created_at: string;
 }
 
-function printCredentials(print: (t: string) => void, r: { id: string; username: string; password: string; role: string }, asJson: boolean, verb: string): void {
+function printCredentials(print: (t: string) => void, r: { id: string; username: string; password: string | null; role: string; via?: string | null }, asJson: boolean, verb: string): void {
   if (asJson) return print(JSON.stringify(r));
+  if (r.password === null) return print(`${verb} ${r.id} behind bridge ${r.via ?? ''}; the bridge publishes its messages, so it has no password of its own.`);
   print(
     [
       `${verb} ${r.id} (role ${r.role}).`,
@@ -66,14 +68,14 @@ export const commands: Command[] = [
   },
   {
     name: 'devices add',
-    usage: 'devices add ID --profile P [--role device|bridge|household] [--base-topic T] [--json]',
-    summary: 'Register a device (or bridge, or household tool) and print its MQTT password once.',
-    options: { profile: { type: 'string' }, role: { type: 'string' }, 'base-topic': { type: 'string' }, ...json },
+    usage: 'devices add ID --profile P [--role device|bridge|household] [--base-topic T] [--via BRIDGE [--source NAME]] [--json]',
+    summary: 'Register a device (or bridge, or household tool) and print its MQTT password once; --via registers a device behind a bridge.',
+    options: { profile: { type: 'string' }, role: { type: 'string' }, 'base-topic': { type: 'string' }, via: { type: 'string' }, source: { type: 'string' }, ...json },
     args: 1,
     async run({ args, flags, config, print }) {
       const r = (await withGateway(config(), (call) =>
-        call('devices.add', { id: args[0], profile: flags.profile, role: flags.role, baseTopic: flags['base-topic'] }),
-      )) as { id: string; username: string; password: string; role: string };
+        call('devices.add', { id: args[0], profile: flags.profile, role: flags.role, baseTopic: flags['base-topic'], via: flags.via, source: flags.source }),
+      )) as { id: string; username: string; password: string | null; role: string; via?: string | null };
       printCredentials(print, r, flags.json === true, 'Added');
       return 0;
     },
@@ -200,5 +202,6 @@ export const commands: Command[] = [
       return 0;
     },
   },
+  ...simulateCommands,
   ...policyCommands,
 ];

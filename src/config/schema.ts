@@ -54,6 +54,23 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    broker_state: z
+      .object({
+        /** Retained messages kept across restarts at most (device status, Zigbee2MQTT bridge/devices, discovery). */
+        max_retained: z.number().int().min(1).default(10_000),
+        max_retained_bytes: z.number().int().min(1024).default(16 * 1024 * 1024),
+        /** QoS 1/2 messages queued per persistent session (clean=0) at most; newer ones are dropped. */
+        max_queued_per_session: z.number().int().min(1).default(1000),
+      })
+      .strict()
+      .prefault({}),
+    devices: z
+      .object({
+        /** [PRIV-2] `profile.metric` (or `*.metric`) never written to disk, on top of what profiles mark never_store. */
+        never_store: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]*)\.[a-z][a-z0-9_]*$/, 'expected profile.metric, e.g. door-lock.user_id')).default([]),
+      })
+      .strict()
+      .prefault({}),
     /** Delivery of approved summaries to vendors (issue 5). */
     share: z
       .object({

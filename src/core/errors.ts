@@ -83,6 +83,12 @@ export const errorCatalogue = {
     meaning: 'An unexpected fault (a bug). The message and the log say where.',
     fix: 'Report it with the log lines around it.',
   },
+  // --- devices and data quality (issue 3) ---
+  SLUICE_ERR_GATEWAY_NOT_RUNNING: {
+    exit: 1,
+    meaning: 'The command needs a running gateway on the data directory (for example `sluice simulate`), and none runs.',
+    fix: 'Start the gateway first (`npm start`, or `sluice start --data DIR`), then run the command again.',
+  },
   // --- disclosure: policies, summaries, delivery, ledger (issue 5) ---
   SLUICE_ERR_POLICY_INVALID: {
     exit: 2,

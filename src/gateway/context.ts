@@ -13,13 +13,14 @@ import {
 } from '../core/index.js';
 import { DeviceRegistry, deviceMigrations, loadProfiles, type DeviceProfile } from '../devices/index.js';
 import { StoreQueries, storeMigrations } from '../store/index.js';
+import { brokerMigrations } from '../broker/index.js';
 import { ledgerMigrations } from '../ledger/index.js';
 import { policyMigrations } from '../policy/index.js';
 import { shareMigrations } from '../share/index.js';
 import { scheduleMigrations } from '../schedule/index.js';
 
 /** Every module's migrations, in dependency order. */
-export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations,
+export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations, ...brokerMigrations,
   ...ledgerMigrations, ...policyMigrations, ...shareMigrations, ...scheduleMigrations];
 
 /**
@@ -49,7 +50,7 @@ export async function openContext(
   let db: SluiceDatabase | undefined;
   try {
     db = await openDatabase({ path: join(config.data_dir, DB_FILE), migrations: allMigrations, logger });
-    const loaded = loadProfiles(config.devices_dir);
+    const loaded = loadProfiles(config.devices_dir, { neverStore: config.devices.never_store });
     for (const err of loaded.errors) logger.error({ code: err.code }, err.message);
     const profiles = () => loaded.profiles;
     const registry = new DeviceRegistry({ db, clock, profiles });

@@ -26,9 +26,11 @@ export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStat
         profile: optionalString(p.profile, 'profile') ?? null,
         baseTopic: optionalString(p.baseTopic, 'base topic') ?? null,
         simulated: p.simulated === true,
+        via: optionalString(p.via, '--via') ?? null,
+        source: optionalString(p.source, '--source') ?? null,
       });
       ctx.events.emit('device.changed', { deviceId: record.id, change: 'added' });
-      return { id: record.id, username: record.id, password, role: record.role };
+      return { id: record.id, username: record.id, password, role: record.role, ...(record.via ? { via: record.via, source: record.source } : {}) };
     },
     'devices.list': () => ctx.registry.list().map(describeDevice),
     'devices.show': (p) => {
@@ -103,6 +105,8 @@ function describeDevice(d: DeviceRecord) {
     profile: d.profile,
     base_topic: d.baseTopic,
     simulated: d.simulated,
+    via: d.via,
+    source: d.source,
     created_at: new Date(d.createdAt).toISOString(),
   };
 }

@@ -13,7 +13,7 @@ const text = (metrics: string) =>
 async function fixture() {
   const f = await ledgerFixture();
   const policiesDir = tmpDir('sluice-pol-');
-  const devices: DeviceRecord[] = [{ id: 't1', role: 'device', profile: 'thermostat', baseTopic: null, simulated: false, createdAt: 0 }];
+  const devices: DeviceRecord[] = [{ id: 't1', role: 'device', profile: 'thermostat', baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 }];
   writeFileSync(join(policiesDir, 'acme.yaml'), text('temperature'));
   const book = new PolicyBook({ db: f.db, ledger: f.ledger, clock: f.clock, timezone: 'Europe/Berlin', policiesDir, devices: () => devices, profiles: () => new Map([['thermostat', thermostat]]) });
   return { ...f, book, devices, policiesDir };
@@ -31,8 +31,8 @@ describe('PolicyBook', () => {
     const f = await fixture();
     const approved = f.book.approve('acme');
     expect(approved.effective.rules[0]!.devices).toEqual(['t1']);
-    f.devices.push({ id: 't2', role: 'device', profile: 'thermostat', baseTopic: null, simulated: false, createdAt: 0 });
-    f.devices.push({ id: 'sim', role: 'device', profile: 'thermostat', baseTopic: null, simulated: true, createdAt: 0 });
+    f.devices.push({ id: 't2', role: 'device', profile: 'thermostat', baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 });
+    f.devices.push({ id: 'sim', role: 'device', profile: 'thermostat', baseTopic: null, via: null, source: null, simulated: true, createdAt: 0 });
     expect(f.book.status('acme')).toMatchObject({ state: 'changed', inForce: true });
     expect(f.book.inForce('acme')!.effective.rules[0]!.devices).toEqual(['t1']);
     f.book.refresh();

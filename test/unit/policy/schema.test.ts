@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../../src/config/index.js';
 import { isSluiceError } from '../../../src/core/index.js';
-import { loadProfiles } from '../../../src/devices/index.js';
+import { loadProfiles, type DeviceProfile } from '../../../src/devices/index.js';
 import { policyJsonSchema, policySchema, readPolicyFile, resolveEffective, formatFindings } from '../../../src/policy/index.js';
 import { summaryJsonSchema } from '../../../src/summarise/index.js';
 import { ROOT } from '../../helpers/gateway.js';
@@ -110,7 +110,17 @@ share:
     const pf = { name: 'p', file: 'policies/p.yaml', text: '', policy: undefined as never, parsed: undefined as never };
     const text = VALID.replace('metrics: [temperature]', 'metrics: [temperature, heating, watts]').replace('stats: [mean]', 'stats: [mean, increase]');
     const parsed = parseYaml(text, 'policies/p.yaml', policySchema, 'SLUICE_ERR_POLICY_INVALID');
-    const { findings } = resolveEffective({ ...pf, text, policy: parsed.value, parsed }, [], loadProfiles(join(ROOT, 'devices')).profiles);
+    const thermostat = {
+      name: 'thermostat',
+      file: 'devices/thermostat.yaml',
+      version: 1,
+      kind: 'thermostat',
+      metrics: {
+        temperature: { type: 'number', unit: '°C', counter: false, never_store: false },
+        heating: { type: 'boolean', never_store: false },
+      },
+    } as unknown as DeviceProfile;
+    const { findings } = resolveEffective({ ...pf, text, policy: parsed.value, parsed }, [], new Map([['thermostat', thermostat]]));
     expect(formatFindings('policies/p.yaml', text, findings)).toMatchInlineSnapshot(`
       "policies/p.yaml:9:14 warning share[0].devices: no registered device has kind "thermostat" yet; nothing would be shared
           - devices: { kind: thermostat }
@@ -118,7 +128,7 @@ share:
       policies/p.yaml:10:28 SLUICE_ERR_POLICY_INVALID share[0].metrics[1]: "heating" is a boolean metric; version 1 summarises number metrics only
             metrics: [temperature, heating, watts]
                                    ^
-      policies/p.yaml:10:37 SLUICE_ERR_POLICY_INVALID share[0].metrics[2]: profile thermostat has no metric "watts" (it has temperature, setpoint_heat, humidity, heating, mode)
+      policies/p.yaml:10:37 SLUICE_ERR_POLICY_INVALID share[0].metrics[2]: profile thermostat has no metric "watts" (it has temperature, heating)
             metrics: [temperature, heating, watts]
                                             ^
       policies/p.yaml:12:12 SLUICE_ERR_POLICY_INVALID share[0].stats: "increase" needs a counter metric; "temperature" in profile thermostat is not a counter

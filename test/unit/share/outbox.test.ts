@@ -25,7 +25,7 @@ async function fixture(expires = '2026-11-30') {
     clock: f.clock,
     timezone: TZ,
     policiesDir,
-    devices: () => [{ id: 't1', role: 'device', profile: 'thermostat', baseTopic: null, simulated: false, createdAt: 0 }],
+    devices: () => [{ id: 't1', role: 'device', profile: 'thermostat', baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 }],
     profiles: () => new Map([['thermostat', thermostat]]),
   });
   const outbox = new Outbox({ db: f.db, ledger: f.ledger, book, clock: f.clock });

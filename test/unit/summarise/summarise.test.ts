@@ -15,7 +15,7 @@ const profiles = new Map([
   ['thermostat', thermostat],
   ['plug', plug],
 ]);
-const device = (id: string, profile: string) => ({ id, role: 'device' as const, profile, baseTopic: null, simulated: false, createdAt: 0 });
+const device = (id: string, profile: string) => ({ id, role: 'device' as const, profile, baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 });
 
 function policy(share: string) {
   const text = `version: 1\nvendor: Acme\nendpoint: https://a.example/x\npurpose: p\nexpires: 2099-01-01\nschedule: "0 3 * * *"\nsecret_env: K\nshare:\n${share}`;
