@@ -148,9 +148,24 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
 /** Runs the gateway until SIGINT or SIGTERM, then shuts down cleanly; resolves to the exit code. */
 export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger): Promise<number> {
-  const gateway = await startGateway(config, logger);
+  // Handlers go in before start: a signal that arrives while (or just after) the gateway starts
+  // would otherwise kill the process with the default action instead of a clean stop.
+  let pending: string | undefined;
+  let onSignal: (signal: string) => void = (signal) => (pending ??= signal);
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, logger);
+  } catch (err) {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    throw err;
+  }
   return new Promise((resolve) => {
-    const shutdown = (signal: string) => {
+    onSignal = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
@@ -162,9 +177,6 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
         },
       );
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    if (pending) onSignal(pending);
   });
 }
