@@ -3,8 +3,8 @@ import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntak
 import type { AedesOptions } from 'aedes';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
-import { Scheduler } from './schedule/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
+import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
 import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
@@ -30,6 +30,12 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const startedAt = clock.now();
   const context = await openContext(config, { kind: 'gateway', logger, clock });
   const { events, db, registry, profiles } = context;
+  const maintenance = buildMaintenance(context);
+  maintenance.configureConnection();
+  // TEST ONLY: SLUICE_TEST_MAX_PAGE_COUNT caps the database size to simulate a full disk;
+  // SLUICE_TEST_HOOKS=1 adds the admin operation that moves the cap while running.
+  const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
+  if (process.env.SLUICE_TEST_MAX_PAGE_COUNT) db.raw.pragma(`max_page_count = ${Number(process.env.SLUICE_TEST_MAX_PAGE_COUNT)}`);
 
   const writer = new ReadingWriter({
     db,
@@ -93,15 +99,39 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     events,
     aedesOptions: { persistence: persistence as unknown as NonNullable<AedesOptions['persistence']> },
   });
-  const operations = buildOperations(context, () => ({
-    mqttPort: broker.port,
-    connectedClients: broker.connectedClients,
-    storeFaulted: writer.isFaulted,
-    startedAt,
-  }));
+  const scheduler = new Scheduler({
+    db,
+    clock,
+    logger,
+    timeZone: config.timezone,
+    jobs: [
+      {
+        name: RETENTION_JOB,
+        cron: config.retention.schedule,
+        run: async (now) => {
+          const result = await maintenance.retention(now);
+          writer.refreshCaches(); // the purge removed quarantine rows the writer keeps totals of
+          return result;
+        },
+      },
+      { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
+    ],
+  });
+  const operations = buildOperations(
+    context,
+    () => ({
+      mqttPort: broker.port,
+      connectedClients: broker.connectedClients,
+      storeFaulted: writer.isFaulted,
+      storeFault: writer.faultInfo,
+      startedAt,
+    }),
+    { maintenance, writer, scheduler, testHooks },
+  );
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
+
   const sharing = buildSharing(context);
-  const s = config.share;
+  const share = config.share;
   const forwarder = new Forwarder({
     outbox: sharing.outbox,
     clock,
@@ -109,19 +139,20 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     events,
     policiesDir: config.policies_dir,
     options: {
-      requestTimeout: s.request_timeout,
-      backoffInitial: s.backoff_initial,
-      backoffMax: s.backoff_max,
-      backoffJitter: s.backoff_jitter,
-      retryAfterMax: s.retry_after_max,
-      maxAttempts: s.max_attempts,
-      pollInterval: s.poll_interval,
+      requestTimeout: share.request_timeout,
+      backoffInitial: share.backoff_initial,
+      backoffMax: share.backoff_max,
+      backoffJitter: share.backoff_jitter,
+      retryAfterMax: share.retry_after_max,
+      maxAttempts: share.max_attempts,
+      pollInterval: share.poll_interval,
     },
   });
-  const scheduler = new Scheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
-  events.on('policy.decided', scheduler, () => scheduler.reschedule());
+  // Policy summaries: one window job per policy in force; approvals and revocations re-read them.
+  const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
+  events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
 
-  const lifecycle = new Lifecycle([writer, broker, forwarder, scheduler, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
   try {
     await lifecycle.start();
   } catch (err) {
@@ -148,10 +179,10 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
 /** Runs the gateway until SIGINT or SIGTERM, then shuts down cleanly; resolves to the exit code. */
 export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger): Promise<number> {
-  // Handlers go in before start: a signal that arrives while (or just after) the gateway starts
-  // would otherwise kill the process with the default action instead of a clean stop.
-  let pending: string | undefined;
-  let onSignal: (signal: string) => void = (signal) => (pending ??= signal);
+  // Handlers go in before start: a signal during start-up (or right after its log line) must
+  // not kill the process with the default action while the database is open.
+  let received: string | undefined;
+  let onSignal: (signal: string) => void = (signal) => (received ??= signal);
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');
   process.on('SIGINT', onInt);
@@ -165,7 +196,7 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
     throw err;
   }
   return new Promise((resolve) => {
-    onSignal = (signal: string) => {
+    const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
@@ -177,6 +208,7 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
         },
       );
     };
-    if (pending) onSignal(pending);
+    onSignal = shutdown;
+    if (received) shutdown(received);
   });
 }

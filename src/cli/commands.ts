@@ -2,6 +2,7 @@ import type { ParseArgsConfig } from 'node:util';
 import type { SluiceConfig } from '../config/index.js';
 import { createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
+import { dataCommands } from './commands-data.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
 import { simulateCommands } from './commands-simulate.js';
@@ -203,5 +204,6 @@ export const commands: Command[] = [
     },
   },
   ...simulateCommands,
+  ...dataCommands,
   ...policyCommands,
 ];

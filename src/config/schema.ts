@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { tryParseDuration } from '../core/index.js';
 
@@ -13,6 +14,19 @@ export const duration = z.union([
     return ms;
   }),
 ]);
+
+/** A five- or six-field cron expression, checked by the parser the scheduler uses. */
+const cron = z.string().refine(
+  (text) => {
+    try {
+      CronExpressionParser.parse(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a cron expression such as "7 * * * *"' },
+);
 
 const port = z.number().int().min(0).max(65535);
 const defaultTimezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -68,6 +82,41 @@ export const configSchema = z
       .object({
         /** [PRIV-2] `profile.metric` (or `*.metric`) never written to disk, on top of what profiles mark never_store. */
         never_store: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]*)\.[a-z][a-z0-9_]*$/, 'expected profile.metric, e.g. door-lock.user_id')).default([]),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        /** Days raw readings are kept before they are rolled up and purged. */
+        raw_days: z.number().positive().default(30),
+        /** Days hourly rollups are kept. */
+        rollup_days: z.number().positive().default(730),
+        /** Per device and/or metric raw retention; the most specific match wins. */
+        overrides: z
+          .array(
+            z
+              .object({ device: z.string().min(1).optional(), metric: z.string().min(1).optional(), raw_days: z.number().positive() })
+              .strict()
+              .refine((o) => o.device !== undefined || o.metric !== undefined, { message: 'an override names a device, a metric, or both' }),
+          )
+          .default([]),
+        /** When rollups and purge run (cron, household timezone). */
+        schedule: cron.default('7 * * * *'),
+        /** Most readings deleted in one transaction; ingest waits at most one batch. */
+        batch_size: z.number().int().min(1).max(100_000).default(1000),
+        /** Longest a reading's value is held for time-weighted means and time in state. */
+        hold: duration.default(2 * 3_600_000),
+        /** How far back each rollup run recomputes hours, to take in late readings. */
+        recheck: duration.default(86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        /** WAL pages before SQLite checkpoints by itself; larger = fewer writes to the card. */
+        wal_autocheckpoint: z.number().int().min(0).default(1000),
+        /** When the WAL is checkpointed (PASSIVE) and truncated (cron, household timezone). */
+        checkpoint_schedule: cron.default('*/15 * * * *'),
       })
       .strict()
       .prefault({}),

@@ -89,6 +89,22 @@ export const errorCatalogue = {
     meaning: 'The command needs a running gateway on the data directory (for example `sluice simulate`), and none runs.',
     fix: 'Start the gateway first (`npm start`, or `sluice start --data DIR`), then run the command again.',
   },
+  // --- the raw store's life (retention, erase, damage) ---
+  SLUICE_ERR_DB_DAMAGED: {
+    exit: 1,
+    meaning: 'The database failed `PRAGMA quick_check` or is not a database; Sluice refuses to run on it and leaves it untouched.',
+    fix: 'Stop the gateway and run `sluice db recover` (salvage what can be read) or `sluice db recover --from-backup`.',
+  },
+  SLUICE_ERR_ERASE_UNCONFIRMED: {
+    exit: 2,
+    meaning: '`sluice erase` was run without `--yes`; it printed what it would remove and removed nothing.',
+    fix: 'Check the counts, then run the same command with `--yes`.',
+  },
+  SLUICE_ERR_RECOVER: {
+    exit: 1,
+    meaning: '`sluice db recover` could not run: a gateway is running, there is no database, or the backup asked for does not exist.',
+    fix: 'Stop the gateway first; to restore a backup, check that `sluice.db.bak` is in the data directory.',
+  },
   // --- disclosure: policies, summaries, delivery, ledger (issue 5) ---
   SLUICE_ERR_POLICY_INVALID: {
     exit: 2,

@@ -10,6 +10,8 @@ const common = {
   description: z.string().optional(),
   /** [PRIV-2] validated at ingest, then dropped: never written to disk (e.g. a lock's "who unlocked"). */
   never_store: z.boolean().default(false),
+  /** Days raw readings of this metric are kept (overrides retention.raw_days; sluice.yaml overrides win). */
+  retention_days: z.number().positive().optional(),
 };
 
 const numberMetric = z

@@ -1,12 +1,15 @@
 import { SluiceError, parseSince, type AdminOperations } from '../core/index.js';
 import { ROLES, type DeviceRecord, type Role } from '../devices/index.js';
+import type { StoreFault } from '../store/index.js';
 import type { GatewayContext } from './context.js';
+import { dataOperations, type DataRuntime } from './operations-data.js';
 import { policyOperations } from './operations-policy.js';
 
 export interface RuntimeStatus {
   mqttPort: number | null;
   connectedClients: number;
   storeFaulted: boolean;
+  storeFault?: StoreFault | undefined;
   startedAt: number;
 }
 
@@ -14,8 +17,9 @@ export interface RuntimeStatus {
  * The gateway's admin operations. The same table serves the admin socket of a running
  * gateway and a CLI command that opened the data directory itself, so both behave alike.
  */
-export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStatus): AdminOperations {
+export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStatus, data?: DataRuntime): AdminOperations {
   return {
+    ...dataOperations(ctx, data),
     ...policyOperations(ctx),
     'devices.add': async (p) => {
       const role = optionalString(p.role, 'role') ?? 'device';
@@ -89,7 +93,10 @@ export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStat
         pid: rt ? process.pid : null,
         mqtt_port: rt?.mqttPort ?? null,
         connected_clients: rt?.connectedClients ?? 0,
-        store: rt?.storeFaulted ? 'faulted: acknowledgements held' : 'ok',
+        store: rt?.storeFaulted ? `faulted (${rt.storeFault?.code ?? 'storage fault'}): acknowledgements held` : 'ok',
+        store_fault: rt?.storeFault
+          ? `${rt.storeFault.message} since ${new Date(rt.storeFault.since).toISOString()}; ${rt.storeFault.freeBytes === null ? 'free disk unknown' : `${rt.storeFault.freeBytes} bytes free on disk`}`
+          : null,
         started_at: rt ? new Date(rt.startedAt).toISOString() : null,
         devices: ctx.registry.list().length,
         data_dir: ctx.config.data_dir,

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
 import { PolicyBook, lastClosedWindow, type WindowSize } from '../policy/index.js';
-import { dueWindows, type ScheduledJob } from '../schedule/index.js';
+import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Outbox } from '../share/index.js';
 import type { GatewayContext } from './context.js';
 
@@ -31,10 +31,10 @@ export function buildSharing(ctx: GatewayContext): Sharing {
 }
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */
-export function policyJobs(ctx: GatewayContext, sharing: Sharing): ScheduledJob[] {
+export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
   const { book, disclosures } = sharing;
   const tz = ctx.config.timezone;
-  const jobs: ScheduledJob[] = [];
+  const jobs: WindowJob[] = [];
   let statuses;
   try {
     statuses = book.refresh();

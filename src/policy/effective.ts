@@ -107,7 +107,7 @@ export function resolveEffective(
       const kind = sel.kind;
       candidateProfiles = [...profiles.values()].filter((p) => p.kind === kind).map((p) => p.name);
       if (candidateProfiles.length === 0) at(['share', i, 'devices', 'kind'], 'error', `no device profile has kind "${sel.kind}"`);
-      // [PRIV-6] simulated devices are never shared unless a policy names them by id.
+      // [PRIV-8] simulated devices are never shared unless a policy names them by id.
       chosen = devices.filter((d) => d.role === 'device' && !d.simulated && d.profile !== null && candidateProfiles.includes(d.profile));
       if (chosen.length === 0 && candidateProfiles.length > 0) at(['share', i, 'devices'], 'warning', `no registered device has kind "${sel.kind}" yet; nothing would be shared`);
     } else {

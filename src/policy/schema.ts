@@ -26,7 +26,7 @@ const endpoint = z.string().superRefine((text, ctx) => {
     ctx.addIssue({ code: 'custom', message: `expected an https:// URL, got "${text}"` });
     return;
   }
-  // [PRIV-5] summaries travel only over verified TLS; plain http only to this machine (tests, local bridges).
+  // [PRIV-7] summaries travel only over verified TLS; plain http only to this machine (tests, local bridges).
   if (url.protocol === 'https:') return;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
   ctx.addIssue({ code: 'custom', message: `expected an https:// URL (http:// only for 127.0.0.1 or localhost), got "${text}"` });

@@ -1,2 +1,5 @@
-export { dueWindows, type DueWindowsInput, type Window } from './due.js';
-export { Scheduler, RunRecords, scheduleMigrations, type ScheduledJob, type JobRun, type SchedulerOptions } from './scheduler.js';
+export { dueSlot, nextSlot } from './due.js';
+export { Scheduler, type Job, type JobRun } from './scheduler.js';
+export { scheduleMigrations } from './schema.js';
+export { dueWindows, type DueWindowsInput, type Window } from './windows.js';
+export { WindowScheduler, WindowRecords, type WindowJob, type WindowRun, type WindowSchedulerOptions } from './window-scheduler.js';

@@ -1,149 +1,158 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Clock, Logger, Migration, Service, SluiceDatabase } from '../core/index.js';
-import type { Window } from './due.js';
+import type { Clock, Logger, Service, SluiceDatabase } from '../core/index.js';
+import { dueSlot, nextSlot } from './due.js';
 
-export const scheduleMigrations: Migration[] = [
-  {
-    module: 'schedule',
-    version: 1,
-    description: 'record of every scheduled run, by job and window',
-    up: (db) =>
-      db.exec(`
-        CREATE TABLE schedule_runs (
-          job TEXT NOT NULL,
-          window_start INTEGER NOT NULL,
-          window_end INTEGER NOT NULL,
-          ran_at INTEGER NOT NULL,
-          PRIMARY KEY (job, window_start, window_end)
-        ) WITHOUT ROWID;
-      `),
-  },
-];
+/** A named job the gateway runs on a cron schedule; `run` gets the clock's time. */
+export interface Job {
+  name: string;
+  /** cron expression, in the household's timezone */
+  cron: string;
+  /** Returns a small JSON-able summary of what it did, recorded with the run. */
+  run(now: number): Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
+}
 
 export interface JobRun {
-  window: Window;
-  /** Records the run; call it inside the job's own transaction so effect and record commit together. */
-  markRun(): void;
+  job: string;
+  scheduledFor: number;
+  trigger: 'schedule' | 'manual';
+  startedAt: number;
+  finishedAt: number | null;
+  outcome: 'running' | 'ok' | 'failed';
+  detail: Record<string, unknown> | null;
 }
 
-/** A named job: what wakes it, which windows are due, and how one window runs. */
-export interface ScheduledJob {
-  name: string;
-  /** The cron expression and timezone that wake the scheduler for this job (null: only ticks). */
-  wake: { cron: string; timezone: string } | null;
-  dueWindows(now: number, ran: (w: Window) => boolean): Window[];
-  run(run: JobRun): Promise<void> | void;
-}
-
-/** Run records of scheduled jobs; a window recorded once never runs again. */
-export class RunRecords {
-  constructor(private readonly db: SluiceDatabase) {}
-
-  has(job: string, w: Window): boolean {
-    return this.db.raw.prepare('SELECT 1 FROM schedule_runs WHERE job = ? AND window_start = ? AND window_end = ?').get(job, w.start, w.end) !== undefined;
-  }
-
-  /** Returns false when the window was already recorded. */
-  record(job: string, w: Window, at: number): boolean {
-    return this.db.raw.prepare('INSERT OR IGNORE INTO schedule_runs (job, window_start, window_end, ran_at) VALUES (?, ?, ?, ?)').run(job, w.start, w.end, at).changes === 1;
-  }
-
-  list(job: string): Array<Window & { ranAt: number }> {
-    return this.db.raw
-      .prepare<[string], { window_start: number; window_end: number; ran_at: number }>('SELECT * FROM schedule_runs WHERE job = ? ORDER BY window_start')
-      .all(job)
-      .map((r) => ({ start: r.window_start, end: r.window_end, ranAt: r.ran_at }));
-  }
-}
-
-export interface SchedulerOptions {
-  /** A safety tick besides the cron wake-ups (ms); catches a wake-up that fired a hair early. */
-  tickInterval: number;
+interface RunRow {
+  job: string;
+  scheduled_for: number;
+  trigger: 'schedule' | 'manual';
+  started_at: number;
+  finished_at: number | null;
+  outcome: 'running' | 'ok' | 'failed';
+  detail: string | null;
 }
 
 /**
- * Runs due windows of named jobs. Which windows are due is computed from the clock and the run
- * records (pure `dueWindows`), so node-cron only wakes the process and a restart catches up.
+ * Runs jobs when due. node-cron only wakes the process; whether a job is due is decided by
+ * dueSlot() from the clock and the recorded runs, so a run missed while the gateway was down
+ * is caught up once at start, and a slot already recorded (even a crashed 'running' one) is
+ * never run again.
  */
 export class Scheduler implements Service {
   readonly name = 'scheduler';
   private tasks: ScheduledTask[] = [];
-  private interval: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private ticking: Promise<void> | undefined;
   private again = false;
-  private stopped = true;
-  readonly records: RunRecords;
+  private stopped = false;
+  private firstTick: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; jobs: () => readonly ScheduledJob[]; options: SchedulerOptions }) {
-    this.records = new RunRecords(deps.db);
-  }
+  constructor(private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; timeZone: string; jobs: readonly Job[] }) {}
 
-  /** Schedules the wake-ups and runs whatever is due now (missed runs after downtime). */
   start(): void {
     this.stopped = false;
-    this.reschedule();
-    this.interval = setInterval(() => void this.tick(), this.deps.options.tickInterval);
-    this.interval.unref();
+    for (const job of this.deps.jobs) {
+      this.tasks.push(cron.schedule(job.cron, () => void this.tick(), { timezone: this.deps.timeZone, name: job.name, noOverlap: true }));
+    }
+    // Catch up after start-up has finished, not inside it.
+    this.firstTick = setTimeout(() => void this.tick(), 0);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.interval) clearInterval(this.interval);
-    for (const t of this.tasks) await t.stop();
+    clearTimeout(this.firstTick);
+    for (const t of this.tasks) await t.destroy();
     this.tasks = [];
-    await this.running;
+    await this.ticking;
   }
 
-  /** Re-reads the jobs (after an approval or revocation) and runs whatever is due. */
-  reschedule(): void {
-    for (const t of this.tasks) void t.stop();
-    this.tasks = [];
-    if (this.stopped) return;
-    const wakes = new Map<string, { cron: string; timezone: string }>();
-    for (const job of this.deps.jobs()) if (job.wake) wakes.set(`${job.wake.cron}\0${job.wake.timezone}`, job.wake);
-    for (const w of wakes.values()) {
-      this.tasks.push(cron.schedule(w.cron, () => void this.tick(), { timezone: w.timezone, name: `sluice ${w.cron}` }));
-    }
-    void this.tick();
-  }
-
-  /** Runs every due window of every job, one at a time; overlapping ticks coalesce. */
+  /** Runs every due job, one at a time; a tick during a tick runs once more afterwards. */
   tick(): Promise<void> {
-    if (this.running) {
+    if (this.ticking) {
       this.again = true;
-      return this.running;
+      return this.ticking;
     }
-    this.running = (async () => {
+    this.ticking = (async () => {
       do {
         this.again = false;
-        for (const job of this.deps.jobs()) {
+        for (const job of this.deps.jobs) {
           if (this.stopped) return;
-          await this.runJob(job);
+          const slot = dueSlot(job.cron, this.deps.timeZone, this.deps.clock.now(), this.lastSlot(job.name));
+          if (slot !== undefined) await this.execute(job, slot, 'schedule');
         }
       } while (this.again && !this.stopped);
-    })().finally(() => (this.running = undefined));
-    return this.running;
+    })().finally(() => (this.ticking = undefined));
+    return this.ticking;
   }
 
-  private async runJob(job: ScheduledJob): Promise<void> {
-    let windows: Window[];
-    try {
-      windows = job.dueWindows(this.deps.clock.now(), (w) => this.records.has(job.name, w));
-    } catch (err) {
-      this.deps.logger.error({ err, job: job.name }, 'cannot compute due windows');
-      return;
-    }
-    for (const window of windows) {
-      if (this.stopped) return;
-      let marked = false;
-      try {
-        await job.run({ window, markRun: () => void (marked = this.records.record(job.name, window, this.deps.clock.now()) || marked) });
-        if (!marked) this.deps.db.tx(() => this.records.record(job.name, window, this.deps.clock.now()));
-        this.deps.logger.info({ job: job.name, window: { start: new Date(window.start).toISOString(), end: new Date(window.end).toISOString() } }, 'scheduled run done');
-      } catch (err) {
-        // Not recorded, so the next tick tries this window again.
-        this.deps.logger.error({ err, job: job.name }, 'scheduled run failed');
-      }
-    }
+  /** Runs a job now, outside its schedule (recorded as manual; its schedule is unchanged). */
+  async runNow(name: string): Promise<JobRun> {
+    const job = this.deps.jobs.find((j) => j.name === name);
+    if (!job) throw new Error(`no job named ${name}`);
+    // Wait for a scheduled run of the same jobs to finish, so two runs never overlap.
+    while (this.ticking) await this.ticking;
+    return this.execute(job, this.deps.clock.now(), 'manual');
   }
+
+  /** The latest run of each job, and when it is next due. */
+  overview(): Array<{ job: string; cron: string; next: number; last: JobRun | null }> {
+    const now = this.deps.clock.now();
+    return this.deps.jobs.map((j) => ({ job: j.name, cron: j.cron, next: nextSlot(j.cron, this.deps.timeZone, now), last: this.lastRun(j.name) }));
+  }
+
+  private lastSlot(job: string): number | undefined {
+    const row = this.deps.db.raw
+      .prepare<[string], { s: number | null }>("SELECT MAX(scheduled_for) AS s FROM schedule_runs WHERE job = ? AND trigger = 'schedule'")
+      .get(job);
+    return row?.s ?? undefined;
+  }
+
+  private lastRun(job: string): JobRun | null {
+    const row = this.deps.db.raw.prepare<[string], RunRow>('SELECT * FROM schedule_runs WHERE job = ? ORDER BY id DESC LIMIT 1').get(job);
+    return row ? toRun(row) : null;
+  }
+
+  private async execute(job: Job, scheduledFor: number, trigger: 'schedule' | 'manual'): Promise<JobRun> {
+    const { db, clock, logger } = this.deps;
+    const startedAt = clock.now();
+    let id: number | undefined;
+    try {
+      id = Number(
+        db.raw
+          .prepare("INSERT INTO schedule_runs (job, scheduled_for, trigger, started_at, outcome) VALUES (?, ?, ?, ?, 'running')")
+          .run(job.name, scheduledFor, trigger, startedAt).lastInsertRowid,
+      );
+    } catch (err) {
+      // Storage faulted (disk full): skip this slot's run; the next tick tries again.
+      logger.warn({ job: job.name, err: (err as Error).message }, 'cannot record a job run; not running it now');
+      return { job: job.name, scheduledFor, trigger, startedAt, finishedAt: null, outcome: 'failed', detail: { error: (err as Error).message } };
+    }
+    let outcome: 'ok' | 'failed' = 'ok';
+    let detail: Record<string, unknown> | null = null;
+    try {
+      detail = (await job.run(startedAt)) ?? null;
+    } catch (err) {
+      outcome = 'failed';
+      detail = { error: (err as Error).message };
+      logger.error({ job: job.name, err }, 'scheduled job failed');
+    }
+    const finishedAt = clock.now();
+    try {
+      db.raw.prepare('UPDATE schedule_runs SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?').run(finishedAt, outcome, detail ? JSON.stringify(detail) : null, id);
+    } catch (err) {
+      logger.warn({ job: job.name, err: (err as Error).message }, 'cannot record the end of a job run');
+    }
+    if (outcome === 'ok') logger.debug({ job: job.name, trigger, ms: finishedAt - startedAt, ...detail }, 'job finished');
+    return { job: job.name, scheduledFor, trigger, startedAt, finishedAt, outcome, detail };
+  }
+}
+
+function toRun(r: RunRow): JobRun {
+  return {
+    job: r.job,
+    scheduledFor: r.scheduled_for,
+    trigger: r.trigger,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    outcome: r.outcome,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+  };
 }

@@ -79,7 +79,7 @@ export class Disclosures {
     const now = this.deps.clock.now();
     if (text === undefined) return lastClosedWindow(now, size, tz);
     const w = parseWindowText(text, tz);
-    // [PRIV-8] only whole approved windows: a shorter window would approximate raw readings.
+    // [PRIV-10] only whole approved windows: a shorter window would approximate raw readings.
     if (!w || !isAlignedWindow(w, size, tz)) {
       const example = lastClosedWindow(now, size, tz);
       throw new SluiceError('SLUICE_ERR_WINDOW_INVALID', `--window must be one whole ${size} window in ${tz}, e.g. ${isoInZone(example.start, tz)}/${isoInZone(example.end, tz)}; got "${text}"`);

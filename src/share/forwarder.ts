@@ -140,7 +140,7 @@ export class Forwarder implements Service {
           'sluice-signature': signatureHeader(key.key, key.kid, t, claim.body),
           'user-agent': 'sluice/1',
         },
-        // [PRIV-5] only to the approved endpoint: redirects are not followed.
+        // [PRIV-7] only to the approved endpoint: redirects are not followed.
         redirect: 'manual',
         signal: controller.signal,
       });

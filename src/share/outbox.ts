@@ -239,7 +239,7 @@ export class Outbox {
   private dropRow(summaryId: string, vendor: string, policy: string, version: string, reason: string): void {
     if (!this.deps.db.raw.inTransaction) throw new SluiceError('SLUICE_ERR_INTERNAL', 'dropRow runs inside a transaction');
     this.deps.db.raw.prepare('DELETE FROM outbox WHERE summary_id = ?').run(summaryId);
-    // [PRIV-7] a summary that may no longer be sent is deleted, body and all; only its hash stays.
+    // [PRIV-9] a summary that may no longer be sent is deleted, body and all; only its hash stays.
     this.deps.db.raw.prepare(`UPDATE summaries SET state = 'dropped', body = NULL, finished_at = ? WHERE id = ?`).run(this.deps.clock.now(), summaryId);
     this.deps.ledger.append({ kind: 'disclosure.dropped', vendor, policy, version, summaryId, detail: { reason } });
   }

@@ -21,7 +21,7 @@ describe('PUBACK after commit', () => {
     });
     try {
       const { password } = await gateway.context.registry.add({ id: 'thermo', profile: 'thermostat' });
-      const client = await connectClient(gateway.mqttPort, { username: 'thermo', password });
+      const client = await connectClient(gateway.mqttPort, { username: 'thermo', password: password ?? '' });
       const sent = performance.now();
       await client.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 20.5, ts: Date.now() }), { qos: 1 });
       events.push(['puback', performance.now()]);

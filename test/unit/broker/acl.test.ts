@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { canPublish, canSubscribe } from '../../../src/broker/index.js';
 import type { DeviceRecord } from '../../../src/devices/index.js';
 
-const base = { profile: null, baseTopic: null, simulated: false, createdAt: 0 };
+const base = { profile: null, baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 };
 const device: DeviceRecord = { ...base, id: 'thermo', role: 'device', profile: 'thermostat' };
 const bridge: DeviceRecord = { ...base, id: 'z2m', role: 'bridge', baseTopic: 'zigbee2mqtt' };
 const household: DeviceRecord = { ...base, id: 'home', role: 'household' };
