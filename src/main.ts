@@ -3,8 +3,9 @@ import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntak
 import type { AedesOptions } from 'aedes';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, openContext, type GatewayContext } from './gateway/index.js';
-import { Scheduler } from './schedule/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
+import { Scheduler, WindowScheduler } from './schedule/index.js';
+import { Forwarder } from './share/index.js';
 import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -129,7 +130,29 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   );
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker, admin]);
+  const sharing = buildSharing(context);
+  const share = config.share;
+  const forwarder = new Forwarder({
+    outbox: sharing.outbox,
+    clock,
+    logger,
+    events,
+    policiesDir: config.policies_dir,
+    options: {
+      requestTimeout: share.request_timeout,
+      backoffInitial: share.backoff_initial,
+      backoffMax: share.backoff_max,
+      backoffJitter: share.backoff_jitter,
+      retryAfterMax: share.retry_after_max,
+      maxAttempts: share.max_attempts,
+      pollInterval: share.poll_interval,
+    },
+  });
+  // Policy summaries: one window job per policy in force; approvals and revocations re-read them.
+  const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
+  events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
+
+  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
   try {
     await lifecycle.start();
   } catch (err) {

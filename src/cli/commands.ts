@@ -6,6 +6,7 @@ import { dataCommands } from './commands-data.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
 import { simulateCommands } from './commands-simulate.js';
+import { policyCommands } from './commands-policy.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -204,4 +205,5 @@ export const commands: Command[] = [
   },
   ...simulateCommands,
   ...dataCommands,
+  ...policyCommands,
 ];

@@ -120,6 +120,35 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Delivery of approved summaries to vendors (issue 5). */
+    share: z
+      .object({
+        /** How long one POST may take before it counts as failed. */
+        request_timeout: duration.default(10_000),
+        /** First retry delay; doubles with every failed attempt, up to backoff_max. */
+        backoff_initial: duration.default(1000),
+        backoff_max: duration.default(3_600_000),
+        /** Fraction of each delay drawn at random (0–1), so gateways do not retry in step. */
+        backoff_jitter: z.number().min(0).max(1).default(0.2),
+        /** Longest Retry-After a vendor may ask for before it is capped. */
+        retry_after_max: duration.default(3_600_000),
+        /** Attempts before a summary is given up (0: never give up). */
+        max_attempts: z.number().int().min(0).default(0),
+        /** Longest the forwarder sleeps between looks at the outbox. */
+        poll_interval: duration.default(5000),
+      })
+      .strict()
+      .prefault({}),
+    /** The scheduler of policy runs (and later jobs). */
+    schedule: z
+      .object({
+        /** After downtime, at most this many missed windows of one job are caught up. */
+        max_catch_up: z.number().int().min(1).default(31),
+        /** Safety tick besides the cron wake-ups. */
+        tick_interval: duration.default(60_000),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -15,9 +15,13 @@ import { DeviceRegistry, deviceMigrations, loadProfiles, type DeviceProfile } fr
 import { scheduleMigrations } from '../schedule/index.js';
 import { StoreQueries, storeMigrations } from '../store/index.js';
 import { brokerMigrations } from '../broker/index.js';
+import { ledgerMigrations } from '../ledger/index.js';
+import { policyMigrations } from '../policy/index.js';
+import { shareMigrations } from '../share/index.js';
 
 /** Every module's migrations, in dependency order. */
-export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations, ...brokerMigrations, ...scheduleMigrations];
+export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations, ...brokerMigrations, ...scheduleMigrations,
+  ...ledgerMigrations, ...policyMigrations, ...shareMigrations];
 
 /**
  * What both a running gateway and a CLI command without a gateway need: the locked data

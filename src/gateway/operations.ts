@@ -3,6 +3,7 @@ import { ROLES, type DeviceRecord, type Role } from '../devices/index.js';
 import type { StoreFault } from '../store/index.js';
 import type { GatewayContext } from './context.js';
 import { dataOperations, type DataRuntime } from './operations-data.js';
+import { policyOperations } from './operations-policy.js';
 
 export interface RuntimeStatus {
   mqttPort: number | null;
@@ -19,6 +20,7 @@ export interface RuntimeStatus {
 export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStatus, data?: DataRuntime): AdminOperations {
   return {
     ...dataOperations(ctx, data),
+    ...policyOperations(ctx),
     'devices.add': async (p) => {
       const role = optionalString(p.role, 'role') ?? 'device';
       if (!ROLES.includes(role as Role)) throw new SluiceError('SLUICE_ERR_USAGE', `--role must be one of ${ROLES.join(', ')}; got "${role}"`);

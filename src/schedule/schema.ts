@@ -21,4 +21,19 @@ export const scheduleMigrations: Migration[] = [
         CREATE INDEX schedule_runs_job ON schedule_runs (job, trigger, scheduled_for);
       `),
   },
+  {
+    module: 'schedule',
+    version: 2,
+    description: 'windows produced by window jobs (policy summaries), one row per job and window',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE schedule_windows (
+          job TEXT NOT NULL,
+          window_start INTEGER NOT NULL,
+          window_end INTEGER NOT NULL,
+          ran_at INTEGER NOT NULL,
+          PRIMARY KEY (job, window_start, window_end)
+        ) WITHOUT ROWID;
+      `),
+  },
 ];
