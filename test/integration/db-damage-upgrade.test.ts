@@ -3,10 +3,11 @@ import { copyFileSync, existsSync, openSync, readFileSync, readdirSync, writeSyn
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, openDatabase, silentLogger } from '../../src/core/index.js';
-import { DeviceRegistry, deviceMigrations, loadProfiles } from '../../src/devices/index.js';
+import { openDatabase, silentLogger } from '../../src/core/index.js';
+import { deviceMigrations, hashPassword } from '../../src/devices/index.js';
+import { allMigrations } from '../../src/gateway/index.js';
 import { storeMigrations } from '../../src/store/index.js';
-import { DEVICES_DIR, addDevice, cli, startGateway } from '../helpers/gateway.js';
+import { addDevice, cli, connectClient, startGateway } from '../helpers/gateway.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
@@ -93,8 +94,11 @@ describe('upgrading a database made by the first schema version', () => {
     // The first schema: devices v1 and store v1 only (no rollups, no schedule).
     const v1 = [...deviceMigrations.filter((m) => m.version === 1), ...storeMigrations.filter((m) => m.version === 1)];
     const old = await openDatabase({ path, migrations: v1, logger: silentLogger() });
-    const registry = new DeviceRegistry({ db: old, clock: new ManualClock(Date.now()), profiles: () => loadProfiles(DEVICES_DIR).profiles });
-    await registry.add({ id: 'thermo', role: 'device', profile: 'thermostat' });
+    // Written as the first version wrote it (today's registry knows columns v1 lacks).
+    const password = 'first-version-password';
+    old.raw
+      .prepare("INSERT INTO devices (id, role, profile, base_topic, simulated, password_hash, created_at) VALUES ('thermo', 'device', 'thermostat', NULL, 0, ?, ?)")
+      .run(await hashPassword(password), Date.now());
     old.raw.exec("INSERT INTO series (device_id, component, metric, type, unit, scale) VALUES ('thermo', '', 'temperature', 'number', '°C', 0.01)");
     const ts = Date.now() - 60_000;
     old.raw.prepare('INSERT INTO readings (series_id, ts, v) VALUES (1, ?, 2150)').run(ts);
@@ -115,14 +119,14 @@ describe('upgrading a database made by the first schema version', () => {
     const now = new Database(path, { readonly: true });
     const versions = now.prepare('SELECT module, MAX(version) AS v FROM schema_migrations GROUP BY module ORDER BY module').all();
     now.close();
-    expect(versions).toEqual([
-      { module: 'devices', v: 1 },
-      { module: 'schedule', v: 1 },
-      { module: 'store', v: 2 },
-    ]);
+    const latest = new Map<string, number>();
+    for (const m of allMigrations) latest.set(m.module, Math.max(latest.get(m.module) ?? 0, m.version));
+    expect(versions).toEqual([...latest].sort(([a], [b]) => a.localeCompare(b)).map(([module, v]) => ({ module, v })));
     // The device still authenticates and the rollup job works on the old readings.
     const gw = await startGateway({ dataDir });
     try {
+      const client = await connectClient(gw.port, { username: 'thermo', password });
+      await client.endAsync();
       const maintain = cli(['db', 'maintain', '--json'], { dataDir });
       expect(maintain.status, maintain.stderr).toBe(0);
       // The backup is young: kept until it is older than raw retention.
