@@ -9,7 +9,7 @@ function collect(client: MqttClient): Array<{ topic: string; payload: string; re
   return got;
 }
 
-async function until(pred: () => boolean, ms = 5000): Promise<void> {
+async function until(pred: () => boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!pred()) {
     if (Date.now() > deadline) throw new Error('timed out');
