@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { MqttBroker, TelemetryIntake } from './broker/index.js';
+import { MqttBroker, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { buildOperations, openContext, type GatewayContext } from './gateway/index.js';
@@ -14,6 +14,8 @@ export interface GatewayOverrides {
 export interface Gateway {
   readonly context: GatewayContext;
   readonly mqttPort: number;
+  /** Re-reads TLS certificates (wired to SIGHUP). */
+  reloadCertificates(): void;
   stop(): Promise<void>;
 }
 
@@ -49,12 +51,13 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     events,
     limits: { maxPayloadBytes: config.ingest.max_payload_bytes, maxFuture: config.ingest.max_future, maxPast: config.ingest.max_past },
   });
-  const broker = new MqttBroker({ options: { host: config.mqtt.host, port: config.mqtt.port }, registry, intake, clock, logger, events });
+  const broker = new MqttBroker({ options: { host: config.mqtt.host, port: config.mqtt.port, settings: brokerSettings(config) }, registry, intake, clock, logger, events });
   const operations = buildOperations(context, () => ({
     mqttPort: broker.port,
     connectedClients: broker.connectedClients,
     storeFaulted: writer.isFaulted,
     startedAt,
+    broker: () => broker.stats(),
   }));
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
 
@@ -71,6 +74,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   return {
     context,
     mqttPort: broker.port,
+    reloadCertificates: () => broker.reloadCertificates(),
     stop: () =>
       (stopping ??= (async () => {
         const errors = await lifecycle.stop();
@@ -83,12 +87,15 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
 /** Runs the gateway until SIGINT or SIGTERM, then shuts down cleanly; resolves to the exit code. */
 export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger): Promise<number> {
+  const release = containFailures(logger);
   const gateway = await startGateway(config, logger);
   return new Promise((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+      release();
       gateway.stop().then(
         () => resolve(0),
         (err: unknown) => {
@@ -99,7 +106,9 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
     };
     const onInt = () => shutdown('SIGINT');
     const onTerm = () => shutdown('SIGTERM');
+    const onHup = () => gateway.reloadCertificates();
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
   });
 }

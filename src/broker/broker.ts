@@ -1,14 +1,17 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { DeviceRecord, DeviceRegistry } from '../devices/index.js';
 import { canPublish, canSubscribe } from './acl.js';
+import { BrokerHardening } from './hardening.js';
 import type { TelemetryIntake } from './intake.js';
-import { listen } from './listen.js';
+import { BrokerListeners } from './listeners.js';
+import { defaultBrokerSettings, type BrokerSettings } from './settings.js';
 
 export interface BrokerOptions {
   host: string;
   port: number;
+  /** Listeners and limits (sluice.yaml `broker`); the defaults when absent. */
+  settings?: BrokerSettings;
 }
 
 /** Per-connection facts the hooks need; kept beside aedes' client, never on it. */
@@ -29,8 +32,8 @@ function authError(returnCode: 2 | 4 | 5, message: string): AuthenticateError {
 export class MqttBroker implements Service {
   readonly name = 'broker';
   private aedes: Aedes | undefined;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private listeners: BrokerListeners | undefined;
+  private hardening: BrokerHardening | undefined;
   private readonly sessions = new WeakMap<Client, Session>();
   private boundPort = 0;
 
@@ -51,20 +54,39 @@ export class MqttBroker implements Service {
     return this.boundPort;
   }
 
+  /** Bound ports by listener (mqtt, mqtts, ws, wss). */
+  get ports(): Record<string, number> {
+    return { ...this.listeners?.ports };
+  }
+
+  /** Connection and limit counters for `sluice status`. */
+  stats(): Record<string, unknown> {
+    return this.hardening?.stats() ?? {};
+  }
+
+  /** Re-reads TLS certificates (SIGHUP). */
+  reloadCertificates(): void {
+    this.listeners?.reloadCertificates();
+  }
+
   get connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
   }
 
   async start(): Promise<void> {
     const { logger } = this.deps;
+    const settings = this.deps.options.settings ?? defaultBrokerSettings(this.deps.options.host, this.deps.options.port);
+    const hardening = new BrokerHardening({ limits: settings.limits, clock: this.deps.clock, logger });
+    this.hardening = hardening;
     const aedes = new Aedes({
+      ...hardening.aedesOptions(),
       ...this.deps.aedesOptions,
       preConnect: (client, packet, done) => this.preConnect(client, packet.protocolVersion ?? 4, packet.clientId, packet.clean ?? true, done),
       authenticate: (client, username, password, done) => void this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
         const device = client ? this.sessions.get(client)?.device : undefined;
-        if (device && canSubscribe(device, sub.topic)) return done(null, sub);
+        if (device && canSubscribe(device, sub.topic) && hardening.checkSubscribe(client!, sub.topic)) return done(null, sub);
         logger.warn({ deviceId: device?.id, filter: sub.topic }, 'subscription refused');
         done(null, null); // SUBACK 0x80
       },
@@ -72,27 +94,26 @@ export class MqttBroker implements Service {
     await aedes.listen();
     aedes.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
     aedes.on('connectionError', (client, err) => logger.debug({ clientId: client?.id, err: err.message }, 'connection error'));
+    hardening.attach(aedes);
     this.aedes = aedes;
 
-    const server = createServer({ noDelay: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      aedes.handle(socket);
+    const listeners = new BrokerListeners({
+      options: settings.listeners,
+      logger,
+      onConnection: (transport, remoteAddress, outboundBytes) => {
+        const guarded = hardening.admit(transport, remoteAddress, outboundBytes);
+        if (guarded) aedes.handle(guarded as never);
+      },
     });
-    const address = await listen(server, this.deps.options.host, this.deps.options.port, 'MQTT', '--mqtt-port');
-    this.server = server;
-    this.boundPort = address.port;
-    logger.info({ host: address.address, port: address.port, listener: 'mqtt' }, 'mqtt listening');
+    this.listeners = listeners;
+    await listeners.start();
+    this.boundPort = listeners.ports.mqtt ?? 0;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of this.sockets) s.destroy();
-      await closed;
-    }
+    await this.listeners?.stop();
+    this.listeners = undefined;
+    this.hardening?.stop();
     const aedes = this.aedes;
     this.aedes = undefined;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -119,6 +140,11 @@ export class MqttBroker implements Service {
       this.deps.logger.warn({ clientId: client.id }, 'anonymous connection refused');
       return done(authError(5, 'not authorized: credentials required'), false);
     }
+    const hardening = this.hardening!;
+    if (hardening.authBlockedFor(client, username) > 0) {
+      // Refused without checking: a brute force must not buy scrypt time, nor learn anything.
+      return done(authError(5, 'not authorized: too many failed attempts; try again later'), false);
+    }
     let device: DeviceRecord | null;
     try {
       device = await this.deps.registry.authenticate(username, password.toString('utf8'));
@@ -128,15 +154,22 @@ export class MqttBroker implements Service {
     }
     if (!device) {
       this.deps.logger.warn({ username, clientId: client.id }, 'bad username or password');
+      hardening.authFailed(client, username);
       return done(authError(4, 'bad username or password'), false);
     }
+    hardening.authSucceeded(client, username);
     session.device = device;
     this.sessions.set(client, session);
     done(null, true);
   }
 
-  private authorizePublish(client: Client | null, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; dup?: boolean; messageId?: number }, done: (err?: Error | null) => void): void {
+  private authorizePublish(client: Client | null, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; dup?: boolean; retain?: boolean; messageId?: number }, done: (err?: Error | null) => void): void {
     if (!client) return done(null); // the broker's own messages
+    const check = this.hardening!.checkPublish(client, packet);
+    if (!check.ok) {
+      this.deps.logger.debug({ clientId: client.id, reason: check.reason }, 'publish refused by a limit; disconnecting');
+      return done(new Error(check.reason));
+    }
     const device = this.sessions.get(client)?.device;
     // Registry changes take effect at once: a removed device loses its rights mid-connection.
     const current = device ? this.deps.registry.get(device.id) : undefined;

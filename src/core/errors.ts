@@ -83,6 +83,12 @@ export const errorCatalogue = {
     meaning: 'An unexpected fault (a bug). The message and the log say where.',
     fix: 'Report it with the log lines around it.',
   },
+  // Broker hardening (issue 6)
+  SLUICE_ERR_TLS: {
+    exit: 2,
+    meaning: 'A TLS or secure WebSocket listener is enabled but its certificate or key is missing or unreadable.',
+    fix: 'Set broker.tls.cert_file and broker.tls.key_file to readable PEM files, or disable the listener.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,12 +1,15 @@
 import { SluiceError, parseSince, type AdminOperations } from '../core/index.js';
 import { ROLES, type DeviceRecord, type Role } from '../devices/index.js';
 import type { GatewayContext } from './context.js';
+import { brokerOperations } from './operations-broker.js';
 
 export interface RuntimeStatus {
   mqttPort: number | null;
   connectedClients: number;
   storeFaulted: boolean;
   startedAt: number;
+  /** Broker connections and limit counters (issue 6). */
+  broker?: () => Record<string, unknown>;
 }
 
 /**
@@ -15,6 +18,7 @@ export interface RuntimeStatus {
  */
 export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStatus): AdminOperations {
   return {
+    ...brokerOperations(ctx, () => runtime?.().broker?.()),
     'devices.add': async (p) => {
       const role = optionalString(p.role, 'role') ?? 'device';
       if (!ROLES.includes(role as Role)) throw new SluiceError('SLUICE_ERR_USAGE', `--role must be one of ${ROLES.join(', ')}; got "${role}"`);
@@ -89,6 +93,7 @@ export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStat
         started_at: rt ? new Date(rt.startedAt).toISOString() : null,
         devices: ctx.registry.list().length,
         data_dir: ctx.config.data_dir,
+        ...(rt?.broker ? { broker: rt.broker() } : {}),
       };
     },
   };

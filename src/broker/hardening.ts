@@ -1,0 +1,244 @@
+import type { Duplex } from 'node:stream';
+import type { Aedes, AedesOptions, Client } from 'aedes';
+import { createRequire } from 'node:module';
+import type { Clock, Logger } from '../core/index.js';
+import { AuthBackoff } from './auth-backoff.js';
+import { createBoundedEmitter } from './bounded-emitter.js';
+import { BoundedPersistence, type AedesPersistence } from './bounded-persistence.js';
+import { LimitCounters, type LimitName } from './limit-counters.js';
+import { PacketGuard } from './packet-guard.js';
+import { TokenBucket } from './token-bucket.js';
+
+/** The broker limits (the `broker.limits` section of sluice.yaml, in code units: ms, bytes). */
+export interface BrokerLimits {
+  maxPacketBytes: number;
+  maxConnections: number;
+  connectTimeout: number;
+  maxClientIdLength: number;
+  authFreeFailures: number;
+  authBackoffBase: number;
+  authBackoffMax: number;
+  publishRate: number;
+  publishBurst: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+  maxSubscriptionsPerClient: number;
+  maxRetainedMessages: number;
+  maxRetainedBytes: number;
+  maxQueuedPerSession: number;
+  sessionExpiry: number;
+  maxOutboundBufferBytes: number;
+  maxQueuedDeliveries: number;
+}
+
+// aedes-persistence is CommonJS whose typings declare an ESM default; require gives the factory.
+const memoryPersistence = createRequire(import.meta.url)('aedes-persistence') as () => AedesPersistence;
+
+/** Nested synchronous deliveries before the emitter continues on a fresh stack. */
+const EMITTER_SYNC_DEPTH = 64;
+
+/** What a publish check decided. */
+export type PublishCheck = { ok: true } | { ok: false; reason: string };
+
+/**
+ * Everything that keeps the broker alive and its memory bounded under floods, fuzz and abuse:
+ * admission of connections (count cap + packet guard), authentication backoff, topic,
+ * subscription and retained-message caps, offline queues and session expiry. Each limit is
+ * counted in `counters` and logged once.
+ */
+export class BrokerHardening {
+  readonly counters: LimitCounters;
+  private readonly backoff: AuthBackoff;
+  private readonly persistence: BoundedPersistence;
+  private readonly addresses = new WeakMap<object, string>();
+  private readonly open = new Set<Duplex>();
+  private readonly retained = new Map<string, number>();
+  private retainedBytes = 0;
+  private readonly offlineSince = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private emitter: ReturnType<typeof createBoundedEmitter> | undefined;
+
+  constructor(
+    private readonly deps: { limits: BrokerLimits; clock: Clock; logger: Logger },
+  ) {
+    const { limits, logger } = deps;
+    this.counters = new LimitCounters(logger);
+    this.backoff = new AuthBackoff({ freeFailures: limits.authFreeFailures, baseDelay: limits.authBackoffBase, maxDelay: limits.authBackoffMax, maxEntries: 10_000 });
+    this.persistence = new BoundedPersistence(memoryPersistence(), {
+      maxQueuedPerSession: limits.maxQueuedPerSession,
+      onDrop: (clientId, dropped) => this.counters.hit('offline_queue_dropped', { clientId }, dropped),
+    });
+  }
+
+  /** aedes options that carry limits aedes enforces itself, plus the bounded emitter and persistence. */
+  aedesOptions(): Partial<AedesOptions> {
+    const { limits } = this.deps;
+    this.emitter = createBoundedEmitter({
+      concurrency: 100,
+      maxSyncDepth: EMITTER_SYNC_DEPTH,
+      maxQueued: limits.maxQueuedDeliveries,
+      onDrop: () => this.counters.hit('emitter_dropped'),
+    });
+    return {
+      mq: this.emitter,
+      persistence: this.persistence.asAedesPersistence(),
+      connectTimeout: limits.connectTimeout,
+      maxClientsIdLength: limits.maxClientIdLength,
+      maxTopicLevels: limits.maxTopicLevels,
+    };
+  }
+
+  /** Counts what aedes reports and tracks persistent sessions for expiry. */
+  attach(aedes: Aedes): void {
+    const onError = (client: Client | null, err: Error) => {
+      if (err.message === 'connect did not arrive in time') this.count('connect_timeout', client);
+      else if (err.message === 'topic has too many levels') this.count('topic_too_deep', client);
+    };
+    aedes.on('connectionError', onError);
+    aedes.on('clientError', onError);
+    aedes.on('client', (client) => this.offlineSince.delete(client.id));
+    aedes.on('clientDisconnect', (client) => {
+      if (!(client as Client & { clean: boolean }).clean) this.offlineSince.set(client.id, this.deps.clock.now());
+    });
+    const every = Math.max(10, Math.min(60_000, Math.floor(this.deps.limits.sessionExpiry / 4)));
+    this.sweepTimer = setInterval(() => void this.expireSessions(), every);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /**
+   * Wraps a new transport in the packet guard, or closes it when the connection cap is reached.
+   * Returns the stream to hand aedes, or undefined when refused.
+   */
+  admit(transport: Duplex, remoteAddress: string, outboundBytes?: () => number): Duplex | undefined {
+    const { limits, clock } = this.deps;
+    if (this.open.size >= limits.maxConnections) {
+      this.counters.hit('connections', { remoteAddress });
+      transport.destroy();
+      return undefined;
+    }
+    const guard = new PacketGuard(transport, {
+      maxPacketBytes: limits.maxPacketBytes,
+      maxOutboundBytes: limits.maxOutboundBufferBytes,
+      outboundBytes,
+      rate: new TokenBucket(limits.publishRate, limits.publishBurst, clock.now()),
+      now: () => clock.now(),
+      onLimit: (name) => this.counters.hit(name, { remoteAddress }),
+    });
+    this.open.add(guard);
+    this.addresses.set(guard, remoteAddress);
+    guard.on('close', () => this.open.delete(guard));
+    guard.on('error', () => undefined); // aedes reports stream errors itself
+    return guard;
+  }
+
+  get connections(): number {
+    return this.open.size;
+  }
+
+  /** Remote address of an aedes client's connection. */
+  addressOf(client: Client): string {
+    return this.addresses.get(client.conn as object) ?? 'unknown';
+  }
+
+  /** ms this (address, username) must still wait; 0 when its credentials may be checked. */
+  authBlockedFor(client: Client, username: string): number {
+    const wait = this.backoff.blockedFor(this.addressOf(client), username, this.deps.clock.now());
+    if (wait > 0) this.counters.hit('auth_backoff', { remoteAddress: this.addressOf(client), username });
+    return wait;
+  }
+
+  authFailed(client: Client, username: string): void {
+    this.backoff.failed(this.addressOf(client), username, this.deps.clock.now());
+  }
+
+  authSucceeded(client: Client, username: string): void {
+    this.backoff.succeeded(this.addressOf(client), username);
+  }
+
+  /** Topic length, and the retained caps (an over-cap retained message is delivered but not kept). */
+  checkPublish(client: Client | null, packet: { topic: string; payload: Buffer | string; retain?: boolean }): PublishCheck {
+    const { limits } = this.deps;
+    if (packet.topic.length > limits.maxTopicLength) {
+      this.count('topic_too_long', client);
+      return { ok: false, reason: `topic longer than ${limits.maxTopicLength} characters` };
+    }
+    if (packet.retain) this.trackRetained(client, packet as { topic: string; payload: Buffer | string; retain: boolean });
+    return { ok: true };
+  }
+
+  /** Whether one more subscription (to `filter`) is within the client's caps. */
+  checkSubscribe(client: Client, filter: string): boolean {
+    const { limits } = this.deps;
+    if (filter.length > limits.maxTopicLength) {
+      this.count('topic_too_long', client);
+      return false;
+    }
+    const current = (client as Client & { subscriptions: Record<string, unknown> }).subscriptions;
+    if (!(filter in current) && Object.keys(current).length >= limits.maxSubscriptionsPerClient) {
+      this.count('subscriptions', client);
+      return false;
+    }
+    return true;
+  }
+
+  stats(): Record<string, unknown> {
+    return {
+      connections: this.open.size,
+      retained_messages: this.retained.size,
+      retained_bytes: this.retainedBytes,
+      offline_sessions: this.offlineSince.size,
+      queued_deliveries: this.emitter?.length ?? 0,
+      auth_backoff_entries: this.backoff.size,
+      limits_hit: this.counters.snapshot(),
+    };
+  }
+
+  private trackRetained(client: Client | null, packet: { topic: string; payload: Buffer | string; retain: boolean }): void {
+    const { limits } = this.deps;
+    const bytes = Buffer.byteLength(packet.payload);
+    const before = this.retained.get(packet.topic);
+    if (bytes === 0) {
+      // An empty retained message clears the topic [MQTT-3.3.1-10].
+      if (before !== undefined) {
+        this.retained.delete(packet.topic);
+        this.retainedBytes -= before;
+      }
+      return;
+    }
+    if (before === undefined && this.retained.size >= limits.maxRetainedMessages) {
+      this.count('retained_count', client);
+      packet.retain = false;
+      return;
+    }
+    if (this.retainedBytes - (before ?? 0) + bytes > limits.maxRetainedBytes) {
+      this.count('retained_bytes', client);
+      packet.retain = false;
+      return;
+    }
+    this.retained.set(packet.topic, bytes);
+    this.retainedBytes += bytes - (before ?? 0);
+  }
+
+  private async expireSessions(): Promise<void> {
+    const cutoff = this.deps.clock.now() - this.deps.limits.sessionExpiry;
+    for (const [clientId, since] of this.offlineSince) {
+      if (since > cutoff) continue;
+      this.offlineSince.delete(clientId);
+      this.counters.hit('sessions_expired', { clientId });
+      try {
+        await this.persistence.dropSession(clientId);
+      } catch (err) {
+        this.deps.logger.error({ err, clientId }, 'an expired session could not be removed');
+      }
+    }
+  }
+
+  private count(name: LimitName, client: Client | null): void {
+    this.counters.hit(name, client ? { clientId: client.id, remoteAddress: this.addressOf(client) } : {});
+  }
+}

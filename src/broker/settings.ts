@@ -1,0 +1,48 @@
+import { configSchema, type SluiceConfig } from '../config/index.js';
+import type { BrokerLimits } from './hardening.js';
+import type { ListenerOptions } from './listeners.js';
+
+/** Listener and limit settings of the broker, from sluice.yaml's `mqtt` and `broker` sections. */
+export interface BrokerSettings {
+  listeners: ListenerOptions;
+  limits: BrokerLimits;
+}
+
+/** Maps the validated config (snake_case) to the broker's settings (camelCase, ms, bytes). */
+export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): BrokerSettings {
+  const { broker, mqtt } = config;
+  const l = broker.limits;
+  return {
+    listeners: {
+      tcp: { enabled: broker.tcp, host: mqtt.host, port: mqtt.port },
+      tls: { enabled: broker.tls.enabled, host: broker.tls.host, port: broker.tls.port, certFile: broker.tls.cert_file, keyFile: broker.tls.key_file },
+      websocket: { ...broker.websocket },
+    },
+    limits: {
+      maxPacketBytes: l.max_packet_bytes,
+      maxConnections: l.max_connections,
+      connectTimeout: l.connect_timeout,
+      maxClientIdLength: l.max_client_id_length,
+      authFreeFailures: l.auth_free_failures,
+      authBackoffBase: l.auth_backoff_base,
+      authBackoffMax: l.auth_backoff_max,
+      publishRate: l.publish_rate,
+      publishBurst: l.publish_burst,
+      maxTopicLength: l.max_topic_length,
+      maxTopicLevels: l.max_topic_levels,
+      maxSubscriptionsPerClient: l.max_subscriptions_per_client,
+      maxRetainedMessages: l.max_retained_messages,
+      maxRetainedBytes: l.max_retained_bytes,
+      maxQueuedPerSession: l.max_queued_per_session,
+      sessionExpiry: l.session_expiry,
+      maxOutboundBufferBytes: l.max_outbound_buffer_bytes,
+      maxQueuedDeliveries: l.max_queued_deliveries,
+    },
+  };
+}
+
+/** The defaults, for a broker built without a config (tests). */
+export function defaultBrokerSettings(host: string, port: number): BrokerSettings {
+  const defaults = configSchema.parse({});
+  return brokerSettings({ broker: defaults.broker, mqtt: { host, port } });
+}
