@@ -13,6 +13,7 @@ import { TokenBucket } from './token-bucket.js';
 export interface BrokerLimits {
   maxPacketBytes: number;
   maxConnections: number;
+  maxConnectionsPerAddress: number;
   connectTimeout: number;
   maxClientIdLength: number;
   authFreeFailures: number;
@@ -52,6 +53,7 @@ export class BrokerHardening {
   private readonly persistence: BoundedPersistence;
   private readonly addresses = new WeakMap<object, string>();
   private readonly open = new Set<Duplex>();
+  private readonly perAddress = new Map<string, number>();
   private readonly retained = new Map<string, number>();
   private retainedBytes = 0;
   private readonly offlineSince = new Map<string, number>();
@@ -121,6 +123,13 @@ export class BrokerHardening {
       transport.destroy();
       return undefined;
     }
+    const fromAddress = this.perAddress.get(remoteAddress) ?? 0;
+    if (fromAddress >= limits.maxConnectionsPerAddress) {
+      this.counters.hit('connections_per_address', { remoteAddress });
+      transport.destroy();
+      return undefined;
+    }
+    this.perAddress.set(remoteAddress, fromAddress + 1);
     const guard = new PacketGuard(transport, {
       maxPacketBytes: limits.maxPacketBytes,
       maxOutboundBytes: limits.maxOutboundBufferBytes,
@@ -131,7 +140,12 @@ export class BrokerHardening {
     });
     this.open.add(guard);
     this.addresses.set(guard, remoteAddress);
-    guard.on('close', () => this.open.delete(guard));
+    guard.once('close', () => {
+      this.open.delete(guard);
+      const left = (this.perAddress.get(remoteAddress) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(remoteAddress, left);
+      else this.perAddress.delete(remoteAddress);
+    });
     guard.on('error', () => undefined); // aedes reports stream errors itself
     return guard;
   }

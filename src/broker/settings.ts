@@ -21,6 +21,7 @@ export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): B
     limits: {
       maxPacketBytes: l.max_packet_bytes,
       maxConnections: l.max_connections,
+      maxConnectionsPerAddress: l.max_connections_per_address,
       connectTimeout: l.connect_timeout,
       maxClientIdLength: l.max_client_id_length,
       authFreeFailures: l.auth_free_failures,

@@ -85,6 +85,8 @@ export const configSchema = z
           .object({
             max_packet_bytes: z.number().int().min(64).max(268_435_455).default(262_144),
             max_connections: z.number().int().min(1).default(256),
+            /** So one compromised host cannot take every connection slot of the house. */
+            max_connections_per_address: z.number().int().min(1).default(32),
             connect_timeout: duration.default(10_000),
             max_client_id_length: z.number().int().min(1).max(65_535).default(64),
             auth_free_failures: z.number().int().min(0).default(3),
