@@ -55,6 +55,13 @@ export class BoundedPersistence {
     return this.queues.get(clientId)?.length ?? 0;
   }
 
+  /** Messages queued over all sessions. */
+  totalQueued(): number {
+    let total = 0;
+    for (const queue of this.queues.values()) total += queue.length;
+    return total;
+  }
+
   /** Forgets a session: its subscriptions and its queue. */
   async dropSession(clientId: string): Promise<void> {
     this.queues.delete(clientId);

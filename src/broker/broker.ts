@@ -20,7 +20,7 @@ interface Session {
   emptyPersistentId?: boolean;
 }
 
-function authError(returnCode: 2 | 4 | 5, message: string): AuthenticateError {
+function authError(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
@@ -147,7 +147,9 @@ export class MqttBroker implements Service {
     }
     let device: DeviceRecord | null;
     try {
-      device = await this.deps.registry.authenticate(username, password.toString('utf8'));
+      const checked = await hardening.inAuthSlot(client, () => this.deps.registry.authenticate(username, password.toString('utf8')));
+      if (checked === undefined) return done(authError(3, 'server unavailable: too many logins at once; try again'), false);
+      device = checked;
     } catch (err) {
       this.deps.logger.error({ err }, 'authentication failed with an error');
       device = null;

@@ -16,6 +16,8 @@ export interface BrokerLimits {
   maxConnectionsPerAddress: number;
   connectTimeout: number;
   maxClientIdLength: number;
+  maxConcurrentAuth: number;
+  maxPendingAuth: number;
   authFreeFailures: number;
   authBackoffBase: number;
   authBackoffMax: number;
@@ -58,6 +60,8 @@ export class BrokerHardening {
   private retainedBytes = 0;
   private readonly offlineSince = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private authRunning = 0;
+  private readonly authWaiting: Array<() => void> = [];
   private emitter: ReturnType<typeof createBoundedEmitter> | undefined;
 
   constructor(
@@ -166,6 +170,31 @@ export class BrokerHardening {
     return wait;
   }
 
+  /**
+   * Runs a password check in one of the few slots: each scrypt check holds 16 MiB, so a login
+   * storm must queue instead of multiplying that. Resolves to undefined when even the queue is
+   * full (the caller refuses the login as "server unavailable").
+   */
+  async inAuthSlot<T>(client: Client, check: () => Promise<T>): Promise<T | undefined> {
+    const { limits } = this.deps;
+    if (this.authRunning >= limits.maxConcurrentAuth) {
+      if (this.authWaiting.length >= limits.maxPendingAuth) {
+        this.counters.hit('auth_busy', { remoteAddress: this.addressOf(client) });
+        return undefined;
+      }
+      await new Promise<void>((resolve) => this.authWaiting.push(resolve));
+    } else {
+      this.authRunning++;
+    }
+    try {
+      return await check();
+    } finally {
+      const next = this.authWaiting.shift();
+      if (next) next(); // the slot passes on
+      else this.authRunning--;
+    }
+  }
+
   authFailed(client: Client, username: string): void {
     this.backoff.failed(this.addressOf(client), username, this.deps.clock.now());
   }
@@ -201,7 +230,13 @@ export class BrokerHardening {
   }
 
   stats(): Record<string, unknown> {
+    const memory = process.memoryUsage();
     return {
+      rss_bytes: memory.rss,
+      heap_used_bytes: memory.heapUsed,
+      heap_total_bytes: memory.heapTotal,
+      external_bytes: memory.external + memory.arrayBuffers,
+      queued_for_sessions: this.persistence.totalQueued(),
       connections: this.open.size,
       retained_messages: this.retained.size,
       retained_bytes: this.retainedBytes,

@@ -24,6 +24,8 @@ export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): B
       maxConnectionsPerAddress: l.max_connections_per_address,
       connectTimeout: l.connect_timeout,
       maxClientIdLength: l.max_client_id_length,
+      maxConcurrentAuth: l.max_concurrent_auth,
+      maxPendingAuth: l.max_pending_auth,
       authFreeFailures: l.auth_free_failures,
       authBackoffBase: l.auth_backoff_base,
       authBackoffMax: l.auth_backoff_max,

@@ -89,6 +89,9 @@ export const configSchema = z
             max_connections_per_address: z.number().int().min(1).default(32),
             connect_timeout: duration.default(10_000),
             max_client_id_length: z.number().int().min(1).max(65_535).default(64),
+            /** Password checks (scrypt, 16 MiB each) running at once, and waiting beyond those. */
+            max_concurrent_auth: z.number().int().min(1).default(2),
+            max_pending_auth: z.number().int().min(0).default(64),
             auth_free_failures: z.number().int().min(0).default(3),
             auth_backoff_base: duration.default(1_000),
             auth_backoff_max: duration.default(300_000),
