@@ -100,8 +100,8 @@ export class BoundedPersistence {
         return;
       }
     }
-    // A packet dropped by the cap while it was on its way: nothing to update.
-    throw new Error('no such packet');
+    // Not found: the cap dropped it while it was on its way to an online client. aedes would
+    // treat a throw as a client error and disconnect it; sending it once, unqueued, is better.
   }
 
   async outgoingClearMessageId(client: { id: string }, packet: QueuedPacket): Promise<QueuedPacket | undefined> {

@@ -31,6 +31,7 @@ export interface BrokerLimits {
   maxQueuedPerSession: number;
   sessionExpiry: number;
   maxOutboundBufferBytes: number;
+  slowConsumerTimeout: number;
   maxQueuedDeliveries: number;
 }
 
@@ -89,6 +90,7 @@ export class BrokerHardening {
       mq: this.emitter,
       persistence: this.persistence.asAedesPersistence(),
       connectTimeout: limits.connectTimeout,
+      drainTimeout: limits.slowConsumerTimeout,
       maxClientsIdLength: limits.maxClientIdLength,
       maxTopicLevels: limits.maxTopicLevels,
     };
@@ -99,6 +101,7 @@ export class BrokerHardening {
     const onError = (client: Client | null, err: Error) => {
       if (err.message === 'connect did not arrive in time') this.count('connect_timeout', client);
       else if (err.message === 'topic has too many levels') this.count('topic_too_deep', client);
+      else if (err.message === 'drain timeout') this.count('slow_consumer', client);
     };
     aedes.on('connectionError', onError);
     aedes.on('clientError', onError);

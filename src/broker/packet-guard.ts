@@ -52,19 +52,28 @@ export class PacketGuard extends Duplex {
     if (!this.held) this.transport.resume();
   }
 
-  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
-    if (this.transport.destroyed) return callback();
-    this.transport.write(chunk);
-    const pending = this.options.outboundBytes?.() ?? this.transport.writableLength;
-    if (pending > this.options.maxOutboundBytes) {
+  /**
+   * Refuses to buffer more than `maxOutboundBytes` for a client that does not read: aedes
+   * writes every delivery whatever the previous write returned, so without this a slow reader
+   * subscribed to a busy topic would make the broker hold an unbounded backlog for it.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  override write(chunk: any, encoding?: any, callback?: any): boolean {
+    const size = typeof chunk === 'string' ? Buffer.byteLength(chunk) : (chunk as Buffer).length;
+    if (!this.destroyed && this.writableLength + this.transportPending() + size > this.options.maxOutboundBytes) {
       this.options.onLimit('slow_consumer');
       this.destroy();
-      return callback();
+      return false;
     }
-    // Never wait for the transport to drain: aedes would hold a delivery slot for every message
-    // to this client until it drains, stalling the whole broker behind one slow reader. The cap
-    // above bounds what such a reader costs instead.
-    callback();
+    return super.write(chunk, encoding, callback);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    if (this.transport.destroyed) return callback();
+    // Honest backpressure: aedes waits for 'drain' (up to its drainTimeout) before it treats
+    // a delivery as done, and replays offline queues only as fast as the client reads.
+    if (this.transport.write(chunk)) callback();
+    else this.transport.once('drain', () => callback());
   }
 
   override _final(callback: (err?: Error | null) => void): void {
@@ -77,6 +86,10 @@ export class PacketGuard extends Duplex {
     this.held = undefined;
     this.transport.destroy();
     callback(err);
+  }
+
+  private transportPending(): number {
+    return this.options.outboundBytes?.() ?? this.transport.writableLength;
   }
 
   private onData(chunk: Buffer): void {

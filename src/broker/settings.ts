@@ -39,6 +39,7 @@ export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): B
       maxQueuedPerSession: l.max_queued_per_session,
       sessionExpiry: l.session_expiry,
       maxOutboundBufferBytes: l.max_outbound_buffer_bytes,
+      slowConsumerTimeout: l.slow_consumer_timeout,
       maxQueuedDeliveries: l.max_queued_deliveries,
     },
   };

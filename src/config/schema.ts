@@ -106,6 +106,8 @@ export const configSchema = z
             max_queued_per_session: z.number().int().min(1).default(1_000),
             session_expiry: duration.default(7 * 86_400_000),
             max_outbound_buffer_bytes: z.number().int().min(1024).default(1_048_576),
+            /** A client whose send buffer does not drain for this long is disconnected (aedes drainTimeout). */
+            slow_consumer_timeout: duration.default(5_000),
             max_queued_deliveries: z.number().int().min(100).default(10_000),
           })
           .strict()

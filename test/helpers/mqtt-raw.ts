@@ -57,13 +57,14 @@ export function peakRss(pid: number): number {
 }
 
 /** An MQTT.js 3.1.1 client whose TCP connection comes from `localAddress` (another "host" on loopback). */
-export function connectFrom(port: number, localAddress: string, options: IClientOptions = {}): Promise<MqttClient> {
+export function connectFrom(port: number, localAddress: string, options: IClientOptions = {}, before?: (client: MqttClient) => void): Promise<MqttClient> {
   const client = new MqttClient(() => connect({ host: '127.0.0.1', port, localAddress }), {
     protocolVersion: 4,
     reconnectPeriod: 0,
     connectTimeout: 5000,
     ...options,
   });
+  before?.(client); // e.g. a message listener that must see what arrives right after CONNACK
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {
