@@ -5,7 +5,8 @@ import { connectFrom, connectPacket, peakRss, publishPacket, rawSocket, subscrib
 import { startSteadyDevice } from '../helpers/steady-device.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
-const FLOOD_MS = 3000;
+const FLOOD_MS = 4000;
+const PUBLISHERS = 8;
 const RSS_BOUND = 256 * 1024 * 1024;
 
 /** Writes QoS 0 publishes as fast as the socket takes them until told to stop. */
@@ -33,9 +34,8 @@ describe('QoS 0 flood, then abrupt disconnects (moscajs/aedes#193)', () => {
     // flood reaches the emitter, which is what crashed aedes.
     const gw = await startGateway({ dataDir, env: { SLUICE_BROKER_LIMITS_PUBLISH_RATE: '1000000', SLUICE_BROKER_LIMITS_PUBLISH_BURST: '1000000', SLUICE_LOG_LEVEL: 'info' } });
     try {
-      const good = await startSteadyDevice(gw.port, 'good', goodPassword);
       const subscribers: Socket[] = [];
-      for (const [i, reads] of [[0, true], [1, false]] as const) {
+      for (const [i, reads] of [[0, false]] as const) {
         const s = await rawSocket(gw.port, '127.0.0.3');
         s.on('error', () => undefined);
         s.write(connectPacket({ clientId: `sub${i}`, username: 'home', password: home }));
@@ -44,22 +44,33 @@ describe('QoS 0 flood, then abrupt disconnects (moscajs/aedes#193)', () => {
         else s.pause(); // a subscriber that stops reading
         subscribers.push(s);
       }
-      const publisher = await rawSocket(gw.port, '127.0.0.4');
-      publisher.on('error', () => undefined);
-      publisher.resume();
-      publisher.write(connectPacket({ clientId: 'flooder', username: 'home', password: home }));
-      const pump = flood(publisher, 'sluice/lamp/cmd/set');
+      await new Promise((r) => setTimeout(r, 300)); // subscribed before the flood starts
+      // Eight publishers and a subscriber that stops reading: a standalone driver doing the same
+      // against the foundation build (plain mqemitter) killed it with "RangeError: Maximum call
+      // stack size exceeded" in 2 of 3 runs (2026-11-23); under vitest the timing differs and
+      // the foundation build survived 4 runs, so this test guards the fix without proving it —
+      // test/unit/broker/bounded-emitter.test.ts is the deterministic proof.
+      const publishers: Socket[] = [];
+      const pumps: Array<ReturnType<typeof flood>> = [];
+      for (let k = 0; k < PUBLISHERS; k++) {
+        const publisher = await rawSocket(gw.port, '127.0.0.4');
+        publisher.on('error', () => undefined);
+        publisher.resume();
+        publisher.write(connectPacket({ clientId: `flooder${k}`, username: 'home', password: home }));
+        publishers.push(publisher);
+        pumps.push(flood(publisher, 'sluice/lamp/cmd/set'));
+      }
       await new Promise((r) => setTimeout(r, FLOOD_MS));
-      // Subscribers vanish first while the flood still runs, then the publisher.
-      for (const s of subscribers) s.resetAndDestroy();
-      await new Promise((r) => setTimeout(r, 200));
-      pump.stop();
-      publisher.resetAndDestroy();
-      console.log(`flood: ${pump.sent()} QoS 0 publishes written in ${FLOOD_MS} ms`);
-      expect(pump.sent()).toBeGreaterThan(10_000);
+      // Everyone vanishes abruptly at once.
+      for (const s of [...subscribers, ...publishers]) s.resetAndDestroy();
+      for (const p of pumps) p.stop();
+      const sent = pumps.reduce((sum, p) => sum + p.sent(), 0);
+      console.log(`flood: ${sent} QoS 0 publishes written in ${FLOOD_MS} ms by ${PUBLISHERS} publishers`);
+      expect(sent).toBeGreaterThan(10_000);
 
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 3000)); // the crash came within a few seconds
       expect(gw.child.exitCode).toBeNull();
+      const good = await startSteadyDevice(gw.port, 'good', goodPassword);
       // Still serving: a new subscriber receives a command, the good device's readings are all stored.
       const listener = await connectFrom(gw.port, '127.0.0.5', { clientId: 'after', username: 'home', password: home });
       await listener.subscribeAsync('sluice/+/cmd/#', { qos: 1 });
@@ -68,6 +79,7 @@ describe('QoS 0 flood, then abrupt disconnects (moscajs/aedes#193)', () => {
       await sender.publishAsync('sluice/lamp/cmd/set', 'on', { qos: 1 });
       expect(await got).toBe('sluice/lamp/cmd/set');
       await Promise.all([listener.endAsync(), sender.endAsync()]);
+      await new Promise((r) => setTimeout(r, 1000));
       await good.stop();
       expect(good.failures).toEqual([]);
       expect(good.stored(dataDir)).toBe(good.acked);
