@@ -291,3 +291,12 @@ function peakRss(pid: number): number {
 function mib(bytes: number): number {
   return Math.round((bytes / 1024 / 1024) * 10) / 10;
 }
+
+// Run directly: `node dist/bench/fuzz.js [seconds] [seed]` prints the result as JSON; exit 1 when not ok.
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
+  const seconds = Number(process.argv[2] ?? 60);
+  const seed = Number(process.argv[3] ?? Math.floor(Math.random() * 2 ** 31));
+  const result = await runBrokerFuzz({ durationMs: seconds * 1000, seed, log: (l) => process.stderr.write(`${l}\n`) });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.exitCode = result.ok ? 0 : 1;
+}

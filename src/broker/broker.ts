@@ -18,6 +18,7 @@ export interface BrokerOptions {
 interface Session {
   device?: DeviceRecord;
   emptyPersistentId?: boolean;
+  clientIdTooLong?: boolean;
 }
 
 function authError(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
@@ -124,7 +125,7 @@ export class MqttBroker implements Service {
       this.deps.logger.warn({ clientId }, 'an MQTT 5 client tried to connect; Sluice speaks MQTT 3.1.1 — set the device or library to protocol version 4 (3.1.1)');
     }
     // [MQTT-3.1.3-8] a zero-length ClientId needs CleanSession=1; refused in authenticate with 0x02.
-    this.sessions.set(client, { emptyPersistentId: clientId === '' && !clean });
+    this.sessions.set(client, { emptyPersistentId: clientId === '' && !clean, clientIdTooLong: this.hardening!.clientIdTooLong(client, clientId) });
     done(null, true);
   }
 
@@ -136,6 +137,7 @@ export class MqttBroker implements Service {
   ): Promise<void> {
     const session = this.sessions.get(client) ?? {};
     if (session.emptyPersistentId) return done(authError(2, 'identifier rejected: an empty client id needs a clean session'), false);
+    if (session.clientIdTooLong) return done(authError(2, 'identifier rejected: client id too long'), false);
     if (!username || !password) {
       this.deps.logger.warn({ clientId: client.id }, 'anonymous connection refused');
       return done(authError(5, 'not authorized: credentials required'), false);

@@ -206,6 +206,13 @@ export class BrokerHardening {
     this.backoff.succeeded(this.addressOf(client), username);
   }
 
+  /** aedes checks maxClientsIdLength for MQTT 3.1 only; this covers 3.1.1 (answered with CONNACK 0x02). */
+  clientIdTooLong(client: Client, clientId: string): boolean {
+    if (clientId.length <= this.deps.limits.maxClientIdLength) return false;
+    this.counters.hit('client_id_too_long', { remoteAddress: this.addressOf(client) });
+    return true;
+  }
+
   /** Topic length, and the retained caps (an over-cap retained message is delivered but not kept). */
   checkPublish(client: Client | null, packet: { topic: string; payload: Buffer | string; retain?: boolean }): PublishCheck {
     const { limits } = this.deps;

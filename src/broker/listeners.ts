@@ -11,7 +11,15 @@ import { listen } from './listen.js';
 export interface ListenerOptions {
   tcp: { enabled: boolean; host: string; port: number };
   tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string };
-  websocket: { enabled: boolean; host: string; port: number; path: string; tls: boolean };
+  websocket: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    path: string;
+    tls: boolean;
+    /** ws buffers a whole frame before the packet guard sees it, so frames are capped too. */
+    maxFrameBytes: number;
+  };
 }
 
 /** A new connection on any listener: the byte stream, who it is from, and what it still has to send. */
@@ -62,7 +70,7 @@ export class BrokerListeners {
       const http = options.websocket.tls ? createHttpsServer(this.certificates()) : createHttpServer();
       if (options.websocket.tls) this.secure.push(http as unknown as { setSecureContext(o: SecureContextOptions): void });
       http.on('connection', track);
-      const wss = new WebSocketServer({ server: http, path: options.websocket.path, maxPayload: 16 * 1024 * 1024 });
+      const wss = new WebSocketServer({ server: http, path: options.websocket.path, maxPayload: options.websocket.maxFrameBytes });
       wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws);
         onConnection(stream, req.socket.remoteAddress ?? 'unknown', () => ws.bufferedAmount + stream.writableLength);

@@ -16,7 +16,7 @@ export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): B
     listeners: {
       tcp: { enabled: broker.tcp, host: mqtt.host, port: mqtt.port },
       tls: { enabled: broker.tls.enabled, host: broker.tls.host, port: broker.tls.port, certFile: broker.tls.cert_file, keyFile: broker.tls.key_file },
-      websocket: { ...broker.websocket },
+      websocket: { ...broker.websocket, maxFrameBytes: l.max_packet_bytes },
     },
     limits: {
       maxPacketBytes: l.max_packet_bytes,

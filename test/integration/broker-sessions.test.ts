@@ -89,6 +89,21 @@ describe('persistent sessions and slow consumers', () => {
     expect(limitsHit().subscriptions).toBeGreaterThanOrEqual(2);
   });
 
+  it('refuses over-long client ids, over-long topics and over-deep topics', async () => {
+    await expect(household('x'.repeat(100))).rejects.toThrow(/identifier rejected/i);
+    for (const topic of [`sluice/lamp/cmd/${'a'.repeat(300)}`, `sluice/lamp/cmd/${'a/'.repeat(20)}z`]) {
+      const c = await household('topics');
+      const closed = new Promise<void>((r) => c.once('close', () => r()));
+      c.publish(topic, 'on', { qos: 0 });
+      await closed;
+      c.end(true);
+    }
+    const hits = limitsHit();
+    expect(hits.client_id_too_long).toBe(1);
+    expect(hits.topic_too_long).toBe(1);
+    expect(hits.topic_too_deep).toBe(1);
+  });
+
   it('disconnects a subscriber that stops reading, and keeps serving the others', async () => {
     const slow = await rawSocket(gw.port, '127.0.0.4');
     slow.on('error', () => undefined);
