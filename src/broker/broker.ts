@@ -182,6 +182,7 @@ export class MqttBroker implements Service {
       this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic }, 'publish refused; disconnecting');
       return done(new Error(`not authorized to publish to ${packet.topic}`));
     }
+    this.hardening!.admitRetained(client, packet);
     if (current.role !== 'device') return done(null);
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     this.deps.intake

@@ -213,15 +213,22 @@ export class BrokerHardening {
     return true;
   }
 
-  /** Topic length, and the retained caps (an over-cap retained message is delivered but not kept). */
-  checkPublish(client: Client | null, packet: { topic: string; payload: Buffer | string; retain?: boolean }): PublishCheck {
+  /** Topic length, checked before the ACL and ingest look at the topic. */
+  checkPublish(client: Client | null, packet: { topic: string }): PublishCheck {
     const { limits } = this.deps;
     if (packet.topic.length > limits.maxTopicLength) {
       this.count('topic_too_long', client);
       return { ok: false, reason: `topic longer than ${limits.maxTopicLength} characters` };
     }
-    if (packet.retain) this.trackRetained(client, packet as { topic: string; payload: Buffer | string; retain: boolean });
     return { ok: true };
+  }
+
+  /**
+   * The retained caps, for an authorized publish with the retain flag: over a cap the message
+   * is still delivered but not kept (its retain flag is cleared before aedes stores it).
+   */
+  admitRetained(client: Client | null, packet: { topic: string; payload: Buffer | string; retain?: boolean }): void {
+    if (packet.retain) this.trackRetained(client, packet as { topic: string; payload: Buffer | string; retain: boolean });
   }
 
   /** Whether one more subscription (to `filter`) is within the client's caps. */
