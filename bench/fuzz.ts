@@ -1,11 +1,6 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { MqttClient } from 'mqtt';
+import { resolve } from 'node:path';
 import mqttPacket from 'mqtt-packet';
+import { mib, prng, rawSocket, sleep, startBrokerChild, steadyDevice } from './broker-child.js';
 
 /** Options of one broker fuzz run against a gateway child process. */
 export interface BrokerFuzzOptions {
@@ -44,29 +39,7 @@ export interface BrokerFuzzResult {
   problems: string[];
 }
 
-/** mulberry32: small, fast, seedable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
-/** The repository root: the nearest folder above this file holding bin/sluice.js (bench/ or dist/bench/). */
-function findRoot(): string {
-  let dir = import.meta.dirname;
-  while (!existsSync(join(dir, 'bin', 'sluice.js'))) {
-    const up = resolve(dir, '..');
-    if (up === dir) throw new Error('cannot find bin/sluice.js above bench/fuzz');
-    dir = up;
-  }
-  return dir;
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The broker fuzz: valid MQTT sessions (half of them persistent) interleaved with mutated
@@ -76,63 +49,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * (VmHWM) and checks every acknowledged reading of the good device was stored.
  */
 export async function runBrokerFuzz(options: BrokerFuzzOptions): Promise<BrokerFuzzResult> {
-  const root = options.root ?? findRoot();
-  const bin = join(root, 'bin', 'sluice.js');
   const log = options.log ?? (() => undefined);
   const rssBoundBytes = options.rssBoundBytes ?? 256 * 1024 * 1024;
   const random = prng(options.seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-  const dataDir = mkdtempSync(join(tmpdir(), 'sluice-fuzz-'));
-  const env = { ...process.env, SLUICE_DEVICES_DIR: join(root, 'devices'), SLUICE_POLICIES_DIR: join(root, 'policies'), SLUICE_MQTT_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...options.env };
-  const cli = (args: string[]) => {
-    const r = spawnSync(process.execPath, [bin, ...args, '--data', dataDir], { env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`sluice ${args.join(' ')} failed: ${r.stderr}`);
-    return r.stdout;
-  };
-  const add = (id: string, extra: string[] = ['--profile', 'thermostat']) => (JSON.parse(cli(['devices', 'add', id, ...extra, '--json'])) as { password: string }).password;
-
-  const creds: Record<string, string> = { good: add('good'), home: add('home', ['--role', 'household']) };
   const fuzzDevices = ['fz0', 'fz1', 'fz2'];
-  for (const id of fuzzDevices) creds[id] = add(id);
-
-  const child = spawn(process.execPath, [bin, 'start', '--data', dataDir, '--mqtt-port', '0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  let port = 0;
-  const limitLines: string[] = [];
-  await new Promise<void>((res, rej) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      try {
-        const l = JSON.parse(line) as Record<string, unknown>;
-        if (l.msg === 'mqtt listening') port = l.port as number;
-        if (l.msg === 'gateway started') res();
-        if (typeof l.limit === 'string') limitLines.push(l.limit);
-      } catch {
-        /* not JSON */
-      }
-    });
-    void exited.then((code) => rej(new Error(`gateway exited with ${code} before starting: ${stderr}`)));
+  const gw = await startBrokerChild({
+    ...(options.root ? { root: options.root } : {}),
+    ...(options.env ? { env: options.env } : {}),
+    devices: [['good'], ['home', ['--role', 'household']], ...fuzzDevices.map((id): [string] => [id])],
   });
-  log(`fuzz seed=${options.seed} port=${port} pid=${child.pid}`);
+  const creds = gw.passwords;
+  const port = gw.port;
+  log(`fuzz seed=${options.seed} port=${port} pid=${gw.pid}`);
 
   // The well-behaved device on its own address.
-  const good = await mqttFrom(port, '127.0.0.2', 'good', creds.good!);
-  let goodAcked = 0;
-  const goodFailures: string[] = [];
-  let running = true;
-  const goodLoop = (async () => {
-    let i = 0;
-    while (running) {
-      try {
-        await good.publishAsync('sluice/good/telemetry', JSON.stringify({ temperature: 20 + (i++ % 50) / 10 }), { qos: 1 });
-        goodAcked++;
-      } catch (err) {
-        goodFailures.push((err as Error).message);
-      }
-      await sleep(100);
-    }
-  })();
+  const good = await steadyDevice(port, 'good', creds.good!);
 
   let sessions = 0;
   let persistentSessions = 0;
@@ -175,35 +107,32 @@ export async function runBrokerFuzz(options: BrokerFuzzOptions): Promise<BrokerF
   let n = 0;
   await Promise.all(
     [...Array(options.workers ?? 6).keys()].map(async () => {
-      while (Date.now() < deadline && child.exitCode === null) {
+      while (Date.now() < deadline && gw.alive()) {
         await session(n++).catch(() => undefined);
       }
     }),
   );
 
   await sleep(500);
-  running = false;
-  await goodLoop;
-  await good.endAsync().catch(() => undefined);
-  const gatewayAlive = child.exitCode === null && child.signalCode === null;
-  const peakRssBytes = gatewayAlive ? peakRss(child.pid!) : 0;
+  await good.stop();
+  const gatewayAlive = gw.alive();
+  const peakRssBytes = gatewayAlive ? gw.peakRss() : 0;
   let goodStored = -1;
   let limitsHit: Record<string, number> = {};
   if (gatewayAlive) {
-    goodStored = (JSON.parse(cli(['readings', 'good', '--json', '--since', '1h'])) as unknown[]).length;
-    const status = JSON.parse(cli(['status', '--json'])) as { broker?: { limits_hit?: Record<string, number> } };
-    limitsHit = status.broker?.limits_hit ?? {};
-    log(`broker after fuzz: ${JSON.stringify({ ...status.broker, limits_hit: undefined })}`);
-    child.kill('SIGTERM');
+    goodStored = (JSON.parse(gw.cli(['readings', 'good', '--json', '--since', '1h'])) as unknown[]).length;
+    const stats = gw.brokerStats();
+    limitsHit = stats.limits_hit;
+    log(`broker after fuzz: ${JSON.stringify({ ...stats, limits_hit: undefined })}`);
   }
-  const gatewayExitCode = await exited;
-  rmSync(dataDir, { recursive: true, force: true });
+  const stderr = gw.stderr();
+  const gatewayExitCode = await gw.stop();
 
   const problems: string[] = [];
   if (!gatewayAlive) problems.push(`gateway died during the fuzz (exit ${gatewayExitCode}): ${stderr.slice(-500)}`);
   else if (gatewayExitCode !== 0) problems.push(`gateway exited with ${gatewayExitCode} on SIGTERM`);
-  if (goodFailures.length > 0) problems.push(`the good device saw ${goodFailures.length} failures: ${goodFailures[0]}`);
-  if (gatewayAlive && goodStored !== goodAcked) problems.push(`the good device had ${goodAcked} readings acknowledged but ${goodStored} stored`);
+  if (good.failures.length > 0) problems.push(`the good device saw ${good.failures.length} failures: ${good.failures[0]}`);
+  if (gatewayAlive && goodStored !== good.acked) problems.push(`the good device had ${good.acked} readings acknowledged but ${goodStored} stored`);
   if (peakRssBytes > rssBoundBytes) problems.push(`peak RSS ${mib(peakRssBytes)} MiB over the bound ${mib(rssBoundBytes)} MiB`);
   const result: BrokerFuzzResult = {
     seed: options.seed,
@@ -211,9 +140,9 @@ export async function runBrokerFuzz(options: BrokerFuzzOptions): Promise<BrokerF
     sessions,
     persistentSessions,
     mutatedPackets,
-    goodAcked,
+    goodAcked: good.acked,
     goodStored,
-    goodFailures,
+    goodFailures: good.failures,
     peakRssBytes,
     rssBoundBytes,
     gatewayAlive,
@@ -222,7 +151,7 @@ export async function runBrokerFuzz(options: BrokerFuzzOptions): Promise<BrokerF
     ok: problems.length === 0,
     problems,
   };
-  log(`fuzz done: ${sessions} sessions (${persistentSessions} persistent), ${mutatedPackets} mutated packets, peak RSS ${mib(peakRssBytes)} MiB, good ${goodStored}/${goodAcked}`);
+  log(`fuzz done: ${sessions} sessions (${persistentSessions} persistent), ${mutatedPackets} mutated packets, peak RSS ${mib(peakRssBytes)} MiB, good ${goodStored}/${good.acked}`);
   return result;
 }
 
@@ -265,32 +194,9 @@ function mutate(random: () => number, pick: <T>(items: readonly T[]) => T): Buff
   }
 }
 
-function rawSocket(port: number, localAddress: string): Promise<Socket> {
-  return new Promise((res, rej) => {
-    const s = connect({ host: '127.0.0.1', port, localAddress });
-    s.once('connect', () => res(s));
-    s.once('error', rej);
-    s.on('error', () => undefined);
-    s.resume(); // read and discard whatever the broker answers
-  });
-}
 
-function mqttFrom(port: number, localAddress: string, id: string, password: string): Promise<MqttClient> {
-  const client = new MqttClient(() => connect({ host: '127.0.0.1', port, localAddress }), { protocolVersion: 4, reconnectPeriod: 1000, clientId: id, username: id, password, connectTimeout: 5000 });
-  return new Promise((res, rej) => {
-    client.once('connect', () => res(client));
-    client.once('error', rej);
-  });
-}
 
-function peakRss(pid: number): number {
-  const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return kb ? Number(kb[1]) * 1024 : 0;
-}
 
-function mib(bytes: number): number {
-  return Math.round((bytes / 1024 / 1024) * 10) / 10;
-}
 
 // Run directly: `node dist/bench/fuzz.js [seconds] [seed]` prints the result as JSON; exit 1 when not ok.
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
