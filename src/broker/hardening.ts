@@ -23,6 +23,8 @@ export interface BrokerLimits {
   authBackoffMax: number;
   publishRate: number;
   publishBurst: number;
+  trustedPublishRate: number;
+  trustedPublishBurst: number;
   maxTopicLength: number;
   maxTopicLevels: number;
   maxSubscriptionsPerClient: number;
@@ -55,6 +57,7 @@ export class BrokerHardening {
   private readonly backoff: AuthBackoff;
   private readonly persistence: BoundedPersistence;
   private readonly addresses = new WeakMap<object, string>();
+  private readonly buckets = new WeakMap<object, TokenBucket>();
   private readonly open = new Set<Duplex>();
   private readonly perAddress = new Map<string, number>();
   private readonly retained = new Map<string, number>();
@@ -137,16 +140,19 @@ export class BrokerHardening {
       return undefined;
     }
     this.perAddress.set(remoteAddress, fromAddress + 1);
+    // Until the client's role is known it gets a device's budget.
+    const rate = new TokenBucket(limits.publishRate, limits.publishBurst, clock.now());
     const guard = new PacketGuard(transport, {
       maxPacketBytes: limits.maxPacketBytes,
       maxOutboundBytes: limits.maxOutboundBufferBytes,
       outboundBytes,
-      rate: new TokenBucket(limits.publishRate, limits.publishBurst, clock.now()),
+      rate,
       now: () => clock.now(),
       onLimit: (name) => this.counters.hit(name, { remoteAddress }),
     });
     this.open.add(guard);
     this.addresses.set(guard, remoteAddress);
+    this.buckets.set(guard, rate);
     guard.once('close', () => {
       this.open.delete(guard);
       const left = (this.perAddress.get(remoteAddress) ?? 1) - 1;
@@ -202,8 +208,13 @@ export class BrokerHardening {
     this.backoff.failed(this.addressOf(client), username, this.deps.clock.now());
   }
 
-  authSucceeded(client: Client, username: string): void {
+  /** Clears the backoff and gives bridges and household tools their larger publish budget. */
+  authSucceeded(client: Client, username: string, role: 'device' | 'bridge' | 'household'): void {
     this.backoff.succeeded(this.addressOf(client), username);
+    if (role !== 'device') {
+      const { limits, clock } = this.deps;
+      this.buckets.get(client.conn as object)?.reconfigure(limits.trustedPublishRate, limits.trustedPublishBurst, clock.now());
+    }
   }
 
   /** aedes checks maxClientsIdLength for MQTT 3.1 only; this covers 3.1.1 (answered with CONNACK 0x02). */

@@ -31,6 +31,8 @@ export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): B
       authBackoffMax: l.auth_backoff_max,
       publishRate: l.publish_rate,
       publishBurst: l.publish_burst,
+      trustedPublishRate: l.trusted_publish_rate,
+      trustedPublishBurst: l.trusted_publish_burst,
       maxTopicLength: l.max_topic_length,
       maxTopicLevels: l.max_topic_levels,
       maxSubscriptionsPerClient: l.max_subscriptions_per_client,

@@ -4,12 +4,20 @@ export class TokenBucket {
   private last: number;
 
   constructor(
-    private readonly rate: number,
-    private readonly burst: number,
+    private rate: number,
+    private burst: number,
     now: number,
   ) {
     this.tokens = burst;
     this.last = now;
+  }
+
+  /** Changes rate and burst (e.g. once the client's role is known); saved tokens are kept up to the new burst. */
+  reconfigure(rate: number, burst: number, now: number): void {
+    this.refill(now);
+    this.rate = rate;
+    this.burst = burst;
+    this.tokens = Math.min(burst, this.tokens);
   }
 
   /** Takes one token if there is one. */

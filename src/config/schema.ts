@@ -98,6 +98,9 @@ export const configSchema = z
             /** Publishes per second per client (token bucket) and the burst it may save up. */
             publish_rate: z.number().positive().default(20),
             publish_burst: z.number().int().min(1).default(100),
+            /** For bridges (one connection for many devices) and the household's own tools. */
+            trusted_publish_rate: z.number().positive().default(500),
+            trusted_publish_burst: z.number().int().min(1).default(1000),
             max_topic_length: z.number().int().min(16).max(65_535).default(256),
             max_topic_levels: z.number().int().min(1).max(100).default(16),
             max_subscriptions_per_client: z.number().int().min(1).default(64),

@@ -32,7 +32,10 @@ describe('QoS 0 flood, then abrupt disconnects (moscajs/aedes#193)', () => {
     const goodPassword = addDevice(dataDir, 'good');
     // The publish rate limit would drop most of the flood before aedes sees it; lift it so the
     // flood reaches the emitter, which is what crashed aedes.
-    const gw = await startGateway({ dataDir, env: { SLUICE_BROKER_LIMITS_PUBLISH_RATE: '1000000', SLUICE_BROKER_LIMITS_PUBLISH_BURST: '1000000', SLUICE_LOG_LEVEL: 'info' } });
+    const gw = await startGateway({
+      dataDir,
+      env: { SLUICE_BROKER_LIMITS_TRUSTED_PUBLISH_RATE: '1000000', SLUICE_BROKER_LIMITS_TRUSTED_PUBLISH_BURST: '1000000', SLUICE_LOG_LEVEL: 'info' },
+    });
     try {
       const subscribers: Socket[] = [];
       for (const [i, reads] of [[0, false]] as const) {

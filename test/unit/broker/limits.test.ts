@@ -36,6 +36,15 @@ describe('token bucket', () => {
     expect(bucket.tryTake(100)).toBe(true);
     expect(bucket.tryTake(100)).toBe(false);
   });
+
+  it('takes a new rate and burst once the role is known', () => {
+    const bucket = new TokenBucket(1, 1, 0);
+    expect(bucket.tryTake(0)).toBe(true);
+    bucket.reconfigure(1000, 10, 0);
+    expect(bucket.tryTake(0)).toBe(false);
+    expect(bucket.tryTake(1)).toBe(true);
+    expect([...Array(20)].filter(() => bucket.tryTake(1000)).length).toBe(10);
+  });
 });
 
 describe('authentication backoff', () => {
