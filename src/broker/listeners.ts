@@ -9,6 +9,10 @@ import { SluiceError, type Logger } from '../core/index.js';
 import { listen } from './listen.js';
 
 export interface ListenerOptions {
+  /** Backstop on every server: sockets beyond it are refused at accept, before any TLS handshake. */
+  maxConnections: number;
+  /** Longest a TLS handshake or a WebSocket upgrade request may take (ms); then the socket is closed. */
+  handshakeTimeout: number;
   tcp: { enabled: boolean; host: string; port: number };
   tls: { enabled: boolean; host: string; port: number; certFile: string; keyFile: string };
   websocket: {
@@ -56,7 +60,7 @@ export class BrokerListeners {
       await this.bind(server, 'mqtt', options.tcp.host, options.tcp.port, '--mqtt-port');
     }
     if (options.tls.enabled) {
-      const server: TlsServer = createTlsServer({ ...this.certificates(), noDelay: true });
+      const server: TlsServer = createTlsServer({ ...this.certificates(), noDelay: true, handshakeTimeout: options.handshakeTimeout });
       server.on('secureConnection', (socket) => {
         track(socket);
         onConnection(socket, socket.remoteAddress ?? 'unknown');
@@ -67,7 +71,9 @@ export class BrokerListeners {
       await this.bind(server, 'mqtts', options.tls.host, options.tls.port, 'broker.tls.port');
     }
     if (options.websocket.enabled) {
-      const http = options.websocket.tls ? createHttpsServer(this.certificates()) : createHttpServer();
+      const http = options.websocket.tls ? createHttpsServer({ ...this.certificates(), handshakeTimeout: options.handshakeTimeout }) : createHttpServer();
+      http.requestTimeout = options.handshakeTimeout;
+      http.headersTimeout = options.handshakeTimeout;
       if (options.websocket.tls) this.secure.push(http as unknown as { setSecureContext(o: SecureContextOptions): void });
       http.on('connection', track);
       const wss = new WebSocketServer({ server: http, path: options.websocket.path, maxPayload: options.websocket.maxFrameBytes });
@@ -113,6 +119,7 @@ export class BrokerListeners {
   }
 
   private async bind(server: Server | HttpServer, name: string, host: string, port: number, flag: string): Promise<void> {
+    server.maxConnections = this.deps.options.maxConnections;
     const address = await listen(server as Server, host, port, name.toUpperCase(), flag);
     this.servers.push(server);
     this.ports[name] = address.port;

@@ -14,6 +14,9 @@ export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): B
   const l = broker.limits;
   return {
     listeners: {
+      // Above the broker's own cap, which counts and logs; this one only stops handshakes piling up.
+      maxConnections: l.max_connections + 16,
+      handshakeTimeout: l.connect_timeout,
       tcp: { enabled: broker.tcp, host: mqtt.host, port: mqtt.port },
       tls: { enabled: broker.tls.enabled, host: broker.tls.host, port: broker.tls.port, certFile: broker.tls.cert_file, keyFile: broker.tls.key_file },
       websocket: { ...broker.websocket, maxFrameBytes: l.max_packet_bytes },
