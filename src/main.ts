@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake } from './broker/index.js';
-import type { AedesOptions } from 'aedes';
+import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
@@ -17,6 +16,8 @@ export interface GatewayOverrides {
 export interface Gateway {
   readonly context: GatewayContext;
   readonly mqttPort: number;
+  /** Re-reads TLS certificates (wired to SIGHUP). */
+  reloadCertificates(): void;
   stop(): Promise<void>;
 }
 
@@ -81,23 +82,20 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
   // Retained messages and persistent sessions survive a restart.
+  const limits = config.broker.limits;
   const persistence = new SqlitePersistence({
     db,
     logger,
-    limits: {
-      maxRetained: config.broker_state.max_retained,
-      maxRetainedBytes: config.broker_state.max_retained_bytes,
-      maxQueuedPerSession: config.broker_state.max_queued_per_session,
-    },
+    limits: { maxRetained: limits.max_retained_messages, maxRetainedBytes: limits.max_retained_bytes, maxQueuedPerSession: limits.max_queued_per_session },
   });
   const broker = new MqttBroker({
-    options: { host: config.mqtt.host, port: config.mqtt.port },
+    options: { host: config.mqtt.host, port: config.mqtt.port, settings: brokerSettings(config) },
     registry,
     intake,
     clock,
     logger,
     events,
-    aedesOptions: { persistence: persistence as unknown as NonNullable<AedesOptions['persistence']> },
+    sessionStore: persistence,
   });
   const scheduler = new Scheduler({
     db,
@@ -125,6 +123,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       storeFaulted: writer.isFaulted,
       storeFault: writer.faultInfo,
       startedAt,
+      broker: () => broker.stats(),
     }),
     { maintenance, writer, scheduler, testHooks },
   );
@@ -166,6 +165,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   return {
     context,
     mqttPort: broker.port,
+    reloadCertificates: () => broker.reloadCertificates(),
     stop: () =>
       (stopping ??= (async () => {
         const errors = await lifecycle.stop();
@@ -187,12 +187,14 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
   const onTerm = () => onSignal('SIGTERM');
   process.on('SIGINT', onInt);
   process.on('SIGTERM', onTerm);
+  const release = containFailures(logger);
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, logger);
   } catch (err) {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    release();
     throw err;
   }
   return new Promise((resolve) => {
@@ -200,6 +202,8 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
       logger.info({ signal }, 'shutting down');
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+      release();
       gateway.stop().then(
         () => resolve(0),
         (err: unknown) => {
@@ -208,6 +212,8 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
         },
       );
     };
+    const onHup = () => gateway.reloadCertificates();
+    process.on('SIGHUP', onHup);
     onSignal = shutdown;
     if (received) shutdown(received);
   });

@@ -5,3 +5,8 @@ export { listen } from './listen.js';
 export { PoisonGuard, POISON_FILE, type PoisonMessage } from './poison-guard.js';
 export { brokerMigrations } from './migrations.js';
 export { SqlitePersistence, persistenceMigrations, type PersistenceLimits } from './sqlite-persistence.js';
+export { brokerSettings, defaultBrokerSettings, type BrokerSettings } from './settings.js';
+export type { BrokerLimits } from './hardening.js';
+export { createBoundedEmitter, type BoundedEmitterOptions } from './bounded-emitter.js';
+export { BoundedPersistence, type BoundedPersistenceOptions } from './bounded-persistence.js';
+export { containFailures, FAULT_EXIT_CODE } from './containment.js';

@@ -1,3 +1,4 @@
+import type { AedesPersistence } from './bounded-persistence.js';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { Logger, Migration, SluiceDatabase } from '../core/index.js';
@@ -197,6 +198,25 @@ export class SqlitePersistence extends MemoryBase {
     this.deps.db.tx(() => {
       for (const topic of topics) this.sql.delSub.run(client.id, topic);
     });
+  }
+
+  /** For the broker's session handling: this store is handed to aedes as it is. */
+  asAedesPersistence(): AedesPersistence {
+    return this as unknown as AedesPersistence;
+  }
+
+  /** Messages queued over all persistent sessions. */
+  totalQueued(): number {
+    let total = 0;
+    for (const n of this.queued.values()) total += n;
+    return total;
+  }
+
+  /** Forgets an expired session: its subscriptions and its queued messages on disk. */
+  async dropSession(clientId: string): Promise<void> {
+    await this.cleanSubscriptions({ id: clientId });
+    this.deps.db.raw.prepare('DELETE FROM broker_outgoing WHERE client_id = ?').run(clientId);
+    this.queued.delete(clientId);
   }
 
   override async cleanSubscriptions(client: ClientRef): Promise<void> {

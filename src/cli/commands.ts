@@ -199,7 +199,7 @@ export const commands: Command[] = [
     async run({ flags, config, print }) {
       const s = (await withGateway(config(), (call) => call('status'))) as Record<string, unknown>;
       if (flags.json) print(JSON.stringify(s));
-      else print(table(['', ''], Object.entries(s).map(([k, v]) => [k, v === null ? '-' : String(v)])).split('\n').slice(1).join('\n'));
+      else print(table(['', ''], Object.entries(s).map(([k, v]) => [k, v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)])).split('\n').slice(1).join('\n'));
       return 0;
     },
   },

@@ -68,16 +68,6 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    broker_state: z
-      .object({
-        /** Retained messages kept across restarts at most (device status, Zigbee2MQTT bridge/devices, discovery). */
-        max_retained: z.number().int().min(1).default(10_000),
-        max_retained_bytes: z.number().int().min(1024).default(16 * 1024 * 1024),
-        /** QoS 1/2 messages queued per persistent session (clean=0) at most; newer ones are dropped. */
-        max_queued_per_session: z.number().int().min(1).default(1000),
-      })
-      .strict()
-      .prefault({}),
     devices: z
       .object({
         /** [PRIV-2] `profile.metric` (or `*.metric`) never written to disk, on top of what profiles mark never_store. */
@@ -146,6 +136,70 @@ export const configSchema = z
         max_catch_up: z.number().int().min(1).default(31),
         /** Safety tick besides the cron wake-ups. */
         tick_interval: duration.default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    broker: z
+      .object({
+        /** The plain-TCP listener on mqtt.host:mqtt.port; turn off when only TLS/WebSocket should serve. */
+        tcp: z.boolean().default(true),
+        tls: z
+          .object({
+            enabled: z.boolean().default(false),
+            host: z.string().min(1).default('0.0.0.0'),
+            port: port.default(8883),
+            /** PEM files; read at start and again on SIGHUP. */
+            cert_file: z.string().default(''),
+            key_file: z.string().default(''),
+          })
+          .strict()
+          .prefault({}),
+        websocket: z
+          .object({
+            enabled: z.boolean().default(false),
+            host: z.string().min(1).default('0.0.0.0'),
+            port: port.default(8083),
+            path: z.string().startsWith('/').default('/mqtt'),
+            /** Serve wss:// with the tls certificate and key. */
+            tls: z.boolean().default(false),
+          })
+          .strict()
+          .prefault({}),
+        /** Defaults sized for a Raspberry Pi with 1 GB; see README "Limits". */
+        limits: z
+          .object({
+            max_packet_bytes: z.number().int().min(64).max(268_435_455).default(262_144),
+            max_connections: z.number().int().min(1).default(256),
+            /** So one compromised host cannot take every connection slot of the house. */
+            max_connections_per_address: z.number().int().min(1).default(32),
+            connect_timeout: duration.default(10_000),
+            max_client_id_length: z.number().int().min(1).max(65_535).default(64),
+            /** Password checks (scrypt, 16 MiB each) running at once, and waiting beyond those. */
+            max_concurrent_auth: z.number().int().min(1).default(2),
+            max_pending_auth: z.number().int().min(0).default(64),
+            auth_free_failures: z.number().int().min(0).default(3),
+            auth_backoff_base: duration.default(1_000),
+            auth_backoff_max: duration.default(300_000),
+            /** Publishes per second per client (token bucket) and the burst it may save up. */
+            publish_rate: z.number().positive().default(20),
+            publish_burst: z.number().int().min(1).default(100),
+            /** For bridges (one connection for many devices) and the household's own tools. */
+            trusted_publish_rate: z.number().positive().default(500),
+            trusted_publish_burst: z.number().int().min(1).default(1000),
+            max_topic_length: z.number().int().min(16).max(65_535).default(256),
+            max_topic_levels: z.number().int().min(1).max(100).default(16),
+            max_subscriptions_per_client: z.number().int().min(1).default(64),
+            max_retained_messages: z.number().int().min(0).default(10_000),
+            max_retained_bytes: z.number().int().min(0).default(16 * 1024 * 1024),
+            max_queued_per_session: z.number().int().min(1).default(1_000),
+            session_expiry: duration.default(7 * 86_400_000),
+            max_outbound_buffer_bytes: z.number().int().min(1024).default(1_048_576),
+            /** A client whose send buffer does not drain for this long is disconnected (aedes drainTimeout). */
+            slow_consumer_timeout: duration.default(5_000),
+            max_queued_deliveries: z.number().int().min(100).default(10_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

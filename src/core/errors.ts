@@ -146,6 +146,12 @@ export const errorCatalogue = {
     meaning: 'The disclosure ledger failed verification: a row was altered or removed, or the chain is shorter than its head file says.',
     fix: 'Treat the ledger as tampered with; restore the database from a backup and keep the damaged copy for inspection.',
   },
+  // Broker hardening (issue 6)
+  SLUICE_ERR_TLS: {
+    exit: 2,
+    meaning: 'A TLS or secure WebSocket listener is enabled but its certificate or key is missing or unreadable.',
+    fix: 'Set broker.tls.cert_file and broker.tls.key_file to readable PEM files, or disable the listener.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -4,6 +4,7 @@ import type { StoreFault } from '../store/index.js';
 import type { GatewayContext } from './context.js';
 import { dataOperations, type DataRuntime } from './operations-data.js';
 import { policyOperations } from './operations-policy.js';
+import { brokerOperations } from './operations-broker.js';
 
 export interface RuntimeStatus {
   mqttPort: number | null;
@@ -11,6 +12,8 @@ export interface RuntimeStatus {
   storeFaulted: boolean;
   storeFault?: StoreFault | undefined;
   startedAt: number;
+  /** Broker connections and limit counters (issue 6). */
+  broker?: () => Record<string, unknown>;
 }
 
 /**
@@ -21,6 +24,7 @@ export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStat
   return {
     ...dataOperations(ctx, data),
     ...policyOperations(ctx),
+    ...brokerOperations(ctx, () => runtime?.().broker?.()),
     'devices.add': async (p) => {
       const role = optionalString(p.role, 'role') ?? 'device';
       if (!ROLES.includes(role as Role)) throw new SluiceError('SLUICE_ERR_USAGE', `--role must be one of ${ROLES.join(', ')}; got "${role}"`);
@@ -100,6 +104,7 @@ export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStat
         started_at: rt ? new Date(rt.startedAt).toISOString() : null,
         devices: ctx.registry.list().length,
         data_dir: ctx.config.data_dir,
+        ...(rt?.broker ? { broker: rt.broker() } : {}),
       };
     },
   };
