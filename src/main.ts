@@ -1,8 +1,10 @@
 import { join } from 'node:path';
-import { MqttBroker, TelemetryIntake } from './broker/index.js';
+import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { buildOperations, openContext, type GatewayContext } from './gateway/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
+import { Scheduler, WindowScheduler } from './schedule/index.js';
+import { Forwarder } from './share/index.js';
 import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -14,6 +16,8 @@ export interface GatewayOverrides {
 export interface Gateway {
   readonly context: GatewayContext;
   readonly mqttPort: number;
+  /** Re-reads TLS certificates (wired to SIGHUP). */
+  reloadCertificates(): void;
   stop(): Promise<void>;
 }
 
@@ -27,6 +31,12 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const startedAt = clock.now();
   const context = await openContext(config, { kind: 'gateway', logger, clock });
   const { events, db, registry, profiles } = context;
+  const maintenance = buildMaintenance(context);
+  maintenance.configureConnection();
+  // TEST ONLY: SLUICE_TEST_MAX_PAGE_COUNT caps the database size to simulate a full disk;
+  // SLUICE_TEST_HOOKS=1 adds the admin operation that moves the cap while running.
+  const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
+  if (process.env.SLUICE_TEST_MAX_PAGE_COUNT) db.raw.pragma(`max_page_count = ${Number(process.env.SLUICE_TEST_MAX_PAGE_COUNT)}`);
 
   const writer = new ReadingWriter({
     db,
@@ -41,6 +51,26 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       ...overrides.writer,
     },
   });
+  const poison = new PoisonGuard({ file: join(config.data_dir, POISON_FILE), db });
+  const crashed = poison.open(clock.now());
+  if (crashed) {
+    // [PRIV-3] names the topic, never the payload.
+    logger.error({ deviceId: crashed.deviceId, topic: crashed.topic }, 'the previous run died while interpreting this message; quarantined instead of retried');
+    await writer.submit({
+      deviceId: crashed.deviceId,
+      readings: [],
+      specs: {},
+      quarantine: {
+        deviceId: crashed.deviceId,
+        clientId: crashed.clientId,
+        topic: crashed.topic,
+        reason: 'ingest_crashed',
+        message: `the gateway stopped while interpreting this message (${crashed.bytes} bytes); it was quarantined at restart instead of being retried`,
+        payload: Buffer.from(crashed.head, 'base64'),
+        receivedAt: crashed.receivedAt,
+      },
+    });
+  }
   const intake = new TelemetryIntake({
     writer,
     profiles,
@@ -48,20 +78,84 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     logger,
     events,
     limits: { maxPayloadBytes: config.ingest.max_payload_bytes, maxFuture: config.ingest.max_future, maxPast: config.ingest.max_past },
+    poison,
+    testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
-  const broker = new MqttBroker({ options: { host: config.mqtt.host, port: config.mqtt.port }, registry, intake, clock, logger, events });
-  const operations = buildOperations(context, () => ({
-    mqttPort: broker.port,
-    connectedClients: broker.connectedClients,
-    storeFaulted: writer.isFaulted,
-    startedAt,
-  }));
+  // Retained messages and persistent sessions survive a restart.
+  const limits = config.broker.limits;
+  const persistence = new SqlitePersistence({
+    db,
+    logger,
+    limits: { maxRetained: limits.max_retained_messages, maxRetainedBytes: limits.max_retained_bytes, maxQueuedPerSession: limits.max_queued_per_session },
+  });
+  const broker = new MqttBroker({
+    options: { host: config.mqtt.host, port: config.mqtt.port, settings: brokerSettings(config) },
+    registry,
+    intake,
+    clock,
+    logger,
+    events,
+    sessionStore: persistence,
+  });
+  const scheduler = new Scheduler({
+    db,
+    clock,
+    logger,
+    timeZone: config.timezone,
+    jobs: [
+      {
+        name: RETENTION_JOB,
+        cron: config.retention.schedule,
+        run: async (now) => {
+          const result = await maintenance.retention(now);
+          writer.refreshCaches(); // the purge removed quarantine rows the writer keeps totals of
+          return result;
+        },
+      },
+      { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
+    ],
+  });
+  const operations = buildOperations(
+    context,
+    () => ({
+      mqttPort: broker.port,
+      connectedClients: broker.connectedClients,
+      storeFaulted: writer.isFaulted,
+      storeFault: writer.faultInfo,
+      startedAt,
+      broker: () => broker.stats(),
+    }),
+    { maintenance, writer, scheduler, testHooks },
+  );
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
 
-  const lifecycle = new Lifecycle([writer, broker, admin]);
+  const sharing = buildSharing(context);
+  const share = config.share;
+  const forwarder = new Forwarder({
+    outbox: sharing.outbox,
+    clock,
+    logger,
+    events,
+    policiesDir: config.policies_dir,
+    options: {
+      requestTimeout: share.request_timeout,
+      backoffInitial: share.backoff_initial,
+      backoffMax: share.backoff_max,
+      backoffJitter: share.backoff_jitter,
+      retryAfterMax: share.retry_after_max,
+      maxAttempts: share.max_attempts,
+      pollInterval: share.poll_interval,
+    },
+  });
+  // Policy summaries: one window job per policy in force; approvals and revocations re-read them.
+  const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
+  events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
+
+  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
   try {
     await lifecycle.start();
   } catch (err) {
+    poison.close();
     context.close();
     throw err;
   }
@@ -71,9 +165,11 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   return {
     context,
     mqttPort: broker.port,
+    reloadCertificates: () => broker.reloadCertificates(),
     stop: () =>
       (stopping ??= (async () => {
         const errors = await lifecycle.stop();
+        poison.close();
         context.close();
         for (const err of errors) logger.error({ err }, 'error while stopping');
         logger.info('gateway stopped');
@@ -83,12 +179,31 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
 /** Runs the gateway until SIGINT or SIGTERM, then shuts down cleanly; resolves to the exit code. */
 export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger): Promise<number> {
-  const gateway = await startGateway(config, logger);
+  // Handlers go in before start: a signal during start-up (or right after its log line) must
+  // not kill the process with the default action while the database is open.
+  let received: string | undefined;
+  let onSignal: (signal: string) => void = (signal) => (received ??= signal);
+  const onInt = () => onSignal('SIGINT');
+  const onTerm = () => onSignal('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  const release = containFailures(logger);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway(config, logger);
+  } catch (err) {
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    release();
+    throw err;
+  }
   return new Promise((resolve) => {
     const shutdown = (signal: string) => {
       logger.info({ signal }, 'shutting down');
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
+      process.off('SIGHUP', onHup);
+      release();
       gateway.stop().then(
         () => resolve(0),
         (err: unknown) => {
@@ -97,9 +212,9 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
         },
       );
     };
-    const onInt = () => shutdown('SIGINT');
-    const onTerm = () => shutdown('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    const onHup = () => gateway.reloadCertificates();
+    process.on('SIGHUP', onHup);
+    onSignal = shutdown;
+    if (received) shutdown(received);
   });
 }

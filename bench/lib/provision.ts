@@ -29,7 +29,10 @@ export async function provision(count: number, prefix = 'bench'): Promise<Provis
     // scrypt runs on the libuv pool; a few at a time keeps memory (16 MiB each) bounded.
     for (let i = 0; i < ids.length; i += 4) {
       const added = await Promise.all(ids.slice(i, i + 4).map((id) => ctx.registry.add({ id, profile: 'thermostat' })));
-      for (const a of added) devices.push({ id: a.record.id, password: a.password });
+      for (const a of added) {
+        if (a.password === null) throw new Error(`device ${a.record.id} got no password`);
+        devices.push({ id: a.record.id, password: a.password });
+      }
     }
   } finally {
     ctx.close();

@@ -23,6 +23,8 @@ export function canPublish(who: DeviceRecord, topic: string, ctx: AclContext): b
 }
 
 export function canSubscribe(who: DeviceRecord, filter: string): boolean {
+  // $SYS (broker internals: client ids, counters) is for the household's own tools only.
+  if (filter.startsWith('$') && who.role !== 'household') return false;
   switch (who.role) {
     case 'device':
       return filterWithin(filter, `sluice/${who.id}/cmd`);

@@ -1,23 +1,27 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { DeviceRecord, DeviceRegistry } from '../devices/index.js';
 import { canPublish, canSubscribe } from './acl.js';
+import { BrokerHardening, type SessionStore } from './hardening.js';
 import type { TelemetryIntake } from './intake.js';
-import { listen } from './listen.js';
+import { BrokerListeners } from './listeners.js';
+import { defaultBrokerSettings, type BrokerSettings } from './settings.js';
 
 export interface BrokerOptions {
   host: string;
   port: number;
+  /** Listeners and limits (sluice.yaml `broker`); the defaults when absent. */
+  settings?: BrokerSettings;
 }
 
 /** Per-connection facts the hooks need; kept beside aedes' client, never on it. */
 interface Session {
   device?: DeviceRecord;
   emptyPersistentId?: boolean;
+  clientIdTooLong?: boolean;
 }
 
-function authError(returnCode: 2 | 4 | 5, message: string): AuthenticateError {
+function authError(returnCode: 2 | 3 | 4 | 5, message: string): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
@@ -29,8 +33,8 @@ function authError(returnCode: 2 | 4 | 5, message: string): AuthenticateError {
 export class MqttBroker implements Service {
   readonly name = 'broker';
   private aedes: Aedes | undefined;
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  private listeners: BrokerListeners | undefined;
+  private hardening: BrokerHardening | undefined;
   private readonly sessions = new WeakMap<Client, Session>();
   private boundPort = 0;
 
@@ -43,6 +47,8 @@ export class MqttBroker implements Service {
       logger: Logger;
       events: EventBus;
       aedesOptions?: Partial<AedesOptions>;
+      /** Durable retained messages and sessions; aedes' in-memory persistence when absent. */
+      sessionStore?: SessionStore;
     },
   ) {}
 
@@ -51,20 +57,39 @@ export class MqttBroker implements Service {
     return this.boundPort;
   }
 
+  /** Bound ports by listener (mqtt, mqtts, ws, wss). */
+  get ports(): Record<string, number> {
+    return { ...this.listeners?.ports };
+  }
+
+  /** Connection and limit counters for `sluice status`. */
+  stats(): Record<string, unknown> {
+    return this.hardening?.stats() ?? {};
+  }
+
+  /** Re-reads TLS certificates (SIGHUP). */
+  reloadCertificates(): void {
+    this.listeners?.reloadCertificates();
+  }
+
   get connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
   }
 
   async start(): Promise<void> {
     const { logger } = this.deps;
+    const settings = this.deps.options.settings ?? defaultBrokerSettings(this.deps.options.host, this.deps.options.port);
+    const hardening = new BrokerHardening({ limits: settings.limits, clock: this.deps.clock, logger, persistence: this.deps.sessionStore });
+    this.hardening = hardening;
     const aedes = new Aedes({
+      ...hardening.aedesOptions(),
       ...this.deps.aedesOptions,
       preConnect: (client, packet, done) => this.preConnect(client, packet.protocolVersion ?? 4, packet.clientId, packet.clean ?? true, done),
       authenticate: (client, username, password, done) => void this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
         const device = client ? this.sessions.get(client)?.device : undefined;
-        if (device && canSubscribe(device, sub.topic)) return done(null, sub);
+        if (device && canSubscribe(device, sub.topic) && hardening.checkSubscribe(client!, sub.topic)) return done(null, sub);
         logger.warn({ deviceId: device?.id, filter: sub.topic }, 'subscription refused');
         done(null, null); // SUBACK 0x80
       },
@@ -72,27 +97,32 @@ export class MqttBroker implements Service {
     await aedes.listen();
     aedes.on('clientError', (client, err) => logger.debug({ clientId: client.id, err: err.message }, 'client error'));
     aedes.on('connectionError', (client, err) => logger.debug({ clientId: client?.id, err: err.message }, 'connection error'));
+    hardening.attach(aedes);
     this.aedes = aedes;
 
-    const server = createServer({ noDelay: true }, (socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-      aedes.handle(socket);
+    const listeners = new BrokerListeners({
+      options: settings.listeners,
+      logger,
+      onConnection: (transport, remoteAddress, outboundBytes) => {
+        const guarded = hardening.admit(transport, remoteAddress, outboundBytes);
+        if (guarded) aedes.handle(guarded as never);
+      },
     });
-    const address = await listen(server, this.deps.options.host, this.deps.options.port, 'MQTT', '--mqtt-port');
-    this.server = server;
-    this.boundPort = address.port;
-    logger.info({ host: address.address, port: address.port, listener: 'mqtt' }, 'mqtt listening');
+    this.listeners = listeners;
+    try {
+      await listeners.start();
+    } catch (err) {
+      // start() failed, so stop() will not run: release aedes' timers here or the process lingers.
+      await this.stop();
+      throw err;
+    }
+    this.boundPort = listeners.ports.mqtt ?? 0;
   }
 
   async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const s of this.sockets) s.destroy();
-      await closed;
-    }
+    await this.listeners?.stop();
+    this.listeners = undefined;
+    this.hardening?.stop();
     const aedes = this.aedes;
     this.aedes = undefined;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
@@ -103,7 +133,7 @@ export class MqttBroker implements Service {
       this.deps.logger.warn({ clientId }, 'an MQTT 5 client tried to connect; Sluice speaks MQTT 3.1.1 — set the device or library to protocol version 4 (3.1.1)');
     }
     // [MQTT-3.1.3-8] a zero-length ClientId needs CleanSession=1; refused in authenticate with 0x02.
-    this.sessions.set(client, { emptyPersistentId: clientId === '' && !clean });
+    this.sessions.set(client, { emptyPersistentId: clientId === '' && !clean, clientIdTooLong: this.hardening!.clientIdTooLong(client, clientId) });
     done(null, true);
   }
 
@@ -115,28 +145,43 @@ export class MqttBroker implements Service {
   ): Promise<void> {
     const session = this.sessions.get(client) ?? {};
     if (session.emptyPersistentId) return done(authError(2, 'identifier rejected: an empty client id needs a clean session'), false);
+    if (session.clientIdTooLong) return done(authError(2, 'identifier rejected: client id too long'), false);
     if (!username || !password) {
       this.deps.logger.warn({ clientId: client.id }, 'anonymous connection refused');
       return done(authError(5, 'not authorized: credentials required'), false);
     }
+    const hardening = this.hardening!;
+    if (hardening.authBlockedFor(client, username) > 0) {
+      // Refused without checking: a brute force must not buy scrypt time, nor learn anything.
+      return done(authError(5, 'not authorized: too many failed attempts; try again later'), false);
+    }
     let device: DeviceRecord | null;
     try {
-      device = await this.deps.registry.authenticate(username, password.toString('utf8'));
+      const checked = await hardening.inAuthSlot(client, () => this.deps.registry.authenticate(username, password.toString('utf8')));
+      if (checked === undefined) return done(authError(3, 'server unavailable: too many logins at once; try again'), false);
+      device = checked;
     } catch (err) {
       this.deps.logger.error({ err }, 'authentication failed with an error');
       device = null;
     }
     if (!device) {
       this.deps.logger.warn({ username, clientId: client.id }, 'bad username or password');
+      hardening.authFailed(client, username);
       return done(authError(4, 'bad username or password'), false);
     }
+    hardening.authSucceeded(client, username, device.role);
     session.device = device;
     this.sessions.set(client, session);
     done(null, true);
   }
 
-  private authorizePublish(client: Client | null, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; dup?: boolean; messageId?: number }, done: (err?: Error | null) => void): void {
+  private authorizePublish(client: Client | null, packet: { topic: string; payload: Buffer | string; qos: 0 | 1 | 2; dup?: boolean; retain?: boolean; messageId?: number }, done: (err?: Error | null) => void): void {
     if (!client) return done(null); // the broker's own messages
+    const check = this.hardening!.checkPublish(client, packet);
+    if (!check.ok) {
+      this.deps.logger.debug({ clientId: client.id, reason: check.reason }, 'publish refused by a limit; disconnecting');
+      return done(new Error(check.reason));
+    }
     const device = this.sessions.get(client)?.device;
     // Registry changes take effect at once: a removed device loses its rights mid-connection.
     const current = device ? this.deps.registry.get(device.id) : undefined;
@@ -145,11 +190,19 @@ export class MqttBroker implements Service {
       this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic }, 'publish refused; disconnecting');
       return done(new Error(`not authorized to publish to ${packet.topic}`));
     }
-    if (current.role !== 'device') return done(null);
+    this.hardening!.admitRetained(client, packet);
+    if (current.role === 'household') return done(null);
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    this.deps.intake
-      .fromDevice(current, client.id, { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId })
-      .then(
+    const incoming = { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId };
+    let ingested: Promise<void>;
+    if (current.role === 'bridge') {
+      const base = current.baseTopic ?? current.id;
+      const behind = packet.topic.length > base.length ? this.deps.registry.behindBridge(current.id, packet.topic.slice(base.length + 1)) : undefined;
+      ingested = this.deps.intake.fromBridge(current, client.id, incoming, behind);
+    } else {
+      ingested = this.deps.intake.fromDevice(current, client.id, incoming);
+    }
+    ingested.then(
         () => done(null),
         (err: unknown) => {
           this.deps.logger.error({ err, deviceId: current.id }, 'readings could not be stored; the device will resend');

@@ -1,7 +1,8 @@
 import type { Clock, EventBus, Logger } from '../core/index.js';
 import type { DeviceProfile, DeviceRecord } from '../devices/index.js';
-import { interpretNative, type IngestLimits, type IngestOutcome } from '../ingest/index.js';
+import { interpretMessage, type IngestLimits, type IngestOutcome } from '../ingest/index.js';
 import { payloadDigest, type ReadingWriter, type WriteRequest } from '../store/index.js';
+import type { PoisonGuard } from './poison-guard.js';
 
 export interface IncomingPublish {
   topic: string;
@@ -32,22 +33,36 @@ export class TelemetryIntake {
       logger: Logger;
       events: EventBus;
       limits: IngestLimits;
+      poison?: PoisonGuard;
+      /** TEST-ONLY (env SLUICE_TEST_POISON): a payload containing this text kills the process mid-ingest. */
+      testPoison?: string | undefined;
     },
   ) {}
 
   /** Handles a publish under the device's own namespace `sluice/<id>/…`. */
   async fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<void> {
-    const receivedAt = this.deps.clock.now();
-    const subtopic = packet.topic.slice(`sluice/${device.id}/`.length);
-    const profile = device.profile ? this.deps.profiles().get(device.profile) : undefined;
-    let outcome: IngestOutcome;
-    try {
-      outcome = interpretNative({ deviceId: device.id, subtopic, payload: packet.payload, receivedAt, profile, limits: this.deps.limits });
-    } catch (err) {
-      // A bug in the interpreter must not cost the device its connection nor the gateway its life.
-      this.deps.logger.error({ err, deviceId: device.id, topic: packet.topic }, 'ingest failed on a message; quarantined');
-      outcome = { kind: 'rejected', reason: 'ingest_crashed', message: `ingest failed: ${(err as Error).message}` };
+    return this.ingest(device, clientId, packet, packet.topic.slice(`sluice/${device.id}/`.length), false);
+  }
+
+  /**
+   * Handles a publish under a bridge's base topic: a message of a device registered behind the
+   * bridge (`--via`, `--source`) is interpreted with that device's profile; anything else the
+   * bridge says (its own state, devices the household has not registered) is acknowledged and
+   * not kept.
+   */
+  async fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<void> {
+    if (!behind) {
+      this.deps.logger.trace({ bridgeId: bridge.id, topic: packet.topic }, 'bridge message for no registered device; not kept');
+      return;
     }
+    return this.ingest(behind.record, clientId, packet, behind.subtopic, true);
+  }
+
+  private async ingest(device: DeviceRecord, clientId: string, packet: IncomingPublish, subtopic: string, viaBridge: boolean): Promise<void> {
+    const receivedAt = this.deps.clock.now();
+    const profile = device.profile ? this.deps.profiles().get(device.profile) : undefined;
+    const outcome = this.interpret(device, clientId, packet, { subtopic, viaBridge, receivedAt, profile });
+    if (outcome.kind === 'ignored') return;
 
     if (outcome.kind === 'status') {
       this.deps.events.emit('device.status', { deviceId: device.id, online: outcome.online });
@@ -79,6 +94,37 @@ export class TelemetryIntake {
       return;
     }
     await committed;
+  }
+
+  /** Runs the pure interpreter between the poison guard's mark and clear. */
+  private interpret(
+    device: DeviceRecord,
+    clientId: string,
+    packet: IncomingPublish,
+    at: { subtopic: string; viaBridge: boolean; receivedAt: number; profile: DeviceProfile | undefined },
+  ): IngestOutcome {
+    const { poison } = this.deps;
+    const digest = poison?.digest(packet.topic, packet.payload);
+    if (poison && digest) {
+      if (poison.isPoison(digest)) {
+        // Its first delivery crashed the gateway and sits in the quarantine; do not try again.
+        this.deps.logger.warn({ deviceId: device.id, topic: packet.topic }, 'redelivery of a message that crashed ingest; acknowledged without interpreting it');
+        return { kind: 'ignored' };
+      }
+      poison.mark({ deviceId: device.id, clientId, topic: packet.topic, payload: packet.payload, digest, receivedAt: at.receivedAt });
+    }
+    let outcome: IngestOutcome;
+    try {
+      // TEST-ONLY: SLUICE_TEST_POISON stands in for a fault ingest cannot catch (stack overflow, abort).
+      if (this.deps.testPoison && packet.payload.includes(this.deps.testPoison)) process.exit(70);
+      outcome = interpretMessage({ deviceId: device.id, subtopic: at.subtopic, topic: packet.topic, payload: packet.payload, receivedAt: at.receivedAt, profile: at.profile, limits: this.deps.limits, viaBridge: at.viaBridge });
+    } catch (err) {
+      // A bug in the interpreter must not cost the device its connection nor the gateway its life.
+      this.deps.logger.error({ err, deviceId: device.id, topic: packet.topic }, 'ingest failed on a message; quarantined');
+      outcome = { kind: 'rejected', reason: 'ingest_crashed', message: `ingest failed: ${(err as Error).message}` };
+    }
+    poison?.clear();
+    return outcome;
   }
 
   /**

@@ -2,8 +2,11 @@ import type { ParseArgsConfig } from 'node:util';
 import type { SluiceConfig } from '../config/index.js';
 import { createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
+import { dataCommands } from './commands-data.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
+import { simulateCommands } from './commands-simulate.js';
+import { policyCommands } from './commands-policy.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -35,8 +38,9 @@ interface DeviceRow {
   created_at: string;
 }
 
-function printCredentials(print: (t: string) => void, r: { id: string; username: string; password: string; role: string }, asJson: boolean, verb: string): void {
+function printCredentials(print: (t: string) => void, r: { id: string; username: string; password: string | null; role: string; via?: string | null }, asJson: boolean, verb: string): void {
   if (asJson) return print(JSON.stringify(r));
+  if (r.password === null) return print(`${verb} ${r.id} behind bridge ${r.via ?? ''}; the bridge publishes its messages, so it has no password of its own.`);
   print(
     [
       `${verb} ${r.id} (role ${r.role}).`,
@@ -65,14 +69,14 @@ export const commands: Command[] = [
   },
   {
     name: 'devices add',
-    usage: 'devices add ID --profile P [--role device|bridge|household] [--base-topic T] [--json]',
-    summary: 'Register a device (or bridge, or household tool) and print its MQTT password once.',
-    options: { profile: { type: 'string' }, role: { type: 'string' }, 'base-topic': { type: 'string' }, ...json },
+    usage: 'devices add ID --profile P [--role device|bridge|household] [--base-topic T] [--via BRIDGE [--source NAME]] [--json]',
+    summary: 'Register a device (or bridge, or household tool) and print its MQTT password once; --via registers a device behind a bridge.',
+    options: { profile: { type: 'string' }, role: { type: 'string' }, 'base-topic': { type: 'string' }, via: { type: 'string' }, source: { type: 'string' }, ...json },
     args: 1,
     async run({ args, flags, config, print }) {
       const r = (await withGateway(config(), (call) =>
-        call('devices.add', { id: args[0], profile: flags.profile, role: flags.role, baseTopic: flags['base-topic'] }),
-      )) as { id: string; username: string; password: string; role: string };
+        call('devices.add', { id: args[0], profile: flags.profile, role: flags.role, baseTopic: flags['base-topic'], via: flags.via, source: flags.source }),
+      )) as { id: string; username: string; password: string | null; role: string; via?: string | null };
       printCredentials(print, r, flags.json === true, 'Added');
       return 0;
     },
@@ -195,8 +199,11 @@ export const commands: Command[] = [
     async run({ flags, config, print }) {
       const s = (await withGateway(config(), (call) => call('status'))) as Record<string, unknown>;
       if (flags.json) print(JSON.stringify(s));
-      else print(table(['', ''], Object.entries(s).map(([k, v]) => [k, v === null ? '-' : String(v)])).split('\n').slice(1).join('\n'));
+      else print(table(['', ''], Object.entries(s).map(([k, v]) => [k, v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)])).split('\n').slice(1).join('\n'));
       return 0;
     },
   },
+  ...simulateCommands,
+  ...dataCommands,
+  ...policyCommands,
 ];

@@ -1,3 +1,4 @@
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { tryParseDuration } from '../core/index.js';
 
@@ -13,6 +14,19 @@ export const duration = z.union([
     return ms;
   }),
 ]);
+
+/** A five- or six-field cron expression, checked by the parser the scheduler uses. */
+const cron = z.string().refine(
+  (text) => {
+    try {
+      CronExpressionParser.parse(text);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a cron expression such as "7 * * * *"' },
+);
 
 const port = z.number().int().min(0).max(65535);
 const defaultTimezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -51,6 +65,141 @@ export const configSchema = z
       .object({
         max_entries: z.number().int().min(1).default(10_000),
         max_bytes: z.number().int().min(1024).default(4 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    devices: z
+      .object({
+        /** [PRIV-2] `profile.metric` (or `*.metric`) never written to disk, on top of what profiles mark never_store. */
+        never_store: z.array(z.string().regex(/^(\*|[a-z0-9][a-z0-9_-]*)\.[a-z][a-z0-9_]*$/, 'expected profile.metric, e.g. door-lock.user_id')).default([]),
+      })
+      .strict()
+      .prefault({}),
+    retention: z
+      .object({
+        /** Days raw readings are kept before they are rolled up and purged. */
+        raw_days: z.number().positive().default(30),
+        /** Days hourly rollups are kept. */
+        rollup_days: z.number().positive().default(730),
+        /** Per device and/or metric raw retention; the most specific match wins. */
+        overrides: z
+          .array(
+            z
+              .object({ device: z.string().min(1).optional(), metric: z.string().min(1).optional(), raw_days: z.number().positive() })
+              .strict()
+              .refine((o) => o.device !== undefined || o.metric !== undefined, { message: 'an override names a device, a metric, or both' }),
+          )
+          .default([]),
+        /** When rollups and purge run (cron, household timezone). */
+        schedule: cron.default('7 * * * *'),
+        /** Most readings deleted in one transaction; ingest waits at most one batch. */
+        batch_size: z.number().int().min(1).max(100_000).default(1000),
+        /** Longest a reading's value is held for time-weighted means and time in state. */
+        hold: duration.default(2 * 3_600_000),
+        /** How far back each rollup run recomputes hours, to take in late readings. */
+        recheck: duration.default(86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    storage: z
+      .object({
+        /** WAL pages before SQLite checkpoints by itself; larger = fewer writes to the card. */
+        wal_autocheckpoint: z.number().int().min(0).default(1000),
+        /** When the WAL is checkpointed (PASSIVE) and truncated (cron, household timezone). */
+        checkpoint_schedule: cron.default('*/15 * * * *'),
+      })
+      .strict()
+      .prefault({}),
+    /** Delivery of approved summaries to vendors (issue 5). */
+    share: z
+      .object({
+        /** How long one POST may take before it counts as failed. */
+        request_timeout: duration.default(10_000),
+        /** First retry delay; doubles with every failed attempt, up to backoff_max. */
+        backoff_initial: duration.default(1000),
+        backoff_max: duration.default(3_600_000),
+        /** Fraction of each delay drawn at random (0–1), so gateways do not retry in step. */
+        backoff_jitter: z.number().min(0).max(1).default(0.2),
+        /** Longest Retry-After a vendor may ask for before it is capped. */
+        retry_after_max: duration.default(3_600_000),
+        /** Attempts before a summary is given up (0: never give up). */
+        max_attempts: z.number().int().min(0).default(0),
+        /** Longest the forwarder sleeps between looks at the outbox. */
+        poll_interval: duration.default(5000),
+      })
+      .strict()
+      .prefault({}),
+    /** The scheduler of policy runs (and later jobs). */
+    schedule: z
+      .object({
+        /** After downtime, at most this many missed windows of one job are caught up. */
+        max_catch_up: z.number().int().min(1).default(31),
+        /** Safety tick besides the cron wake-ups. */
+        tick_interval: duration.default(60_000),
+      })
+      .strict()
+      .prefault({}),
+    broker: z
+      .object({
+        /** The plain-TCP listener on mqtt.host:mqtt.port; turn off when only TLS/WebSocket should serve. */
+        tcp: z.boolean().default(true),
+        tls: z
+          .object({
+            enabled: z.boolean().default(false),
+            host: z.string().min(1).default('0.0.0.0'),
+            port: port.default(8883),
+            /** PEM files; read at start and again on SIGHUP. */
+            cert_file: z.string().default(''),
+            key_file: z.string().default(''),
+          })
+          .strict()
+          .prefault({}),
+        websocket: z
+          .object({
+            enabled: z.boolean().default(false),
+            host: z.string().min(1).default('0.0.0.0'),
+            port: port.default(8083),
+            path: z.string().startsWith('/').default('/mqtt'),
+            /** Serve wss:// with the tls certificate and key. */
+            tls: z.boolean().default(false),
+          })
+          .strict()
+          .prefault({}),
+        /** Defaults sized for a Raspberry Pi with 1 GB; see README "Limits". */
+        limits: z
+          .object({
+            max_packet_bytes: z.number().int().min(64).max(268_435_455).default(262_144),
+            max_connections: z.number().int().min(1).default(256),
+            /** So one compromised host cannot take every connection slot of the house. */
+            max_connections_per_address: z.number().int().min(1).default(32),
+            connect_timeout: duration.default(10_000),
+            max_client_id_length: z.number().int().min(1).max(65_535).default(64),
+            /** Password checks (scrypt, 16 MiB each) running at once, and waiting beyond those. */
+            max_concurrent_auth: z.number().int().min(1).default(2),
+            max_pending_auth: z.number().int().min(0).default(64),
+            auth_free_failures: z.number().int().min(0).default(3),
+            auth_backoff_base: duration.default(1_000),
+            auth_backoff_max: duration.default(300_000),
+            /** Publishes per second per client (token bucket) and the burst it may save up. */
+            publish_rate: z.number().positive().default(20),
+            publish_burst: z.number().int().min(1).default(100),
+            /** For bridges (one connection for many devices) and the household's own tools. */
+            trusted_publish_rate: z.number().positive().default(500),
+            trusted_publish_burst: z.number().int().min(1).default(1000),
+            max_topic_length: z.number().int().min(16).max(65_535).default(256),
+            max_topic_levels: z.number().int().min(1).max(100).default(16),
+            max_subscriptions_per_client: z.number().int().min(1).default(64),
+            max_retained_messages: z.number().int().min(0).default(10_000),
+            max_retained_bytes: z.number().int().min(0).default(16 * 1024 * 1024),
+            max_queued_per_session: z.number().int().min(1).default(1_000),
+            session_expiry: duration.default(7 * 86_400_000),
+            max_outbound_buffer_bytes: z.number().int().min(1024).default(1_048_576),
+            /** A client whose send buffer does not drain for this long is disconnected (aedes drainTimeout). */
+            slow_consumer_timeout: duration.default(5_000),
+            max_queued_deliveries: z.number().int().min(100).default(10_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),

@@ -119,6 +119,14 @@ function describeIssue(zi: z.core.$ZodIssue, doc: Document, path: ReadonlyArray<
       return `expected one of ${zi.values.map((v) => String(v)).join(', ')}, got ${gotText}`;
     case 'invalid_type':
       return got === undefined ? `required ${zi.expected} is missing` : `expected ${zi.expected}, got ${gotText}`;
+    case 'invalid_union': {
+      // Report the branch that accepted the value's type (its message is the useful one).
+      const branches = zi.errors.flat();
+      const specific = branches.find((b) => b.code !== 'invalid_type');
+      if (specific) return describeIssue(specific, doc, path);
+      const expected = branches.flatMap((b) => (b.code === 'invalid_type' ? [b.expected] : []));
+      return `expected ${[...new Set(expected)].join(' or ')}, got ${gotText}`;
+    }
     default:
       return zi.message;
   }

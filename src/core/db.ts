@@ -18,6 +18,8 @@ export interface OpenDatabaseOptions {
   migrations: readonly Migration[];
   logger: Logger;
   readonly?: boolean;
+  /** Run `PRAGMA quick_check` before anything else and refuse a damaged file. */
+  check?: boolean;
 }
 
 /** The gateway's one SQLite connection: WAL, synchronous=FULL, migrations applied. */
@@ -55,6 +57,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Sluice
     throw new SluiceError('SLUICE_ERR_DB_IO', `cannot open database ${path}: ${(err as Error).message}`, { path }, { cause: err });
   }
   try {
+    if (!isNew && options.check) refuseDamaged(raw, path);
     if (options.readonly) {
       raw.pragma('busy_timeout = 5000');
       return new SluiceDatabase(raw, path);
@@ -73,8 +76,27 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Sluice
     return new SluiceDatabase(raw, path);
   } catch (err) {
     raw.close();
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_NOTADB'))) throw damaged(path, [(err as Error).message], err);
     throw err;
   }
+}
+
+function damaged(path: string, problems: string[], cause?: unknown): SluiceError {
+  return new SluiceError(
+    'SLUICE_ERR_DB_DAMAGED',
+    `database ${path} is damaged (${problems.slice(0, 3).join('; ')}); Sluice will not run on it and has not changed it. ` +
+      'Recover with `sluice db recover` (moves it aside and salvages what can be read) or `sluice db recover --from-backup` (restores the backup made before the last upgrade).',
+    { path, problems },
+    { cause },
+  );
+}
+
+/** Damage is found before migrations or the WAL pragma touch the file, so the file stays as it was. */
+function refuseDamaged(raw: RawDatabase, path: string): void {
+  const rows = raw.pragma('quick_check(20)') as Array<{ quick_check: string }>;
+  const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
+  if (problems.length > 0) throw damaged(path, problems);
 }
 
 async function migrate(raw: RawDatabase, path: string, migrations: readonly Migration[], logger: Logger): Promise<void> {

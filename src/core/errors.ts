@@ -83,6 +83,75 @@ export const errorCatalogue = {
     meaning: 'An unexpected fault (a bug). The message and the log say where.',
     fix: 'Report it with the log lines around it.',
   },
+  // --- devices and data quality (issue 3) ---
+  SLUICE_ERR_GATEWAY_NOT_RUNNING: {
+    exit: 1,
+    meaning: 'The command needs a running gateway on the data directory (for example `sluice simulate`), and none runs.',
+    fix: 'Start the gateway first (`npm start`, or `sluice start --data DIR`), then run the command again.',
+  },
+  // --- the raw store's life (retention, erase, damage) ---
+  SLUICE_ERR_DB_DAMAGED: {
+    exit: 1,
+    meaning: 'The database failed `PRAGMA quick_check` or is not a database; Sluice refuses to run on it and leaves it untouched.',
+    fix: 'Stop the gateway and run `sluice db recover` (salvage what can be read) or `sluice db recover --from-backup`.',
+  },
+  SLUICE_ERR_ERASE_UNCONFIRMED: {
+    exit: 2,
+    meaning: '`sluice erase` was run without `--yes`; it printed what it would remove and removed nothing.',
+    fix: 'Check the counts, then run the same command with `--yes`.',
+  },
+  SLUICE_ERR_RECOVER: {
+    exit: 1,
+    meaning: '`sluice db recover` could not run: a gateway is running, there is no database, or the backup asked for does not exist.',
+    fix: 'Stop the gateway first; to restore a backup, check that `sluice.db.bak` is in the data directory.',
+  },
+  // --- disclosure: policies, summaries, delivery, ledger (issue 5) ---
+  SLUICE_ERR_POLICY_INVALID: {
+    exit: 2,
+    meaning: 'A sharing policy (policies/NAME.yaml) is malformed, or names metrics, devices or statistics its devices do not have.',
+    fix: 'Correct the file at the printed file:line:col (`sluice policy check NAME` lists every problem).',
+  },
+  SLUICE_ERR_POLICY_UNKNOWN: {
+    exit: 2,
+    meaning: 'No policy file with this name exists in the policies directory.',
+    fix: 'List the policies with `sluice policy list`.',
+  },
+  SLUICE_ERR_POLICY_NOT_APPROVED: {
+    exit: 2,
+    meaning: 'The policy is not in force (never approved, revoked or expired), so nothing is produced or sent under it.',
+    fix: 'Preview it with `sluice policy preview NAME`, then `sluice policy approve NAME`.',
+  },
+  SLUICE_ERR_POLICY_STALE_REVIEW: {
+    exit: 2,
+    meaning: 'The policy (its file or the devices it selects) changed between showing it and approving it.',
+    fix: 'Run `sluice policy approve NAME` again and review what it shows now.',
+  },
+  SLUICE_ERR_POLICY_EXPIRED: {
+    exit: 2,
+    meaning: 'The policy\'s `expires` date has passed, so it cannot be approved.',
+    fix: 'Set a later `expires` date in the file if the household wants to keep sharing.',
+  },
+  SLUICE_ERR_WINDOW_INVALID: {
+    exit: 2,
+    meaning: 'The --window is not one complete, closed window of the policy\'s window size in the household timezone.',
+    fix: 'Give START/END of one whole hour, day or week (as the policy says) that has ended, e.g. 2026-11-22/2026-11-23.',
+  },
+  SLUICE_ERR_SECRET_MISSING: {
+    exit: 1,
+    meaning: 'The signing key a policy names (secret_env or secret_file) is not available to the gateway.',
+    fix: 'Set the environment variable or create the file (mode 0600) the policy names, then restart the gateway.',
+  },
+  SLUICE_ERR_LEDGER_BROKEN: {
+    exit: 1,
+    meaning: 'The disclosure ledger failed verification: a row was altered or removed, or the chain is shorter than its head file says.',
+    fix: 'Treat the ledger as tampered with; restore the database from a backup and keep the damaged copy for inspection.',
+  },
+  // Broker hardening (issue 6)
+  SLUICE_ERR_TLS: {
+    exit: 2,
+    meaning: 'A TLS or secure WebSocket listener is enabled but its certificate or key is missing or unreadable.',
+    fix: 'Set broker.tls.cert_file and broker.tls.key_file to readable PEM files, or disable the listener.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -6,6 +6,8 @@ export interface SluiceEvents {
   'device.status': { deviceId: string; online: boolean };
   'store.faulted': { message: string };
   'store.recovered': Record<string, never>;
+  'policy.decided': { policy: string; decision: 'approved' | 'revoked' };
+  'summary.queued': { summaryId: string; policy: string };
 }
 
 type Listener<K extends keyof SluiceEvents> = (payload: SluiceEvents[K]) => void;

@@ -16,6 +16,10 @@ export interface DeviceRecord {
   /** Made by `sluice simulate`; never shared unless a policy names it. */
   simulated: boolean;
   createdAt: number;
+  /** For a device behind a bridge: the bridge's id; such a device has no MQTT login of its own. */
+  via: string | null;
+  /** For a device behind a bridge: its name on the bridge (Zigbee2MQTT friendly name), the topic level(s) after the base topic. */
+  source: string | null;
 }
 
 export interface NewDevice {
@@ -24,6 +28,8 @@ export interface NewDevice {
   profile?: string | null;
   baseTopic?: string | null;
   simulated?: boolean;
+  via?: string | null;
+  source?: string | null;
 }
 
 export const DEVICE_ID = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -44,7 +50,19 @@ export const deviceMigrations: Migration[] = [
         created_at INTEGER NOT NULL
       ) WITHOUT ROWID`),
   },
+  {
+    module: 'devices',
+    version: 2,
+    description: 'devices behind a bridge: via (bridge id) and source (name on the bridge)',
+    up: (db) =>
+      db.exec(`ALTER TABLE devices ADD COLUMN via TEXT;
+        ALTER TABLE devices ADD COLUMN source TEXT;
+        CREATE UNIQUE INDEX devices_via_source ON devices (via, source) WHERE via IS NOT NULL;`),
+  },
 ];
+
+/** Stored instead of a hash for a device behind a bridge: no password can match it. */
+const NO_LOGIN = '!no-login';
 
 interface Row {
   id: string;
@@ -54,6 +72,8 @@ interface Row {
   simulated: number;
   password_hash: string;
   created_at: number;
+  via: string | null;
+  source: string | null;
 }
 
 /** Registered devices and their credentials; the in-memory copy serves every MQTT packet. */
@@ -75,8 +95,23 @@ export class DeviceRegistry {
     return [...this.byId.values()].map((d) => d.record).sort((a, b) => a.id.localeCompare(b.id));
   }
 
+  /**
+   * The registered device behind a bridge that a topic below the bridge's base belongs to:
+   * the longest source that equals the topic or is followed by `/` (Zigbee2MQTT friendly names
+   * may contain `/`). Returns the rest of the topic after the source.
+   */
+  behindBridge(bridgeId: string, below: string): { record: DeviceRecord; subtopic: string } | undefined {
+    let best: DeviceRecord | undefined;
+    for (const { record } of this.byId.values()) {
+      if (record.via !== bridgeId || record.source === null) continue;
+      const s = record.source;
+      if ((below === s || below.startsWith(`${s}/`)) && (!best || s.length > best.source!.length)) best = record;
+    }
+    return best ? { record: best, subtopic: below.slice(best.source!.length + 1) } : undefined;
+  }
+
   /** Registers a device and returns its password; the password is shown once and stored only hashed. */
-  async add(input: NewDevice): Promise<{ record: DeviceRecord; password: string }> {
+  async add(input: NewDevice): Promise<{ record: DeviceRecord; password: string | null }> {
     const role = input.role ?? 'device';
     if (!DEVICE_ID.test(input.id)) {
       throw new SluiceError('SLUICE_ERR_DEVICE_ID_INVALID', `invalid device id "${input.id}": use 1–64 of a-z, 0-9, - and _, starting with a letter or digit`);
@@ -91,20 +126,37 @@ export class DeviceRegistry {
     if (baseTopic !== null && !/^[^#+/$][^#+]*$/.test(baseTopic)) {
       throw new SluiceError('SLUICE_ERR_USAGE', `invalid base topic "${baseTopic}": no wildcards, not starting with / or $`);
     }
-    const password = generatePassword();
-    const hash = await hashPassword(password);
-    const record: DeviceRecord = { id: input.id, role, profile, baseTopic, simulated: input.simulated ?? false, createdAt: this.deps.clock.now() };
+    const via = input.via ?? null;
+    const source = via === null ? null : (input.source ?? input.id);
+    if (via !== null) {
+      const bridge = this.byId.get(via)?.record;
+      if (!bridge || bridge.role !== 'bridge') throw new SluiceError('SLUICE_ERR_USAGE', `--via must name a registered bridge; "${via}" is not one`);
+      if (role !== 'device') throw new SluiceError('SLUICE_ERR_USAGE', 'only a device can sit behind a bridge');
+      if (!/^[^#+$][^#+]*$/.test(source!) || source!.startsWith('/') || source!.endsWith('/')) {
+        throw new SluiceError('SLUICE_ERR_USAGE', `invalid --source "${source}": the device's name on the bridge, without wildcards or leading/trailing /`);
+      }
+      if ([...this.byId.values()].some((d) => d.record.via === via && d.record.source === source)) {
+        throw new SluiceError('SLUICE_ERR_DEVICE_EXISTS', `bridge "${via}" already has a device registered as "${source}"`);
+      }
+    } else if (input.source) {
+      throw new SluiceError('SLUICE_ERR_USAGE', '--source needs --via BRIDGE');
+    }
+    // A device behind a bridge never logs in: the bridge publishes for it.
+    const password = via === null ? generatePassword() : null;
+    const hash = password === null ? NO_LOGIN : await hashPassword(password);
+    const record: DeviceRecord = { id: input.id, role, profile, baseTopic, simulated: input.simulated ?? false, createdAt: this.deps.clock.now(), via, source };
     // Re-check after the await: another add may have won meanwhile.
     if (this.byId.has(input.id)) throw new SluiceError('SLUICE_ERR_DEVICE_EXISTS', `device "${input.id}" is already registered`);
     this.deps.db.raw
-      .prepare('INSERT INTO devices (id, role, profile, base_topic, simulated, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(record.id, role, profile, baseTopic, record.simulated ? 1 : 0, hash, record.createdAt);
+      .prepare('INSERT INTO devices (id, role, profile, base_topic, simulated, password_hash, created_at, via, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(record.id, role, profile, baseTopic, record.simulated ? 1 : 0, hash, record.createdAt, via, source);
     this.byId.set(record.id, { record, hash });
     return { record, password };
   }
 
   async passwd(id: string): Promise<{ record: DeviceRecord; password: string }> {
     const entry = this.require(id);
+    if (entry.record.via !== null) throw new SluiceError('SLUICE_ERR_USAGE', `"${id}" sits behind bridge "${entry.record.via}" and has no password of its own`);
     const password = generatePassword();
     const hash = await hashPassword(password);
     this.deps.db.raw.prepare('UPDATE devices SET password_hash = ? WHERE id = ?').run(hash, id);
@@ -115,6 +167,8 @@ export class DeviceRegistry {
 
   remove(id: string): DeviceRecord {
     const entry = this.require(id);
+    const behind = [...this.byId.values()].filter((d) => d.record.via === id).map((d) => d.record.id);
+    if (behind.length > 0) throw new SluiceError('SLUICE_ERR_USAGE', `bridge "${id}" still has devices behind it (${behind.join(', ')}); remove them first`);
     this.deps.db.raw.prepare('DELETE FROM devices WHERE id = ?').run(id);
     this.byId.delete(id);
     this.verified.delete(id);
@@ -146,5 +200,14 @@ export class DeviceRegistry {
 }
 
 function toRecord(row: Row): DeviceRecord {
-  return { id: row.id, role: row.role, profile: row.profile, baseTopic: row.base_topic, simulated: row.simulated === 1, createdAt: row.created_at };
+  return {
+    id: row.id,
+    role: row.role,
+    profile: row.profile,
+    baseTopic: row.base_topic,
+    simulated: row.simulated === 1,
+    createdAt: row.created_at,
+    via: row.via,
+    source: row.source,
+  };
 }

@@ -12,10 +12,16 @@ import {
   type SluiceDatabase,
 } from '../core/index.js';
 import { DeviceRegistry, deviceMigrations, loadProfiles, type DeviceProfile } from '../devices/index.js';
+import { scheduleMigrations } from '../schedule/index.js';
 import { StoreQueries, storeMigrations } from '../store/index.js';
+import { brokerMigrations } from '../broker/index.js';
+import { ledgerMigrations } from '../ledger/index.js';
+import { policyMigrations } from '../policy/index.js';
+import { shareMigrations } from '../share/index.js';
 
 /** Every module's migrations, in dependency order. */
-export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations];
+export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations, ...brokerMigrations, ...scheduleMigrations,
+  ...ledgerMigrations, ...policyMigrations, ...shareMigrations];
 
 /**
  * What both a running gateway and a CLI command without a gateway need: the locked data
@@ -43,8 +49,9 @@ export async function openContext(
   const lock = await DataDirLock.acquire(config.data_dir, options.kind, { waitMs: options.kind === 'gateway' ? 5000 : 2000 });
   let db: SluiceDatabase | undefined;
   try {
-    db = await openDatabase({ path: join(config.data_dir, DB_FILE), migrations: allMigrations, logger });
-    const loaded = loadProfiles(config.devices_dir);
+    // The gateway checks the file before it runs on it; a CLI command stays quick (`sluice db check` checks on demand).
+    db = await openDatabase({ path: join(config.data_dir, DB_FILE), migrations: allMigrations, logger, check: options.kind === 'gateway' });
+    const loaded = loadProfiles(config.devices_dir, { neverStore: config.devices.never_store });
     for (const err of loaded.errors) logger.error({ code: err.code }, err.message);
     const profiles = () => loaded.profiles;
     const registry = new DeviceRegistry({ db, clock, profiles });

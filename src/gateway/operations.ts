@@ -1,20 +1,30 @@
 import { SluiceError, parseSince, type AdminOperations } from '../core/index.js';
 import { ROLES, type DeviceRecord, type Role } from '../devices/index.js';
+import type { StoreFault } from '../store/index.js';
 import type { GatewayContext } from './context.js';
+import { dataOperations, type DataRuntime } from './operations-data.js';
+import { policyOperations } from './operations-policy.js';
+import { brokerOperations } from './operations-broker.js';
 
 export interface RuntimeStatus {
   mqttPort: number | null;
   connectedClients: number;
   storeFaulted: boolean;
+  storeFault?: StoreFault | undefined;
   startedAt: number;
+  /** Broker connections and limit counters (issue 6). */
+  broker?: () => Record<string, unknown>;
 }
 
 /**
  * The gateway's admin operations. The same table serves the admin socket of a running
  * gateway and a CLI command that opened the data directory itself, so both behave alike.
  */
-export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStatus): AdminOperations {
+export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStatus, data?: DataRuntime): AdminOperations {
   return {
+    ...dataOperations(ctx, data),
+    ...policyOperations(ctx),
+    ...brokerOperations(ctx, () => runtime?.().broker?.()),
     'devices.add': async (p) => {
       const role = optionalString(p.role, 'role') ?? 'device';
       if (!ROLES.includes(role as Role)) throw new SluiceError('SLUICE_ERR_USAGE', `--role must be one of ${ROLES.join(', ')}; got "${role}"`);
@@ -24,9 +34,11 @@ export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStat
         profile: optionalString(p.profile, 'profile') ?? null,
         baseTopic: optionalString(p.baseTopic, 'base topic') ?? null,
         simulated: p.simulated === true,
+        via: optionalString(p.via, '--via') ?? null,
+        source: optionalString(p.source, '--source') ?? null,
       });
       ctx.events.emit('device.changed', { deviceId: record.id, change: 'added' });
-      return { id: record.id, username: record.id, password, role: record.role };
+      return { id: record.id, username: record.id, password, role: record.role, ...(record.via ? { via: record.via, source: record.source } : {}) };
     },
     'devices.list': () => ctx.registry.list().map(describeDevice),
     'devices.show': (p) => {
@@ -85,10 +97,14 @@ export function buildOperations(ctx: GatewayContext, runtime?: () => RuntimeStat
         pid: rt ? process.pid : null,
         mqtt_port: rt?.mqttPort ?? null,
         connected_clients: rt?.connectedClients ?? 0,
-        store: rt?.storeFaulted ? 'faulted: acknowledgements held' : 'ok',
+        store: rt?.storeFaulted ? `faulted (${rt.storeFault?.code ?? 'storage fault'}): acknowledgements held` : 'ok',
+        store_fault: rt?.storeFault
+          ? `${rt.storeFault.message} since ${new Date(rt.storeFault.since).toISOString()}; ${rt.storeFault.freeBytes === null ? 'free disk unknown' : `${rt.storeFault.freeBytes} bytes free on disk`}`
+          : null,
         started_at: rt ? new Date(rt.startedAt).toISOString() : null,
         devices: ctx.registry.list().length,
         data_dir: ctx.config.data_dir,
+        ...(rt?.broker ? { broker: rt.broker() } : {}),
       };
     },
   };
@@ -101,6 +117,8 @@ function describeDevice(d: DeviceRecord) {
     profile: d.profile,
     base_topic: d.baseTopic,
     simulated: d.simulated,
+    via: d.via,
+    source: d.source,
     created_at: new Date(d.createdAt).toISOString(),
   };
 }

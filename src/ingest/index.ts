@@ -1,3 +1,5 @@
-export { interpretNative, checkValue, type NativeMessage } from './telemetry.js';
+export { interpretMessage, type DeviceMessage } from './telemetry.js';
+export { checkValue, applyRule } from './values.js';
+export { matchTopic, valueAt } from './mapping.js';
 export { resolveTimestamp } from './time.js';
 export type { IngestOutcome, IngestLimits, Reading, ReadingValue, RefusedMetric, RejectionCode, TimeSource } from './types.js';

@@ -1,72 +1,145 @@
-import type { DeviceProfile, MetricSpec } from '../devices/index.js';
+import type { DeviceProfile } from '../devices/index.js';
+import { findMapping, substitute, valueAt, type MatchedMapping } from './mapping.js';
 import { resolveTimestamp } from './time.js';
-import type { IngestLimits, IngestOutcome, Reading, ReadingValue, RefusedMetric } from './types.js';
+import type { IngestLimits, IngestOutcome, Reading, RefusedMetric, TimeSource } from './types.js';
+import { applyRule, checkValue } from './values.js';
 
-export interface NativeMessage {
+export interface DeviceMessage {
   deviceId: string;
-  /** The topic below `sluice/<deviceId>/`, e.g. `telemetry` or `status`. */
+  /**
+   * The topic below the device's root: below `sluice/<deviceId>/` for a device that connects
+   * itself (`telemetry`, `status`), below `<base>/<source>` for a device behind a bridge ('' for
+   * the root itself).
+   */
   subtopic: string;
+  /** Full topic, for messages. */
+  topic?: string;
   payload: Buffer;
   receivedAt: number;
   profile: DeviceProfile | undefined;
   limits: IngestLimits;
+  /** True for a device behind a bridge: only its profile's mappings apply, no native topics. */
+  viaBridge?: boolean;
 }
 
 /**
- * Turns one message of the native convention into readings, or a reason to refuse it. Pure:
- * the caller supplies the receive time, the profile and the limits. Valid metrics of a
- * partly bad message are kept and the bad ones listed in `refused`.
+ * Turns one device message into readings, or a reason to refuse it. Pure: the caller supplies
+ * the receive time, the profile and the limits. Valid metrics of a partly bad message are kept
+ * and the bad ones listed in `refused`.
  */
-export function interpretNative(msg: NativeMessage): IngestOutcome {
+export function interpretMessage(msg: DeviceMessage): IngestOutcome {
   if (msg.payload.length > msg.limits.maxPayloadBytes) {
     return { kind: 'rejected', reason: 'too_large', message: `payload is ${msg.payload.length} bytes; the limit is ${msg.limits.maxPayloadBytes}` };
   }
-  if (msg.subtopic === 'status') return interpretStatus(msg.payload);
-  if (msg.subtopic !== 'telemetry') {
-    return { kind: 'rejected', reason: 'unknown_topic', message: `sluice/${msg.deviceId}/${msg.subtopic} is not a Sluice topic; devices publish to sluice/${msg.deviceId}/telemetry and sluice/${msg.deviceId}/status` };
+  const topicText = msg.topic ?? `sluice/${msg.deviceId}/${msg.subtopic}`;
+  if (!msg.profile) {
+    if (!msg.viaBridge && msg.subtopic === 'status') return interpretStatus(msg.payload, undefined);
+    return { kind: 'rejected', reason: 'no_profile', message: `device "${msg.deviceId}" has no loadable profile` };
   }
-  if (!msg.profile) return { kind: 'rejected', reason: 'no_profile', message: `device "${msg.deviceId}" has no loadable profile` };
+  const matched: MatchedMapping | undefined = msg.profile.mappings ? findMapping(msg.profile, msg.subtopic) : undefined;
+  if (!matched) {
+    if (!msg.viaBridge && msg.subtopic === 'status') return interpretStatus(msg.payload, undefined);
+    if (!msg.profile.mappings && msg.subtopic === 'telemetry') return interpretNative(msg);
+    return {
+      kind: 'rejected',
+      reason: 'unknown_topic',
+      message: msg.viaBridge
+        ? `${topicText} matches no topic of profile ${msg.profile.name}`
+        : `${topicText} is not a topic of profile ${msg.profile.name}; devices publish to sluice/${msg.deviceId}/telemetry and sluice/${msg.deviceId}/status`,
+    };
+  }
+  const { rule } = matched;
+  if (rule.ignore) return { kind: 'ignored' };
+  if (rule.status) return interpretStatus(msg.payload, rule.status);
+  return interpretMapped(msg, matched);
+}
 
-  let body: unknown;
-  try {
-    body = JSON.parse(msg.payload.toString('utf8'));
-  } catch (err) {
-    return { kind: 'rejected', reason: 'not_json', message: `payload is not JSON: ${(err as Error).message}` };
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { kind: 'rejected', reason: 'not_object', message: `payload must be a JSON object of metric → value, got ${Array.isArray(body) ? 'an array' : typeof body}` };
-  }
-  const fields = body as Record<string, unknown>;
-  const time = resolveTimestamp(fields.ts, msg.receivedAt);
-  if (time.ts > msg.receivedAt + msg.limits.maxFuture) {
-    return { kind: 'rejected', reason: 'ts_too_far_future', message: `ts ${new Date(time.ts).toISOString()} is more than ${msg.limits.maxFuture} ms ahead of the gateway clock` };
-  }
-  if (time.ts < msg.receivedAt - msg.limits.maxPast) {
-    return { kind: 'rejected', reason: 'ts_too_far_past', message: `ts ${new Date(time.ts).toISOString()} is more than ${msg.limits.maxPast} ms behind the gateway clock` };
-  }
+/** A message of the native convention: a JSON object of metric → value (components nested). */
+function interpretNative(msg: DeviceMessage): IngestOutcome {
+  const parsed = parseObject(msg.payload);
+  if ('kind' in parsed) return parsed;
+  const fields = parsed.body;
+  const time = checkTime(fields.ts, msg);
+  if ('kind' in time) return time;
 
-  const readings: Reading[] = [];
+  const profile = msg.profile!;
+  const components = new Set(profile.components ?? []);
+  const found: Array<{ metric: string; component: string; raw: unknown }> = [];
   const refused: RefusedMetric[] = [];
+  for (const [key, raw] of Object.entries(fields)) {
+    if (key === 'ts') continue;
+    // A fridge reports its parts as nested objects: {"cooler": {"temperature": 4.1}, "freezer": {…}}.
+    if (components.has(key) && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      for (const [metric, value] of Object.entries(raw as Record<string, unknown>)) found.push({ metric, component: key, raw: value });
+    } else {
+      found.push({ metric: key, component: '', raw });
+    }
+  }
+  const readings: Reading[] = [];
   let accepted = 0;
-  for (const [metric, raw] of Object.entries(fields)) {
-    if (metric === 'ts') continue;
-    const spec = msg.profile.metrics[metric];
+  for (const f of found) {
+    const name = f.component ? `${f.component}.${f.metric}` : f.metric;
+    const spec = profile.metrics[f.metric];
     if (!spec) {
-      refused.push({ metric, reason: 'unknown_metric', message: `"${metric}" is not a metric of profile ${msg.profile.name}` });
+      refused.push({ metric: name, reason: 'unknown_metric', message: `"${name}" is not a metric of profile ${profile.name}` });
       continue;
     }
-    const checked = checkValue(metric, spec, raw);
+    const checked = checkValue(name, spec, f.raw);
     if ('reason' in checked) {
       refused.push(checked);
       continue;
     }
     accepted++;
     // [PRIV-2] a never-stored metric is validated, then forgotten.
-    if (!spec.never_store) readings.push({ metric, component: '', value: checked.value, ts: time.ts, timeSource: time.timeSource });
+    if (!spec.never_store) readings.push({ metric: f.metric, component: f.component, value: checked.value, ts: time.ts, timeSource: time.timeSource });
   }
-  if (accepted === 0 && refused.length === 0) {
-    return { kind: 'rejected', reason: 'no_metrics', message: 'payload holds no metric' };
+  return finish(readings, refused, accepted, time);
+}
+
+function interpretMapped(msg: DeviceMessage, { rule, captures }: MatchedMapping): IngestOutcome {
+  const profile = msg.profile!;
+  let body: unknown;
+  if (rule.format === 'json') {
+    const parsed = parseObject(msg.payload);
+    if ('kind' in parsed) return parsed;
+    body = parsed.body;
+  } else {
+    body = msg.payload.toString('utf8');
   }
+  const time = checkTime(rule.format === 'json' && rule.time ? valueAt(body, rule.time) : undefined, msg);
+  if ('kind' in time) return time;
+
+  const components = new Set(profile.components ?? []);
+  const readings: Reading[] = [];
+  const refused: RefusedMetric[] = [];
+  let accepted = 0;
+  for (const r of rule.readings ?? []) {
+    const raw = r.path === undefined ? body : valueAt(body, substitute(r.path, captures));
+    // A missing field is no error: conventions send partial updates (Shelly NotifyStatus).
+    if (raw === undefined) continue;
+    const component = r.component === undefined ? '' : substitute(r.component, captures);
+    const name = component ? `${component}.${r.metric}` : r.metric;
+    if (component && !components.has(component)) {
+      refused.push({ metric: name, reason: 'unknown_component', message: `"${component}" is not a component of profile ${profile.name} (${[...components].join(', ') || 'none'})` });
+      continue;
+    }
+    const spec = profile.metrics[r.metric]!;
+    const converted = applyRule(r, spec, raw, rule.format === 'text');
+    const checked = 'reason' in converted ? { ...converted, metric: name } : checkValue(name, spec, converted.value);
+    if ('reason' in checked) {
+      refused.push(checked);
+      continue;
+    }
+    accepted++;
+    // [PRIV-2] a never-stored metric is validated, then forgotten.
+    if (!spec.never_store) readings.push({ metric: r.metric, component, value: checked.value, ts: time.ts, timeSource: time.timeSource });
+  }
+  if (accepted === 0 && refused.length === 0 && rule.skip_empty) return { kind: 'ignored' };
+  return finish(readings, refused, accepted, time);
+}
+
+function finish(readings: Reading[], refused: RefusedMetric[], accepted: number, time: { ts: number; timeSource: TimeSource }): IngestOutcome {
+  if (accepted === 0 && refused.length === 0) return { kind: 'rejected', reason: 'no_metrics', message: 'payload holds no metric of the profile' };
   if (accepted === 0) {
     const first = refused[0]!;
     return { kind: 'rejected', reason: first.reason, message: refused.map((r) => `${r.metric}: ${r.message}`).join('; '), refused };
@@ -74,38 +147,45 @@ export function interpretNative(msg: NativeMessage): IngestOutcome {
   return { kind: 'readings', readings, refused, ts: time.ts, timeSource: time.timeSource };
 }
 
-function interpretStatus(payload: Buffer): IngestOutcome {
-  const text = payload.toString('utf8').trim().toLowerCase();
-  if (text === 'online') return { kind: 'status', online: true };
-  if (text === 'offline' || text === '') return { kind: 'status', online: false };
-  return { kind: 'rejected', reason: 'wrong_type', message: `status must be "online" or "offline"` };
-}
-
-/** Checks one metric's value against its spec: type, finiteness, range, enum membership. */
-export function checkValue(metric: string, spec: MetricSpec, raw: unknown): { value: ReadingValue } | RefusedMetric {
-  switch (spec.type) {
-    case 'number': {
-      if (typeof raw !== 'number') return { metric, reason: 'wrong_type', message: `expected a number, got ${describe(raw)}` };
-      if (!Number.isFinite(raw)) return { metric, reason: 'not_finite', message: `expected a finite number` };
-      if ((spec.min !== undefined && raw < spec.min) || (spec.max !== undefined && raw > spec.max)) {
-        return { metric, reason: 'out_of_range', message: `${raw} ${spec.unit} is outside ${spec.min ?? '-∞'}…${spec.max ?? '∞'}` };
-      }
-      return { value: raw };
-    }
-    case 'boolean':
-      if (typeof raw !== 'boolean') return { metric, reason: 'wrong_type', message: `expected true or false, got ${describe(raw)}` };
-      return { value: raw };
-    case 'enum':
-      if (typeof raw !== 'string' || !spec.values.includes(raw)) {
-        return { metric, reason: 'wrong_type', message: `expected one of ${spec.values.join(', ')}, got ${describe(raw)}` };
-      }
-      return { value: raw };
+function parseObject(payload: Buffer): { body: Record<string, unknown> } | IngestOutcome {
+  let body: unknown;
+  try {
+    body = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    return { kind: 'rejected', reason: 'not_json', message: `payload is not JSON: ${(err as Error).message}` };
   }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { kind: 'rejected', reason: 'not_object', message: `payload must be a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}` };
+  }
+  return { body: body as Record<string, unknown> };
 }
 
-function describe(raw: unknown): string {
-  if (raw === null) return 'null';
-  if (typeof raw === 'string') return `"${raw.length > 40 ? `${raw.slice(0, 40)}…` : raw}"`;
-  if (typeof raw === 'object') return Array.isArray(raw) ? 'an array' : 'an object';
-  return String(raw);
+function checkTime(raw: unknown, msg: DeviceMessage): { ts: number; timeSource: TimeSource } | IngestOutcome {
+  const time = resolveTimestamp(raw, msg.receivedAt);
+  if (time.ts > msg.receivedAt + msg.limits.maxFuture) {
+    return { kind: 'rejected', reason: 'ts_too_far_future', message: `ts ${new Date(time.ts).toISOString()} is more than ${msg.limits.maxFuture} ms ahead of the gateway clock` };
+  }
+  if (time.ts < msg.receivedAt - msg.limits.maxPast) {
+    return { kind: 'rejected', reason: 'ts_too_far_past', message: `ts ${new Date(time.ts).toISOString()} is more than ${msg.limits.maxPast} ms behind the gateway clock` };
+  }
+  return time;
+}
+
+function interpretStatus(payload: Buffer, rule: { path?: string | undefined; online: string[]; offline: string[] } | undefined): IngestOutcome {
+  let text = payload.toString('utf8').trim();
+  if (rule?.path) {
+    // Zigbee2MQTT 2.x sends {"state":"online"}, 1.x plain `online`: take the field when there is one.
+    try {
+      const v = valueAt(JSON.parse(text), rule.path);
+      if (typeof v === 'string' || typeof v === 'boolean') text = String(v);
+    } catch {
+      /* plain text */
+    }
+  }
+  const online = rule?.online ?? ['online'];
+  const offline = rule?.offline ?? ['offline', ''];
+  const lower = text.toLowerCase();
+  if (online.some((s) => s.toLowerCase() === lower)) return { kind: 'status', online: true };
+  if (offline.some((s) => s.toLowerCase() === lower) || lower === '') return { kind: 'status', online: false };
+  return { kind: 'rejected', reason: 'wrong_type', message: `status must be ${[...online, ...offline].filter(Boolean).map((s) => `"${s}"`).join(' or ')}` };
 }

@@ -12,6 +12,7 @@ export type RejectionCode =
   | 'ts_too_far_past'
   | 'unknown_topic'
   | 'no_profile'
+  | 'unknown_component'
   | 'ingest_crashed';
 
 export type ReadingValue = number | boolean | string;
@@ -38,6 +39,8 @@ export interface RefusedMetric {
 export type IngestOutcome =
   | { kind: 'readings'; readings: Reading[]; refused: RefusedMetric[]; ts: number; timeSource: TimeSource }
   | { kind: 'status'; online: boolean }
+  /** A topic the profile says to acknowledge and drop (diagnostics, echoes). */
+  | { kind: 'ignored' }
   | { kind: 'rejected'; reason: RejectionCode; message: string; refused?: RefusedMetric[] };
 
 export interface IngestLimits {

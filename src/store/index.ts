@@ -1,5 +1,12 @@
 export { storeMigrations } from './schema.js';
-export { ReadingWriter, payloadDigest, type WriteRequest, type QuarantineEntry, type Delivery, type ReadingWriterOptions } from './reading-writer.js';
+export { ReadingWriter, payloadDigest, type WriteRequest, type QuarantineEntry, type Delivery, type ReadingWriterOptions, type StoreFault } from './reading-writer.js';
 export { StoreQueries, type StoredReading, type ReadingQuery, type QuarantinedMessage } from './queries.js';
 export { QUARANTINE_PAYLOAD_BYTES } from './quarantine.js';
 export { encodeValue, decodeValue, type SeriesType } from './codec.js';
+export { QuantileSketch, SKETCH_RELATIVE_ERROR } from './sketch.js';
+export { HOUR, hourStart, zoneOffset, rollupHours, mergeRollups, type HourRollup, type WindowStats, type Point, type SeriesShape } from './rollup-stats.js';
+export { Rollups, type SeriesSummary, type SpecOf, type SeriesRow } from './rollups.js';
+export { rawDaysFor, retentionCutoff, RetentionPurger, type RetentionSettings, type PurgeStep } from './retention.js';
+export { eraseScope, eraseCounts, databaseBytes, type EraseScope, type EraseResult, type EraseCounts } from './erase.js';
+export { StoreMaintenance, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
+export { recoverDatabase, type RecoverReport } from './recover.js';

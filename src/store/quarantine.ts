@@ -9,6 +9,7 @@ export class QuarantineWriter {
   private readonly insert;
   private readonly dropOldest;
   private readonly countDrops;
+  private readonly count;
   private entries: number;
   private bytes: number;
 
@@ -26,9 +27,17 @@ export class QuarantineWriter {
     this.countDrops = db.raw.prepare(
       "INSERT INTO store_counters (name, value) VALUES ('quarantine_dropped', 1) ON CONFLICT (name) DO UPDATE SET value = value + 1",
     );
-    const row = db.raw
-      .prepare<[], { n: number; bytes: number | null }>('SELECT COUNT(*) AS n, SUM(length(payload_head) + length(message) + length(topic)) AS bytes FROM quarantine')
-      .get()!;
+    this.count = db.raw.prepare<[], { n: number; bytes: number | null }>(
+      'SELECT COUNT(*) AS n, SUM(length(payload_head) + length(message) + length(topic)) AS bytes FROM quarantine',
+    );
+    const row = this.count.get()!;
+    this.entries = row.n;
+    this.bytes = row.bytes ?? 0;
+  }
+
+  /** Re-reads the totals, after a rolled-back transaction or an erase left them stale. */
+  resync(): void {
+    const row = this.count.get()!;
     this.entries = row.n;
     this.bytes = row.bytes ?? 0;
   }

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { isStorageFault, type Clock, type EventBus, type Logger, type Service, type SluiceDatabase } from '../core/index.js';
 import type { MetricSpec } from '../devices/index.js';
 import type { Reading, RefusedMetric } from '../ingest/index.js';
@@ -67,6 +69,7 @@ export class ReadingWriter implements Service {
   private lastCommitAt = Number.NEGATIVE_INFINITY;
   private committing: Promise<void> | undefined;
   private faulted = false;
+  private fault: StoreFault | undefined;
   private stopped = false;
   private readonly series: SeriesCatalog;
   private readonly quarantine: QuarantineWriter;
@@ -96,6 +99,17 @@ export class ReadingWriter implements Service {
 
   get isFaulted(): boolean {
     return this.faulted;
+  }
+
+  /** Since when and why commits fail, with the free disk space at that moment; undefined while storage works. */
+  get faultInfo(): StoreFault | undefined {
+    return this.fault;
+  }
+
+  /** Forgets cached series ids and quarantine totals, after an erase removed rows. */
+  refreshCaches(): void {
+    this.series.clear();
+    this.quarantine.resync();
   }
 
   /** Queues a write; resolves after the commit that holds it. */
@@ -170,13 +184,22 @@ export class ReadingWriter implements Service {
       if (this.deps.options.beforeCommit) await this.deps.options.beforeCommit();
       this.deps.db.tx(() => this.writeBatch(batch));
     } catch (err) {
+      // The transaction rolled back: series ids and quarantine totals cached during it are void.
+      this.series.clear();
+      this.quarantine.resync();
       if (isStorageFault(err)) {
         // Keep the batch, ahead of anything queued meanwhile, and try again later.
         this.queue = batch.concat(this.queue);
         this.queuedReadings = this.queue.reduce((n, p) => n + p.readings.length + 1, 0);
         if (!this.faulted) {
           this.faulted = true;
-          this.deps.logger.error({ err: (err as Error).message }, 'cannot commit readings; acknowledgements are held until storage works again');
+          // Logged once per fault, with the space left, so the household knows what to free.
+          const freeBytes = freeDiskBytes(this.deps.db.path);
+          this.fault = { since: this.deps.clock.now(), message: (err as Error).message, code: String((err as { code?: unknown }).code), freeBytes };
+          this.deps.logger.error(
+            { err: (err as Error).message, code: this.fault.code, freeBytes, held: this.queue.length },
+            'cannot commit readings; acknowledgements are held until storage works again',
+          );
           this.deps.events.emit('store.faulted', { message: (err as Error).message });
         }
         return;
@@ -187,7 +210,8 @@ export class ReadingWriter implements Service {
     }
     if (this.faulted) {
       this.faulted = false;
-      this.deps.logger.warn('storage works again; acknowledging readings');
+      this.fault = undefined;
+      this.deps.logger.warn({ held: batch.length }, 'storage works again; acknowledging readings');
       this.deps.events.emit('store.recovered', {});
     }
     this.forgetDeliveries(batch);
@@ -217,6 +241,25 @@ export class ReadingWriter implements Service {
 
   private forgetDeliveries(batch: Pending[]): void {
     for (const p of batch) if (p.delivery) this.pendingDeliveries.delete(deliveryKey(p.delivery.clientId, p.delivery.packetId));
+  }
+}
+
+export interface StoreFault {
+  /** ms */
+  since: number;
+  message: string;
+  /** SQLite's code, e.g. SQLITE_FULL */
+  code: string;
+  /** free bytes on the database's file system when the fault began; null if unknown */
+  freeBytes: number | null;
+}
+
+function freeDiskBytes(dbPath: string): number | null {
+  try {
+    const s = statfsSync(dirname(dbPath));
+    return s.bavail * s.bsize;
+  } catch {
+    return null;
   }
 }
 

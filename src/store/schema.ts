@@ -54,4 +54,36 @@ export const storeMigrations: Migration[] = [
         ) WITHOUT ROWID;
       `),
   },
+  {
+    module: 'store',
+    version: 2,
+    description: 'hourly rollups kept after raw retention',
+    up: (db) =>
+      db.exec(`
+        -- One row per series and hour of the household's clock (hour = its UTC start, ms).
+        -- first/last hold the decoded value (REAL, 0/1, or enum text); sum/min/max are REAL.
+        -- tw_sum/tw_ms give the time-weighted mean; states is JSON {state: ms} for booleans
+        -- and enums; sketch is a mergeable quantile sketch (see sketch.ts).
+        CREATE TABLE rollups (
+          series_id INTEGER NOT NULL,
+          hour INTEGER NOT NULL,
+          count INTEGER NOT NULL,
+          sum REAL NOT NULL,
+          min REAL,
+          max REAL,
+          first,
+          first_ts INTEGER,
+          last,
+          last_ts INTEGER,
+          tw_sum REAL NOT NULL,
+          tw_ms INTEGER NOT NULL,
+          increase REAL,
+          resets INTEGER NOT NULL,
+          states TEXT,
+          sketch BLOB,
+          PRIMARY KEY (series_id, hour)
+        ) WITHOUT ROWID;
+        CREATE INDEX rollups_hour ON rollups (hour);
+      `),
+  },
 ];

@@ -27,6 +27,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   args?: string[];
   devicesDir?: string;
+  /** The listener log line that means "ready" (default "mqtt listening"; e.g. "mqtts listening" with TCP off). */
+  readyLog?: string;
 }
 
 /** Starts the built gateway as a child process on port 0 and waits for its listening log line. */
@@ -83,7 +85,7 @@ export async function startGateway(options: StartOptions): Promise<GatewayChild>
       });
     });
   };
-  const listening = await waitForLog((l) => l.msg === 'mqtt listening');
+  const listening = await waitForLog((l) => l.msg === (options.readyLog ?? 'mqtt listening'));
   await waitForLog((l) => l.msg === 'gateway started');
   return {
     child,

@@ -1,0 +1,198 @@
+import { createInterface } from 'node:readline/promises';
+import { SluiceError } from '../core/index.js';
+import type { Command } from './commands.js';
+import { withGateway } from './connect.js';
+import { localTime, table } from './format.js';
+
+const json = { json: { type: 'boolean' } } as const;
+const yes = { yes: { type: 'boolean' } } as const;
+const window = { window: { type: 'string' } } as const;
+
+interface Explained {
+  name: string;
+  state: string;
+  state_text: string;
+  text: string;
+  version: string | null;
+  approved_version: string | null;
+  changes: string[];
+  problems: string | null;
+}
+
+/** Asks on the terminal; without one, the household must say --yes explicitly. */
+async function confirm(question: string, flags: Record<string, unknown>): Promise<boolean> {
+  if (flags.yes === true) return true;
+  if (!process.stdin.isTTY) throw new SluiceError('SLUICE_ERR_USAGE', 'not on a terminal: review the text above and repeat the command with --yes');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export const policyCommands: Command[] = [
+  {
+    name: 'policy list',
+    usage: 'policy list [--json]',
+    summary: 'List sharing policies and whether each is approved, changed, revoked or expired.',
+    options: json,
+    args: 0,
+    async run({ flags, config, print }) {
+      const rows = (await withGateway(config(), (call) => call('policy.list'))) as Array<Record<string, string | boolean | null>>;
+      if (flags.json) print(JSON.stringify(rows));
+      else if (rows.length === 0) print('No policies. Copy one from the examples into the policies directory.');
+      else print(table(['NAME', 'VENDOR', 'STATE', 'EXPIRES', 'NEXT RUN'], rows.map((r) => [r.name as string, r.vendor as string, r.state_text as string, r.expires as string, (r.next_run as string) ?? ''])));
+      return 0;
+    },
+  },
+  {
+    name: 'policy check',
+    usage: 'policy check NAME [--json]',
+    summary: 'Validate a policy file against the schema and the device profiles; every problem with file:line:col.',
+    options: json,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const [r] = (await withGateway(config(), (call) => call('policy.check', { name: args[0] }))) as Array<{ name: string; ok: boolean; problems: string | null; version: string | null }>;
+      if (flags.json) print(JSON.stringify(r));
+      else {
+        if (r!.problems) process.stderr.write(`${r!.problems}\n`);
+        print(r!.ok ? `${r!.name}: ok (version ${r!.version})` : `${r!.name}: has problems`);
+      }
+      return r!.ok ? 0 : 2;
+    },
+  },
+  {
+    name: 'policy explain',
+    usage: 'policy explain NAME [--json]',
+    summary: 'Say in plain language what a policy sends, to whom, when and until when.',
+    options: json,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = (await withGateway(config(), (call) => call('policy.explain', { name: args[0] }))) as Explained;
+      if (flags.json) print(JSON.stringify(r));
+      else print([r.text, r.problems ? `\nProblems:\n${r.problems}` : '', r.state === 'changed' ? `\nChanges since approval:\n${r.changes.join('\n')}` : ''].filter(Boolean).join('\n'));
+      return 0;
+    },
+  },
+  {
+    name: 'policy preview',
+    usage: 'policy preview NAME [--window START/END] [--json]',
+    summary: 'Print the exact bytes a run would send for a window (default: the newest closed one).',
+    options: { ...window, ...json },
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = (await withGateway(config(), (call) => call('policy.preview', { name: args[0], window: flags.window }))) as {
+        body: string;
+        basis: string;
+        window: { start: string; end: string };
+        omitted: Array<{ rule: number; metric: string; samples: number; min_samples: number }>;
+      };
+      if (flags.json) return print(JSON.stringify(r)), 0;
+      // stdout carries the body and nothing else, byte for byte; notes go to stderr.
+      process.stdout.write(r.body);
+      const notes = [
+        `window ${r.window.start} — ${r.window.end}`,
+        r.basis === 'pending' ? 'this is the policy as written now, which is not (or not yet) approved' : 'this is what the approved version sends',
+        ...r.omitted.map((o) => `left out: rule ${o.rule} ${o.metric}: ${o.samples} readings, fewer than min_samples ${o.min_samples}`),
+      ];
+      if (process.stdout.isTTY) process.stdout.write('\n');
+      process.stderr.write(`${notes.map((n) => `# ${n}`).join('\n')}\n`);
+      return 0;
+    },
+  },
+  {
+    name: 'policy approve',
+    usage: 'policy approve NAME [--yes]',
+    summary: 'Show what a policy would share (and what changed) and approve exactly that version.',
+    options: yes,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const cfg = config();
+      const r = await withGateway(cfg, async (call) => {
+        const e = (await call('policy.explain', { name: args[0] })) as Explained;
+        if (e.problems && !e.version) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', e.problems);
+        print(e.text);
+        print(`\nWhat changes with this approval:\n${e.changes.map((c) => `  ${c}`).join('\n') || '  nothing: this version is already approved'}`);
+        if (!(await confirm(`Approve ${e.name} version ${e.version?.slice(0, 12)}?`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not approved');
+        return (await call('policy.approve', { name: args[0], hash: e.version })) as { version: string };
+      });
+      print(`Approved ${args[0]} (version ${r.version}). Summaries are sent on its schedule; revoke with: sluice policy revoke ${args[0]}`);
+      return 0;
+    },
+  },
+  {
+    name: 'policy revoke',
+    usage: 'policy revoke NAME [--yes]',
+    summary: 'Stop a policy at once: nothing more is sent, queued summaries are deleted.',
+    options: yes,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      if (!(await confirm(`Revoke ${args[0]}? Nothing more will be sent under it.`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not revoked');
+      const r = (await withGateway(config(), (call) => call('policy.revoke', { name: args[0] }))) as { dropped: number };
+      print(`Revoked ${args[0]}.${r.dropped > 0 ? ` ${r.dropped} queued summaries were deleted unsent.` : ''}`);
+      return 0;
+    },
+  },
+  {
+    name: 'policy run',
+    usage: 'policy run NAME [--window START/END] [--json]',
+    summary: 'Produce and queue one summary now under the approved version (default: the newest closed window).',
+    options: { ...window, ...json },
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = (await withGateway(config(), (call) => call('policy.run', { name: args[0], window: flags.window }))) as {
+        summary_id: string;
+        created: boolean;
+        state: string;
+        window: { start: string; end: string };
+      };
+      if (flags.json) print(JSON.stringify(r));
+      else print(r.created ? `Queued summary ${r.summary_id} for ${r.window.start} — ${r.window.end}.` : `Summary ${r.summary_id} for that window already exists (${r.state}); nothing new.`);
+      return 0;
+    },
+  },
+  {
+    name: 'ledger show',
+    usage: 'ledger show [--vendor V] [--json]',
+    summary: 'Show the ledger: every approval, change, revocation, expiry and disclosure.',
+    options: { vendor: { type: 'string' }, ...json },
+    args: 0,
+    async run({ flags, config, print }) {
+      const cfg = config();
+      const rows = (await withGateway(cfg, (call) => call('ledger.show', { vendor: flags.vendor }))) as Array<{
+        seq: number;
+        at: string;
+        kind: string;
+        vendor: string | null;
+        policy: string | null;
+        summary_id: string | null;
+        detail: Record<string, unknown>;
+      }>;
+      if (flags.json) print(JSON.stringify(rows));
+      else if (rows.length === 0) print('The ledger is empty: nothing was approved or sent.');
+      else
+        print(
+          table(
+            ['#', 'TIME', 'WHAT', 'VENDOR', 'POLICY', 'DETAIL'],
+            rows.map((r) => [r.seq, localTime(r.at, cfg.timezone), r.kind, r.vendor, r.policy, [r.summary_id ? `summary ${r.summary_id}` : '', ...Object.entries(r.detail).filter(([k]) => ['status', 'body_sha256', 'reason', 'attempt'].includes(k)).map(([k, v]) => `${k}=${String(v)}`)].filter(Boolean).join(' ')]),
+          ),
+        );
+      return 0;
+    },
+  },
+  {
+    name: 'ledger verify',
+    usage: 'ledger verify [--json]',
+    summary: 'Check the ledger hash chain and its head file; exit 1 naming the first bad row or the truncation.',
+    options: json,
+    args: 0,
+    async run({ flags, config, print }) {
+      const r = (await withGateway(config(), (call) => call('ledger.verify'))) as { ok: boolean; rows: number; head: { hash: string } | null; problem: { seq: number | null; message: string } | null };
+      if (flags.json) print(JSON.stringify(r));
+      else if (r.ok) print(`Ledger ok: ${r.rows} rows, head ${r.head?.hash ?? '(empty)'}`);
+      else process.stderr.write(`sluice: SLUICE_ERR_LEDGER_BROKEN ${r.problem!.message}\n`);
+      return r.ok ? 0 : 1;
+    },
+  },
+];

@@ -1,0 +1,252 @@
+import { SluiceError, isSluiceError, type Clock, type Migration, type SluiceDatabase } from '../core/index.js';
+import type { DeviceProfile, DeviceRecord } from '../devices/index.js';
+import type { Ledger } from '../ledger/index.js';
+import { listPolicyNames, readPolicyFile, resolveEffective, type EffectivePolicy, type Finding, type PolicyFile } from './effective.js';
+import { expiryInstant } from './windows.js';
+
+export const policyMigrations: Migration[] = [
+  {
+    module: 'policy',
+    version: 1,
+    description: 'approval state of each policy: the approved effective version, revocation, expiry',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE policy_approvals (
+          name TEXT PRIMARY KEY,
+          vendor TEXT NOT NULL,
+          hash TEXT NOT NULL,
+          effective TEXT NOT NULL,
+          approved_at INTEGER NOT NULL,
+          revoked_at INTEGER,
+          expired_at INTEGER,
+          changed_hash TEXT
+        ) WITHOUT ROWID;
+      `),
+  },
+];
+
+/** The version of a policy the household approved, as it was approved. */
+export interface ApprovedPolicy {
+  name: string;
+  vendor: string;
+  hash: string;
+  effective: EffectivePolicy;
+  approvedAt: number;
+  revokedAt: number | null;
+  expiredAt: number | null;
+  /** First instant after the last day (household timezone). */
+  expiresAt: number;
+}
+
+export type PolicyState = 'unapproved' | 'approved' | 'changed' | 'revoked' | 'expired' | 'invalid';
+
+export interface PolicyStatus {
+  name: string;
+  state: PolicyState;
+  /** Whether summaries are produced and sent now (under `approved`). */
+  inForce: boolean;
+  approved: ApprovedPolicy | null;
+  current: EffectivePolicy | null;
+  file: PolicyFile | null;
+  findings: Finding[];
+  /** The file's own validation error, when it does not load. */
+  error: SluiceError | null;
+}
+
+interface Row {
+  name: string;
+  vendor: string;
+  hash: string;
+  effective: string;
+  approved_at: number;
+  revoked_at: number | null;
+  expired_at: number | null;
+  changed_hash: string | null;
+}
+
+export interface PolicyBookDeps {
+  db: SluiceDatabase;
+  ledger: Ledger;
+  clock: Clock;
+  timezone: string;
+  policiesDir: string;
+  devices: () => readonly DeviceRecord[];
+  profiles: () => ReadonlyMap<string, DeviceProfile>;
+}
+
+/**
+ * The household's decisions about each policy. Default deny: a policy is in force only once
+ * approved, until revoked or expired; a changed file or device set waits for a new approval
+ * while the version approved last stays in force.
+ */
+export class PolicyBook {
+  constructor(private readonly deps: PolicyBookDeps) {}
+
+  names(): string[] {
+    const approved = this.deps.db.raw.prepare<[], { name: string }>('SELECT name FROM policy_approvals').all().map((r) => r.name);
+    return [...new Set([...listPolicyNames(this.deps.policiesDir), ...approved])].sort();
+  }
+
+  /** The approval row of a policy, or null when it was never approved. */
+  approved(name: string): ApprovedPolicy | null {
+    const row = this.deps.db.raw.prepare<[string], Row>('SELECT * FROM policy_approvals WHERE name = ?').get(name);
+    if (!row) return null;
+    const effective = JSON.parse(row.effective) as EffectivePolicy;
+    return {
+      name: row.name,
+      vendor: row.vendor,
+      hash: row.hash,
+      effective,
+      approvedAt: row.approved_at,
+      revokedAt: row.revoked_at,
+      expiredAt: row.expired_at,
+      expiresAt: expiryInstant(effective.policy.expires, this.deps.timezone),
+    };
+  }
+
+  /**
+   * The approved version in force now, or null. Records a newly passed expiry in the ledger,
+   * so call it inside the transaction that acts on the answer (the forwarder's claim does).
+   */
+  inForce(name: string): ApprovedPolicy | null {
+    const a = this.approved(name);
+    if (!a || a.revokedAt !== null) return null;
+    if (this.deps.clock.now() >= a.expiresAt) {
+      this.noteExpired(a);
+      return null;
+    }
+    return a;
+  }
+
+  /** Reads the file, resolves it against today's devices and compares it with the approval. */
+  status(name: string): PolicyStatus {
+    const approved = this.approved(name);
+    let file: PolicyFile | null = null;
+    let error: SluiceError | null = null;
+    let current: EffectivePolicy | null = null;
+    let findings: Finding[] = [];
+    try {
+      file = readPolicyFile(this.deps.policiesDir, name);
+      const resolved = resolveEffective(file, this.deps.devices(), this.deps.profiles());
+      current = resolved.effective;
+      findings = resolved.findings;
+    } catch (err) {
+      if (!isSluiceError(err)) throw err;
+      if (err.code === 'SLUICE_ERR_POLICY_UNKNOWN' && !approved) throw err;
+      error = err;
+    }
+    const invalid = error !== null || findings.some((f) => f.severity === 'error');
+    const now = this.deps.clock.now();
+    let state: PolicyState;
+    if (approved?.revokedAt != null) state = 'revoked';
+    else if (approved && now >= approved.expiresAt) state = 'expired';
+    else if (approved && current && current.hash === approved.hash) state = 'approved';
+    else if (approved) state = invalid ? 'invalid' : 'changed';
+    else state = invalid ? 'invalid' : 'unapproved';
+    const inForce = approved !== null && approved.revokedAt === null && now < approved.expiresAt;
+    return { name, state, inForce, approved, current, file, findings, error };
+  }
+
+  /**
+   * Evaluates every policy and records in the ledger what the household should know: a
+   * policy whose effective version changed since approval, or one that expired.
+   */
+  refresh(): PolicyStatus[] {
+    const statuses = this.names().map((n) => this.status(n));
+    this.deps.db.tx(() => {
+      for (const s of statuses) {
+        if (!s.approved) continue;
+        if (s.state === 'expired') this.noteExpired(s.approved);
+        if (s.error?.code === 'SLUICE_ERR_POLICY_UNKNOWN' && s.approved.revokedAt === null) {
+          // Deleting the file is the household saying "stop": it counts as a revocation, on the record.
+          this.deps.db.raw.prepare('UPDATE policy_approvals SET revoked_at = ? WHERE name = ?').run(this.deps.clock.now(), s.name);
+          this.deps.ledger.append({ kind: 'policy.revoked', vendor: s.approved.vendor, policy: s.name, version: s.approved.hash, detail: { reason: 'policy file removed' } });
+          continue;
+        }
+        if (s.state === 'changed' || s.state === 'invalid') {
+          const hash = s.current?.hash ?? 'invalid';
+          if (hash === this.changedHash(s.name)) continue;
+          this.deps.db.raw.prepare('UPDATE policy_approvals SET changed_hash = ? WHERE name = ?').run(hash, s.name);
+          this.deps.ledger.append({
+            kind: 'policy.changed',
+            vendor: s.approved.vendor,
+            policy: s.name,
+            version: s.approved.hash,
+            detail: { new_version: s.current?.hash ?? null, note: 'changed — awaiting approval; the approved version stays in force' },
+          });
+        }
+      }
+    });
+    return statuses.map((s) => (s.error?.code === 'SLUICE_ERR_POLICY_UNKNOWN' ? this.status(s.name) : s));
+  }
+
+  /** Approves the policy as it is now; `expectedHash` guards against a change since the household reviewed it. */
+  approve(name: string, expectedHash?: string): ApprovedPolicy {
+    const s = this.status(name);
+    if (s.error) throw s.error;
+    const errors = s.findings.filter((f) => f.severity === 'error');
+    if (!s.current || errors.length > 0) {
+      throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} has problems; fix them first (sluice policy check ${name})`, { findings: errors });
+    }
+    const current = s.current;
+    if (expectedHash !== undefined && expectedHash !== current.hash) {
+      throw new SluiceError('SLUICE_ERR_POLICY_STALE_REVIEW', `policy ${name} changed while it was being reviewed; review it again`, { expected: expectedHash, current: current.hash });
+    }
+    const expiresAt = expiryInstant(current.policy.expires, this.deps.timezone);
+    if (this.deps.clock.now() >= expiresAt) {
+      throw new SluiceError('SLUICE_ERR_POLICY_EXPIRED', `policy ${name} expired on ${current.policy.expires}; change "expires" to approve it`);
+    }
+    const now = this.deps.clock.now();
+    this.deps.db.tx(() => {
+      this.deps.db.raw
+        .prepare(
+          `INSERT INTO policy_approvals (name, vendor, hash, effective, approved_at, revoked_at, expired_at, changed_hash)
+           VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)
+           ON CONFLICT (name) DO UPDATE SET vendor = excluded.vendor, hash = excluded.hash, effective = excluded.effective,
+             approved_at = excluded.approved_at, revoked_at = NULL, expired_at = NULL, changed_hash = NULL`,
+        )
+        .run(name, current.policy.vendor, current.hash, JSON.stringify(current), now);
+      this.deps.ledger.append({
+        kind: 'policy.approved',
+        vendor: current.policy.vendor,
+        policy: name,
+        version: current.hash,
+        detail: {
+          endpoint: current.policy.endpoint,
+          purpose: current.policy.purpose,
+          expires: current.policy.expires,
+          schedule: current.policy.schedule,
+          rules: current.rules.map((r) => ({ devices: r.devices, metrics: r.rule.metrics, window: r.rule.window, stats: r.rule.stats })),
+        },
+      });
+    });
+    return this.approved(name)!;
+  }
+
+  /** Revokes the approval; run `also` inside the same transaction (the outbox drops the policy's queued summaries). */
+  revoke(name: string, also?: () => void): ApprovedPolicy {
+    const a = this.approved(name);
+    if (!a) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} is not approved, so there is nothing to revoke`);
+    if (a.revokedAt !== null) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} is already revoked`);
+    this.deps.db.tx(() => {
+      this.deps.db.raw.prepare('UPDATE policy_approvals SET revoked_at = ? WHERE name = ?').run(this.deps.clock.now(), name);
+      this.deps.ledger.append({ kind: 'policy.revoked', vendor: a.vendor, policy: name, version: a.hash });
+      also?.();
+    });
+    return this.approved(name)!;
+  }
+
+  private changedHash(name: string): string | null {
+    return this.deps.db.raw.prepare<[string], { changed_hash: string | null }>('SELECT changed_hash FROM policy_approvals WHERE name = ?').get(name)?.changed_hash ?? null;
+  }
+
+  private noteExpired(a: ApprovedPolicy): void {
+    if (a.expiredAt !== null) return;
+    const write = () => {
+      const done = this.deps.db.raw.prepare('UPDATE policy_approvals SET expired_at = ? WHERE name = ? AND expired_at IS NULL').run(this.deps.clock.now(), a.name);
+      if (done.changes === 1) this.deps.ledger.append({ kind: 'policy.expired', vendor: a.vendor, policy: a.name, version: a.hash, detail: { expires: a.effective.policy.expires } });
+    };
+    if (this.deps.db.raw.inTransaction) write();
+    else this.deps.db.tx(write);
+  }
+}

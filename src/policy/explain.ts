@@ -1,0 +1,109 @@
+import { CronExpressionParser } from 'cron-parser';
+import { DateTime } from 'luxon';
+import type { PolicyStatus } from './book.js';
+import type { EffectivePolicy, EffectiveRule } from './effective.js';
+
+const WINDOW_WORDS = { '1h': 'each hour', '1d': 'each day', '7d': 'each week (Monday to Sunday)' } as const;
+const STAT_WORDS = { mean: 'average', min: 'lowest', max: 'highest', count: 'number of readings', increase: 'amount added (counter increase)' } as const;
+
+/** The next few times a cron expression fires, in the household's timezone. */
+export function nextRuns(cron: string, timezone: string, from: number, count = 3): string[] {
+  const it = CronExpressionParser.parse(cron, { tz: timezone, currentDate: new Date(from) });
+  return Array.from({ length: count }, () => DateTime.fromJSDate(it.next().toDate(), { zone: timezone }).toFormat("ccc yyyy-LL-dd HH:mm ZZ"));
+}
+
+/** Says a share rule in plain language. */
+export function describeRule(r: EffectiveRule): string {
+  const sel = r.rule.devices;
+  const who = sel.kind !== undefined ? `every ${sel.kind} (${r.devices.length === 0 ? 'none registered yet' : r.devices.join(', ')})` : `${r.devices.join(', ') || 'no registered device'}`;
+  const stats = r.rule.stats.map((s) => STAT_WORDS[s]).join(', ');
+  const units = r.rule.metrics.map((m) => {
+    const unit = Object.values(r.profiles).map((p) => (p[m] && p[m].type === 'number' ? p[m].unit : undefined)).find(Boolean);
+    return unit ? `${m} (${unit})` : m;
+  });
+  return [
+    `Rule ${r.index} (line ${r.line}): from ${who}`,
+    `  ${units.join(', ')}: the ${stats} ${WINDOW_WORDS[r.rule.window]}, taken over all selected devices together`,
+    r.rule.round !== undefined ? `  rounded to the nearest ${r.rule.round}` : '',
+    r.rule.min_samples > 1 ? `  left out when a window has fewer than ${r.rule.min_samples} readings` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
+/** The whole policy in plain language, as `sluice policy explain` prints it. */
+export function explainPolicy(s: PolicyStatus, timezone: string, now: number): string {
+  const e = s.current ?? s.approved?.effective;
+  if (!e) return `${s.name}: cannot be explained: ${s.error?.message ?? 'no file'}`;
+  const p = e.policy;
+  const lines = [
+    `${s.name}: ${stateText(s)}`,
+    `Sends to "${p.vendor}" at ${p.endpoint}`,
+    `Purpose: ${p.purpose}`,
+    `When: on the schedule "${p.schedule}" (${timezone}); next: ${safeNextRuns(p.schedule, timezone, now).join(', ')}`,
+    `Until: the end of ${p.expires} (${timezone}); after that nothing more is sent`,
+    `Signed with the key in ${p.secret_env ? `environment variable ${p.secret_env}` : `file ${p.secret_file}`}`,
+    '',
+    'What leaves the house, per window:',
+    ...e.rules.map(describeRule),
+    '',
+    'Never sent: raw readings, device ids or names, reading times, sample counts (unless a rule asks for "count").',
+    'Each summary carries a pseudonymous household id that differs for every vendor.',
+    `Version: ${e.hash}`,
+  ];
+  return lines.join('\n');
+}
+
+export function stateText(s: Pick<PolicyStatus, 'state' | 'inForce'>): string {
+  switch (s.state) {
+    case 'approved':
+      return 'approved';
+    case 'changed':
+      return 'changed — awaiting approval (the approved version stays in force)';
+    case 'invalid':
+      return s.inForce ? 'invalid — fix the file (the approved version stays in force)' : 'invalid — fix the file';
+    case 'unapproved':
+      return 'not approved — nothing is sent';
+    case 'revoked':
+      return 'revoked — nothing is sent';
+    case 'expired':
+      return 'expired — nothing is sent';
+  }
+}
+
+/** What differs between the approved version and the policy as it is now, one line per change. */
+export function describeChanges(before: EffectivePolicy | null, after: EffectivePolicy): string[] {
+  if (!before) return ['first approval of this policy'];
+  if (before.hash === after.hash) return [];
+  const out: string[] = [];
+  const oldLines = before.text.split(/\r?\n/);
+  const newLines = after.text.split(/\r?\n/);
+  const oldSet = new Set(oldLines);
+  const newSet = new Set(newLines);
+  for (const l of oldLines) if (!newSet.has(l) && l.trim() !== '') out.push(`- file: ${l}`);
+  for (const l of newLines) if (!oldSet.has(l) && l.trim() !== '') out.push(`+ file: ${l}`);
+  const rules = Math.max(before.rules.length, after.rules.length);
+  for (let i = 0; i < rules; i++) {
+    const a = before.rules[i];
+    const b = after.rules[i];
+    const was = new Set(a?.devices ?? []);
+    const now = new Set(b?.devices ?? []);
+    for (const d of now) if (!was.has(d)) out.push(`+ rule ${i + 1}: device ${d} would now be included`);
+    for (const d of was) if (!now.has(d)) out.push(`- rule ${i + 1}: device ${d} would no longer be included`);
+    for (const [profile, metrics] of Object.entries(b?.profiles ?? {})) {
+      for (const [metric, spec] of Object.entries(metrics)) {
+        const old = a?.profiles[profile]?.[metric];
+        if (old && JSON.stringify(old) !== JSON.stringify(spec)) out.push(`~ rule ${i + 1}: profile ${profile} changed how it describes ${metric} (unit, range or resolution)`);
+      }
+    }
+  }
+  return out;
+}
+
+function safeNextRuns(cron: string, tz: string, now: number): string[] {
+  try {
+    return nextRuns(cron, tz, now);
+  } catch {
+    return ['(invalid schedule)'];
+  }
+}

@@ -1,0 +1,123 @@
+import { CronExpressionParser } from 'cron-parser';
+import { z } from 'zod';
+
+/** Window lengths a share rule may summarise over; each is aligned to the household's calendar. */
+export const WINDOWS = ['1h', '1d', '7d'] as const;
+export type WindowSize = (typeof WINDOWS)[number];
+
+/** Statistics of version 1. `increase` is for counters (energy): the amount added within the window. */
+export const STATS = ['mean', 'min', 'max', 'count', 'increase'] as const;
+export type Stat = (typeof STATS)[number];
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected lower-case letters, digits, "-" and "_"');
+
+const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);
+
+/** True for hosts that never leave this machine: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
+}
+
+const endpoint = z.string().superRefine((text, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `expected an https:// URL, got "${text}"` });
+    return;
+  }
+  // [PRIV-7] summaries travel only over verified TLS; plain http only to this machine (tests, local bridges).
+  if (url.protocol === 'https:') return;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
+  ctx.addIssue({ code: 'custom', message: `expected an https:// URL (http:// only for 127.0.0.1 or localhost), got "${text}"` });
+});
+
+const cron = z.string().superRefine((text, ctx) => {
+  const fields = text.trim().split(/\s+/).length;
+  if (fields < 5 || fields > 6) {
+    ctx.addIssue({ code: 'custom', message: `expected a cron expression of 5 fields (minute hour day month weekday), got "${text}"` });
+    return;
+  }
+  try {
+    CronExpressionParser.parse(text, { tz: 'UTC' });
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid cron expression "${text}": ${(err as Error).message}` });
+  }
+});
+
+const isoDate = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date such as 2027-06-30')
+  .refine((d) => !Number.isNaN(Date.parse(`${d}T00:00:00Z`)) && new Date(`${d}T00:00:00Z`).toISOString().startsWith(d), { message: 'expected a real calendar date' });
+
+const deviceSelector = z
+  .object({
+    /** One device id or a list of them. */
+    id: z.union([name, z.array(name).min(1)]).optional(),
+    /** Every registered device whose profile has this `kind`, now and when re-approved. */
+    kind: name.optional(),
+  })
+  .strict()
+  .refine((s) => (s.id === undefined) !== (s.kind === undefined), { message: 'select devices by exactly one of id (one or a list) or kind' });
+
+const shareRule = z
+  .object({
+    /** Which devices: by id (one or a list) or by the `kind` of their profile. */
+    devices: deviceSelector,
+    metrics: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'metric names are snake_case')).min(1),
+    window: z.enum(WINDOWS).describe('Summary window: 1h, 1d (local midnight) or 7d (Monday to Monday).'),
+    stats: z.array(z.enum(STATS)).min(1).describe('Statistics sent per metric: mean, min, max, count; increase for counters.'),
+    /** Values are rounded to a multiple of this (0.5 → 21.5, 22.0). */
+    round: z.number().positive().optional().describe('Round values to a multiple of this, e.g. 0.5.'),
+    /** An item built from fewer readings is left out of the summary. */
+    min_samples: z.number().int().min(1).default(1).describe('Leave an item out when its window has fewer readings than this.'),
+  })
+  .strict();
+
+/**
+ * A sharing policy, version 1: one vendor relationship per file. New versions add keys; a
+ * file always says which version it speaks, and unknown keys are refused as typos.
+ */
+export const policySchema = z
+  .object({
+    version: z.literal(1).describe('Version of the policy language this file speaks.'),
+    vendor: z.string().min(1).max(100).describe('Who receives the summaries; also keys the household pseudonym this vendor sees.'),
+    endpoint: endpoint.describe('Where summaries are POSTed: https:// (http:// only for 127.0.0.1 or localhost).'),
+    purpose: z.string().min(1).max(500).describe('Why the household shares this, in its own words; sent with every summary.'),
+    /** Last day the policy is in force, in the household's timezone. */
+    expires: isoDate.describe('Last day the policy is in force (YYYY-MM-DD, household timezone).'),
+    /** When summaries are produced (cron, household timezone). */
+    schedule: cron.describe('When summaries are produced: a cron expression in the household timezone, e.g. "0 3 * * *".'),
+    /** The environment variable holding the HMAC key for the signature header. */
+    secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('Environment variable holding the HMAC signing key (never the key itself).'),
+    /** A file holding the HMAC key (relative to the policies directory). */
+    secret_file: z.string().min(1).optional().describe('File holding the HMAC signing key, relative to the policies directory.'),
+    /** Names the key in the signature header (`kid=`); defaults to a fingerprint of the key. */
+    key_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('kid in the signature header; default: a fingerprint of the key.'),
+    share: z.array(shareRule).min(1).describe('What is shared: each rule selects devices and metrics and the statistics sent per window.'),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if ((p.secret_env === undefined) === (p.secret_file === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['secret_env'], message: 'name exactly one of secret_env or secret_file (where the signing key is kept; never the key itself)' });
+    }
+    const windows = new Set(p.share.map((r) => r.window));
+    if (windows.size > 1) {
+      ctx.addIssue({ code: 'custom', path: ['share'], message: `in version 1 every share rule of a policy uses the same window; got ${[...windows].join(', ')}` });
+    }
+  });
+
+export type PolicyV1 = z.output<typeof policySchema>;
+export type ShareRule = PolicyV1['share'][number];
+
+/** The JSON Schema editors use to autocomplete and check policy files. */
+export function policyJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(policySchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return {
+    $schema: schema.$schema,
+    $id: 'https://sluice.invalid/schemas/policy.json',
+    title: 'Sluice sharing policy',
+    description: 'policies/NAME.yaml: what one vendor may receive, as summaries only. See README "Sharing with vendors".',
+    ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
+  };
+}

@@ -1,0 +1,158 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Clock, Logger, Service, SluiceDatabase } from '../core/index.js';
+import { dueSlot, nextSlot } from './due.js';
+
+/** A named job the gateway runs on a cron schedule; `run` gets the clock's time. */
+export interface Job {
+  name: string;
+  /** cron expression, in the household's timezone */
+  cron: string;
+  /** Returns a small JSON-able summary of what it did, recorded with the run. */
+  run(now: number): Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
+}
+
+export interface JobRun {
+  job: string;
+  scheduledFor: number;
+  trigger: 'schedule' | 'manual';
+  startedAt: number;
+  finishedAt: number | null;
+  outcome: 'running' | 'ok' | 'failed';
+  detail: Record<string, unknown> | null;
+}
+
+interface RunRow {
+  job: string;
+  scheduled_for: number;
+  trigger: 'schedule' | 'manual';
+  started_at: number;
+  finished_at: number | null;
+  outcome: 'running' | 'ok' | 'failed';
+  detail: string | null;
+}
+
+/**
+ * Runs jobs when due. node-cron only wakes the process; whether a job is due is decided by
+ * dueSlot() from the clock and the recorded runs, so a run missed while the gateway was down
+ * is caught up once at start, and a slot already recorded (even a crashed 'running' one) is
+ * never run again.
+ */
+export class Scheduler implements Service {
+  readonly name = 'scheduler';
+  private tasks: ScheduledTask[] = [];
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private firstTick: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; timeZone: string; jobs: readonly Job[] }) {}
+
+  start(): void {
+    this.stopped = false;
+    for (const job of this.deps.jobs) {
+      this.tasks.push(cron.schedule(job.cron, () => void this.tick(), { timezone: this.deps.timeZone, name: job.name, noOverlap: true }));
+    }
+    // Catch up after start-up has finished, not inside it.
+    this.firstTick = setTimeout(() => void this.tick(), 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.firstTick);
+    for (const t of this.tasks) await t.destroy();
+    this.tasks = [];
+    await this.ticking;
+  }
+
+  /** Runs every due job, one at a time; a tick during a tick runs once more afterwards. */
+  tick(): Promise<void> {
+    if (this.ticking) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = (async () => {
+      do {
+        this.again = false;
+        for (const job of this.deps.jobs) {
+          if (this.stopped) return;
+          const slot = dueSlot(job.cron, this.deps.timeZone, this.deps.clock.now(), this.lastSlot(job.name));
+          if (slot !== undefined) await this.execute(job, slot, 'schedule');
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => (this.ticking = undefined));
+    return this.ticking;
+  }
+
+  /** Runs a job now, outside its schedule (recorded as manual; its schedule is unchanged). */
+  async runNow(name: string): Promise<JobRun> {
+    const job = this.deps.jobs.find((j) => j.name === name);
+    if (!job) throw new Error(`no job named ${name}`);
+    // Wait for a scheduled run of the same jobs to finish, so two runs never overlap.
+    while (this.ticking) await this.ticking;
+    return this.execute(job, this.deps.clock.now(), 'manual');
+  }
+
+  /** The latest run of each job, and when it is next due. */
+  overview(): Array<{ job: string; cron: string; next: number; last: JobRun | null }> {
+    const now = this.deps.clock.now();
+    return this.deps.jobs.map((j) => ({ job: j.name, cron: j.cron, next: nextSlot(j.cron, this.deps.timeZone, now), last: this.lastRun(j.name) }));
+  }
+
+  private lastSlot(job: string): number | undefined {
+    const row = this.deps.db.raw
+      .prepare<[string], { s: number | null }>("SELECT MAX(scheduled_for) AS s FROM schedule_runs WHERE job = ? AND trigger = 'schedule'")
+      .get(job);
+    return row?.s ?? undefined;
+  }
+
+  private lastRun(job: string): JobRun | null {
+    const row = this.deps.db.raw.prepare<[string], RunRow>('SELECT * FROM schedule_runs WHERE job = ? ORDER BY id DESC LIMIT 1').get(job);
+    return row ? toRun(row) : null;
+  }
+
+  private async execute(job: Job, scheduledFor: number, trigger: 'schedule' | 'manual'): Promise<JobRun> {
+    const { db, clock, logger } = this.deps;
+    const startedAt = clock.now();
+    let id: number | undefined;
+    try {
+      id = Number(
+        db.raw
+          .prepare("INSERT INTO schedule_runs (job, scheduled_for, trigger, started_at, outcome) VALUES (?, ?, ?, ?, 'running')")
+          .run(job.name, scheduledFor, trigger, startedAt).lastInsertRowid,
+      );
+    } catch (err) {
+      // Storage faulted (disk full): skip this slot's run; the next tick tries again.
+      logger.warn({ job: job.name, err: (err as Error).message }, 'cannot record a job run; not running it now');
+      return { job: job.name, scheduledFor, trigger, startedAt, finishedAt: null, outcome: 'failed', detail: { error: (err as Error).message } };
+    }
+    let outcome: 'ok' | 'failed' = 'ok';
+    let detail: Record<string, unknown> | null = null;
+    try {
+      detail = (await job.run(startedAt)) ?? null;
+    } catch (err) {
+      outcome = 'failed';
+      detail = { error: (err as Error).message };
+      logger.error({ job: job.name, err }, 'scheduled job failed');
+    }
+    const finishedAt = clock.now();
+    try {
+      db.raw.prepare('UPDATE schedule_runs SET finished_at = ?, outcome = ?, detail = ? WHERE id = ?').run(finishedAt, outcome, detail ? JSON.stringify(detail) : null, id);
+    } catch (err) {
+      logger.warn({ job: job.name, err: (err as Error).message }, 'cannot record the end of a job run');
+    }
+    if (outcome === 'ok') logger.debug({ job: job.name, trigger, ms: finishedAt - startedAt, ...detail }, 'job finished');
+    return { job: job.name, scheduledFor, trigger, startedAt, finishedAt, outcome, detail };
+  }
+}
+
+function toRun(r: RunRow): JobRun {
+  return {
+    job: r.job,
+    scheduledFor: r.scheduled_for,
+    trigger: r.trigger,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    outcome: r.outcome,
+    detail: r.detail ? (JSON.parse(r.detail) as Record<string, unknown>) : null,
+  };
+}

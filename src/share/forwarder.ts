@@ -1,0 +1,178 @@
+import type { Clock, EventBus, Logger, Service } from '../core/index.js';
+import type { ApprovedPolicy } from '../policy/index.js';
+import type { Claim, Outbox } from './outbox.js';
+import { vendorKey, type VendorKey } from './secrets.js';
+import { signatureHeader } from './sign.js';
+
+export interface ForwarderOptions {
+  requestTimeout: number; // ms
+  backoffInitial: number; // ms
+  backoffMax: number; // ms
+  backoffJitter: number; // 0–1
+  retryAfterMax: number; // ms
+  maxAttempts: number; // 0: unlimited
+  pollInterval: number; // ms
+}
+
+export interface ForwarderDeps {
+  outbox: Outbox;
+  clock: Clock;
+  logger: Logger;
+  events: EventBus;
+  policiesDir: string;
+  options: ForwarderOptions;
+  env?: NodeJS.ProcessEnv;
+  /** Seeded in tests; Math.random otherwise. */
+  random?: () => number;
+}
+
+/** Exponential backoff with jitter: the n-th retry waits about initial × 2^(n-1), capped. */
+export function backoffDelay(attempt: number, o: Pick<ForwarderOptions, 'backoffInitial' | 'backoffMax' | 'backoffJitter'>, random: () => number): number {
+  const base = Math.min(o.backoffMax, o.backoffInitial * 2 ** Math.max(0, attempt - 1));
+  return Math.round(base * (1 - o.backoffJitter * random()));
+}
+
+/** Retry-After as seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+/**
+ * Sends queued summaries to their vendors: claim (policy re-checked, attempt in the ledger),
+ * POST the stored bytes signed, then record the acknowledgement. At-least-once; the
+ * Idempotency-Key (the summary id) makes it once at the vendor.
+ */
+export class Forwarder implements Service {
+  readonly name = 'forwarder';
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+  private readonly inFlight = new Set<AbortController>();
+
+  constructor(private readonly deps: ForwarderDeps) {}
+
+  start(): void {
+    this.stopped = false;
+    this.deps.events.on('summary.queued', this, () => this.kick());
+    this.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.deps.events.off(this);
+    if (this.timer) clearTimeout(this.timer);
+    for (const c of this.inFlight) c.abort();
+    await this.running;
+  }
+
+  /** Looks at the outbox now. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.running = this.drain()
+      .catch((err: unknown) => this.deps.logger.error({ err }, 'forwarder pass failed'))
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  private async drain(): Promise<void> {
+    const { outbox, clock, options } = this.deps;
+    while (!this.stopped) {
+      const lease = options.requestTimeout + options.backoffInitial;
+      let key: VendorKey | undefined;
+      const outcome = outbox.claim(lease, (policy) => {
+        key = this.keyOf(policy);
+      });
+      if (outcome.kind === 'none') {
+        const wait = outcome.nextDueAt === null ? options.pollInterval : Math.min(options.pollInterval, Math.max(0, outcome.nextDueAt - clock.now()));
+        this.timer = setTimeout(() => this.kick(), wait);
+        return;
+      }
+      if (outcome.kind === 'dropped') {
+        this.deps.logger.info({ summary: outcome.summaryId, reason: outcome.reason }, 'summary dropped: its policy is no longer in force');
+        continue;
+      }
+      if (outcome.kind === 'deferred') {
+        this.deps.logger.error({ summary: outcome.summaryId, code: outcome.error.code }, outcome.error.message);
+        continue;
+      }
+      await this.deliver(outcome.claim, key!);
+    }
+  }
+
+  private keyOf(policy: ApprovedPolicy): VendorKey {
+    return vendorKey(policy.effective.policy, this.deps.policiesDir, this.deps.env);
+  }
+
+  private async deliver(claim: Claim, key: VendorKey): Promise<void> {
+    const { outbox, clock, options, logger } = this.deps;
+    const random = this.deps.random ?? Math.random;
+    const t = Math.floor(clock.now() / 1000);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), options.requestTimeout);
+    this.inFlight.add(controller);
+    const log = { summary: claim.summaryId, vendor: claim.policy.vendor, attempt: claim.attempt };
+    let status: number | null = null;
+    let retryAfter: number | undefined;
+    let error: string;
+    try {
+      const res = await fetch(claim.endpoint, {
+        method: 'POST',
+        body: claim.body,
+        headers: {
+          'content-type': 'application/json',
+          'idempotency-key': claim.summaryId,
+          'sluice-signature': signatureHeader(key.key, key.kid, t, claim.body),
+          'user-agent': 'sluice/1',
+        },
+        // [PRIV-7] only to the approved endpoint: redirects are not followed.
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      status = res.status;
+      retryAfter = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+      await res.body?.cancel().catch(() => undefined);
+      error = `HTTP ${status}`;
+    } catch (err) {
+      error = controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed: ${causeOf(err)}`;
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
+    }
+    if (this.stopped && status === null) return; // shutting down: the lease expires and a later run retries
+    if (status !== null && status >= 200 && status < 300) {
+      outbox.acknowledged(claim, status);
+      logger.info({ ...log, status }, 'summary delivered');
+      return;
+    }
+    const retryable = status === null || RETRYABLE.has(status);
+    if (!retryable || (options.maxAttempts > 0 && claim.attempt >= options.maxAttempts)) {
+      outbox.failed(claim, status, retryable ? `gave up after ${claim.attempt} attempts: ${error}` : error);
+      logger.error({ ...log, status }, 'summary delivery failed for good');
+      return;
+    }
+    const delay = retryAfter !== undefined ? Math.min(retryAfter, options.retryAfterMax) : backoffDelay(claim.attempt, options, random);
+    outbox.retryLater(claim, clock.now() + delay, error);
+    logger.warn({ ...log, status, retryInMs: delay, error }, 'summary delivery will be retried');
+  }
+}
+
+function causeOf(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ?? cause?.message ?? (err as Error).message;
+}

@@ -1,0 +1,246 @@
+import type { Clock, Migration, SluiceDatabase } from '../core/index.js';
+import { SluiceError, isSluiceError } from '../core/index.js';
+import type { Ledger } from '../ledger/index.js';
+import type { ApprovedPolicy, PolicyBook } from '../policy/index.js';
+import type { Summary } from '../summarise/index.js';
+
+export const shareMigrations: Migration[] = [
+  {
+    module: 'share',
+    version: 1,
+    description: 'summaries as sent (exact body bytes) and the outbox of pending deliveries',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE summaries (
+          id TEXT PRIMARY KEY,
+          policy TEXT NOT NULL,
+          vendor TEXT NOT NULL,
+          version TEXT NOT NULL,
+          window_start INTEGER NOT NULL,
+          window_end INTEGER NOT NULL,
+          body BLOB,
+          body_sha256 TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'failed', 'dropped')),
+          finished_at INTEGER,
+          http_status INTEGER
+        ) WITHOUT ROWID;
+        CREATE TABLE outbox (
+          summary_id TEXT PRIMARY KEY REFERENCES summaries (id),
+          policy TEXT NOT NULL,
+          endpoint TEXT NOT NULL,
+          attempts INTEGER NOT NULL DEFAULT 0,
+          next_attempt_at INTEGER NOT NULL,
+          last_error TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX outbox_due ON outbox (next_attempt_at);
+      `),
+  },
+];
+
+export interface StoredSummary {
+  id: string;
+  policy: string;
+  vendor: string;
+  version: string;
+  windowStart: number;
+  windowEnd: number;
+  body: Buffer | null;
+  bodySha256: string;
+  createdAt: number;
+  state: 'queued' | 'delivered' | 'failed' | 'dropped';
+  finishedAt: number | null;
+  httpStatus: number | null;
+  attempts: number | null;
+  lastError: string | null;
+}
+
+/** A claimed delivery: the same stored bytes on every attempt. */
+export interface Claim {
+  summaryId: string;
+  policy: ApprovedPolicy;
+  endpoint: string;
+  body: Buffer;
+  bodySha256: string;
+  attempt: number;
+}
+
+export type ClaimOutcome =
+  | { kind: 'none'; nextDueAt: number | null }
+  | { kind: 'dropped'; summaryId: string; reason: string }
+  | { kind: 'deferred'; summaryId: string; error: SluiceError }
+  | { kind: 'claimed'; claim: Claim };
+
+interface DueRow {
+  summary_id: string;
+  policy: string;
+  endpoint: string;
+  attempts: number;
+  body: Buffer;
+  body_sha256: string;
+  vendor: string;
+  version: string;
+}
+
+/**
+ * Summaries waiting to leave, and the record of those that left. Every state change that
+ * matters to the household commits together with its ledger row.
+ */
+export class Outbox {
+  constructor(private readonly deps: { db: SluiceDatabase; ledger: Ledger; book: PolicyBook; clock: Clock }) {}
+
+  /** Stores a summary and queues it, inside the caller's transaction; false when it already exists. */
+  enqueue(summary: Summary, endpoint: string): boolean {
+    const d = summary.document;
+    const now = this.deps.clock.now();
+    const windowStart = Date.parse(d.window.start);
+    const windowEnd = Date.parse(d.window.end);
+    // A summary dropped at a revocation may be produced again after a new approval.
+    this.deps.db.raw.prepare(`DELETE FROM summaries WHERE id = ? AND state = 'dropped'`).run(d.id);
+    const inserted = this.deps.db.raw
+      .prepare(
+        `INSERT OR IGNORE INTO summaries (id, policy, vendor, version, window_start, window_end, body, body_sha256, created_at, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')`,
+      )
+      .run(d.id, d.policy, d.vendor, d.version, windowStart, windowEnd, summary.body, summary.bodySha256, now);
+    if (inserted.changes === 0) return false;
+    this.deps.db.raw.prepare('INSERT INTO outbox (summary_id, policy, endpoint, attempts, next_attempt_at) VALUES (?, ?, ?, 0, ?)').run(d.id, d.policy, endpoint, now);
+    return true;
+  }
+
+  get(id: string): StoredSummary | null {
+    return this.list({ id })[0] ?? null;
+  }
+
+  list(filter: { id?: string; policy?: string } = {}): StoredSummary[] {
+    const rows = this.deps.db.raw
+      .prepare<unknown[], Record<string, unknown>>(
+        `SELECT s.*, o.attempts, o.last_error FROM summaries s LEFT JOIN outbox o ON o.summary_id = s.id
+          WHERE (? IS NULL OR s.id = ?) AND (? IS NULL OR s.policy = ?) ORDER BY s.window_start, s.id`,
+      )
+      .all(filter.id ?? null, filter.id ?? null, filter.policy ?? null, filter.policy ?? null);
+    return rows.map((r) => ({
+      id: r.id as string,
+      policy: r.policy as string,
+      vendor: r.vendor as string,
+      version: r.version as string,
+      windowStart: r.window_start as number,
+      windowEnd: r.window_end as number,
+      body: (r.body as Buffer | null) ?? null,
+      bodySha256: r.body_sha256 as string,
+      createdAt: r.created_at as number,
+      state: r.state as StoredSummary['state'],
+      finishedAt: (r.finished_at as number | null) ?? null,
+      httpStatus: (r.http_status as number | null) ?? null,
+      attempts: (r.attempts as number | null) ?? null,
+      lastError: (r.last_error as string | null) ?? null,
+    }));
+  }
+
+  /**
+   * Claims the next due delivery in one transaction that re-checks the policy: a revoked or
+   * expired policy's summary is deleted, never sent; otherwise the attempt is recorded in the
+   * ledger with the body's hash before a byte leaves. `leaseMs` keeps a claimed row from being
+   * claimed again while its request is in flight (or after a crash, until the lease ends).
+   */
+  claim(leaseMs: number, keyCheck: (policy: ApprovedPolicy) => void): ClaimOutcome {
+    return this.deps.db.tx((): ClaimOutcome => {
+      const now = this.deps.clock.now();
+      const row = this.deps.db.raw
+        .prepare<[number], DueRow>(
+          `SELECT o.summary_id, o.policy, o.endpoint, o.attempts, s.body, s.body_sha256, s.vendor, s.version
+             FROM outbox o JOIN summaries s ON s.id = o.summary_id
+            WHERE o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.summary_id LIMIT 1`,
+        )
+        .get(now);
+      if (!row) {
+        const next = this.deps.db.raw.prepare<[], { at: number | null }>('SELECT MIN(next_attempt_at) AS at FROM outbox').get();
+        return { kind: 'none', nextDueAt: next?.at ?? null };
+      }
+      const policy = this.deps.book.inForce(row.policy);
+      if (!policy) {
+        const reason = this.deps.book.approved(row.policy)?.revokedAt != null ? 'revoked' : 'expired';
+        this.dropRow(row.summary_id, row.vendor, row.policy, row.version, reason);
+        return { kind: 'dropped', summaryId: row.summary_id, reason };
+      }
+      try {
+        keyCheck(policy);
+      } catch (err) {
+        if (!isSluiceError(err)) throw err;
+        this.deps.db.raw.prepare('UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE summary_id = ?').run(now + leaseMs, err.message, row.summary_id);
+        return { kind: 'deferred', summaryId: row.summary_id, error: err };
+      }
+      const attempt = row.attempts + 1;
+      this.deps.db.raw.prepare('UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE summary_id = ?').run(attempt, now + leaseMs, row.summary_id);
+      this.deps.ledger.append({
+        kind: 'disclosure.attempted',
+        vendor: row.vendor,
+        policy: row.policy,
+        version: row.version,
+        summaryId: row.summary_id,
+        detail: { endpoint: row.endpoint, attempt, body_sha256: row.body_sha256, bytes: row.body.length },
+      });
+      return { kind: 'claimed', claim: { summaryId: row.summary_id, policy, endpoint: row.endpoint, body: row.body, bodySha256: row.body_sha256, attempt } };
+    });
+  }
+
+  /** The vendor acknowledged (2xx): the ledger says so, in the same transaction as the outbox. */
+  acknowledged(claim: Claim, status: number): void {
+    this.deps.db.tx(() => {
+      const now = this.deps.clock.now();
+      this.deps.db.raw.prepare('DELETE FROM outbox WHERE summary_id = ?').run(claim.summaryId);
+      this.deps.db.raw.prepare(`UPDATE summaries SET state = 'delivered', finished_at = ?, http_status = ? WHERE id = ?`).run(now, status, claim.summaryId);
+      this.deps.ledger.append({
+        kind: 'disclosure.acknowledged',
+        vendor: claim.policy.vendor,
+        policy: claim.policy.name,
+        version: claim.policy.hash,
+        summaryId: claim.summaryId,
+        detail: { status, at: new Date(now).toISOString(), attempt: claim.attempt },
+      });
+    });
+  }
+
+  /** A retryable failure: try again at `retryAt`. */
+  retryLater(claim: Claim, retryAt: number, error: string): void {
+    this.deps.db.tx(() => {
+      this.deps.db.raw.prepare('UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE summary_id = ?').run(retryAt, error, claim.summaryId);
+    });
+  }
+
+  /** A permanent failure (the vendor refused it, or attempts ran out): no more attempts. */
+  failed(claim: Claim, status: number | null, error: string): void {
+    this.deps.db.tx(() => {
+      const now = this.deps.clock.now();
+      this.deps.db.raw.prepare('DELETE FROM outbox WHERE summary_id = ?').run(claim.summaryId);
+      this.deps.db.raw.prepare(`UPDATE summaries SET state = 'failed', finished_at = ?, http_status = ? WHERE id = ?`).run(now, status, claim.summaryId);
+      this.deps.ledger.append({
+        kind: 'disclosure.failed',
+        vendor: claim.policy.vendor,
+        policy: claim.policy.name,
+        version: claim.policy.hash,
+        summaryId: claim.summaryId,
+        detail: { status, error, attempt: claim.attempt },
+      });
+    });
+  }
+
+  /** Deletes every queued summary of a policy (inside the revocation's transaction); returns how many. */
+  dropPolicy(policy: string, reason: string): number {
+    const rows = this.deps.db.raw
+      .prepare<[string], { summary_id: string; vendor: string; version: string }>(
+        'SELECT o.summary_id, s.vendor, s.version FROM outbox o JOIN summaries s ON s.id = o.summary_id WHERE o.policy = ?',
+      )
+      .all(policy);
+    for (const r of rows) this.dropRow(r.summary_id, r.vendor, policy, r.version, reason);
+    return rows.length;
+  }
+
+  private dropRow(summaryId: string, vendor: string, policy: string, version: string, reason: string): void {
+    if (!this.deps.db.raw.inTransaction) throw new SluiceError('SLUICE_ERR_INTERNAL', 'dropRow runs inside a transaction');
+    this.deps.db.raw.prepare('DELETE FROM outbox WHERE summary_id = ?').run(summaryId);
+    // [PRIV-9] a summary that may no longer be sent is deleted, body and all; only its hash stays.
+    this.deps.db.raw.prepare(`UPDATE summaries SET state = 'dropped', body = NULL, finished_at = ? WHERE id = ?`).run(this.deps.clock.now(), summaryId);
+    this.deps.ledger.append({ kind: 'disclosure.dropped', vendor, policy, version, summaryId, detail: { reason } });
+  }
+}

@@ -1,0 +1,207 @@
+import type { SluiceDatabase } from '../core/index.js';
+import type { MetricSpec } from '../devices/index.js';
+import { decodeValue, type SeriesType } from './codec.js';
+import { HOUR, hourStart, mergeRollups, rollupHours, type HourRollup, type Point, type WindowStats } from './rollup-stats.js';
+import { QuantileSketch } from './sketch.js';
+
+/** The profile's spec of a device's metric, if the device and its profile are still known. */
+export type SpecOf = (deviceId: string, metric: string) => MetricSpec | undefined;
+
+export interface SeriesRow {
+  id: number;
+  device_id: string;
+  component: string;
+  metric: string;
+  type: SeriesType;
+  unit: string | null;
+  scale: number | null;
+}
+
+interface RollupRow {
+  hour: number;
+  count: number;
+  sum: number;
+  min: number | null;
+  max: number | null;
+  first: number | string | null;
+  first_ts: number | null;
+  last: number | string | null;
+  last_ts: number | null;
+  tw_sum: number;
+  tw_ms: number;
+  increase: number | null;
+  resets: number;
+  states: string | null;
+  sketch: Buffer | null;
+}
+
+export interface RollupDeps {
+  db: SluiceDatabase;
+  timeZone: string;
+  /** ms a value is held for time-weighted statistics */
+  hold: number;
+  specOf: SpecOf;
+}
+
+/** The hourly statistics of one series over a window, read from rollups. */
+export interface SeriesSummary {
+  deviceId: string;
+  component: string;
+  metric: string;
+  type: SeriesType;
+  unit: string | null;
+  hours: HourRollup[];
+  stats: WindowStats;
+}
+
+/** Writes and reads the hourly rollups of the raw readings. */
+export class Rollups {
+  constructor(private readonly deps: RollupDeps) {}
+
+  allSeries(): SeriesRow[] {
+    return this.deps.db.raw.prepare<[], SeriesRow>('SELECT * FROM series ORDER BY id').all();
+  }
+
+  /** Recomputes the rollups of one series for the hours in [from, to); call inside a transaction. Returns rows written. */
+  rollRange(series: SeriesRow, from: number, to: number): number {
+    const raw = this.deps.db.raw;
+    const decode = (v: number | string) => decodeValue(series.type, series.scale, v);
+    const points: Point[] = raw
+      .prepare<[number, number, number], { ts: number; v: number | string }>('SELECT ts, v FROM readings WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts')
+      .all(series.id, from, to)
+      .map((r) => ({ ts: r.ts, value: decode(r.v) }));
+    const spec = this.deps.specOf(series.device_id, series.metric);
+    const shape = { type: series.type, counter: spec?.type === 'number' && spec.counter };
+    const hours = rollupHours(shape, points, this.previous(series, from), from, to, this.deps.hold);
+    raw.prepare('DELETE FROM rollups WHERE series_id = ? AND hour >= ? AND hour < ?').run(series.id, from, to);
+    const insert = raw.prepare(
+      'INSERT INTO rollups (series_id, hour, count, sum, min, max, first, first_ts, last, last_ts, tw_sum, tw_ms, increase, resets, states, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const h of hours) {
+      insert.run(
+        series.id,
+        h.hour,
+        h.count,
+        h.sum,
+        h.min,
+        h.max,
+        storeValue(h.first),
+        h.firstTs,
+        storeValue(h.last),
+        h.lastTs,
+        h.twSum,
+        h.twMs,
+        h.increase,
+        h.resets,
+        h.states ? JSON.stringify(h.states) : null,
+        h.sketch && h.sketch.count > 0 ? h.sketch.encode() : null,
+      );
+    }
+    return hours.length;
+  }
+
+  /** The last reading before `ts`: from raw readings, or from the rollups once raw is purged. */
+  private previous(series: SeriesRow, ts: number): Point | undefined {
+    const raw = this.deps.db.raw;
+    const r = raw
+      .prepare<[number, number], { ts: number; v: number | string }>('SELECT ts, v FROM readings WHERE series_id = ? AND ts < ? ORDER BY ts DESC LIMIT 1')
+      .get(series.id, ts);
+    if (r) return { ts: r.ts, value: decodeValue(series.type, series.scale, r.v) };
+    const rolled = raw
+      .prepare<[number, number], { last: number | string; last_ts: number }>(
+        'SELECT last, last_ts FROM rollups WHERE series_id = ? AND hour < ? AND last_ts IS NOT NULL ORDER BY hour DESC LIMIT 1',
+      )
+      .get(series.id, ts);
+    return rolled ? { ts: rolled.last_ts, value: loadValue(series.type, rolled.last) } : undefined;
+  }
+
+  /**
+   * The end of a batch starting at `from`: an hour boundary before which at most `limit`
+   * readings of the series lie (at least one hour), capped at `maxEnd`.
+   */
+  batchEnd(seriesId: number, from: number, limit: number, maxEnd: number): number {
+    const row = this.deps.db.raw
+      .prepare<[number, number, number], { ts: number }>('SELECT ts FROM readings WHERE series_id = ? AND ts >= ? ORDER BY ts LIMIT 1 OFFSET ?')
+      .get(seriesId, from, limit);
+    if (!row) return maxEnd;
+    let end = hourStart(row.ts, this.deps.timeZone);
+    if (end <= from) end = from + HOUR;
+    return Math.min(end, maxEnd);
+  }
+
+  /**
+   * Rolls up complete hours since each series' last rollup (recomputing `recheck` ms before it
+   * for late readings), one bounded transaction per step; awaits `pause` between steps.
+   */
+  async rollRecent(now: number, options: { recheck: number; batchSize: number; pause: () => Promise<void> }): Promise<{ series: number; hours: number }> {
+    const { db, timeZone } = this.deps;
+    const until = hourStart(now, timeZone);
+    let hours = 0;
+    let touched = 0;
+    for (const s of this.allSeries()) {
+      const bounds = db.raw
+        .prepare<[number, number], { oldest: number | null; rolled: number | null }>(
+          'SELECT (SELECT MIN(ts) FROM readings WHERE series_id = ?) AS oldest, (SELECT MAX(hour) FROM rollups WHERE series_id = ?) AS rolled',
+        )
+        .get(s.id, s.id)!;
+      if (bounds.oldest === null) continue;
+      let from = hourStart(bounds.oldest, timeZone);
+      if (bounds.rolled !== null) from = Math.max(from, hourStart(bounds.rolled + HOUR - options.recheck, timeZone));
+      if (from >= until) continue;
+      touched++;
+      while (from < until) {
+        const end = this.batchEnd(s.id, from, options.batchSize, until);
+        hours += db.tx(() => this.rollRange(s, from, end));
+        from = end;
+        await options.pause();
+      }
+    }
+    return { series: touched, hours };
+  }
+
+  /** Hourly rollups of a device's metric in [from, to) (hour starts), merged into window statistics. */
+  query(q: { deviceId: string; metric: string; component?: string; from: number; to: number }): SeriesSummary[] {
+    const raw = this.deps.db.raw;
+    const series = raw
+      .prepare<[string, string, string | null, string | null], SeriesRow>('SELECT * FROM series WHERE device_id = ? AND metric = ? AND (? IS NULL OR component = ?) ORDER BY component')
+      .all(q.deviceId, q.metric, q.component ?? null, q.component ?? null);
+    return series.map((s) => {
+      const hours = raw
+        .prepare<[number, number, number], RollupRow>('SELECT * FROM rollups WHERE series_id = ? AND hour >= ? AND hour < ? ORDER BY hour')
+        .all(s.id, q.from, q.to)
+        .map((r) => toHourRollup(s.type, r));
+      return { deviceId: s.device_id, component: s.component, metric: s.metric, type: s.type, unit: s.unit, hours, stats: mergeRollups(hours) };
+    });
+  }
+}
+
+function storeValue(v: Point['value'] | null): number | string | null {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  return v;
+}
+
+function loadValue(type: SeriesType, v: number | string): Point['value'] {
+  if (type === 'boolean') return v === 1;
+  if (type === 'enum') return String(v);
+  return Number(v);
+}
+
+function toHourRollup(type: SeriesType, r: RollupRow): HourRollup {
+  return {
+    hour: r.hour,
+    count: r.count,
+    sum: r.sum,
+    min: r.min,
+    max: r.max,
+    first: r.first === null ? null : loadValue(type, r.first),
+    firstTs: r.first_ts,
+    last: r.last === null ? null : loadValue(type, r.last),
+    lastTs: r.last_ts,
+    twSum: r.tw_sum,
+    twMs: r.tw_ms,
+    increase: r.increase,
+    resets: r.resets,
+    states: r.states ? (JSON.parse(r.states) as Record<string, number>) : null,
+    sketch: type === 'number' ? (r.sketch ? QuantileSketch.decode(r.sketch) : new QuantileSketch()) : null,
+  };
+}

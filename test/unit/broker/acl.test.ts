@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { canPublish, canSubscribe } from '../../../src/broker/index.js';
+import type { DeviceRecord } from '../../../src/devices/index.js';
+
+const base = { profile: null, baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 };
+const device: DeviceRecord = { ...base, id: 'thermo', role: 'device', profile: 'thermostat' };
+const bridge: DeviceRecord = { ...base, id: 'z2m', role: 'bridge', baseTopic: 'zigbee2mqtt' };
+const household: DeviceRecord = { ...base, id: 'home', role: 'household' };
+const ctx = { bridgeBases: ['zigbee2mqtt'] };
+
+describe('topic ACL', () => {
+  it('lets a device publish only under its own namespace', () => {
+    expect(canPublish(device, 'sluice/thermo/telemetry', ctx)).toBe(true);
+    expect(canPublish(device, 'sluice/other/telemetry', ctx)).toBe(false);
+    expect(canPublish(device, 'sluice/thermo', ctx)).toBe(false);
+    expect(canPublish(device, 'sluice/thermostat/telemetry', ctx)).toBe(false);
+    expect(canPublish(device, '$SYS/x', ctx)).toBe(false);
+  });
+
+  it('lets a device subscribe only to its own commands', () => {
+    expect(canSubscribe(device, 'sluice/thermo/cmd/#')).toBe(true);
+    expect(canSubscribe(device, 'sluice/thermo/cmd/setpoint')).toBe(true);
+    expect(canSubscribe(device, 'sluice/thermo/cmd')).toBe(true);
+    expect(canSubscribe(device, 'sluice/+/cmd/#')).toBe(false);
+    expect(canSubscribe(device, 'sluice/thermo/#')).toBe(false);
+    expect(canSubscribe(device, '#')).toBe(false);
+  });
+
+  it('keeps a bridge under its base topic', () => {
+    expect(canPublish(bridge, 'zigbee2mqtt/hall', ctx)).toBe(true);
+    expect(canPublish(bridge, 'zigbee2mqtt', ctx)).toBe(true);
+    expect(canPublish(bridge, 'zigbee2mqttx/hall', ctx)).toBe(false);
+    expect(canPublish(bridge, 'sluice/z2m/telemetry', ctx)).toBe(false);
+    expect(canSubscribe(bridge, 'zigbee2mqtt/+/set')).toBe(true);
+    expect(canSubscribe(bridge, '#')).toBe(false);
+  });
+
+  it('lets the household read everything and publish commands only', () => {
+    expect(canSubscribe(household, '#')).toBe(true);
+    expect(canSubscribe(household, '$SYS/#')).toBe(true);
+    expect(canPublish(household, 'sluice/thermo/cmd/setpoint', ctx)).toBe(true);
+    expect(canPublish(household, 'zigbee2mqtt/hall/set', ctx)).toBe(true);
+    expect(canPublish(household, 'sluice/thermo/telemetry', ctx)).toBe(false);
+    expect(canPublish(household, '$SYS/broker', ctx)).toBe(false);
+  });
+});
