@@ -3,15 +3,14 @@
  * bench/results/ and appends a summary table to bench/RESULTS.md. Benchmarks never fail on a
  * number; the exit code is 1 only if the harness itself broke.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { BenchOptions, Part, PartResult, SharedState } from './lib/part.js';
 import { machineInfo, removeDir, ROOT } from './lib/procs.js';
 import { appendResults, renderHeader, renderTable, writeRaw } from './lib/report.js';
 import { durabilityPart } from './parts/durability.js';
 import { footprintPart } from './parts/footprint.js';
 import { ingestPart } from './parts/ingest.js';
+import { abusePart, fuzzPart } from './parts/robustness.js';
 import { latencyPart } from './parts/latency.js';
 import { sdcardPart } from './parts/sdcard.js';
 import { storagePart } from './parts/storage.js';
@@ -19,16 +18,11 @@ import { storagePart } from './parts/storage.js';
 /** In this order: later parts reuse ingest's max rate and storage's large store. */
 const PARTS: Part[] = [ingestPart, latencyPart, durabilityPart, storagePart, sdcardPart, footprintPart];
 
-// ---- fuzz (issue "hardening") ---------------------------------------------------------------
-// A long fuzz run lives in bench/fuzz.ts, written on the `hardening` branch. When that file is
-// built (dist/bench/fuzz.js) and exports `fuzzPart: Part` (see bench/lib/part.ts), `npm run bench
-// -- fuzz` runs it like any other part. It is never part of the default set: it is long.
-async function optionalParts(): Promise<Part[]> {
-  const file = join(import.meta.dirname, 'fuzz.js');
-  if (!existsSync(file)) return [];
-  const mod = (await import(pathToFileURL(file).href)) as { fuzzPart?: Part };
-  return mod.fuzzPart ? [mod.fuzzPart] : [];
-}
+// ---- robustness runs (issue "hardening") -----------------------------------------------------
+// bench/fuzz.ts and bench/abuse.ts (branch `hardening`) are wrapped as the parts `fuzz` and
+// `abuse` in parts/robustness.ts. They are long, so they run only when named:
+// `npm run bench -- fuzz abuse`. A further optional part goes into OPTIONAL_PARTS.
+const OPTIONAL_PARTS: Part[] = [fuzzPart, abusePart];
 // ------------------------------------------------------------------------------------------------
 
 interface Args {
@@ -45,7 +39,7 @@ interface Args {
 
 const USAGE = `usage: npm run bench -- [part…] [--quick] [--seed N] [--runs N] [--warmups N] [--load-procs N]
                        [--results-dir DIR] [--no-record] [--note TEXT]
-parts: ingest latency durability storage sdcard footprint (default: all), fuzz (only when named)
+parts: ingest latency durability storage sdcard footprint (default: all); fuzz, abuse (only when named)
 --quick        tiny sizes, 0 warm-ups and 1 run, nothing appended to bench/RESULTS.md
 --no-record    do not append to bench/RESULTS.md
 --note TEXT    a remark appended to the machine line in bench/RESULTS.md`;
@@ -79,7 +73,7 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
-  const all = [...PARTS, ...(await optionalParts())];
+  const all = [...PARTS, ...OPTIONAL_PARTS];
   const selected = args.parts.length === 0 ? PARTS : args.parts.map((name) => all.find((p) => p.name === name) ?? fail(`unknown part "${name}"; known: ${all.map((p) => p.name).join(', ')}`));
   const shared: SharedState = { cleanup: [] };
   const started = Date.now();

@@ -30,8 +30,8 @@ export class LiteClient {
   }
 
   /** Connects and waits for CONNACK 0; rejects with the return code otherwise. */
-  static async connect(opts: { port: number; host?: string; clientId: string; username?: string; password?: string; keepalive?: number }): Promise<LiteClient> {
-    const socket = netConnect({ port: opts.port, host: opts.host ?? '127.0.0.1' });
+  static async connect(opts: { port: number; host?: string; localAddress?: string; clientId: string; username?: string; password?: string; keepalive?: number }): Promise<LiteClient> {
+    const socket = netConnect({ port: opts.port, host: opts.host ?? '127.0.0.1', ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', () => resolve());
       socket.once('error', reject);

@@ -1,6 +1,6 @@
 import type { Figure, Part, PartResult, BenchOptions } from '../lib/part.js';
 import { openReadOnly, provision } from '../lib/provision.js';
-import { removeDir, runLoad, sleep, startGateway } from '../lib/procs.js';
+import { removeDir, runLoad, sleep, startGateway, UNTHROTTLED } from '../lib/procs.js';
 import { seededRandom, summarize } from '../lib/stats.js';
 import { maxRate } from './latency.js';
 
@@ -54,7 +54,7 @@ export const durabilityPart: Part = {
     options.log(`durability: ${kills} kills at 50% of max (${Math.round(max / 2)} msg/s), seed ${options.seed}`);
 
     const cycles: Cycle[] = [];
-    let gw = await startGateway({ dataDir });
+    let gw = await startGateway({ dataDir, env: UNTHROTTLED });
     const firstStartMs = gw.startMs;
     for (let i = 0; i < kills; i++) {
       // Seeded moment in [0.3 s, 3 s) after the load starts publishing.
@@ -70,7 +70,7 @@ export const durabilityPart: Part = {
       const acked: Record<string, number[]> = {};
       for (const r of results) for (const [id, list] of Object.entries(r.ackedTs ?? {})) (acked[id] ??= []).push(...list);
       const ackedMessages = Object.values(acked).reduce((n, l) => n + l.length, 0);
-      gw = await startGateway({ dataDir });
+      gw = await startGateway({ dataDir, env: UNTHROTTLED });
       const lost = await lostReadings(dataDir, acked);
       cycles.push({ cycle: i + 1, killAfterMs, restartMs: gw.startMs, ackedMessages, lostReadings: lost });
       options.log(`kill ${i + 1}/${kills} at +${killAfterMs} ms: ${ackedMessages} messages acknowledged, ${lost} readings lost; restart ${gw.startMs.toFixed(0)} ms`);

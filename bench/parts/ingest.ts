@@ -1,7 +1,7 @@
 import type { LoadDevice } from '../load-client.js';
 import { rounds, type BenchOptions, type Figure, type Part, type PartResult } from '../lib/part.js';
 import { countReadings, provision } from '../lib/provision.js';
-import { mosquittoBinary, readProcCpu, removeDir, runLoad, startBareAedes, startGateway, startMosquitto, throughput, benchTmp, type BrokerChild } from '../lib/procs.js';
+import { mosquittoBinary, readProcCpu, removeDir, runLoad, startBareAedes, startGateway, startMosquitto, throughput, benchTmp, UNTHROTTLED, type BrokerChild } from '../lib/procs.js';
 import { summarize } from '../lib/stats.js';
 
 const READINGS_PER_MESSAGE = 4;
@@ -42,7 +42,7 @@ export async function burstOnce(
   let dataDir: string | undefined;
   if (system === 'sluice') {
     dataDir = dirs.clone('ingest');
-    broker = await startGateway({ dataDir, logLevel: 'info' });
+    broker = await startGateway({ dataDir, logLevel: 'info', env: UNTHROTTLED });
   } else if (system === 'aedes') {
     broker = await startBareAedes();
   } else {

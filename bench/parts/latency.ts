@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { LoadDevice } from '../load-client.js';
 import { rounds, type BenchOptions, type Figure, type Part, type PartResult } from '../lib/part.js';
 import { provision, type Provisioned } from '../lib/provision.js';
-import { benchTmp, removeDir, runLoad, startGateway, throughput } from '../lib/procs.js';
+import { benchTmp, removeDir, runLoad, startGateway, throughput, UNTHROTTLED } from '../lib/procs.js';
 import { percentiles, summarize } from '../lib/stats.js';
 
 /**
@@ -14,7 +14,7 @@ import { percentiles, summarize } from '../lib/stats.js';
 export async function maxRate(options: BenchOptions, prov: Provisioned): Promise<number> {
   if (options.shared.maxRate) return options.shared.maxRate;
   const dataDir = prov.clone('calibrate');
-  const gw = await startGateway({ dataDir });
+  const gw = await startGateway({ dataDir, env: UNTHROTTLED });
   try {
     const results = await runLoad({ port: gw.port, mode: 'burst', qos: 1, messages: options.quick ? 20 : 300, window: 10, seed: options.seed }, prov.devices, options.loadProcs);
     const rate = throughput(results).perSecond;
@@ -98,7 +98,7 @@ export const latencyPart: Part = {
     // commit as soon as the event loop is free instead of waiting up to 20 ms for a batch.
     const loads: Array<{ load: string; intervalMs: number; durationMs: number; warmupMs: number; env: Record<string, string> }> = [
       { load: 'household', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: {} },
-      { load: '50% of max', intervalMs: halfInterval, durationMs: loaded.durationMs, warmupMs: loaded.warmupMs, env: {} },
+      { load: '50% of max', intervalMs: halfInterval, durationMs: loaded.durationMs, warmupMs: loaded.warmupMs, env: UNTHROTTLED },
       { load: 'household, batch_interval 0', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: { SLUICE_INGEST_BATCH_INTERVAL: '0' } },
     ];
     for (const l of loads) {

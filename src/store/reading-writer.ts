@@ -65,8 +65,9 @@ export class ReadingWriter implements Service {
   private queue: Pending[] = [];
   private queuedReadings = 0;
   private timer: NodeJS.Timeout | undefined;
-  /** ms (clock) when the last commit ended */
+  /** ms (clock) when the last commit ended, and its size in batch units (readings + 1 per request) */
   private lastCommitAt = Number.NEGATIVE_INFINITY;
+  private lastBatchUnits = 0;
   private committing: Promise<void> | undefined;
   private faulted = false;
   private fault: StoreFault | undefined;
@@ -120,7 +121,7 @@ export class ReadingWriter implements Service {
       if (request.delivery) this.pendingDeliveries.set(deliveryKey(request.delivery.clientId, request.delivery.packetId), request.delivery);
       this.queuedReadings += request.readings.length + 1;
       if (this.queuedReadings >= this.deps.options.batchSize) this.schedule(0);
-      else this.schedule(this.idleSinceLastCommit() ? 0 : this.deps.options.batchInterval);
+      else this.schedule(this.underLoad() ? this.deps.options.batchInterval : 0);
     });
   }
 
@@ -144,12 +145,13 @@ export class ReadingWriter implements Service {
   }
 
   /**
-   * True when no commit ended within the last batch interval. Waiting for a batch only pays
-   * under load; a lone message (household rate: one every few hundred ms) is committed on the
-   * next turn of the event loop instead of waiting the whole interval for company.
+   * Waiting up to batch_interval for company only pays under load, i.e. when the last commit
+   * was a big one (a quarter of batch_size or more) that ended within the interval. Otherwise —
+   * a household's few messages a second — a message is committed on the next turn of the event
+   * loop; what arrives meanwhile still shares that commit (group commit).
    */
-  private idleSinceLastCommit(): boolean {
-    return this.deps.clock.now() - this.lastCommitAt >= this.deps.options.batchInterval;
+  private underLoad(): boolean {
+    return this.lastBatchUnits * 4 >= this.deps.options.batchSize && this.deps.clock.now() - this.lastCommitAt < this.deps.options.batchInterval;
   }
 
   private schedule(delay: number): void {
@@ -178,6 +180,7 @@ export class ReadingWriter implements Service {
 
   private async commitBatch(): Promise<void> {
     const batch = this.queue;
+    this.lastBatchUnits = this.queuedReadings;
     this.queue = [];
     this.queuedReadings = 0;
     try {

@@ -8,11 +8,11 @@ import { tmpDir } from '../helpers/tmp-dir.js';
 
 const specs = { temperature: { type: 'number', unit: '°C', resolution: 0.01, counter: false, never_store: false } } as unknown as Record<string, MetricSpec>;
 
-// A lone message is committed at once; only messages arriving right after a commit wait for
-// the batch interval (that is where batching pays). Intervals are long so a busy machine
+// A household's lone message is committed at once; only right after a big commit (under load)
+// does a message wait for the batch interval. Intervals are long so a busy machine
 // cannot blur the two cases.
 describe('ReadingWriter commit timing', () => {
-  it('commits a message that arrives while idle without waiting for the batch interval', async () => {
+  it('commits at once unless the last commit was big and recent', async () => {
     const db = await openDatabase({ path: join(tmpDir(), DB_FILE), migrations: allMigrations, logger: silentLogger() });
     const interval = 2000;
     const writer = new ReadingWriter({
@@ -20,18 +20,26 @@ describe('ReadingWriter commit timing', () => {
       clock: systemClock,
       logger: silentLogger(),
       events: new EventBus(),
-      options: { batchInterval: interval, batchSize: 500, quarantineMaxEntries: 10, quarantineMaxBytes: 4096 },
+      options: { batchInterval: interval, batchSize: 40, quarantineMaxEntries: 10, quarantineMaxBytes: 4096 },
     });
     writer.start();
     let ts = Date.UTC(2026, 0, 1);
-    const submit = async () => {
+    const submit = async (readings: number) => {
       const t0 = Date.now();
-      await writer.submit({ deviceId: 'd1', specs, readings: [{ metric: 'temperature', component: '', value: 21, ts: ts++, timeSource: 'device' }] });
+      await writer.submit({
+        deviceId: 'd1',
+        specs,
+        readings: Array.from({ length: readings }, () => ({ metric: 'temperature', component: '', value: 21, ts: ts++, timeSource: 'device' as const })),
+      });
       return Date.now() - t0;
     };
-    expect(await submit()).toBeLessThan(interval / 2);
-    // Right after a commit: this one waits to be batched with whatever comes next.
-    expect(await submit()).toBeGreaterThanOrEqual(interval * 0.9);
+    // After small commits: at once.
+    expect(await submit(1)).toBeLessThan(interval / 2);
+    expect(await submit(1)).toBeLessThan(interval / 2);
+    // A big one (a quarter of batch_size or more) is still committed at once…
+    expect(await submit(12)).toBeLessThan(interval / 2);
+    // …but right after it the writer is under load: the next message waits to be batched.
+    expect(await submit(1)).toBeGreaterThanOrEqual(interval * 0.9);
     await writer.stop();
     db.close();
   });
