@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import type { Migration, SluiceDatabase } from '../core/index.js';
 
@@ -40,6 +40,9 @@ export const poisonMigrations: Migration[] = [
  */
 export class PoisonGuard {
   private fd: number | undefined;
+  /** Bytes of the longest marker written so far: the file's size, overwritten in place. */
+  private width = 0;
+  private blank = Buffer.alloc(0);
   private readonly known = new Set<string>();
 
   constructor(private readonly deps: { file: string; db: SluiceDatabase }) {
@@ -89,11 +92,20 @@ export class PoisonGuard {
       digest: entry.digest,
       receivedAt: entry.receivedAt,
     };
-    ftruncateSync(this.fd, 0);
-    writeSync(this.fd, JSON.stringify(marker), 0);
+    // One positioned write, padded with spaces over any longer marker before it: truncating
+    // the file for every message cost more than the rest of ingest (a metadata change each time).
+    const text = Buffer.from(JSON.stringify(marker));
+    if (text.length > this.width) {
+      this.width = text.length;
+      this.blank = Buffer.alloc(this.width, 0x20);
+    }
+    const padded = Buffer.alloc(this.width, 0x20);
+    text.copy(padded);
+    writeSync(this.fd, padded, 0, padded.length, 0);
   }
 
+  /** Blanks the marker (spaces, read back as no marker) with one positioned write. */
   clear(): void {
-    if (this.fd !== undefined) ftruncateSync(this.fd, 0);
+    if (this.fd !== undefined && this.width > 0) writeSync(this.fd, this.blank, 0, this.blank.length, 0);
   }
 }
