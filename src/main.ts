@@ -46,6 +46,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     options: {
       batchInterval: config.ingest.batch_interval,
       batchSize: config.ingest.batch_size,
+      idleCommit: config.ingest.idle_commit,
       quarantineMaxEntries: config.quarantine.max_entries,
       quarantineMaxBytes: config.quarantine.max_bytes,
       ...overrides.writer,

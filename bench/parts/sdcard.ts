@@ -36,7 +36,7 @@ export const sdcardPart: Part = {
     const whatIf = { warmup: false, label: 'what-if batch_interval 5s', whatIf: true };
     for (const round of [...rounds(options).map((r) => ({ ...r, whatIf: false })), whatIf]) {
       const dataDir = prov.clone('sdcard');
-      const gw = await startGateway({ dataDir, logLevel: 'info', env: round.whatIf ? { SLUICE_INGEST_BATCH_INTERVAL: q ? '100ms' : '5s' } : {} });
+      const gw = await startGateway({ dataDir, logLevel: 'info', env: round.whatIf ? { SLUICE_INGEST_BATCH_INTERVAL: q ? '100ms' : '5s', SLUICE_INGEST_IDLE_COMMIT: 'false' } : {} });
       try {
         const d = round.warmup ? durationMs / 4 : durationMs;
         let io0 = readProcIo(gw.pid);
@@ -81,7 +81,7 @@ export const sdcardPart: Part = {
       },
       { name: 'disk bytes written per acknowledged message', unit: 'B', value: summarize(measured.map((r) => r.perMessage)) },
       {
-        name: `disk writes per day, what-if ingest.batch_interval = ${q ? '100 ms' : '5 s'} (1 run)`,
+        name: `disk writes per day, what-if ingest.batch_interval = ${q ? '100 ms' : '5 s'}, idle_commit = false (1 run)`,
         unit: 'MiB/day',
         value: summarize(what.map((r) => r.perDay / 2 ** 20)),
         note: `${summarize(what.map((r) => r.perMessage)).median.toFixed(0)} B/message`,

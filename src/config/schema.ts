@@ -55,6 +55,8 @@ export const configSchema = z
         /** Longest a reading waits for its batch's commit (and so its PUBACK). */
         batch_interval: duration.default(20),
         batch_size: z.number().int().min(1).max(100_000).default(500),
+        /** Commit a message at once when ingest is quiet, instead of waiting batch_interval for company. */
+        idle_commit: z.boolean().default(true),
         max_payload_bytes: z.number().int().min(64).max(1_048_576).default(16_384),
         max_future: duration.default(5 * 60_000),
         max_past: duration.default(7 * 86_400_000),

@@ -45,6 +45,8 @@ export interface ReadingWriterOptions {
   batchInterval: number;
   /** readings that trigger an immediate commit */
   batchSize: number;
+  /** Commit at once when the last commit was small (default true); false: always wait batchInterval. */
+  idleCommit?: boolean;
   quarantineMaxEntries: number;
   quarantineMaxBytes: number;
   /** ms between retries while the disk is full or failing */
@@ -151,6 +153,7 @@ export class ReadingWriter implements Service {
    * loop; what arrives meanwhile still shares that commit (group commit).
    */
   private underLoad(): boolean {
+    if (this.deps.options.idleCommit === false) return true;
     return this.lastBatchUnits * 4 >= this.deps.options.batchSize && this.deps.clock.now() - this.lastCommitAt < this.deps.options.batchInterval;
   }
 

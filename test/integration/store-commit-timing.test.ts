@@ -44,3 +44,23 @@ describe('ReadingWriter commit timing', () => {
     db.close();
   });
 });
+
+describe('ReadingWriter with idleCommit false', () => {
+  it('always waits the batch interval (fewer commits, e.g. for an SD card)', async () => {
+    const db = await openDatabase({ path: join(tmpDir(), DB_FILE), migrations: allMigrations, logger: silentLogger() });
+    const interval = 1000;
+    const writer = new ReadingWriter({
+      db,
+      clock: systemClock,
+      logger: silentLogger(),
+      events: new EventBus(),
+      options: { batchInterval: interval, batchSize: 40, idleCommit: false, quarantineMaxEntries: 10, quarantineMaxBytes: 4096 },
+    });
+    writer.start();
+    const t0 = Date.now();
+    await writer.submit({ deviceId: 'd1', specs, readings: [{ metric: 'temperature', component: '', value: 21, ts: Date.UTC(2026, 0, 1), timeSource: 'device' }] });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(interval * 0.9);
+    await writer.stop();
+    db.close();
+  });
+});
