@@ -76,6 +76,15 @@ export class PacketGuard extends Duplex {
     else this.transport.once('drain', () => callback());
   }
 
+  /**
+   * What aedes writes in one tick (mqtt-packet corks the stream: a burst of PUBACKs, a packet's
+   * header and payload) reaches the socket as one write — one syscall, not one per chunk, which
+   * under load had cost more of the gateway's time than storing the readings.
+   */
+  override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, callback: (err?: Error | null) => void): void {
+    this._write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), chunks[0]!.encoding, callback);
+  }
+
   override _final(callback: (err?: Error | null) => void): void {
     this.transport.end();
     callback();
