@@ -218,9 +218,10 @@ export class BrokerHardening {
   }
 
   /** Clears the backoff and gives bridges and household tools their larger publish budget. */
-  authSucceeded(client: Client, username: string, role: 'device' | 'bridge' | 'household'): void {
+  /** `trusted`: a bridge, a household tool, or the household's own simulator — the higher publish rate applies. */
+  authSucceeded(client: Client, username: string, trusted: boolean): void {
     this.backoff.succeeded(this.addressOf(client), username);
-    if (role !== 'device') {
+    if (trusted) {
       const { limits, clock } = this.deps;
       this.buckets.get(client.conn as object)?.reconfigure(limits.trustedPublishRate, limits.trustedPublishBurst, clock.now());
     }
