@@ -1,4 +1,7 @@
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+
+const AedesPacket = createRequire(import.meta.url)('aedes-packet') as new (packet: object) => object;
 
 /** The slice of an aedes persistence (aedes-persistence 11, promise form) this wrapper touches. */
 export interface AedesPersistence {
@@ -14,11 +17,89 @@ export interface BoundedPersistenceOptions {
   onDrop: (clientId: string, dropped: number) => void;
 }
 
-interface QueuedPacket {
+export interface QueuedPacket {
   brokerId?: string;
   brokerCounter?: number;
   messageId?: number;
   [key: string]: unknown;
+}
+
+/**
+ * Per-session queues of outgoing QoS 1/2 messages with aedes-persistence 11's in-memory
+ * semantics, bounded: beyond the cap the oldest messages of that session are dropped.
+ */
+export class OutgoingQueues {
+  private readonly queues = new Map<string, QueuedPacket[]>();
+
+  constructor(private readonly options: BoundedPersistenceOptions) {}
+
+  /** Adds a copy for the session; returns how many of its oldest messages were dropped. */
+  enqueue(clientId: string, packet: QueuedPacket): number {
+    let queue = this.queues.get(clientId);
+    if (!queue) this.queues.set(clientId, (queue = []));
+    // A fresh aedes packet per session, as aedes' own persistence makes: each session numbers
+    // its own message ids, and wire-only fields (length) are not kept.
+    queue.push(new AedesPacket(packet as never) as unknown as QueuedPacket);
+    const cap = this.options.maxQueuedPerSession;
+    if (cap > 0 && queue.length > cap) {
+      const over = queue.length - cap;
+      queue.splice(0, over); // oldest first
+      this.options.onDrop(clientId, over);
+      return over;
+    }
+    return 0;
+  }
+
+  /** Returns the index of the updated message, or -1 when it is not queued. */
+  update(clientId: string, packet: QueuedPacket): number {
+    const queue = this.queues.get(clientId) ?? [];
+    for (let i = 0; i < queue.length; i++) {
+      const queued = queue[i]!;
+      if (queued.brokerId === packet.brokerId) {
+        if (queued.brokerCounter === packet.brokerCounter) {
+          queued.messageId = packet.messageId;
+          return i;
+        }
+      } else if (queued.messageId === packet.messageId) {
+        queue[i] = packet;
+        return i;
+      }
+    }
+    // Not found: the cap dropped it while it was on its way to an online client. aedes would
+    // treat a throw as a client error and disconnect it; sending it once, unqueued, is better.
+    return -1;
+  }
+
+  clear(clientId: string, messageId: number | undefined): QueuedPacket | undefined {
+    const queue = this.queues.get(clientId);
+    if (!queue) return undefined;
+    for (let i = 0; i < queue.length; i++) {
+      if (queue[i]!.messageId === messageId) {
+        const [removed] = queue.splice(i, 1);
+        if (queue.length === 0) this.queues.delete(clientId);
+        return removed;
+      }
+    }
+    return undefined;
+  }
+
+  stream(clientId: string): Readable {
+    return Readable.from([...(this.queues.get(clientId) ?? [])]);
+  }
+
+  drop(clientId: string): void {
+    this.queues.delete(clientId);
+  }
+
+  queued(clientId: string): number {
+    return this.queues.get(clientId)?.length ?? 0;
+  }
+
+  total(): number {
+    let total = 0;
+    for (const queue of this.queues.values()) total += queue.length;
+    return total;
+  }
 }
 
 /**
@@ -29,12 +110,14 @@ interface QueuedPacket {
  * `maxQueuedPerSession` and `onDrop` itself and not be wrapped (see the README, "Limits").
  */
 export class BoundedPersistence {
-  private readonly queues = new Map<string, QueuedPacket[]>();
+  private readonly queues: OutgoingQueues;
 
   constructor(
     private readonly inner: AedesPersistence,
-    private readonly options: BoundedPersistenceOptions,
-  ) {}
+    options: BoundedPersistenceOptions,
+  ) {
+    this.queues = new OutgoingQueues(options);
+  }
 
   /** The object to hand aedes as `persistence`. */
   asAedesPersistence(): AedesPersistence {
@@ -52,19 +135,17 @@ export class BoundedPersistence {
 
   /** Messages queued for a session right now. */
   queued(clientId: string): number {
-    return this.queues.get(clientId)?.length ?? 0;
+    return this.queues.queued(clientId);
   }
 
   /** Messages queued over all sessions. */
   totalQueued(): number {
-    let total = 0;
-    for (const queue of this.queues.values()) total += queue.length;
-    return total;
+    return this.queues.total();
   }
 
   /** Forgets a session: its subscriptions and its queue. */
   async dropSession(clientId: string): Promise<void> {
-    this.queues.delete(clientId);
+    this.queues.drop(clientId);
     await this.inner.cleanSubscriptions({ id: clientId });
   }
 
@@ -73,65 +154,28 @@ export class BoundedPersistence {
   }
 
   async cleanSubscriptions(client: { id: string }): Promise<unknown> {
-    this.queues.delete(client.id);
+    this.queues.drop(client.id);
     return this.inner.cleanSubscriptions(client);
   }
 
   async outgoingEnqueue(sub: { clientId: string }, packet: QueuedPacket): Promise<void> {
-    this.enqueue(sub.clientId, packet);
+    this.queues.enqueue(sub.clientId, packet);
   }
 
   async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: QueuedPacket): Promise<void> {
-    for (const sub of subs) this.enqueue(sub.clientId, packet);
+    for (const sub of subs) this.queues.enqueue(sub.clientId, packet);
   }
 
-  // The three below follow aedes-persistence 11's in-memory semantics exactly.
   async outgoingUpdate(client: { id: string }, packet: QueuedPacket): Promise<void> {
-    const queue = this.queues.get(client.id) ?? [];
-    for (let i = 0; i < queue.length; i++) {
-      const queued = queue[i]!;
-      if (queued.brokerId === packet.brokerId) {
-        if (queued.brokerCounter === packet.brokerCounter) {
-          queued.messageId = packet.messageId;
-          return;
-        }
-      } else if (queued.messageId === packet.messageId) {
-        queue[i] = packet;
-        return;
-      }
-    }
-    // Not found: the cap dropped it while it was on its way to an online client. aedes would
-    // treat a throw as a client error and disconnect it; sending it once, unqueued, is better.
+    this.queues.update(client.id, packet);
   }
 
   async outgoingClearMessageId(client: { id: string }, packet: QueuedPacket): Promise<QueuedPacket | undefined> {
-    const queue = this.queues.get(client.id);
-    if (!queue) return undefined;
-    for (let i = 0; i < queue.length; i++) {
-      if (queue[i]!.messageId === packet.messageId) {
-        const [removed] = queue.splice(i, 1);
-        if (queue.length === 0) this.queues.delete(client.id);
-        return removed;
-      }
-    }
-    return undefined;
+    return this.queues.clear(client.id, packet.messageId);
   }
 
   outgoingStream(client: { id: string }): Readable {
-    return Readable.from([...(this.queues.get(client.id) ?? [])]);
-  }
-
-  private enqueue(clientId: string, packet: QueuedPacket): void {
-    let queue = this.queues.get(clientId);
-    if (!queue) this.queues.set(clientId, (queue = []));
-    // A copy per session, as aedes-packet does: each session numbers its own message ids.
-    queue.push({ ...packet, messageId: undefined });
-    const cap = this.options.maxQueuedPerSession;
-    if (cap > 0 && queue.length > cap) {
-      const over = queue.length - cap;
-      queue.splice(0, over); // oldest first
-      this.options.onDrop(clientId, over);
-    }
+    return this.queues.stream(client.id);
   }
 }
 

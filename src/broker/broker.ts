@@ -169,7 +169,7 @@ export class MqttBroker implements Service {
       hardening.authFailed(client, username);
       return done(authError(4, 'bad username or password'), false);
     }
-    hardening.authSucceeded(client, username, device.role);
+    hardening.authSucceeded(client, username, device.role !== 'device' || device.simulated);
     session.device = device;
     this.sessions.set(client, session);
     done(null, true);

@@ -45,6 +45,8 @@ export interface SessionStore {
   asAedesPersistence(): AedesPersistence;
   totalQueued(): number;
   dropSession(clientId: string): Promise<void>;
+  /** Tells the store whom to tell when its cap drops a session's oldest messages. */
+  onQueueDrop?(listener: (clientId: string, dropped: number) => void): void;
 }
 
 /** Nested synchronous deliveries before the emitter continues on a fresh stack. */
@@ -81,13 +83,10 @@ export class BrokerHardening {
     const { limits, logger } = deps;
     this.counters = new LimitCounters(logger);
     this.backoff = new AuthBackoff({ freeFailures: limits.authFreeFailures, baseDelay: limits.authBackoffBase, maxDelay: limits.authBackoffMax, maxEntries: 10_000 });
+    const onDrop = (clientId: string, dropped: number) => this.counters.hit('offline_queue_dropped', { clientId }, dropped);
     // A durable store bounds its own queues; otherwise aedes' in-memory one is wrapped to bound it.
-    this.persistence =
-      deps.persistence ??
-      new BoundedPersistence(memoryPersistence(), {
-        maxQueuedPerSession: limits.maxQueuedPerSession,
-        onDrop: (clientId, dropped) => this.counters.hit('offline_queue_dropped', { clientId }, dropped),
-      });
+    this.persistence = deps.persistence ?? new BoundedPersistence(memoryPersistence(), { maxQueuedPerSession: limits.maxQueuedPerSession, onDrop });
+    deps.persistence?.onQueueDrop?.(onDrop);
   }
 
   /** aedes options that carry limits aedes enforces itself, plus the bounded emitter and persistence. */
@@ -219,9 +218,10 @@ export class BrokerHardening {
   }
 
   /** Clears the backoff and gives bridges and household tools their larger publish budget. */
-  authSucceeded(client: Client, username: string, role: 'device' | 'bridge' | 'household'): void {
+  /** `trusted`: a bridge, a household tool, or the household's own simulator — the higher publish rate applies. */
+  authSucceeded(client: Client, username: string, trusted: boolean): void {
     this.backoff.succeeded(this.addressOf(client), username);
-    if (role !== 'device') {
+    if (trusted) {
       const { limits, clock } = this.deps;
       this.buckets.get(client.conn as object)?.reconfigure(limits.trustedPublishRate, limits.trustedPublishBurst, clock.now());
     }

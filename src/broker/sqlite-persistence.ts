@@ -1,4 +1,4 @@
-import type { AedesPersistence } from './bounded-persistence.js';
+import { OutgoingQueues, type AedesPersistence } from './bounded-persistence.js';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { Logger, Migration, SluiceDatabase } from '../core/index.js';
@@ -85,7 +85,7 @@ export interface PersistenceLimits {
   maxRetained: number;
   /** Bytes of retained payloads kept at most. */
   maxRetainedBytes: number;
-  /** Messages queued per persistent session at most; newer ones are dropped for that session. */
+  /** Messages queued per persistent session at most; beyond it the session's oldest are dropped. */
   maxQueuedPerSession: number;
 }
 
@@ -96,13 +96,16 @@ export interface PersistenceLimits {
  * back at setup. Passes aedes-persistence's abstract test suite.
  */
 export class SqlitePersistence extends MemoryBase {
-  private readonly queued = new Map<string, number>();
+  private dropListener: (clientId: string, dropped: number) => void = () => {};
+  /** Outgoing queues live here, not in the base class, so the cap can drop a session's oldest. */
+  private readonly outgoing: OutgoingQueues;
   private retainedBytes = 0;
   private retainedCount = 0;
   private readonly sql;
 
   constructor(private readonly deps: { db: SluiceDatabase; limits: PersistenceLimits; logger?: Logger }) {
     super();
+    this.outgoing = new OutgoingQueues({ maxQueuedPerSession: deps.limits.maxQueuedPerSession, onDrop: (clientId, dropped) => this.dropListener(clientId, dropped) });
     const raw = deps.db.raw;
     this.sql = {
       putRetained: raw.prepare('INSERT INTO broker_retained (topic, packet, bytes) VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE SET packet = excluded.packet, bytes = excluded.bytes'),
@@ -117,6 +120,8 @@ export class SqlitePersistence extends MemoryBase {
       ),
       setMessageId: raw.prepare('UPDATE broker_outgoing SET message_id = ? WHERE id = ?'),
       replaceOutgoing: raw.prepare('UPDATE broker_outgoing SET broker_id = ?, broker_counter = ?, message_id = ?, packet = ? WHERE id = ?'),
+      dropOldest: raw.prepare('DELETE FROM broker_outgoing WHERE id IN (SELECT id FROM broker_outgoing WHERE client_id = ? ORDER BY id LIMIT ?)'),
+      dropSession: raw.prepare('DELETE FROM broker_outgoing WHERE client_id = ?'),
       clearOutgoing: raw.prepare('DELETE FROM broker_outgoing WHERE id = (SELECT MIN(id) FROM broker_outgoing WHERE client_id = ? AND message_id = ?)'),
       putIncoming: raw.prepare('INSERT OR REPLACE INTO broker_incoming (client_id, message_id, packet) VALUES (?, ?, ?)'),
       delIncoming: raw.prepare('DELETE FROM broker_incoming WHERE client_id = ? AND message_id = ?'),
@@ -143,10 +148,9 @@ export class SqlitePersistence extends MemoryBase {
     for (const [id, list] of subs) await super.addSubscriptions({ id }, list);
     for (const row of raw.prepare<[], { client_id: string; message_id: number | null; packet: string }>('SELECT client_id, message_id, packet FROM broker_outgoing ORDER BY id').all()) {
       const packet = decode(row.packet);
-      await super.outgoingEnqueue({ clientId: row.client_id }, packet);
+      this.outgoing.enqueue(row.client_id, packet);
       // Enqueueing forgets the packet id; put it back so PUBACKs after the restart find their message.
-      if (row.message_id !== null) await super.outgoingUpdate({ id: row.client_id }, { ...packet, messageId: row.message_id });
-      this.queued.set(row.client_id, (this.queued.get(row.client_id) ?? 0) + 1);
+      if (row.message_id !== null) this.outgoing.update(row.client_id, { ...packet, messageId: row.message_id });
     }
     for (const row of raw.prepare<[], { client_id: string; packet: string }>('SELECT client_id, packet FROM broker_incoming').all()) {
       await super.incomingStorePacket({ id: row.client_id }, decode(row.packet));
@@ -205,18 +209,20 @@ export class SqlitePersistence extends MemoryBase {
     return this as unknown as AedesPersistence;
   }
 
+  onQueueDrop(listener: (clientId: string, dropped: number) => void): void {
+    this.dropListener = listener;
+  }
+
   /** Messages queued over all persistent sessions. */
   totalQueued(): number {
-    let total = 0;
-    for (const n of this.queued.values()) total += n;
-    return total;
+    return this.outgoing.total();
   }
 
   /** Forgets an expired session: its subscriptions and its queued messages on disk. */
   async dropSession(clientId: string): Promise<void> {
     await this.cleanSubscriptions({ id: clientId });
-    this.deps.db.raw.prepare('DELETE FROM broker_outgoing WHERE client_id = ?').run(clientId);
-    this.queued.delete(clientId);
+    this.sql.dropSession.run(clientId);
+    this.outgoing.drop(clientId);
   }
 
   override async cleanSubscriptions(client: ClientRef): Promise<void> {
@@ -229,44 +235,37 @@ export class SqlitePersistence extends MemoryBase {
   }
 
   override async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
-    const cap = this.deps.limits.maxQueuedPerSession;
-    const room = subs.filter((s) => (this.queued.get(s.clientId) ?? 0) < cap);
-    if (room.length < subs.length) {
-      this.deps.logger?.warn({ clients: subs.filter((s) => !room.includes(s)).map((s) => s.clientId), cap }, 'queued message dropped: the session queue is full (broker.max_queued_per_session)');
-    }
-    if (room.length === 0) return;
-    await super.outgoingEnqueueCombi(room, packet);
     const text = encode(packet);
     this.deps.db.tx(() => {
-      for (const s of room) {
+      for (const s of subs) {
         this.sql.enqueue.run(s.clientId, packet.brokerId ?? null, packet.brokerCounter ?? null, text);
-        this.queued.set(s.clientId, (this.queued.get(s.clientId) ?? 0) + 1);
+        const dropped = this.outgoing.enqueue(s.clientId, packet);
+        if (dropped > 0) this.sql.dropOldest.run(s.clientId, dropped);
       }
     });
   }
 
   override async outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {
-    await super.outgoingUpdate(client, packet);
-    // The same search as the in-memory queue: by broker id and counter, else by packet id.
-    for (const row of this.sql.outgoingOf.all(client.id)) {
-      if (row.broker_id === (packet.brokerId ?? null)) {
-        if (row.broker_counter === (packet.brokerCounter ?? null)) {
-          this.sql.setMessageId.run(packet.messageId ?? null, row.id);
-          return;
-        }
-      } else if (row.message_id === (packet.messageId ?? null)) {
-        this.sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, encode(packet), row.id);
-        return;
-      }
+    const index = this.outgoing.update(client.id, packet);
+    if (index < 0) return;
+    // The rows are in queue order, so the queue's index names the row.
+    const row = this.sql.outgoingOf.all(client.id)[index];
+    if (!row) return;
+    if (row.broker_id === (packet.brokerId ?? null) && row.broker_counter === (packet.brokerCounter ?? null)) {
+      this.sql.setMessageId.run(packet.messageId ?? null, row.id);
+    } else {
+      this.sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, encode(packet), row.id);
     }
   }
 
   override async outgoingClearMessageId(client: ClientRef, packet: StoredPacket): Promise<StoredPacket | undefined> {
-    const cleared = await super.outgoingClearMessageId(client, packet);
-    if (cleared && this.sql.clearOutgoing.run(client.id, packet.messageId ?? null).changes > 0) {
-      this.queued.set(client.id, Math.max(0, (this.queued.get(client.id) ?? 1) - 1));
-    }
-    return cleared;
+    const cleared = this.outgoing.clear(client.id, packet.messageId);
+    if (cleared) this.sql.clearOutgoing.run(client.id, packet.messageId ?? null);
+    return cleared as StoredPacket | undefined;
+  }
+
+  override outgoingStream(client: ClientRef): Readable {
+    return this.outgoing.stream(client.id);
   }
 
   override async incomingStorePacket(client: ClientRef, packet: StoredPacket): Promise<void> {

@@ -1,3 +1,4 @@
+import type { DatabaseInfo } from '../store/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -29,24 +30,11 @@ function keyValues(rows: Array<[string, unknown]>): string {
     .join('\n');
 }
 
-interface InfoResult {
-  path: string;
-  bytes: number;
-  pages: number;
-  free_pages: number;
-  page_size: number;
-  readings: number;
-  series: number;
-  rollups: number;
-  quarantine: number;
-  oldest_reading: string | null;
-  newest_reading: string | null;
-  oldest_rollup: string | null;
-  retention: { raw_days: number; rollup_days: number; overrides: number };
-  free_disk_bytes: number | null;
+/** `db.info` answers the store's DatabaseInfo plus the gateway's view of faults and jobs. */
+type InfoResult = DatabaseInfo & {
   store_fault: unknown;
   jobs: Array<{ job: string; cron: string; next: string; last_run: string | null; last_outcome: string | null }>;
-}
+};
 
 interface EraseResult {
   erased: boolean;

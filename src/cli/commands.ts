@@ -29,6 +29,9 @@ export interface Command {
 
 const json = { json: { type: 'boolean' } } as const;
 
+/** The most readings one `sluice readings` prints (the admin operation's default limit). */
+const READINGS_LIMIT = 10_000;
+
 interface DeviceRow {
   id: string;
   role: string;
@@ -158,6 +161,7 @@ export const commands: Command[] = [
         ts: string;
         time_source: string;
       }>;
+      if (rows.length >= READINGS_LIMIT) process.stderr.write(`sluice: showing the first ${READINGS_LIMIT} readings; narrow the period with --since or --metric\n`);
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No readings in that period.');
       else

@@ -186,19 +186,7 @@ export class Outbox {
 
   /** The vendor acknowledged (2xx): the ledger says so, in the same transaction as the outbox. */
   acknowledged(claim: Claim, status: number): void {
-    this.deps.db.tx(() => {
-      const now = this.deps.clock.now();
-      this.deps.db.raw.prepare('DELETE FROM outbox WHERE summary_id = ?').run(claim.summaryId);
-      this.deps.db.raw.prepare(`UPDATE summaries SET state = 'delivered', finished_at = ?, http_status = ? WHERE id = ?`).run(now, status, claim.summaryId);
-      this.deps.ledger.append({
-        kind: 'disclosure.acknowledged',
-        vendor: claim.policy.vendor,
-        policy: claim.policy.name,
-        version: claim.policy.hash,
-        summaryId: claim.summaryId,
-        detail: { status, at: new Date(now).toISOString(), attempt: claim.attempt },
-      });
-    });
+    this.finish(claim, 'delivered', status, 'disclosure.acknowledged', (now) => ({ status, at: new Date(now).toISOString(), attempt: claim.attempt }));
   }
 
   /** A retryable failure: try again at `retryAt`. */
@@ -210,17 +198,22 @@ export class Outbox {
 
   /** A permanent failure (the vendor refused it, or attempts ran out): no more attempts. */
   failed(claim: Claim, status: number | null, error: string): void {
+    this.finish(claim, 'failed', status, 'disclosure.failed', () => ({ status, error, attempt: claim.attempt }));
+  }
+
+  /** Ends a summary's delivery: out of the outbox, its final state, and the ledger row, in one transaction. */
+  private finish(claim: Claim, state: 'delivered' | 'failed', status: number | null, kind: 'disclosure.acknowledged' | 'disclosure.failed', detail: (now: number) => Record<string, unknown>): void {
     this.deps.db.tx(() => {
       const now = this.deps.clock.now();
       this.deps.db.raw.prepare('DELETE FROM outbox WHERE summary_id = ?').run(claim.summaryId);
-      this.deps.db.raw.prepare(`UPDATE summaries SET state = 'failed', finished_at = ?, http_status = ? WHERE id = ?`).run(now, status, claim.summaryId);
+      this.deps.db.raw.prepare('UPDATE summaries SET state = ?, finished_at = ?, http_status = ? WHERE id = ?').run(state, now, status, claim.summaryId);
       this.deps.ledger.append({
-        kind: 'disclosure.failed',
+        kind,
         vendor: claim.policy.vendor,
         policy: claim.policy.name,
         version: claim.policy.hash,
         summaryId: claim.summaryId,
-        detail: { status, error, attempt: claim.attempt },
+        detail: detail(now),
       });
     });
   }

@@ -1,8 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { addDevice, cli, connectClient, startGateway } from '../helpers/gateway.js';
+import { BIN, DEVICES_DIR, addDevice, cli, connectClient, startGateway } from '../helpers/gateway.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 describe('sluice CLI', () => {
@@ -119,5 +120,27 @@ describe('sluice CLI', () => {
     client.end(true);
     const rows = JSON.parse(cli(['readings', 'thermo', '--json'], { dataDir }).stdout) as Array<{ value: number }>;
     expect(rows.map((r) => r.value)).toEqual([23.25]);
+  });
+
+  it('prints long output completely when piped to another program', async () => {
+    const dataDir = tmpDir();
+    const password = addDevice(dataDir, 'thermo');
+    const gw = await startGateway({ dataDir, env: { SLUICE_BROKER_LIMITS_PUBLISH_RATE: '10000', SLUICE_BROKER_LIMITS_PUBLISH_BURST: '10000' } });
+    const t0 = Date.now() - 3_600_000;
+    const client = await connectClient(gw.port, { username: 'thermo', password });
+    const acks: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 400; i++) {
+      acks.push(client.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 20, humidity: 40, setpoint_heat: 21, heating: true, ts: t0 + i * 1000 }), { qos: 1 }));
+    }
+    await Promise.all(acks);
+    await client.endAsync();
+    await gw.stop();
+    // 1600 readings are well over a pipe's 64 KiB buffer, and the reader starts late.
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" readings thermo --since 2h --json --data "${dataDir}" | (sleep 1; cat)`], {
+      encoding: 'utf8',
+      env: { ...process.env, SLUICE_DEVICES_DIR: DEVICES_DIR },
+    });
+    expect(r.stdout.length).toBeGreaterThan(100_000);
+    expect(JSON.parse(r.stdout)).toHaveLength(1600);
   });
 });

@@ -60,7 +60,7 @@ describe('SqlitePersistence across a restart', () => {
     await p.outgoingEnqueueCombi([{ clientId: 'tool' }], q1);
     await p.outgoingUpdate({ id: 'tool' }, { ...q1, messageId: 42 });
     await p.outgoingEnqueueCombi([{ clientId: 'tool' }], { ...q1, brokerCounter: 8 });
-    await p.outgoingEnqueueCombi([{ clientId: 'tool' }], { ...q1, brokerCounter: 9 }); // over the per-session cap
+    await p.outgoingEnqueueCombi([{ clientId: 'tool' }], { ...q1, brokerCounter: 9 }); // over the per-session cap: 7 goes
     await p.putWill({ id: 'dev' }, { cmd: 'publish', topic: 'sluice/dev/status', payload: Buffer.from('offline'), qos: 1, retain: true });
     await p.destroy();
     db.close();
@@ -76,12 +76,24 @@ describe('SqlitePersistence across a restart', () => {
     ]);
     assert.deepStrictEqual((await p.subscriptionsByClient({ id: 'tool' })).map((s) => [s.topic, s.qos]), [['sluice/+/status', 1]]);
     const queued = await drain(p.outgoingStream({ id: 'tool' }));
+    // [issue 6] the cap drops a session's oldest queued messages, on disk as in memory.
     assert.deepStrictEqual(queued.map((q) => [q.brokerCounter, q.messageId, String(q.payload)]), [
-      [7, 42, 'offline'],
       [8, undefined, 'offline'],
+      [9, undefined, 'offline'],
     ]);
-    // A PUBACK for packet 42 after the restart clears it, in memory and on disk.
-    await p.outgoingClearMessageId({ id: 'tool' }, { cmd: 'puback', messageId: 42 });
+    // A packet id given before the restart survives it: a PUBACK then clears it, in memory and on disk.
+    await p.outgoingUpdate({ id: 'tool' }, { ...q1, brokerCounter: 8, messageId: 43 });
+    await p.destroy();
+    db.close();
+    db = await openDatabase({ path, migrations: allMigrations, logger: silentLogger() });
+    dbs.push(db);
+    p = new SqlitePersistence({ db, limits });
+    await p.setup(broker('b2'));
+    assert.deepStrictEqual((await drain(p.outgoingStream({ id: 'tool' }))).map((q) => [q.brokerCounter, q.messageId]), [
+      [8, 43],
+      [9, undefined],
+    ]);
+    await p.outgoingClearMessageId({ id: 'tool' }, { cmd: 'puback', messageId: 43 });
     assert.strictEqual(db.raw.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM broker_outgoing').get()!.n, 1);
     const wills = await drain(p.streamWill({ b2: Date.now() }));
     assert.deepStrictEqual(wills.map((w) => [w.clientId, w.brokerId]), [['dev', 'b1']]);
