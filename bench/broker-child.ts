@@ -96,17 +96,8 @@ export async function startBrokerChild(options: { root?: string; env?: Record<st
   };
 }
 
-/** mulberry32: small, fast, seedable. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: small, fast, seedable (the simulator's generator). */
+export { seededRandom as prng } from '../src/simulate/index.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -87,7 +87,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const persistence = new SqlitePersistence({
     db,
     logger,
-    limits: { maxRetained: limits.max_retained_messages, maxRetainedBytes: limits.max_retained_bytes, maxQueuedPerSession: limits.max_queued_per_session },
+    limits: { maxRetained: limits.max_retained_messages, maxRetainedBytes: limits.max_retained_bytes, maxQueuedPerSession: limits.max_queued_per_session, maxQueuedTotal: limits.max_queued_total },
   });
   const broker = new MqttBroker({
     options: { host: config.mqtt.host, port: config.mqtt.port, settings: brokerSettings(config) },

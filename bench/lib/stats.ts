@@ -27,17 +27,8 @@ export function percentiles(samples: readonly number[]): { p50: number; p95: num
   return { p50: percentile(arr, 50), p95: percentile(arr, 95), p99: percentile(arr, 99), max: arr[arr.length - 1] ?? Number.NaN, n: arr.length };
 }
 
-/** A seeded PRNG (mulberry32), so kill moments and device phases repeat for a given seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (mulberry32, the simulator's), so kill moments and device phases repeat for a given seed. */
+export { seededRandom } from '../../src/simulate/index.js';
 
 /** Formats a number with sensible precision for a results table. */
 export function fmt(n: number, digits?: number): string {

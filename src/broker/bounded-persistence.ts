@@ -13,6 +13,8 @@ export interface AedesPersistence {
 export interface BoundedPersistenceOptions {
   /** Messages queued for one session beyond this drop the oldest (0 = no cap). */
   maxQueuedPerSession: number;
+  /** Messages queued over all sessions beyond this are refused (0 = no cap): many persistent sessions must not add up without bound. */
+  maxQueuedTotal?: number;
   /** Told how many queued messages were dropped for which session. */
   onDrop: (clientId: string, dropped: number) => void;
 }
@@ -30,20 +32,31 @@ export interface QueuedPacket {
  */
 export class OutgoingQueues {
   private readonly queues = new Map<string, QueuedPacket[]>();
+  private count = 0;
 
   constructor(private readonly options: BoundedPersistenceOptions) {}
 
-  /** Adds a copy for the session; returns how many of its oldest messages were dropped. */
-  enqueue(clientId: string, packet: QueuedPacket): number {
+  /**
+   * Adds a copy for the session; returns how many of its oldest messages were dropped, or null
+   * when the message was refused because all sessions together hold the most allowed.
+   */
+  enqueue(clientId: string, packet: QueuedPacket): number | null {
+    const total = this.options.maxQueuedTotal ?? 0;
+    if (total > 0 && this.count >= total) {
+      this.options.onDrop(clientId, 1);
+      return null;
+    }
     let queue = this.queues.get(clientId);
     if (!queue) this.queues.set(clientId, (queue = []));
     // A fresh aedes packet per session, as aedes' own persistence makes: each session numbers
     // its own message ids, and wire-only fields (length) are not kept.
     queue.push(new AedesPacket(packet as never) as unknown as QueuedPacket);
+    this.count++;
     const cap = this.options.maxQueuedPerSession;
     if (cap > 0 && queue.length > cap) {
       const over = queue.length - cap;
       queue.splice(0, over); // oldest first
+      this.count -= over;
       this.options.onDrop(clientId, over);
       return over;
     }
@@ -76,6 +89,7 @@ export class OutgoingQueues {
     for (let i = 0; i < queue.length; i++) {
       if (queue[i]!.messageId === messageId) {
         const [removed] = queue.splice(i, 1);
+        this.count--;
         if (queue.length === 0) this.queues.delete(clientId);
         return removed;
       }
@@ -88,6 +102,7 @@ export class OutgoingQueues {
   }
 
   drop(clientId: string): void {
+    this.count -= this.queues.get(clientId)?.length ?? 0;
     this.queues.delete(clientId);
   }
 
@@ -96,9 +111,7 @@ export class OutgoingQueues {
   }
 
   total(): number {
-    let total = 0;
-    for (const queue of this.queues.values()) total += queue.length;
-    return total;
+    return this.count;
   }
 }
 

@@ -31,6 +31,7 @@ export interface BrokerLimits {
   maxRetainedMessages: number;
   maxRetainedBytes: number;
   maxQueuedPerSession: number;
+  maxQueuedTotal: number;
   sessionExpiry: number;
   maxOutboundBufferBytes: number;
   slowConsumerTimeout: number;
@@ -85,7 +86,7 @@ export class BrokerHardening {
     this.backoff = new AuthBackoff({ freeFailures: limits.authFreeFailures, baseDelay: limits.authBackoffBase, maxDelay: limits.authBackoffMax, maxEntries: 10_000 });
     const onDrop = (clientId: string, dropped: number) => this.counters.hit('offline_queue_dropped', { clientId }, dropped);
     // A durable store bounds its own queues; otherwise aedes' in-memory one is wrapped to bound it.
-    this.persistence = deps.persistence ?? new BoundedPersistence(memoryPersistence(), { maxQueuedPerSession: limits.maxQueuedPerSession, onDrop });
+    this.persistence = deps.persistence ?? new BoundedPersistence(memoryPersistence(), { maxQueuedPerSession: limits.maxQueuedPerSession, maxQueuedTotal: limits.maxQueuedTotal, onDrop });
     deps.persistence?.onQueueDrop?.(onDrop);
   }
 

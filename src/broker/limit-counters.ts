@@ -40,7 +40,7 @@ const DESCRIPTIONS: Record<LimitName, string> = {
   subscriptions: 'a client exceeded broker.limits.max_subscriptions_per_client; further subscriptions refused',
   retained_count: 'broker.limits.max_retained_messages reached; new retained topics are not retained',
   retained_bytes: 'broker.limits.max_retained_bytes reached; new retained messages are not retained',
-  offline_queue_dropped: 'an offline session queued more than broker.limits.max_queued_per_session messages; oldest dropped',
+  offline_queue_dropped: 'an offline session queued more than broker.limits.max_queued_per_session messages (its oldest dropped), or all together more than max_queued_total (new ones refused)',
   sessions_expired: 'a persistent session stayed offline longer than broker.limits.session_expiry; removed',
   slow_consumer: 'a client did not read its messages (send buffer over broker.limits.max_outbound_buffer_bytes, or not drained within slow_consumer_timeout); disconnected',
   emitter_dropped: 'more QoS 0 messages waited for delivery than broker.limits.max_queued_deliveries; excess dropped',

@@ -42,6 +42,7 @@ export function brokerSettings(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): B
       maxRetainedMessages: l.max_retained_messages,
       maxRetainedBytes: l.max_retained_bytes,
       maxQueuedPerSession: l.max_queued_per_session,
+      maxQueuedTotal: l.max_queued_total,
       sessionExpiry: l.session_expiry,
       maxOutboundBufferBytes: l.max_outbound_buffer_bytes,
       slowConsumerTimeout: l.slow_consumer_timeout,

@@ -87,6 +87,8 @@ export interface PersistenceLimits {
   maxRetainedBytes: number;
   /** Messages queued per persistent session at most; beyond it the session's oldest are dropped. */
   maxQueuedPerSession: number;
+  /** Messages queued over all sessions at most (0 = no cap). */
+  maxQueuedTotal?: number;
 }
 
 /**
@@ -105,7 +107,7 @@ export class SqlitePersistence extends MemoryBase {
 
   constructor(private readonly deps: { db: SluiceDatabase; limits: PersistenceLimits; logger?: Logger }) {
     super();
-    this.outgoing = new OutgoingQueues({ maxQueuedPerSession: deps.limits.maxQueuedPerSession, onDrop: (clientId, dropped) => this.dropListener(clientId, dropped) });
+    this.outgoing = new OutgoingQueues({ maxQueuedPerSession: deps.limits.maxQueuedPerSession, maxQueuedTotal: deps.limits.maxQueuedTotal, onDrop: (clientId, dropped) => this.dropListener(clientId, dropped) });
     const raw = deps.db.raw;
     this.sql = {
       putRetained: raw.prepare('INSERT INTO broker_retained (topic, packet, bytes) VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE SET packet = excluded.packet, bytes = excluded.bytes'),
@@ -238,8 +240,9 @@ export class SqlitePersistence extends MemoryBase {
     const text = encode(packet);
     this.deps.db.tx(() => {
       for (const s of subs) {
-        this.sql.enqueue.run(s.clientId, packet.brokerId ?? null, packet.brokerCounter ?? null, text);
         const dropped = this.outgoing.enqueue(s.clientId, packet);
+        if (dropped === null) continue; // refused: every session together holds the most allowed
+        this.sql.enqueue.run(s.clientId, packet.brokerId ?? null, packet.brokerCounter ?? null, text);
         if (dropped > 0) this.sql.dropOldest.run(s.clientId, dropped);
       }
     });

@@ -194,6 +194,8 @@ export const configSchema = z
             max_retained_messages: z.number().int().min(0).default(10_000),
             max_retained_bytes: z.number().int().min(0).default(16 * 1024 * 1024),
             max_queued_per_session: z.number().int().min(1).default(1_000),
+            /** Over all offline sessions together, so many persistent sessions cannot add up without bound. */
+            max_queued_total: z.number().int().min(1).default(20_000),
             session_expiry: duration.default(7 * 86_400_000),
             max_outbound_buffer_bytes: z.number().int().min(1024).default(1_048_576),
             /** A client whose send buffer does not drain for this long is disconnected (aedes drainTimeout). */

@@ -36,3 +36,9 @@ export function deviceSeed(seed: number, index: number): number {
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+/** The generator as a plain function, for callers that only need uniform numbers (benchmarks, tests). */
+export function seededRandom(seed: number): () => number {
+  const random = new Random(seed);
+  return () => random.next();
+}

@@ -17,19 +17,12 @@ import {
   type StoreMaintenanceSettings,
 } from '../../src/store/index.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
+import { seededRandom } from '../../src/simulate/index.js';
 
 const TZ = 'Europe/Berlin';
 const HOLD = 2 * HOUR;
 
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const specs: Record<string, MetricSpec> = {
   temperature: { type: 'number', unit: '°C', resolution: 0.01, counter: false, never_store: false },

@@ -98,6 +98,19 @@ describe('bounded persistence', () => {
     expect(kept).toEqual(['2', '3', '4']);
   });
 
+  it('refuses new messages once all sessions together hold max_queued_total, and takes them again after a clear', async () => {
+    const drops: Array<[string, number]> = [];
+    const bounded = new BoundedPersistence(inner(), { maxQueuedPerSession: 10, maxQueuedTotal: 4, onDrop: (id, n) => drops.push([id, n]) });
+    const p = bounded.asAedesPersistence() as unknown as BoundedPersistence;
+    for (let i = 0; i < 3; i++) await p.outgoingEnqueueCombi([{ clientId: 'a' }, { clientId: 'b' }], { topic: 't', payload: String(i), brokerId: 'x', brokerCounter: i });
+    expect([bounded.queued('a'), bounded.queued('b'), bounded.totalQueued()]).toEqual([2, 2, 4]);
+    expect(drops).toEqual([['a', 1], ['b', 1]]);
+    await bounded.dropSession('a');
+    expect(bounded.totalQueued()).toBe(2);
+    await p.outgoingEnqueue({ clientId: 'c' }, { topic: 't', payload: 'late', brokerId: 'x', brokerCounter: 9 });
+    expect(bounded.queued('c')).toBe(1);
+  });
+
   it('updates and clears by message id like the in-memory persistence, and forwards the rest', async () => {
     const base = inner();
     const bounded = new BoundedPersistence(base, { maxQueuedPerSession: 10, onDrop: () => undefined });

@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { QuantileSketch, SKETCH_RELATIVE_ERROR, hourStart, rollupHours, mergeRollups, HOUR } from '../../../src/store/index.js';
+import { seededRandom } from '../../../src/simulate/index.js';
 
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  return () => {
-    seed |= 0;
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 function exactQuantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
