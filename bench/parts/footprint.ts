@@ -98,7 +98,7 @@ export const footprintPart: Part = {
     const figures: Figure[] = [
       { name: `peak RSS (VmHWM), ${devices} devices connected at household rate`, unit: 'MiB', value: hwm, target: '≤ 120 MB', met: hwm.median * 2 ** 20 <= 120e6 },
       { name: 'VmHWM right after start, before any device', unit: 'MiB', value: summarize(m.map((r) => r.hwmStarted / 2 ** 20)) },
-      { name: `VmHWM once ${devices} devices have connected (scrypt password checks, 16 MiB each)`, unit: 'MiB', value: summarize(m.map((r) => r.hwmConnected / 2 ** 20)) },
+      { name: `VmHWM once ${devices} devices have connected (scrypt password checks, 4 MiB each)`, unit: 'MiB', value: summarize(m.map((r) => r.hwmConnected / 2 ** 20)) },
       { name: 'RSS at the end of the load', unit: 'MiB', value: summarize(m.map((r) => r.rssAfterLoad / 2 ** 20)) },
       { name: 'peak RSS, what-if MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 (1 run)', unit: 'MiB', value: summarize([whatIfHwm / 2 ** 20]) },
       { name: `idle CPU over ${idleMs / 1000} s, no traffic`, unit: '%', value: idle, target: '≈ 0', met: idle.median < 0.5 },
