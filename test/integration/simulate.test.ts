@@ -39,6 +39,24 @@ describe('sluice simulate', () => {
     expect(second).toEqual(first);
   });
 
+  it('stores every message of a day-long backfill: the publish-rate limit slows it, never drops it', async () => {
+    const dataDir = tmpDir();
+    const gw = await startGateway({ dataDir });
+    try {
+      const r = cli(['simulate', '--devices', '1', '--seed', SEED, '--rate', '1', '--backfill', '1d', '--duration', '0'], { dataDir });
+      expect(r.status, r.stderr).toBe(0);
+      const published = Number(/Published (\d+) message/.exec(r.stdout)?.[1]);
+      // Far beyond a device's burst of 100 at 20/s: QoS 0 history would have been dropped.
+      expect(published).toBeGreaterThan(1400);
+      const temperatures = JSON.parse(cli(['readings', 'sim-thermostat-1', '--metric', 'temperature', '--since', '2d', '--json'], { dataDir }).stdout) as unknown[];
+      expect(temperatures).toHaveLength(published);
+      const status = JSON.parse(cli(['status', '--json'], { dataDir }).stdout) as { broker: { limits_hit: Record<string, number> } };
+      expect(status.broker.limits_hit.publish_rate_dropped).toBe(0);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('refuses to run without a gateway', () => {
     const r = cli(['simulate', '--duration', '0'], { dataDir: tmpDir() });
     expect(r.status).toBe(1);
