@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
-import type { SluiceConfig } from './config/index.js';
+import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
@@ -161,6 +161,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     throw err;
   }
   logger.info({ dataDir: config.data_dir, devices: registry.list().length, profiles: [...profiles().keys()] }, 'gateway started');
+  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker.port });
 
   let stopping: Promise<void> | undefined;
   return {

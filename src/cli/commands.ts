@@ -60,9 +60,9 @@ function printCredentials(print: (t: string) => void, r: { id: string; username:
 export const commands: Command[] = [
   {
     name: 'start',
-    usage: 'start [--mqtt-port N] [--data DIR] [--config FILE]',
+    usage: 'start [--mqtt-port N] [--mqtt-host ADDR] [--data DIR] [--config FILE]',
     summary: 'Run the gateway in the foreground until Ctrl-C (SIGINT) or SIGTERM.',
-    options: { 'mqtt-port': { type: 'string' } },
+    options: { 'mqtt-port': { type: 'string' }, 'mqtt-host': { type: 'string' } },
     args: 0,
     async run({ config }) {
       const cfg = config();

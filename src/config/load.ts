@@ -30,8 +30,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<SluiceConf
   if (existsSync(file)) {
     const fromFile = loadYamlFile(file, configSchema, 'SLUICE_ERR_CONFIG_INVALID');
     raw = structuredClone(fromFile.value) as Record<string, unknown>;
-    // Paths written in the file are relative to the file, as a reader of the file expects.
+    // Paths written in the file are relative to the file, as a reader of the file expects;
+    // the defaults the schema filled in were not written there and stay relative to cwd.
     for (const key of PATH_KEYS) {
+      if (!fromFile.has([key])) {
+        delete raw[key];
+        continue;
+      }
       const v = raw[key];
       if (typeof v === 'string' && !isAbsolute(v)) raw[key] = resolve(dirname(file), v);
     }

@@ -1,4 +1,6 @@
 export { errorCatalogue, SluiceError, isSluiceError, renderErrorDoc, type ErrorCode } from './errors.js';
+export { canonicalJson, sha256Hex } from './canonical.js';
+export type { TimeWindow } from './window.js';
 export { systemClock, ManualClock, type Clock } from './clock.js';
 export { tryParseDuration, parseDuration, parseSince } from './duration.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './logger.js';

@@ -1,9 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseYaml, type PositionedYaml } from '../config/index.js';
-import { SluiceError } from '../core/index.js';
 import type { DeviceProfile, DeviceRecord, MetricSpec } from '../devices/index.js';
-import { canonicalJson, sha256Hex } from '../ledger/index.js';
+import { SluiceError, canonicalJson, sha256Hex } from '../core/index.js';
 import { policySchema, type PolicyV1, type ShareRule } from './schema.js';
 
 /** A policy file as read from disk, validated against the schema. */

@@ -12,4 +12,5 @@ export {
 } from './effective.js';
 export { PolicyBook, policyMigrations, type ApprovedPolicy, type PolicyState, type PolicyStatus, type PolicyBookDeps } from './book.js';
 export { explainPolicy, describeChanges, describeRule, nextRuns, stateText } from './explain.js';
-export { lastClosedWindow, isAlignedWindow, isoInZone, parseWindowText, expiryInstant, type TimeWindow } from './windows.js';
+export { lastClosedWindow, isAlignedWindow, isoInZone, parseWindowText, expiryInstant } from './windows.js';
+export type { TimeWindow } from '../core/index.js';

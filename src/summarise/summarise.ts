@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { canonicalJson, sha256Hex } from '../ledger/index.js';
+import { canonicalJson, sha256Hex } from '../core/index.js';
 import { isoInZone, type EffectivePolicy, type EffectiveRule, type Stat, type TimeWindow } from '../policy/index.js';
 
 export const SUMMARY_FORMAT = 'sluice-summary/1';

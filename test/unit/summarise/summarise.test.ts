@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../../src/config/index.js';
 import type { DeviceProfile } from '../../../src/devices/index.js';
-import { canonicalJson, sha256Hex } from '../../../src/ledger/index.js';
+import { canonicalJson, sha256Hex } from '../../../src/core/index.js';
 import { policySchema, resolveEffective } from '../../../src/policy/index.js';
 import { householdPseudonym, summarise, summaryId, type Sample } from '../../../src/summarise/index.js';
 
