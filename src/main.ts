@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
+import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
-import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
 export interface GatewayOverrides {
@@ -116,9 +116,16 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
     ],
   });
-  const operations = buildOperations(
+  // One Sharing per process: the admin operations and the disclosure path share its book, outbox and ledger.
+  const sharing = buildSharing(context);
+  const app = buildApp({
     context,
-    () => ({
+    sharing,
+    maintenance,
+    writer,
+    scheduler,
+    testHooks,
+    runtime: () => ({
       mqttPort: broker.port,
       connectedClients: broker.connectedClients,
       storeFaulted: writer.isFaulted,
@@ -126,11 +133,9 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       startedAt,
       broker: () => broker.stats(),
     }),
-    { maintenance, writer, scheduler, testHooks },
-  );
-  const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
+  });
+  const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
-  const sharing = buildSharing(context);
   const share = config.share;
   const forwarder = new Forwarder({
     outbox: sharing.outbox,

@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { SluiceError, lockHolder, parseDuration, systemClock } from '../core/index.js';
 import { runSimulation } from '../simulate/index.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 import { withGateway } from './connect.js';
 
 function numberFlag(value: string | boolean | undefined, name: string, fallback: number, check: (n: number) => boolean): number {
@@ -70,7 +70,7 @@ export const simulateCommands: Command[] = [
       process.once('SIGTERM', onSignal);
       try {
         const summary = await withGateway(cfg, async (call) => {
-          const status = (await call('status')) as { mqtt_port: number | null };
+          const status = await call('status');
           const port = typeof flags['mqtt-port'] === 'string' ? Number(flags['mqtt-port']) : status.mqtt_port;
           if (!port) throw new SluiceError('SLUICE_ERR_GATEWAY_NOT_RUNNING', 'the gateway reports no MQTT port');
           print(`Simulating ${options.devices} device(s) with seed ${seed} against mqtt://${host}:${port} (Ctrl-C stops).`);

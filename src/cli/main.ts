@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { SluiceError, isSluiceError } from '../core/index.js';
-import { commands, type Command } from './commands.js';
+import type { Command } from './command.js';
+import { commands } from './commands.js';
 import { commandList, terminalWidth, wrap } from './format.js';
 
 const GLOBAL_OPTIONS = {

@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import { SluiceError, type Clock } from '../core/index.js';
+import type { Call } from '../app/index.js';
 import { createHome, type SimulatedDevice } from './home.js';
 
 export interface SimulateOptions {
@@ -23,7 +24,7 @@ export interface SimulateOptions {
 export interface SimulateDeps {
   clock: Clock;
   /** The gateway's admin operations (through its socket). */
-  call: (op: string, params?: Record<string, unknown>) => Promise<unknown>;
+  call: Call;
   connect: (device: { id: string; password: string }) => Promise<MqttClient>;
   print: (text: string) => void;
   /** Stops the run (SIGINT). */
@@ -100,7 +101,7 @@ export async function runSimulation(deps: SimulateDeps, options: SimulateOptions
 
 /** Registers (or re-keys) each simulated device and connects it. A real device with the same id is never touched. */
 async function connectHome(deps: SimulateDeps, home: SimulatedDevice[]): Promise<MqttClient[]> {
-  const registered = (await deps.call('devices.list')) as Array<{ id: string; simulated: boolean }>;
+  const registered = await deps.call('devices.list');
   const clients: MqttClient[] = [];
   for (const device of home) {
     const existing = registered.find((d) => d.id === device.id);

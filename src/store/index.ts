@@ -8,5 +8,5 @@ export { HOUR, hourStart, zoneOffset, rollupHours, mergeRollups, type HourRollup
 export { Rollups, type SeriesSummary, type SpecOf, type SeriesRow } from './rollups.js';
 export { rawDaysFor, retentionCutoff, RetentionPurger, type RetentionSettings, type PurgeStep } from './retention.js';
 export { eraseScope, eraseCounts, databaseBytes, type EraseScope, type EraseResult, type EraseCounts } from './erase.js';
-export { StoreMaintenance, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
+export { StoreMaintenance, RETENTION_JOB, CHECKPOINT_JOB, maintenanceSettings, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
 export { recoverDatabase, type RecoverReport } from './recover.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { TelemetryIntake } from '../../../src/broker/index.js';
 import { EventBus, ManualClock, createLogger, openDatabase, silentLogger } from '../../../src/core/index.js';
 import { loadProfiles, type DeviceRecord } from '../../../src/devices/index.js';
-import { allMigrations } from '../../../src/gateway/index.js';
+import { allMigrations } from '../../../src/app/index.js';
 import { ReadingWriter } from '../../../src/store/index.js';
 import { DEVICES_DIR } from '../../helpers/gateway.js';
 import { tmpDir } from '../../helpers/tmp-dir.js';

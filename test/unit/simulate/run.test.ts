@@ -1,6 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
+import type { Call } from '../../../src/app/index.js';
 import { runSimulation, type SimulateOptions } from '../../../src/simulate/index.js';
 
 const START = Date.parse('2026-11-23T10:00:00Z');
@@ -21,7 +22,8 @@ async function publishedAt(realNow: number, options: Partial<SimulateOptions>): 
   await runSimulation(
     {
       clock,
-      call: (op) => Promise.resolve(op === 'devices.list' ? [] : { password: 'x' }),
+      // A fake of the two operations the simulator calls; the typed Call cannot be met by a literal.
+      call: ((op: string) => Promise.resolve(op === 'devices.list' ? [] : { password: 'x' })) as unknown as Call,
       connect: ({ id }) => Promise.resolve(client(id)),
       print: () => undefined,
       // Sleeping moves the fake clock, so a live run finishes at once.

@@ -5,7 +5,7 @@ import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Outbox } from '../share/index.js';
 import type { GatewayContext } from './context.js';
 
-/** The disclosure path's parts over one gateway context (cheap; they keep their state in the database). */
+/** The disclosure path's parts over one gateway context; built once per process, so every caller sees one book and one outbox. */
 export interface Sharing {
   ledger: Ledger;
   book: PolicyBook;
@@ -61,8 +61,12 @@ export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
           maxWindows: ctx.config.schedule.max_catch_up,
         }),
       run: ({ window, markRun }) => {
-        // The policy may have been revoked since the jobs were listed: run() re-checks in its transaction.
-        if (!book.inForce(s.name)) return;
+        // The policy may have been revoked or expired since the jobs were listed: run() re-checks in its transaction.
+        const standing = book.standing(s.name);
+        if (!standing.inForce) {
+          if (standing.reason === 'expired') book.recordExpiries();
+          return;
+        }
         disclosures.run(s.name, window, markRun);
       },
     });
