@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
+import { MqttBroker, SqlitePersistence, brokerSettings, containFailures } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
+import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
 import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
@@ -53,33 +54,16 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     },
   });
   const poison = new PoisonGuard({ file: join(config.data_dir, POISON_FILE), db });
-  const crashed = poison.open(clock.now());
-  if (crashed) {
-    // [PRIV-3] names the topic, never the payload.
-    logger.error({ deviceId: crashed.deviceId, topic: crashed.topic }, 'the previous run died while interpreting this message; quarantined instead of retried');
-    await writer.submit({
-      deviceId: crashed.deviceId,
-      readings: [],
-      specs: {},
-      quarantine: {
-        deviceId: crashed.deviceId,
-        clientId: crashed.clientId,
-        topic: crashed.topic,
-        reason: 'ingest_crashed',
-        message: `the gateway stopped while interpreting this message (${crashed.bytes} bytes); it was quarantined at restart instead of being retried`,
-        payload: Buffer.from(crashed.head, 'base64'),
-        receivedAt: crashed.receivedAt,
-      },
-    });
-  }
+  await replayCrash({ poison, sink: writer, logger, now: clock.now() });
   const intake = new TelemetryIntake({
-    writer,
+    sink: writer,
     profiles,
     clock,
     logger,
     events,
-    limits: { maxPayloadBytes: config.ingest.max_payload_bytes, maxFuture: config.ingest.max_future, maxPast: config.ingest.max_past },
+    options: ingestOptionsFrom(config),
     poison,
+    redelivery: new RedeliveryMemory({ stored: (clientId, packetId) => writer.storedDelivery(clientId, packetId) }),
     testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
   // Retained messages and persistent sessions survive a restart.

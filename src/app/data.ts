@@ -1,6 +1,6 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
-import { SluiceError, parseSince } from '../core/index.js';
+import { SluiceError, ownValue, parseSince } from '../core/index.js';
 import {
   CHECKPOINT_JOB,
   RETENTION_JOB,
@@ -52,7 +52,8 @@ export interface CheckResult {
 export function specResolver(ctx: GatewayContext): SpecOf {
   return (deviceId, metric) => {
     const profile = ctx.registry.get(deviceId)?.profile;
-    return profile ? ctx.profiles().get(profile)?.metrics[metric] : undefined;
+    const metrics = profile ? ctx.profiles().get(profile)?.metrics : undefined;
+    return metrics ? ownValue(metrics, metric) : undefined;
   };
 }
 

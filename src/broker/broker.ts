@@ -1,9 +1,9 @@
 import { Aedes, type AedesOptions, type AuthenticateError, type Client } from 'aedes';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { DeviceRecord, DeviceRegistry } from '../devices/index.js';
+import type { Ingest } from '../ingest/index.js';
 import { canPublish, canSubscribe } from './acl.js';
 import { BrokerHardening, type SessionStore } from './hardening.js';
-import type { TelemetryIntake } from './intake.js';
 import { BrokerListeners } from './listeners.js';
 import { defaultBrokerSettings, type BrokerSettings } from './settings.js';
 
@@ -42,7 +42,7 @@ export class MqttBroker implements Service {
     private readonly deps: {
       options: BrokerOptions;
       registry: DeviceRegistry;
-      intake: TelemetryIntake;
+      intake: Ingest;
       clock: Clock;
       logger: Logger;
       events: EventBus;

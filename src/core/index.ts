@@ -9,3 +9,4 @@ export { EventBus, type SluiceEvents } from './events.js';
 export { openDatabase, isStorageFault, SluiceDatabase, type Migration, type RawDatabase } from './db.js';
 export { ensureDataDir, lockHolder, DataDirLock, LOCK_FILE, SOCKET_FILE, DB_FILE, type LockHolder } from './data-dir.js';
 export { AdminSocketServer, callAdmin, type AdminHandler, type AdminOperations } from './admin-socket.js';
+export { ownValue, setOwn } from './own.js';

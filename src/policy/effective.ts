@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { parseYaml, type PositionedYaml } from '../config/index.js';
 import type { DeviceProfile, DeviceRecord, MetricSpec } from '../devices/index.js';
-import { SluiceError, canonicalJson, sha256Hex } from '../core/index.js';
+import { SluiceError, canonicalJson, ownValue, setOwn, sha256Hex } from '../core/index.js';
 import { policySchema, type PolicyV1, type ShareRule } from './schema.js';
 
 /** A policy file as read from disk, validated against the schema. */
@@ -123,9 +123,9 @@ export function resolveEffective(
     const used: Record<string, Record<string, MetricSpec>> = {};
     for (const pname of [...new Set(candidateProfiles)].sort()) {
       const profile = profiles.get(pname)!;
-      used[pname] = {};
+      setOwn(used, pname, {});
       rule.metrics.forEach((metric, m) => {
-        const spec = profile.metrics[metric];
+        const spec = ownValue(profile.metrics, metric);
         if (!spec) {
           at(['share', i, 'metrics', m], 'error', `profile ${pname} has no metric "${metric}" (it has ${Object.keys(profile.metrics).join(', ')})`);
           return;
@@ -133,7 +133,7 @@ export function resolveEffective(
         if (spec.type !== 'number') at(['share', i, 'metrics', m], 'error', `"${metric}" is a ${spec.type} metric; version 1 summarises number metrics only`);
         else if (spec.never_store) at(['share', i, 'metrics', m], 'error', `"${metric}" is never stored, so it cannot be summarised`);
         else if (rule.stats.includes('increase') && !spec.counter) at(['share', i, 'stats'], 'error', `"increase" needs a counter metric; "${metric}" in profile ${pname} is not a counter`);
-        used[pname]![metric] = spec;
+        setOwn(ownValue(used, pname)!, metric, spec);
       });
     }
     return { index: i + 1, line: pf.parsed.positionOf(['share', i]).line, rule, devices: chosen.map((d) => d.id).sort(), profiles: used };

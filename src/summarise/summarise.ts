@@ -1,3 +1,4 @@
+import { ownValue } from '../core/index.js';
 import { createHmac } from 'node:crypto';
 import { canonicalJson, sha256Hex } from '../core/index.js';
 import { isoInZone, type EffectivePolicy, type EffectiveRule, type Stat, type TimeWindow } from '../policy/index.js';
@@ -136,7 +137,7 @@ function increase(samples: readonly Sample[]): number {
 
 function unitOf(rule: EffectiveRule, metric: string): string | null {
   for (const p of Object.values(rule.profiles)) {
-    const spec = p[metric];
+    const spec = ownValue(p, metric);
     if (spec?.type === 'number') return spec.unit;
   }
   return null;
@@ -146,7 +147,10 @@ function unitOf(rule: EffectiveRule, metric: string): string | null {
 function rounder(rule: EffectiveRule, metric: string): (v: number) => number {
   let step = rule.rule.round;
   if (step === undefined) {
-    const steps = Object.values(rule.profiles).map((p) => (p[metric]?.type === 'number' ? p[metric].resolution : undefined)).filter((s): s is number => s !== undefined);
+    const steps = Object.values(rule.profiles).map((p) => {
+        const spec = ownValue(p, metric);
+        return spec?.type === 'number' ? spec.resolution : undefined;
+      }).filter((s): s is number => s !== undefined);
     step = steps.length > 0 ? Math.max(...steps) : 0.001;
   }
   const decimals = decimalsOf(step);

@@ -39,6 +39,12 @@ describe('config', () => {
     expect(withFlag.mqtt.port).toBe(3000);
   });
 
+  it('a flag path through __proto__ is an unknown key, not a change to every object', () => {
+    const dir = tmpDir();
+    expect(() => loadConfig({ cwd: dir, env: {}, flags: { '__proto__.polluted': 1 } })).toThrow(/__proto__/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('resolves paths in the file relative to the file', () => {
     const dir = tmpDir();
     writeFileSync(join(dir, 'custom.yaml'), 'data_dir: ./state\n');

@@ -1,5 +1,4 @@
 import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import type { Migration, SluiceDatabase } from '../core/index.js';
 
 /** The message ingest was working on when the gateway last died, read back from the marker file. */
@@ -19,6 +18,7 @@ const HEAD_BYTES = 256;
 
 export const poisonMigrations: Migration[] = [
   {
+    // Registered as broker v1 since before ingest owned the guard: (module, version) is its identity in existing databases.
     module: 'broker',
     version: 1,
     description: 'messages that crashed ingest, refused without interpretation when redelivered',
@@ -71,11 +71,7 @@ export class PoisonGuard {
     this.fd = undefined;
   }
 
-  /** The digest that identifies a message: topic and payload. */
-  digest(topic: string, payload: Buffer): string {
-    return createHash('sha256').update(topic).update('\0').update(payload).digest('base64url');
-  }
-
+  /** Whether a message (its base64url message digest) killed an earlier process. */
   isPoison(digest: string): boolean {
     return this.known.size > 0 && this.known.has(digest);
   }

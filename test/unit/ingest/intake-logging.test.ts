@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { TelemetryIntake } from '../../../src/broker/index.js';
 import { EventBus, ManualClock, createLogger, openDatabase, silentLogger } from '../../../src/core/index.js';
 import { loadProfiles, type DeviceRecord } from '../../../src/devices/index.js';
 import { allMigrations } from '../../../src/app/index.js';
+import { TelemetryIntake } from '../../../src/ingest/index.js';
 import { ReadingWriter } from '../../../src/store/index.js';
 import { DEVICES_DIR } from '../../helpers/gateway.js';
 import { tmpDir } from '../../helpers/tmp-dir.js';
@@ -24,7 +24,7 @@ describe('bad input logging', () => {
     const writer = new ReadingWriter({ db, clock, logger, events: new EventBus(), options: { batchInterval: 0, batchSize: 1, quarantineMaxEntries: 100, quarantineMaxBytes: 1 << 20 } });
     writer.start();
     const profiles = loadProfiles(DEVICES_DIR).profiles;
-    const intake = new TelemetryIntake({ writer, profiles: () => profiles, clock, logger, events: new EventBus(), limits: { maxPayloadBytes: 1024, maxFuture: 300_000, maxPast: 86_400_000 } });
+    const intake = new TelemetryIntake({ sink: writer, profiles: () => profiles, clock, logger, events: new EventBus(), options: { limits: { maxPayloadBytes: 1024, maxFuture: 300_000, maxPast: 86_400_000 } } });
     const device = (id: string): DeviceRecord => ({ id, role: 'device', profile: 'thermostat', baseTopic: null, simulated: false, createdAt: 0, via: null, source: null });
     const send = (id: string, payload: string) =>
       intake.fromDevice(device(id), id, { topic: `sluice/${id}/telemetry`, payload: Buffer.from(payload), qos: 1, dup: false, messageId: 1 });
