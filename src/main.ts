@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
+import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerOptionsFrom, containFailures } from './broker/index.js';
 import type { SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
@@ -83,14 +83,10 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
   // Retained messages and persistent sessions survive a restart.
-  const limits = config.broker.limits;
-  const persistence = new SqlitePersistence({
-    db,
-    logger,
-    limits: { maxRetained: limits.max_retained_messages, maxRetainedBytes: limits.max_retained_bytes, maxQueuedPerSession: limits.max_queued_per_session, maxQueuedTotal: limits.max_queued_total },
-  });
+  const brokerOptions = brokerOptionsFrom(config);
+  const persistence = new SqlitePersistence({ db, logger, limits: brokerOptions.persistence });
   const broker = new MqttBroker({
-    options: { host: config.mqtt.host, port: config.mqtt.port, settings: brokerSettings(config) },
+    options: brokerOptions,
     registry,
     intake,
     clock,
