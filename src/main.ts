@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { MqttBroker, SqlitePersistence, brokerSettings, containFailures } from './broker/index.js';
+import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
@@ -67,14 +67,10 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
   // Retained messages and persistent sessions survive a restart.
-  const limits = config.broker.limits;
-  const persistence = new SqlitePersistence({
-    db,
-    logger,
-    limits: { maxRetained: limits.max_retained_messages, maxRetainedBytes: limits.max_retained_bytes, maxQueuedPerSession: limits.max_queued_per_session, maxQueuedTotal: limits.max_queued_total },
-  });
+  const brokerOptions = brokerOptionsFrom(config);
+  const persistence = new SqlitePersistence({ db, logger, limits: brokerOptions.persistence });
   const broker = new MqttBroker({
-    options: { host: config.mqtt.host, port: config.mqtt.port, settings: brokerSettings(config) },
+    options: brokerOptions,
     registry,
     intake,
     clock,

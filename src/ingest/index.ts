@@ -3,7 +3,7 @@ export { checkValue, applyRule } from './values.js';
 export { matchTopic, valueAt } from './mapping.js';
 export { resolveTimestamp } from './time.js';
 export type { IngestOutcome, IngestLimits, Reading, ReadingValue, RefusedMetric, RejectionCode, TimeSource } from './types.js';
-export type { Ingest, IncomingPublish, ReadingSink, WriteRequest, QuarantineEntry, Delivery } from './sink.js';
+export type { Ingest, IncomingPublish, IntakeVerdict, ReadingSink, WriteRequest, QuarantineEntry, Delivery } from './sink.js';
 export { TelemetryIntake, ingestOptionsFrom, type IntakeOptions } from './intake.js';
 export { RedeliveryMemory, messageDigest, DELIVERY_HASH_BYTES, type MessageDigest, type StoredDelivery } from './redelivery.js';
 export { PoisonGuard, POISON_FILE, poisonMigrations, type PoisonMessage } from './poison-guard.js';

@@ -3,9 +3,10 @@ import type { Clock, EventBus, Logger } from '../core/index.js';
 import type { DeviceProfile, DeviceRecord } from '../devices/index.js';
 import type { PoisonGuard } from './poison-guard.js';
 import { DELIVERY_HASH_BYTES, messageDigest, type MessageDigest, type RedeliveryMemory } from './redelivery.js';
-import type { IncomingPublish, Ingest, ReadingSink, WriteRequest } from './sink.js';
+import type { IncomingPublish, Ingest, IntakeVerdict, ReadingSink, WriteRequest } from './sink.js';
 import { interpretMessage } from './telemetry.js';
 import type { IngestLimits, IngestOutcome } from './types.js';
+
 
 // Repeated bad input from one device is logged at most this often (ms).
 const BAD_INPUT_LOG_INTERVAL = 60_000;
@@ -52,7 +53,7 @@ export class TelemetryIntake implements Ingest {
   }
 
   /** Handles a publish under the device's own namespace `sluice/<id>/…`. */
-  async fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<void> {
+  async fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<IntakeVerdict> {
     return this.ingest(device, clientId, packet, packet.topic.slice(`sluice/${device.id}/`.length), false);
   }
 
@@ -62,26 +63,27 @@ export class TelemetryIntake implements Ingest {
    * bridge says (its own state, devices the household has not registered) is acknowledged and
    * not kept.
    */
-  async fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<void> {
+  async fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<IntakeVerdict> {
     if (!behind) {
       this.deps.logger.trace({ bridgeId: bridge.id, topic: packet.topic }, 'bridge message for no registered device; not kept');
-      return;
+      return 'accepted';
     }
     return this.ingest(behind.record, clientId, packet, behind.subtopic, true);
   }
 
-  private async ingest(device: DeviceRecord, clientId: string, packet: IncomingPublish, subtopic: string, viaBridge: boolean): Promise<void> {
+  private async ingest(device: DeviceRecord, clientId: string, packet: IncomingPublish, subtopic: string, viaBridge: boolean): Promise<IntakeVerdict> {
     const receivedAt = this.deps.clock.now();
     const profile = device.profile ? this.deps.profiles().get(device.profile) : undefined;
     // One digest per message, shared by the poison guard and the redelivery memory; only computed when one of them needs it.
     let digest: Buffer | undefined;
     const digestOnce = (): Buffer => (digest ??= this.digest(packet.topic, packet.payload));
     const outcome = this.interpret(device, clientId, packet, digestOnce, { subtopic, viaBridge, receivedAt, profile });
-    if (outcome.kind === 'ignored') return;
+    if (outcome === 'poison') return 'refused';
+    if (outcome.kind === 'ignored') return 'accepted';
 
     if (outcome.kind === 'status') {
       this.deps.events.emit('device.status', { deviceId: device.id, online: outcome.online });
-      return;
+      return 'accepted';
     }
 
     const request: WriteRequest = { deviceId: device.id, readings: [], specs: profile?.metrics ?? {} };
@@ -102,6 +104,7 @@ export class TelemetryIntake implements Ingest {
       this.logBadInput(device.id, packet.topic, reason, (outcome.refused ?? []).map((r) => r.metric), receivedAt);
       this.deps.events.emit('message.quarantined', { deviceId: device.id, topic: packet.topic, reason });
     }
+    const verdict = outcome.kind === 'rejected' ? 'refused' : 'accepted';
     const { delivery } = request;
     const { redelivery } = this.deps;
     if (delivery && redelivery) redelivery.remember(delivery);
@@ -112,9 +115,10 @@ export class TelemetryIntake implements Ingest {
     if (packet.qos === 0) {
       // QoS 0 promises nothing to the device, so it does not wait for the commit.
       committed.catch((err: unknown) => this.deps.logger.error({ err, deviceId: device.id }, 'QoS 0 readings could not be written'));
-      return;
+      return verdict;
     }
     await committed;
+    return verdict;
   }
 
   /** Runs the pure interpreter between the poison guard's mark and clear. */
@@ -124,14 +128,14 @@ export class TelemetryIntake implements Ingest {
     packet: IncomingPublish,
     digestOnce: () => Buffer,
     at: { subtopic: string; viaBridge: boolean; receivedAt: number; profile: DeviceProfile | undefined },
-  ): IngestOutcome {
+  ): IngestOutcome | 'poison' {
     const { poison } = this.deps;
     if (poison) {
       const digest = digestOnce().toString('base64url');
       if (poison.isPoison(digest)) {
         // Its first delivery crashed the gateway and sits in the quarantine; do not try again.
         this.deps.logger.warn({ deviceId: device.id, topic: packet.topic }, 'redelivery of a message that crashed ingest; acknowledged without interpreting it');
-        return { kind: 'ignored' };
+        return 'poison';
       }
       poison.mark({ deviceId: device.id, clientId, topic: packet.topic, payload: packet.payload, digest, receivedAt: at.receivedAt });
     }

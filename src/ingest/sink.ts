@@ -37,6 +37,9 @@ export interface ReadingSink {
   submit(request: WriteRequest): Promise<void>;
 }
 
+/** What became of a message: `refused` when ingest quarantined it whole (the broker then neither retains nor delivers it). */
+export type IntakeVerdict = 'accepted' | 'refused';
+
 /** A publish as the broker received it. */
 export interface IncomingPublish {
   topic: string;
@@ -51,6 +54,6 @@ export interface IncomingPublish {
  * message; the promise settles when the message is committed, which is when it may acknowledge.
  */
 export interface Ingest {
-  fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<void>;
-  fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<void>;
+  fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<IntakeVerdict>;
+  fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<IntakeVerdict>;
 }
