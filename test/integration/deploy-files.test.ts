@@ -1,6 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema, envKeys, loadConfig } from '../../src/config/index.js';
@@ -158,6 +159,63 @@ describe('Dockerfile', () => {
     const health = runtime.instructions.find((i) => i.op === 'HEALTHCHECK')!.args;
     expect(health).toMatch(/CMD \["node", "deploy\/healthcheck\.js"\]$/);
     expect(text).toMatch(/127\.0\.0\.1:8420\/healthz/); // the later dashboard check is noted
+  });
+
+  it("the runtime stage's files, laid out as the image has them, run a gateway its health check calls healthy", async () => {
+    // The image's file system under a temporary root: each runtime COPY from the repo (or, for
+    // --from stages, from this checkout's build), its ENV with absolute paths moved under root.
+    const root = tmpDir('sluice-img-');
+    const at = (p: string) => join(root, p);
+    const workdir = runtime.instructions.filter((i) => i.op === 'WORKDIR').at(-1)!.args;
+    for (const copy of runtime.instructions.filter((i) => i.op === 'COPY')) {
+      const words = copy.args.split(/\s+/);
+      const from = words.find((w) => w.startsWith('--from='));
+      const [source, target] = words.filter((w) => !w.startsWith('--')) as [string, string];
+      const dest = at(target.endsWith('/') ? posix.join(posix.resolve(workdir, target), posix.basename(source)) : posix.resolve(workdir, target));
+      mkdirSync(dirname(dest), { recursive: true });
+      const origin = from ? join(ROOT, posix.relative(workdir, source)) : join(ROOT, source);
+      if (posix.basename(source) === 'node_modules') symlinkSync(origin, dest);
+      else cpSync(origin, dest, { recursive: true });
+    }
+    mkdirSync(at('data'), { mode: 0o700 });
+    const imageEnv: Record<string, string> = {};
+    for (const [k, v] of env) imageEnv[k] = v.startsWith('/') ? at(v) : v;
+    const childEnv = { PATH: process.env.PATH ?? '', ...imageEnv, SLUICE_MQTT_HOST: '127.0.0.1', SLUICE_MQTT_PORT: '0' };
+    const cwd = at(workdir);
+
+    const [entry, ...entryArgs] = JSON.parse(runtime.instructions.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
+    const cmd = JSON.parse(runtime.instructions.find((i) => i.op === 'CMD')!.args) as string[];
+    expect(entry).toBe('node');
+    const child = spawn(process.execPath, [...entryArgs, ...cmd], { cwd, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    try {
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const lines: Array<Record<string, unknown>> = [];
+      await new Promise<void>((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`gateway did not start: ${stderr}`)), 20_000);
+        void exited.then((code) => rej(new Error(`gateway exited with ${code}: ${stderr}`)));
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          lines.push(JSON.parse(line) as Record<string, unknown>);
+          if (lines.at(-1)!.msg === 'gateway started') {
+            clearTimeout(timer);
+            res();
+          }
+        });
+      });
+      const port = lines.find((l) => l.msg === 'mqtt listening')!.port as number;
+      // Its data went where the volume is, and its settings came from the copied sluice.yaml.
+      expect(existsSync(join(imageEnv.SLUICE_DATA_DIR!, 'sluice.sock'))).toBe(true);
+
+      const [healthBin, ...healthArgs] = JSON.parse(runtime.instructions.find((i) => i.op === 'HEALTHCHECK')!.args.replace(/^.*CMD /, '')) as string[];
+      expect(healthBin).toBe('node');
+      const health = spawnSync(process.execPath, healthArgs, { cwd, env: childEnv, encoding: 'utf8' });
+      expect(health.stdout.trim()).toBe(`healthy: gateway running, mqtt port ${port}`);
+      expect(health.status).toBe(0);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
   });
 });
 
