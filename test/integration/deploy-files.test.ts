@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -305,6 +305,8 @@ describe('deploy/healthcheck.js', () => {
     const stopped = check(dataDir);
     expect(stopped.stdout).toContain('unhealthy: no gateway runs');
     expect(stopped.status).toBe(1);
+    // Without a gateway it leaves the data directory alone (`sluice status` would create the database).
+    expect(readdirSync(dataDir)).toEqual([]);
 
     const gw = await startGateway({ dataDir });
     running.push(gw);
