@@ -38,15 +38,15 @@ export function keyFingerprint(key) {
  */
 export function verifySignature(header, body, keyFor, nowSeconds) {
   if (!header) return { ok: false, reason: 'no Sluice-Signature header' };
-  /** @type {Record<string, string>} */
-  const parts = {};
+  // A Map, not an object: a header may carry `__proto__=…`.
+  const parts = new Map();
   for (const kv of header.split(',')) {
     const eq = kv.indexOf('=');
-    if (eq > 0) parts[kv.slice(0, eq).trim()] = kv.slice(eq + 1).trim();
+    if (eq > 0) parts.set(kv.slice(0, eq).trim(), kv.slice(eq + 1).trim());
   }
-  const t = Number(parts.t);
-  const kid = parts.kid;
-  const v1 = parts.v1;
+  const t = Number(parts.get('t'));
+  const kid = parts.get('kid');
+  const v1 = parts.get('v1');
   if (!Number.isInteger(t) || !kid || !v1 || !/^[0-9a-f]{64}$/.test(v1)) return { ok: false, reason: 'malformed Sluice-Signature header' };
   if (Math.abs(nowSeconds - t) > TOLERANCE_SECONDS) return { ok: false, reason: 'signature timestamp outside tolerance' };
   const key = keyFor(kid);
@@ -127,13 +127,10 @@ export function receiver({ store, keyFor, now = () => Date.now() / 1000, log = (
     let size = 0;
     req.on('data', (/** @type {Buffer} */ chunk) => {
       size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        answer(413, { error: 'body too large' });
-        req.destroy();
-      } else chunks.push(chunk);
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk); // beyond it, read and drop until the end
     });
     req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return;
+      if (size > MAX_BODY_BYTES) return answer(413, { error: 'body too large' });
       const body = Buffer.concat(chunks);
       // Verify the raw bytes before parsing anything: unsigned input is not looked at.
       const header = req.headers['sluice-signature'];
