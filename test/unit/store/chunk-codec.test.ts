@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkCount, chunkKindFor, decodeChunk, encodeChunk, type ChunkSamples } from '../../../src/store/chunk-codec.js';
-import { encodeValue } from '../../../src/store/codec.js';
+import { chunkCount, chunkKindFor, decodeChunk, encodeChunk, encodeValue, type ChunkSamples } from '../../../src/store/index.js';
 import { Random } from '../../../src/simulate/index.js';
 
 const T0 = Date.UTC(2026, 0, 15, 12); // ms
