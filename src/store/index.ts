@@ -10,3 +10,6 @@ export { rawDaysFor, retentionCutoff, RetentionPurger, type RetentionSettings, t
 export { eraseScope, eraseCounts, databaseBytes, type EraseScope, type EraseResult, type EraseCounts } from './erase.js';
 export { StoreMaintenance, RETENTION_JOB, CHECKPOINT_JOB, maintenanceSettings, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
 export { recoverDatabase, type RecoverReport } from './recover.js';
+export { encodeChunk, decodeChunk, chunkCount, chunkKindFor, type ChunkKind, type ChunkSamples } from './chunk-codec.js';
+export { HotLog, type HotRecord, type LogReplay, type LogDamage, type HotLogOptions } from './hot-log.js';
+export { detectDurability, deviceNumbers, type DurabilityChoice, type DurabilityMode, type FlashDetectOptions } from './flash-detect.js';
