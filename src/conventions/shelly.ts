@@ -57,6 +57,9 @@ const GEN2: Record<string, Field[]> = {
   ],
 };
 
+// [Shelly Gen2] component keys: `switch:0`, `sys`, `em1data:0`.
+const COMPONENT = /^[a-z][a-z0-9]*(:\d+)?$/;
+
 function at(o: unknown, path: string[]): unknown {
   let v = o;
   for (const k of path) v = own(v, k);
@@ -69,7 +72,8 @@ export function mergeStatus(base: JsonObject, patch: JsonObject): JsonObject {
   for (const k of Object.keys(patch)) {
     const p = patch[k];
     const b = Object.hasOwn(base, k) ? base[k] : undefined;
-    out[k] = isObject(p) && isObject(b) ? mergeStatus(b, p) : p;
+    // defineProperty: a `__proto__` key in a device's patch must stay data, not become the prototype.
+    Object.defineProperty(out, k, { value: isObject(p) && isObject(b) ? mergeStatus(b, p) : p, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }
@@ -197,6 +201,7 @@ function interpret(state: ShellyState, ctx: { base: string }, topic: string, pay
   let model = prev.model;
   if (parts[0] === 'status' && parts.length === 2) {
     const comp = parts[1]!;
+    if (!COMPONENT.test(comp)) return one(ignored(`status/${comp} is not a component`));
     const p = parseJson(payload);
     if (!p.ok) return one(rejected('not_json', p.message));
     if (!isObject(p.value)) return one(rejected('not_object', `status/${comp} is a JSON object`));
@@ -216,7 +221,7 @@ function interpret(state: ShellyState, ctx: { base: string }, topic: string, pay
     const next: Record<string, JsonObject> = method === 'NotifyFullStatus' ? {} : { ...status };
     for (const comp of Object.keys(params)) {
       const patch = params[comp];
-      if (comp === 'ts' || !isObject(patch)) continue;
+      if (!COMPONENT.test(comp) || !isObject(patch)) continue;
       const before = Object.hasOwn(next, comp) ? next[comp]! : {};
       next[comp] = mergeStatus(before, patch);
       // Readings of the fields this update carries; the merged status keeps the rest.

@@ -58,6 +58,16 @@ describe('shelly convention', () => {
     expect(shellyStatus(state, f.id, 'switch:0')).toMatchObject({ output: true, apower: 1200.5, voltage: 232.7, source: 'WS_in', aenergy: { total: 1540.4, by_minute: [20, 0, 0] }, temperature: { tC: 39.2 } });
   });
 
+  it('keeps a __proto__ key in a partial update as data', () => {
+    const evil = Buffer.from('{"method":"NotifyStatus","params":{"ts":1768498640.5,"__proto__":{"output":true},"switch:0":{"__proto__":{"polluted":true},"apower":5}}}');
+    const { state, outcomes } = feed([[t('status/switch:0'), f.fullSwitch], [t('events/rpc'), evil]]);
+    expect(outcomes.at(-1)).toMatchObject({ readings: [{ metric: 'power', value: 5 }] });
+    const merged = shellyStatus(state, f.id, 'switch:0')!;
+    expect(Object.getPrototypeOf(merged)).toBe(Object.prototype);
+    expect((merged as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(shellyStatus(state, f.id, '__proto__')).toBeUndefined();
+  });
+
   it('notes an uptime ts before NTP sync instead of using it', () => {
     const o = feed([[t('events/rpc'), f.notifyBeforeNtp]]).outcomes.at(-1)!;
     expect(o.kind === 'readings' && o.readings).toEqual([{ metric: 'voltage', component: '', value: 231.9, unit: 'V', tsNote: 'ts 1.61 is not an epoch time (clock not yet synced); the receive time is used' }]);
