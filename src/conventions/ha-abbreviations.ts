@@ -42,6 +42,7 @@ export const ABBREVIATIONS = new Map<string, string>([
   ['sug_dsp_prc', 'suggested_display_precision'],
   ['temp_stat_t', 'temperature_state_topic'],
   ['temp_stat_tpl', 'temperature_state_template'],
+  ['t', 'topic'],
   ['temp_unit', 'temperature_unit'],
   ['uniq_id', 'unique_id'],
   ['unit_of_meas', 'unit_of_measurement'],

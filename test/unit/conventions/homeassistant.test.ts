@@ -70,6 +70,7 @@ describe('homeassistant convention', () => {
     expect(climate).toEqual([
       { kind: 'readings', deviceKey: 'kitchen-node-ea3344', readings: [{ metric: 'humidity', component: '', value: 43.7, unit: '%' }, { metric: 'power', component: '', value: 1520.4, unit: 'W' }], notes: [] },
     ]);
+    expect(homeassistant.interpret(state, ctx, 'kitchen-node/status', Buffer.from('online'), now).outcomes).toEqual([{ kind: 'availability', deviceKey: 'kitchen-node-ea3344', online: true }]);
     const energy = homeassistant.interpret(state, ctx, 'kitchen-node/sensor/energy/state', Buffer.from('12345'), now).outcomes;
     expect(energy).toEqual([{ kind: 'readings', deviceKey: 'kitchen-node-ea3344', readings: [{ metric: 'energy', component: '', value: 12.345, unit: 'kWh' }], notes: [] }]);
   });
