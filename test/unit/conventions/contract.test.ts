@@ -20,12 +20,14 @@ describe('every convention meets the Convention contract', () => {
       const base = c.defaultBaseTopic;
       const ctx = { base, namespace: ['#'] };
       expect(c.subscriptions(base).length).toBeGreaterThan(0);
-      let state = c.initialState() as never;
+      let state: unknown = c.initialState();
+      // The contract is the same for every state type: erase it here.
+      const interpret = c.interpret as unknown as (st: unknown, ...a: unknown[]) => { state: unknown; outcomes: { kind: string }[] };
       for (const s of suffixes) {
         for (const p of payloads) {
           const topic = base === '' ? s : `${base}/${s}`;
           const before = structuredClone(state);
-          const r = (c.interpret as (st: never, ...a: unknown[]) => { state: never; outcomes: { kind: string }[] })(state, ctx, topic, Buffer.from(p), now);
+          const r = interpret(state, ctx, topic, Buffer.from(p), now);
           expect(r.outcomes.length).toBeGreaterThan(0);
           expect(state).toEqual(before);
           state = r.state;
