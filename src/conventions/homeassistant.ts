@@ -258,6 +258,7 @@ const SHARED = ['state_topic', 'availability', 'availability_topic', 'availabili
 
 function discovery(state: HaState, ctx: { namespace: readonly string[] }, topic: string, parts: string[], payload: Buffer): Interpretation<HaState> {
   const one = (o: ConventionOutcome): Interpretation<HaState> => ({ state, outcomes: [o] });
+  if (!inNamespace(ctx.namespace, topic)) return one(rejected('outside_namespace', `${topic} lies outside the publishing credential's namespace`));
   const deviceBased = parts[0] === 'device';
   const ownKeys = [...state.entities.keys()].filter((k) => k === topic || k.startsWith(`${topic}#`));
   const before = new Set(ownKeys.map((k) => state.entities.get(k)!.deviceKey));

@@ -118,6 +118,9 @@ describe('homeassistant convention', () => {
     const spy = homeassistant.interpret(s, ctx, 'homeassistant/sensor/spy/config', f.malformed.foreign, now);
     expect(spy.outcomes[0]).toMatchObject({ kind: 'rejected', reason: 'outside_namespace' });
     expect(spy.state.entities.size).toBe(0);
+    const narrow = { base: f.base, namespace: ['homeassistant/sensor/kitchen-node/#', 'kitchen-node/#'] };
+    expect(homeassistant.interpret(s, narrow, f.doorTopic, f.doorConfig, now).outcomes[0]).toMatchObject({ kind: 'rejected', reason: 'outside_namespace' });
+    expect(homeassistant.interpret(s, narrow, f.temperatureTopic, f.temperatureConfig, now).outcomes[0]!.kind).toBe('devices');
     expect(homeassistant.interpret(s, ctx, f.temperatureTopic, f.malformed.notJson, now).outcomes[0]).toMatchObject({ kind: 'rejected', reason: 'not_json' });
     expect(homeassistant.interpret(s, ctx, f.temperatureTopic, f.malformed.notObject, now).outcomes[0]).toMatchObject({ kind: 'rejected', reason: 'not_object' });
     expect(homeassistant.interpret(s, ctx, f.deviceTopic, f.malformed.noCmps, now).outcomes[0]).toMatchObject({ kind: 'rejected', reason: 'malformed' });

@@ -101,6 +101,17 @@ describe('zigbee2mqtt convention', () => {
     expect(zigbee2mqtt.interpret(renamed.state, ctx, 'zigbee2mqtt/hue_back_tv', f.lightState, now).outcomes[0]!.kind).toBe('ignored');
   });
 
+  it('reads one state per endpoint as components, and skips a numeric expose without a unit', () => {
+    const { state, outcomes } = learn([f.twoGang]);
+    expect(outcomes[0]).toMatchObject({ devices: [{ kind: 'smart_plug', metrics: [{ metric: 'on', component: 'l1' }, { metric: 'on', component: 'l2' }] }] });
+    expect(outcomes[0]!.kind === 'devices' && outcomes[0]!.devices[0]!.metrics).toHaveLength(2);
+    const r = zigbee2mqtt.interpret(state, ctx, 'zigbee2mqtt/stairs/switch', f.twoGangState, now).outcomes[0]!;
+    expect(r.kind === 'readings' && r.readings).toEqual([
+      { metric: 'on', component: 'l1', value: true },
+      { metric: 'on', component: 'l2', value: false },
+    ]);
+  });
+
   it('reports a device that left the network as removed', () => {
     const first = learn([f.contact, f.plug]);
     const o = learn([f.plug], first.state).outcomes[0]!;
