@@ -1,3 +1,4 @@
+import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { Claim, Outbox } from './outbox.js';
@@ -12,6 +13,20 @@ export interface ForwarderOptions {
   retryAfterMax: number; // ms
   maxAttempts: number; // 0: unlimited
   pollInterval: number; // ms
+}
+
+/** The forwarder's options from sluice.yaml's `share` section. */
+export function forwarderOptionsFrom(config: Pick<SluiceConfig, 'share'>): ForwarderOptions {
+  const s = config.share;
+  return {
+    requestTimeout: s.request_timeout,
+    backoffInitial: s.backoff_initial,
+    backoffMax: s.backoff_max,
+    backoffJitter: s.backoff_jitter,
+    retryAfterMax: s.retry_after_max,
+    maxAttempts: s.max_attempts,
+    pollInterval: s.poll_interval,
+  };
 }
 
 export interface ForwarderDeps {
