@@ -68,7 +68,7 @@ function decimalsOf(step: number): number {
 
 /** The clamp in resolution units; the lower bound rounds up and the upper down, so clamped values stay inside. */
 export function clampUnits(clamp: readonly [number, number], resolution: number): [number, number] {
-  const lo = Math.ceil(clamp[0] / resolution - 1e-9);
+  const lo = Math.ceil(clamp[0] / resolution - 1e-9) + 0; // + 0 turns -0 into 0
   const hi = Math.floor(clamp[1] / resolution + 1e-9);
   if (lo > hi) throw new RangeError(`clamp [${clamp[0]}, ${clamp[1]}] holds no multiple of the resolution ${resolution}`);
   return [lo, hi];
