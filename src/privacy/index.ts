@@ -50,6 +50,8 @@ export {
   scoreCoalitions,
   combineProfiles,
   RISK_NOTE,
+  MEDIUM_AT,
+  HIGH_AT,
   SOURCES,
   type MetricClass,
   type ReleaseProfile,

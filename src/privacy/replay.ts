@@ -19,10 +19,10 @@ export interface ReplaySummaryItem {
   metric: string;
   unit: string | null;
   window: string;
-  stats: Record<string, number | undefined>;
+  stats: Partial<Record<string, number>>;
 }
 export interface ReplaySummary {
-  document: { items: ReplaySummaryItem[] } & Record<string, unknown>;
+  document: { items: ReplaySummaryItem[] };
   body: Buffer;
   omitted: ReadonlyArray<{ rule: number; metric: string; samples: number; minSamples: number }>;
 }

@@ -62,6 +62,10 @@ export interface CoalitionScore extends RiskScore {
 
 export const RISK_NOTE = 'This is a heuristic, not a probability: points for findings from published studies, added up. It ranks what a policy shows; it does not measure what a vendor will actually learn.';
 
+/** Points from which a score is medium, and high (chosen so the shipped daily examples are medium). */
+export const MEDIUM_AT = 4;
+export const HIGH_AT = 8;
+
 const MIN = 60_000;
 const HOUR = 60 * MIN;
 const DAY = 24 * HOUR;
@@ -113,7 +117,7 @@ export function scoreProfile(p: ReleaseProfile, extra: readonly RiskReason[] = [
     reasons.push({ code: 'mitigation.dp_weak', points: -1, text: `noise with ε ${p.dpEpsilon} per window is added, but ε above 1 hides single events only weakly`, source: SOURCES.dwork });
   if (p.rounded) reasons.push({ code: 'mitigation.rounding', points: -1, text: 'values are rounded, which blurs small differences but not when things happen', source: SOURCES.heuristic });
   const points = reasons.reduce((a, r) => a + r.points, 0);
-  const level: RiskLevel = points >= 7 ? 'high' : points >= 3 ? 'medium' : 'low';
+  const level: RiskLevel = points >= HIGH_AT ? 'high' : points >= MEDIUM_AT ? 'medium' : 'low';
   const fired = reasons.filter((r) => r.points !== 0 || r.code.startsWith('granularity') || r.code.startsWith('class'));
   fired.sort((a, b) => b.points - a.points);
   return { level, points, reasons: fired, note: RISK_NOTE };
