@@ -6,6 +6,7 @@ import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOpti
 import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
+import { PausingSink } from './consent/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -55,8 +56,11 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   });
   const poison = new PoisonGuard({ file: join(config.data_dir, POISON_FILE), db });
   await replayCrash({ poison, sink: writer, logger, now: clock.now() });
+  // One Sharing per process: the admin operations and the disclosure path share its book, outbox and ledger.
+  const sharing = buildSharing(context);
   const intake = new TelemetryIntake({
-    sink: writer,
+    // [PAUSE-1] a no-store pause keeps a scope's readings out of the store (safety alarms excepted).
+    sink: new PausingSink({ sink: writer, pauses: sharing.consent.pauses, clock }),
     profiles,
     clock,
     logger,
@@ -96,8 +100,6 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
     ],
   });
-  // One Sharing per process: the admin operations and the disclosure path share its book, outbox and ledger.
-  const sharing = buildSharing(context);
   const app = buildApp({
     context,
     sharing,

@@ -18,10 +18,11 @@ import { brokerMigrations } from '../broker/index.js';
 import { ledgerMigrations } from '../ledger/index.js';
 import { policyMigrations } from '../policy/index.js';
 import { shareMigrations } from '../share/index.js';
+import { consentMigrations } from '../consent/index.js';
 
 /** Every module's migrations, in dependency order. */
 export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations, ...brokerMigrations, ...scheduleMigrations,
-  ...ledgerMigrations, ...policyMigrations, ...shareMigrations];
+  ...ledgerMigrations, ...policyMigrations, ...shareMigrations, ...consentMigrations];
 
 /**
  * What both a running gateway and a CLI command without a gateway need: the locked data
