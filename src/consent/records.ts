@@ -148,7 +148,7 @@ export interface KantaraReceipt {
 }
 
 export function toKantara(r: ConsentRecord, opts: { jurisdiction: string; language?: string }): KantaraReceipt {
-  const lastGiven = [...r.history].reverse().find((h) => h.state === 'dpv:ConsentGiven') ?? r.history.at(-1)!;
+  const lastGiven = [...r.history].reverse().find((h) => h.event === 'given') ?? r.history.at(-1)!;
   return {
     version: 'KI-CR-v1.1.0',
     jurisdiction: opts.jurisdiction,
