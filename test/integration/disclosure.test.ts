@@ -219,9 +219,9 @@ describe('first disclosure', () => {
     const middle = tampered((db) => db.prepare('DELETE FROM ledger WHERE seq = 2').run());
     expect(middle.status).toBe(1);
     expect(middle.stderr).toContain('row 2 is missing');
-    const last = tampered((db) => db.prepare('DELETE FROM ledger WHERE seq = 3').run());
+    const last = tampered((db) => db.prepare('DELETE FROM ledger WHERE seq = 4').run());
     expect(last.status).toBe(1);
-    expect(last.stderr).toContain('the chain ends at row 2, but the head file names row 3');
+    expect(last.stderr).toContain('the chain ends at row 3, but the head file names row 4');
   });
 
   it('a changed file or a new thermostat waits for re-approval while the approved version keeps sending', async () => {
