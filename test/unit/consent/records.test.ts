@@ -42,3 +42,23 @@ describe('consent records', () => {
     expect(concernOf(['l'], [m('Gia', 'guest')], [], roomOf)).toBeNull();
   });
 });
+
+describe('consent record JSON Schemas', () => {
+  it('docs/schemas are generated from the zod schemas, and built records and receipts satisfy them', async () => {
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const { join, resolve } = await import('node:path');
+    const { consentJsonSchemas, consentRecordSchema, kantaraReceiptSchema } = await import('../../../src/consent/index.js');
+    const root = resolve(import.meta.dirname, '..', '..', '..');
+    for (const [file, schema] of Object.entries(consentJsonSchemas())) {
+      const path = join(root, 'docs', 'schemas', file);
+      const text = `${JSON.stringify(schema, null, 2)}\n`;
+      if (process.env.UPDATE_DOCS === '1') writeFileSync(path, text);
+      expect(readFileSync(path, 'utf8')).toBe(text);
+    }
+    const given = buildRecord({ prev: null, id: 'r1', subject: { id: 'Tom', role: 'minor' }, event: { ...event('consented', 'Ana'), waitingFor: ['Ben'] }, at: 0 });
+    const revoked = buildRecord({ prev: buildRecord({ prev: given, id: 'x', subject: { id: 'Tom', role: 'minor' }, event: event('given', 'Ben'), at: 1 }), id: 'x', subject: { id: 'Tom', role: 'minor' }, event: event('revoked', 'Ana'), at: 2 });
+    expect(consentRecordSchema.safeParse(revoked).success).toBe(true);
+    expect(kantaraReceiptSchema.safeParse(toKantara(revoked, { jurisdiction: 'DE' })).success).toBe(true);
+    expect(consentRecordSchema.safeParse({ ...revoked, legal_basis: 'dpv:LegitimateInterest' }).success).toBe(false);
+  });
+});
