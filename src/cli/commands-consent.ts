@@ -49,7 +49,7 @@ export const consentCommands: Command[] = [
   },
   {
     name: 'members assign',
-    usage: 'members assign (--device ID | --room R) (--to NAME | --shared) [--as MEMBER]  |  members assign --device ID --room R',
+    usage: 'members assign (--device ID | --room R) (--to NAME | --shared) [--as MEMBER] | members assign --device ID --room R',
     summary: "Give a device or room to a member, or make it a shared space; --device with --room puts the device in the room.",
     options: { device: { type: 'string' }, room: { type: 'string' }, to: { type: 'string' }, shared: { type: 'boolean' }, ...as, ...json },
     args: 0,
