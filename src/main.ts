@@ -6,6 +6,7 @@ import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOpti
 import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
+import { PausingSink } from './consent/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, writerOptionsFrom, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock, commit hooks and the faults only a test may cause. */
@@ -55,8 +56,11 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   // Ingest: a message the last run died on is quarantined first, then the intake takes new ones.
   const poison = new PoisonGuard({ file: join(config.data_dir, POISON_FILE), db });
   await replayCrash({ poison, sink: writer, logger, now: clock.now() });
+  // One Sharing per process: the admin operations, the pause check at ingest and the disclosure path share its book, outbox and ledger.
+  const sharing = buildSharing(context);
   const intake = new TelemetryIntake({
-    sink: writer,
+    // [PAUSE-1] a no-store pause keeps a scope's readings out of the store (safety alarms excepted).
+    sink: new PausingSink({ sink: writer, pauses: sharing.consent.pauses, clock }),
     profiles,
     clock,
     logger,
@@ -72,8 +76,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const persistence = new SqlitePersistence({ db, logger, limits: brokerOptions.persistence });
   const broker = new MqttBroker({ options: brokerOptions, registry, intake, clock, logger, events, sessionStore: persistence });
 
-  // Sharing: one per process, so the admin operations and the disclosure path share its book, outbox and ledger.
-  const sharing = buildSharing(context);
+  // Sharing: policy windows and the forwarder over the one Sharing built above.
   const forwarder = new Forwarder({ outbox: sharing.outbox, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());

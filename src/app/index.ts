@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { SluiceError, type AdminOperations } from '../core/index.js';
 import { brokerOperations } from './broker.js';
+import { consentOperations } from './consent.js';
 import { dataOperations } from './data.js';
 import { deviceOperations } from './devices.js';
 import { ledgerOperations } from './ledger.js';
@@ -14,6 +15,7 @@ export { buildMaintenance, specResolver, parseBefore, type InfoResult, type Eras
 export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
+export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
 export type { StatusResult } from './system.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
@@ -25,6 +27,7 @@ export const operations = {
   ...ledgerOperations,
   ...brokerOperations,
   ...systemOperations,
+  ...consentOperations,
 };
 
 type Registry = typeof operations;

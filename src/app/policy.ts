@@ -16,6 +16,17 @@ export interface PolicyRow {
   approved_at: string | null;
   expires: string | null;
   next_run: string | null;
+  /** Members whose approval of the current version is missing. */
+  waiting_for: string[];
+  vetoed_by: string[];
+}
+
+/** The state in words, with whom the policy waits for and who vetoed it. */
+function stateWords(s: PolicyStatus): string {
+  const parts = [stateText(s)];
+  if (s.vetoedBy.length > 0) parts.push(`vetoed by ${s.vetoedBy.join(', ')}`);
+  if (s.waitingFor.length > 0) parts.push(`waiting for ${s.waitingFor.join(', ')}`);
+  return parts.join(' — ');
 }
 
 /** `policy explain`. */
@@ -58,13 +69,15 @@ export const policyOperations = {
           name: n,
           vendor: e?.policy.vendor ?? null,
           state: s.state,
-          state_text: stateText(s),
+          state_text: stateWords(s),
           in_force: s.inForce,
           version: s.approved?.hash ?? null,
           pending_version: s.state === 'changed' ? (s.current?.hash ?? null) : null,
           approved_at: s.approved ? new Date(s.approved.approvedAt).toISOString() : null,
           expires: e?.policy.expires ?? null,
           next_run: next,
+          waiting_for: s.waitingFor,
+          vetoed_by: s.vetoedBy,
         };
       });
     },
@@ -88,7 +101,7 @@ export const policyOperations = {
       return {
         name: s.name,
         state: s.state,
-        state_text: stateText(s),
+        state_text: stateWords(s),
         text: explainPolicy(s, ctx.config.timezone, ctx.clock.now()),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
@@ -112,25 +125,39 @@ export const policyOperations = {
     },
   }),
   'policy.approve': defineOperation({
-    params: params({ name: policyName, hash: optionalText('hash') }),
+    params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.approved(p.name);
-      const approved = book.approve(p.name, p.hash);
+      const outcome = book.approveAs(p.name, { expectedHash: p.hash, by: p.as });
+      if (!outcome.approved) return { name: p.name, version: outcome.version, changes: [], in_force: false, waiting_for: outcome.waitingFor };
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'approved' });
       return {
         name: p.name,
-        version: approved.hash,
-        changes: describeChanges(before && before.revokedAt === null ? before.effective : null, approved.effective),
+        version: outcome.approved.hash,
+        changes: describeChanges(before && before.revokedAt === null ? before.effective : null, outcome.approved.effective),
+        in_force: true,
+        waiting_for: [] as string[],
       };
     },
   }),
+  'policy.veto': defineOperation({
+    params: params({ name: policyName, as: requiredText('--as', 'a veto names the member: --as NAME') }),
+    run: ({ context: ctx, sharing: { book, outbox } }, p) => {
+      let dropped = 0;
+      const v = book.veto(p.name, p.as, () => {
+        dropped = outbox.dropPolicy(p.name, 'revoked');
+      });
+      ctx.events.emit('policy.decided', { policy: p.name, decision: 'revoked' });
+      return { name: p.name, version: v.version, stopped: v.stopped, dropped, by: p.as };
+    },
+  }),
   'policy.revoke': defineOperation({
-    params: named,
+    params: params({ name: policyName, as: optionalText('--as') }),
     run: ({ context: ctx, sharing: { book, outbox } }, p) => {
       let dropped = 0;
       const revoked = book.revoke(p.name, () => {
         dropped = outbox.dropPolicy(p.name, 'revoked');
-      });
+      }, p.as);
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'revoked' });
       return { name: p.name, version: revoked.hash, dropped };
     },

@@ -152,6 +152,37 @@ export const errorCatalogue = {
     meaning: 'A TLS or secure WebSocket listener is enabled but its certificate or key is missing or unreadable.',
     fix: 'Set broker.tls.cert_file and broker.tls.key_file to readable PEM files, or disable the listener.',
   },
+  // --- household consent: members, approvals by every adult, vetoes, consent records, pauses ---
+  SLUICE_ERR_MEMBER_UNKNOWN: {
+    exit: 2,
+    meaning: 'No household member has this name.',
+    fix: 'List the members with `sluice members list`, or add one with `sluice members add NAME --role owner|adult|minor|guest`.',
+  },
+  SLUICE_ERR_MEMBER_REQUIRED: {
+    exit: 2,
+    meaning: 'The policy concerns household members, so the member deciding must be named; the household as a whole cannot approve or revoke it.',
+    fix: 'Repeat the command with `--as NAME` (the message lists whom the policy waits for).',
+  },
+  SLUICE_ERR_MEMBER_NOT_ALLOWED: {
+    exit: 2,
+    meaning: 'This member may not take this decision: the policy does not concern them, or the act needs an owner or an adult.',
+    fix: 'Let a member the policy concerns decide (`sluice policy explain NAME` names them), or ask an owner.',
+  },
+  SLUICE_ERR_CONSENT_WAITING: {
+    exit: 2,
+    meaning: 'The approval was recorded, but the policy is still waiting for the approval of other members it concerns; nothing is sent until they approve.',
+    fix: 'Ask each member named to approve the same version with `sluice policy approve NAME --as MEMBER`.',
+  },
+  SLUICE_ERR_CONSENT_UNKNOWN: {
+    exit: 2,
+    meaning: 'No consent record has this id.',
+    fix: 'List the records with `sluice consent list`.',
+  },
+  SLUICE_ERR_PAUSE_UNKNOWN: {
+    exit: 2,
+    meaning: 'No privacy pause with this id is running.',
+    fix: 'List the pauses with `sluice pause list`.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -11,7 +11,14 @@ export type LedgerKind =
   | 'disclosure.attempted'
   | 'disclosure.acknowledged'
   | 'disclosure.failed'
-  | 'disclosure.dropped';
+  | 'disclosure.dropped'
+  // household consent (members, records, pauses)
+  | 'policy.consented'
+  | 'policy.vetoed'
+  | 'consent.recorded'
+  | 'member.changed'
+  | 'pause.started'
+  | 'pause.ended';
 
 export interface LedgerEntry {
   kind: LedgerKind;

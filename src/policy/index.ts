@@ -10,7 +10,7 @@ export {
   type Finding,
   type PolicyFile,
 } from './effective.js';
-export { PolicyBook, policyMigrations, notInForceError, type Standing, type NotInForce, type ApprovedPolicy, type PolicyState, type PolicyStatus, type PolicyBookDeps } from './book.js';
+export { PolicyBook, policyMigrations, notInForceError, waitingFor, type PolicyConcern, type ConsentEvent, type ConsentHooks, type ApprovalOutcome, type Standing, type NotInForce, type ApprovedPolicy, type PolicyState, type PolicyStatus, type PolicyBookDeps } from './book.js';
 export { explainPolicy, describeChanges, describeRule, nextRuns, stateText } from './explain.js';
 export { lastClosedWindow, isAlignedWindow, isoInZone, parseWindowText, expiryInstant } from './windows.js';
 export type { TimeWindow } from '../core/index.js';
