@@ -7,6 +7,7 @@ import { ledgerOperations } from './ledger.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { systemOperations } from './system.js';
+import { intentOperations } from './intents.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
 export { buildSharing, policyJobs, type Sharing } from './sharing.js';
@@ -15,6 +16,7 @@ export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { StatusResult } from './system.js';
+export { intentBook, latestOf } from './intents.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -25,6 +27,7 @@ export const operations = {
   ...ledgerOperations,
   ...brokerOperations,
   ...systemOperations,
+  ...intentOperations,
 };
 
 type Registry = typeof operations;

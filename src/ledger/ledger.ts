@@ -11,7 +11,17 @@ export type LedgerKind =
   | 'disclosure.attempted'
   | 'disclosure.acknowledged'
   | 'disclosure.failed'
-  | 'disclosure.dropped';
+  | 'disclosure.dropped'
+  // The intention economy (src/intents): a draft, its approval, where it went, each offer, the choice, closure.
+  | 'intent.drafted'
+  | 'intent.approved'
+  | 'intent.dropped'
+  | 'intent.sent'
+  | 'intent.closed'
+  | 'offer.received'
+  | 'offer.accepted'
+  | 'offer.declined'
+  | 'acceptance.sent';
 
 export interface LedgerEntry {
   kind: LedgerKind;
