@@ -48,7 +48,8 @@ export const configSchema = z
       .object({
         /** ISO 3166-1 alpha-2, e.g. DE; empty until set (intents cannot be approved without it). */
         country: z.union([z.literal(''), z.string().regex(/^[A-Z]{2}$/, { message: 'expected an ISO 3166-1 alpha-2 country code such as DE' })]).default(''),
-        postal_prefix: z.string().max(3, { message: 'at most 3 characters of the postal code' }).regex(/^[A-Za-z0-9]*$/).default(''),
+        /** Quote it in YAML when it starts with 0: a bare 010 is the number 10. */
+        postal_prefix: z.coerce.string().max(3, { message: 'at most 3 characters of the postal code' }).regex(/^[A-Za-z0-9]*$/, { message: 'letters and digits only' }).default(''),
         /** Sent only to the vendor whose offer the household accepts. */
         deliver_to: z.string().max(500).default(''),
       })
