@@ -3,7 +3,8 @@ import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } fro
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, NO_TEST_SEAMS, SOCKET_FILE, systemClock, testSeamsFromEnv, type Clock, type Logger, type TestSeams } from './core/index.js';
 import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
-import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
+import { buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, policyJobs, type GatewayContext } from './app/index.js';
+import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
 import { PausingSink } from './consent/index.js';
@@ -80,6 +81,8 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const forwarder = new Forwarder({ outbox: sharing.outbox, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
+  // Intents: drafted from readings, sent and answered outbound only; nothing from a vendor reaches the broker.
+  const intents = new IntentService({ book: intentBook(context, sharing), clock, logger, events, latestOf: latestOf(context), options: intentOptionsFrom(config) });
 
   // The application layer, served on the admin socket.
   const app = buildApp({
@@ -100,7 +103,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   });
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, intents, admin]);
   try {
     await lifecycle.start();
   } catch (err) {

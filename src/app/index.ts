@@ -8,6 +8,7 @@ import { ledgerOperations } from './ledger.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { systemOperations } from './system.js';
+import { intentOperations } from './intents.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
 export { buildSharing, policyJobs, type Sharing } from './sharing.js';
@@ -17,6 +18,7 @@ export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
 export type { StatusResult } from './system.js';
+export { intentBook, latestOf } from './intents.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -28,6 +30,7 @@ export const operations = {
   ...brokerOperations,
   ...systemOperations,
   ...consentOperations,
+  ...intentOperations,
 };
 
 type Registry = typeof operations;

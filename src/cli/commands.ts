@@ -8,6 +8,7 @@ import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
 import { consentCommands } from './commands-consent.js';
+import { intentCommands } from './commands-intents.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -165,4 +166,5 @@ export const commands: Command[] = [
   ...dataCommands,
   ...policyCommands,
   ...consentCommands,
+  ...intentCommands,
 ];

@@ -38,10 +38,32 @@ export const configSchema = z
     data_dir: z.string().min(1).default('./data'),
     devices_dir: z.string().min(1).default('./devices'),
     policies_dir: z.string().min(1).default('./policies'),
+    intents_dir: z.string().min(1).default('./intents'),
     timezone: z
       .string()
       .refine((tz) => isTimezone(tz), { message: 'expected an IANA timezone such as Europe/Berlin' })
       .default(defaultTimezone),
+    /** Where the household is, as coarsely as vendors need it for an intent: a country and a postal prefix, never an address. */
+    household: z
+      .object({
+        /** ISO 3166-1 alpha-2, e.g. DE; empty until set (intents cannot be approved without it). */
+        country: z.union([z.literal(''), z.string().regex(/^[A-Z]{2}$/, { message: 'expected an ISO 3166-1 alpha-2 country code such as DE' })]).default(''),
+        /** Quote it in YAML when it starts with 0: a bare 010 is the number 10. */
+        postal_prefix: z.coerce.string().max(3, { message: 'at most 3 characters of the postal code' }).regex(/^[A-Za-z0-9]*$/, { message: 'letters and digits only' }).default(''),
+        /** Sent only to the vendor whose offer the household accepts. */
+        deliver_to: z.string().max(500).default(''),
+      })
+      .strict()
+      .prefault({}),
+    /** The intention economy: rules that draft requests for offers, and the poller that fetches offers. */
+    intents: z
+      .object({
+        /** How often open intents are sent and their offers fetched. */
+        poll_interval: duration.default(60_000),
+        request_timeout: duration.default(10_000),
+      })
+      .strict()
+      .prefault({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().prefault({}),
     mqtt: z
       .object({

@@ -183,6 +183,27 @@ export const errorCatalogue = {
     meaning: 'No privacy pause with this id is running.',
     fix: 'List the pauses with `sluice pause list`.',
   },
+  // Intents and offers (the intention economy at home)
+  SLUICE_ERR_INTENT_RULE_INVALID: {
+    exit: 2,
+    meaning: 'An intent rule file (intents/*.yaml) is malformed or fails validation.',
+    fix: 'Correct the file at the printed file:line:col; every problem is listed at once.',
+  },
+  SLUICE_ERR_INTENT_UNKNOWN: {
+    exit: 2,
+    meaning: 'There is no intent with this id.',
+    fix: 'List the intents with `sluice intents list` and use an id from it.',
+  },
+  SLUICE_ERR_OFFER_UNKNOWN: {
+    exit: 2,
+    meaning: 'There is no offer with this id.',
+    fix: 'List the offers with `sluice offers list` and use an id from it.',
+  },
+  SLUICE_ERR_INTENT_STATE: {
+    exit: 2,
+    meaning: 'The intent or offer is not in a state that allows this (a dropped draft, an expired offer, an intent already decided), or the household location it needs is not set.',
+    fix: 'Check it with `sluice intents show ID` or `sluice offers show ID`; set household.country in sluice.yaml if the message asks for it.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -18,7 +18,17 @@ export type LedgerKind =
   | 'consent.recorded'
   | 'member.changed'
   | 'pause.started'
-  | 'pause.ended';
+  | 'pause.ended'
+  // The intention economy (src/intents): a draft, its approval, where it went, each offer, the choice, closure.
+  | 'intent.drafted'
+  | 'intent.approved'
+  | 'intent.dropped'
+  | 'intent.sent'
+  | 'intent.closed'
+  | 'offer.received'
+  | 'offer.accepted'
+  | 'offer.declined'
+  | 'acceptance.sent';
 
 export interface LedgerEntry {
   kind: LedgerKind;
