@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } from './broker/index.js';
+import { ExternalBrokerClient, MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures, externalBrokerOptionsFrom } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
@@ -68,16 +68,19 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   });
   // Retained messages and persistent sessions survive a restart.
   const brokerOptions = brokerOptionsFrom(config);
-  const persistence = new SqlitePersistence({ db, logger, limits: brokerOptions.persistence });
-  const broker = new MqttBroker({
-    options: brokerOptions,
-    registry,
-    intake,
-    clock,
-    logger,
-    events,
-    sessionStore: persistence,
-  });
+  // External mode: the household's broker authenticates devices and Sluice is its client; no listener here.
+  const external = config.broker.mode === 'external' ? new ExternalBrokerClient({ options: externalBrokerOptionsFrom(config), registry, intake, clock, logger, events }) : undefined;
+  const broker = external
+    ? undefined
+    : new MqttBroker({
+        options: brokerOptions,
+        registry,
+        intake,
+        clock,
+        logger,
+        events,
+        sessionStore: new SqlitePersistence({ db, logger, limits: brokerOptions.persistence }),
+      });
   const scheduler = new Scheduler({
     db,
     clock,
@@ -106,12 +109,13 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     scheduler,
     testHooks,
     runtime: () => ({
-      mqttPort: broker.port,
-      connectedClients: broker.connectedClients,
+      mqttPort: broker ? broker.port : null,
+      connectedClients: broker ? broker.connectedClients : 0,
       storeFaulted: writer.isFaulted,
       storeFault: writer.faultInfo,
       startedAt,
-      broker: () => broker.stats(),
+      ...(broker ? { broker: () => broker.stats() } : {}),
+      ...(external ? { external: () => external.status() } : {}),
     }),
   });
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
@@ -137,7 +141,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker ?? external!, forwarder, policyScheduler, admin]);
   try {
     await lifecycle.start();
   } catch (err) {
@@ -146,13 +150,13 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     throw err;
   }
   logger.info({ dataDir: config.data_dir, devices: registry.list().length, profiles: [...profiles().keys()] }, 'gateway started');
-  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker.port });
+  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker?.port ?? 0 });
 
   let stopping: Promise<void> | undefined;
   return {
     context,
-    mqttPort: broker.port,
-    reloadCertificates: () => broker.reloadCertificates(),
+    mqttPort: broker?.port ?? 0,
+    reloadCertificates: () => broker?.reloadCertificates(),
     stop: () =>
       (stopping ??= (async () => {
         const errors = await lifecycle.stop();
