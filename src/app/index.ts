@@ -4,6 +4,7 @@ import { brokerOperations } from './broker.js';
 import { dataOperations } from './data.js';
 import { deviceOperations } from './devices.js';
 import { ledgerOperations } from './ledger.js';
+import { mosquittoOperations } from './mosquitto.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { systemOperations } from './system.js';
@@ -15,6 +16,7 @@ export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { StatusResult } from './system.js';
+export type { MosquittoConfigResult } from './mosquitto.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -25,6 +27,7 @@ export const operations = {
   ...ledgerOperations,
   ...brokerOperations,
   ...systemOperations,
+  ...mosquittoOperations,
 };
 
 type Registry = typeof operations;

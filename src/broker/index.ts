@@ -10,3 +10,4 @@ export { BoundedPersistence, type BoundedPersistenceOptions } from './bounded-pe
 export { containFailures, FAULT_EXIT_CODE } from './containment.js';
 export { ExternalBrokerClient, NATIVE_FILTERS, externalBrokerOptionsFrom, type ExternalBrokerOptions, type ExternalBrokerStatus } from './external-client.js';
 export { routeTopic, bridgeRoute, type TopicRoute, type BridgeRoute } from './route.js';
+export { hasLogin, mosquittoAcl, mosquittoPasswordLine } from './mosquitto-config.js';

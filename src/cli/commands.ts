@@ -7,6 +7,7 @@ import { localTime, table } from './format.js';
 import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
+import { mosquittoCommands } from './commands-mosquitto.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -166,4 +167,5 @@ export const commands: Command[] = [
   ...simulateCommands,
   ...dataCommands,
   ...policyCommands,
+  ...mosquittoCommands,
 ];

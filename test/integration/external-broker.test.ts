@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { addDevice, cli, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
@@ -22,8 +24,8 @@ function externalEnv(broker: MosquittoChild): Record<string, string> {
   return { SLUICE_BROKER_MODE: 'external', SLUICE_BROKER_EXTERNAL_URL: broker.url, SLUICE_BROKER_EXTERNAL_RECONNECT_MIN: '50', SLUICE_BROKER_EXTERNAL_RECONNECT_MAX: '400' };
 }
 
-async function startExternal(dataDir: string, broker: MosquittoChild): Promise<GatewayChild> {
-  const gw = await startGateway({ dataDir, mqttPort: false, readyLog: 'external broker mode', env: externalEnv(broker) });
+async function startExternal(dataDir: string, broker: MosquittoChild, env: Record<string, string> = {}): Promise<GatewayChild> {
+  const gw = await startGateway({ dataDir, mqttPort: false, readyLog: 'external broker mode', env: { ...externalEnv(broker), ...env } });
   cleanups.push(() => gw.stop());
   // Subscribed (SUBACK), not merely connected: only then does Mosquitto keep messages for Sluice.
   await gw.waitForLog((l) => l.msg === 'subscribed on the external broker');
@@ -162,5 +164,44 @@ describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto',
     expect(rows.map((x) => [x.metric, x.value]).sort()).toEqual([['battery', 87], ['open', true]]);
     const q = JSON.parse(cli(['quarantine', '--json'], { dataDir, env }).stdout) as unknown[];
     expect(q).toEqual([]);
+  });
+
+  it('mosquitto-config: a real Mosquitto accepts its password and ACL lines, and refuses a device publishing in another namespace', async () => {
+    const dataDir = tmpDir();
+    const mosqDir = tmpDir('mosq-');
+    const configFile = join(dataDir, 'sluice.yaml');
+    writeFileSync(configFile, ['version: 1', 'broker:', '  mode: external', '  external:', '    username: sluice', '    password_env: SLUICE_BROKER_PASSWORD', ''].join('\n'));
+    const env = { SLUICE_CONFIG: configFile, SLUICE_BROKER_PASSWORD: 'gateway-secret' };
+    const oldPassword = addDevice(dataDir, 'thermo', 'thermostat');
+    addDevice(dataDir, 'other', 'thermostat');
+    addDevice(dataDir, 'zigbee2', '', ['--role', 'bridge', '--base-topic', 'zigbee2mqtt']);
+
+    const plain = cli(['mosquitto-config'], { dataDir, env });
+    expect(plain.status, plain.stderr).toBe(0);
+    // Without --new-passwords Sluice cannot print device password lines (it keeps scrypt hashes only).
+    expect(plain.stdout).toContain('# no password line for: other, thermo, zigbee2');
+    expect(plain.stdout).toMatch(/^sluice:\$7\$101\$/m);
+
+    const r = cli(['mosquitto-config', '--new-passwords', '--json'], { dataDir, env });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { password_file: string[]; acl_file: string[]; new_passwords: Record<string, string> };
+    expect(out.password_file.map((l) => l.split(':')[0])).toEqual(['sluice', 'other', 'thermo', 'zigbee2']);
+    expect(out.acl_file).toEqual(expect.arrayContaining(['user thermo', 'topic write sluice/thermo/#', 'topic read sluice/thermo/cmd/#', 'user zigbee2', 'topic readwrite zigbee2mqtt/#', 'topic read zigbee2mqtt/#']));
+    writeFileSync(join(mosqDir, 'sluice.passwd'), `${out.password_file.join('\n')}\n`);
+    writeFileSync(join(mosqDir, 'sluice.acl'), out.acl_file.join('\n'));
+    const broker = await startMosquitto({ dir: mosqDir, allowAnonymous: false, extra: [`password_file ${mosqDir}/sluice.passwd`, `acl_file ${mosqDir}/sluice.acl`] });
+    cleanups.push(() => broker.stop());
+    await startExternal(dataDir, broker, env);
+
+    // The old password was re-issued: Mosquitto refuses it.
+    await expect(connectClient(broker.port, { clientId: 'thermo-old', username: 'thermo', password: oldPassword })).rejects.toThrow(/Not authorized|Bad username/i);
+    const thermo = await connectClient(broker.port, { clientId: 'thermo', username: 'thermo', password: out.new_passwords.thermo! });
+    cleanups.push(() => thermo.endAsync());
+    const ts = Date.now() - 5000;
+    // Published first, in another device's namespace: Mosquitto's ACL drops it (MQTT 3.1.1 still acknowledges).
+    await thermo.publishAsync('sluice/other/telemetry', JSON.stringify({ temperature: 30, ts }), { qos: 1 });
+    await thermo.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 20, ts }), { qos: 1 });
+    await until('the permitted reading', () => (readings(dataDir, 'thermo', env).length === 1 ? true : undefined));
+    expect(readings(dataDir, 'other', env)).toEqual([]);
   });
 });
