@@ -5,6 +5,7 @@ import { dataOperations } from './data.js';
 import { deviceOperations } from './devices.js';
 import { ledgerOperations } from './ledger.js';
 import { mosquittoOperations } from './mosquitto.js';
+import { backupOperations } from './backup.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { systemOperations } from './system.js';
@@ -17,6 +18,8 @@ export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { StatusResult } from './system.js';
 export type { MosquittoConfigResult } from './mosquitto.js';
+export { restoreBackup, type BackupResult, type RestoreResult } from './backup.js';
+export { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -28,6 +31,7 @@ export const operations = {
   ...brokerOperations,
   ...systemOperations,
   ...mosquittoOperations,
+  ...backupOperations,
 };
 
 type Registry = typeof operations;

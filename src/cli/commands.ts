@@ -8,6 +8,7 @@ import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
 import { mosquittoCommands } from './commands-mosquitto.js';
+import { backupCommands } from './commands-backup.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -168,4 +169,5 @@ export const commands: Command[] = [
   ...dataCommands,
   ...policyCommands,
   ...mosquittoCommands,
+  ...backupCommands,
 ];

@@ -11,7 +11,9 @@ export type LedgerKind =
   | 'disclosure.attempted'
   | 'disclosure.acknowledged'
   | 'disclosure.failed'
-  | 'disclosure.dropped';
+  | 'disclosure.dropped'
+  /** `sluice backup restore` replaced the database with a backup; the row after it continues that backup's chain. */
+  | 'backup.restored';
 
 export interface LedgerEntry {
   kind: LedgerKind;
