@@ -69,7 +69,16 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   // Retained messages and persistent sessions survive a restart.
   const brokerOptions = brokerOptionsFrom(config);
   // External mode: the household's broker authenticates devices and Sluice is its client; no listener here.
-  const external = config.broker.mode === 'external' ? new ExternalBrokerClient({ options: externalBrokerOptionsFrom(config), registry, intake, clock, logger, events }) : undefined;
+  const external = config.broker.mode === 'external' ? new ExternalBrokerClient({
+          options: externalBrokerOptionsFrom(config),
+          registry,
+          intake,
+          clock,
+          logger,
+          events,
+          // TEST ONLY: a deterministic kill between commit and PUBACK.
+          testKillAfterCommit: process.env.SLUICE_TEST_KILL_AFTER_COMMIT ? { payload: process.env.SLUICE_TEST_KILL_AFTER_COMMIT, onceFile: join(config.data_dir, 'test-killed') } : undefined,
+        }) : undefined;
   const broker = external
     ? undefined
     : new MqttBroker({

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { SluiceConfig } from '../config/index.js';
 import { SluiceError, type Clock, type EventBus, type Logger, type Service } from '../core/index.js';
@@ -93,6 +93,11 @@ export class ExternalBrokerClient implements Service {
       clock: Clock;
       logger: Logger;
       events: EventBus;
+      /**
+       * TEST ONLY (env SLUICE_TEST_KILL_AFTER_COMMIT): the message whose payload is exactly `payload`
+       * SIGKILLs the process after its commit and before its PUBACK, once (`onceFile` remembers it).
+       */
+      testKillAfterCommit?: { payload: string; onceFile: string } | undefined;
     },
   ) {
     this.backoff = deps.options.reconnectMin;
@@ -193,8 +198,12 @@ export class ExternalBrokerClient implements Service {
   }
 
   private handleMessage(packet: IPublishPacket, callback: (error?: Error) => void): void {
+    if (packet.dup) this.deps.logger.debug({ topic: packet.topic, messageId: packet.messageId }, 'redelivery from the external broker');
     this.ingest(packet).then(
-      () => callback(),
+      () => {
+        this.testKill(packet);
+        callback();
+      },
       (err: unknown) => {
         // Not acknowledged: dropping the connection makes the broker redeliver it in the session.
         this.lastError = `readings could not be stored: ${(err as Error).message}`;
@@ -202,6 +211,13 @@ export class ExternalBrokerClient implements Service {
         this.client?.stream.destroy();
       },
     );
+  }
+
+  private testKill(packet: IPublishPacket): void {
+    const hook = this.deps.testKillAfterCommit;
+    if (!hook || packet.payload.toString() !== hook.payload || existsSync(hook.onceFile)) return;
+    writeFileSync(hook.onceFile, 'killed\n');
+    process.kill(process.pid, 'SIGKILL');
   }
 
   private async ingest(packet: IPublishPacket): Promise<void> {

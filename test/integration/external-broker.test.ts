@@ -125,6 +125,41 @@ describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto',
     await gw.stop();
   });
 
+  it('killed after a commit and before its PUBACK, without device timestamps: the redelivery is stored once', async () => {
+    const dataDir = tmpDir();
+    const broker = await startMosquitto({ dir: tmpDir('mosq-') });
+    cleanups.push(() => broker.stop());
+    addDevice(dataDir, 'thermo', 'thermostat');
+    // The marker message kills Sluice after its readings are committed and before the PUBACK.
+    const marker = '{ "temperature": 55.55 }';
+    const env = { ...externalEnv(broker), SLUICE_TEST_KILL_AFTER_COMMIT: marker };
+    const first = await startExternal(dataDir, broker, env);
+    const device = await publisher(broker, 'thermo');
+    const total = 200;
+    let sent = 0;
+    const stream = (async () => {
+      for (; sent < total; sent++) {
+        // No ts: Sluice stamps gateway time; a redelivery must get the first delivery's time back.
+        const payload = sent === 60 ? marker : JSON.stringify({ temperature: 10 + sent / 100 });
+        await device.publishAsync('sluice/thermo/telemetry', payload, { qos: 1 });
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+    expect(await first.exited).toBeNull(); // killed by the signal
+    expect(first.child.signalCode).toBe('SIGKILL');
+    const gw = await startExternal(dataDir, broker, env);
+    await stream;
+    const want = [...Array.from({ length: total }, (_, i) => (i === 60 ? 5555 : 1000 + i))].sort((a, b) => a - b);
+    await until('every message', () => (readings(dataDir, 'thermo', env).length >= total ? true : undefined));
+    // Mosquitto redelivered the unacknowledged marker with DUP set; it was recognised, not stored again.
+    await gw.waitForLog((l) => l.msg === 'redelivery from the external broker');
+    const values = readings(dataDir, 'thermo', env)
+      .map((r) => Math.round(r.value * 100))
+      .sort((a, b) => a - b);
+    expect(values).toEqual(want);
+    await gw.stop();
+  });
+
   it('a Mosquitto restart: Sluice reconnects, resubscribes and goes on; status says whether it is connected', async () => {
     const dataDir = tmpDir();
     const broker = await startMosquitto({ dir: tmpDir('mosq-') });
