@@ -73,7 +73,8 @@ export const backupOperations = {
       if (manifest.ledger_head) files.push({ path: `data/${LEDGER_HEAD_FILE}`, data: Buffer.from(`${JSON.stringify(manifest.ledger_head)}\n`) });
       const secret = join(config.data_dir, HOUSEHOLD_SECRET_FILE);
       if (existsSync(secret)) files.push({ path: `data/${HOUSEHOLD_SECRET_FILE}`, data: readFileSync(secret) });
-      files.push(...yamlFiles(config.policies_dir, 'policies'), ...yamlFiles(config.devices_dir, 'profiles'));
+      // Policies with the signing keys they read from `secret_file` beside them (`*.secret`).
+      files.push(...dirFiles(config.policies_dir, 'policies', ['.yaml', '.yml', '.secret']), ...dirFiles(config.devices_dir, 'profiles', ['.yaml', '.yml']));
       files.push({ path: 'config/effective.json', data: Buffer.from(`${JSON.stringify(config, null, 2)}\n`) });
       const archive = await packArchive(manifest, files, p.passphrase);
       writeDurably(p.file, archive);
@@ -198,10 +199,10 @@ function destination(config: Readonly<SluiceConfig>, path: string): string | nul
   }
 }
 
-function yamlFiles(dir: string, area: string): Array<{ path: string; data: Buffer }> {
+function dirFiles(dir: string, area: string, endings: string[]): Array<{ path: string; data: Buffer }> {
   if (!existsSync(dir)) return [];
   return readdirSync(dir)
-    .filter((n) => n.endsWith('.yaml') || n.endsWith('.yml'))
+    .filter((n) => endings.some((e) => n.endsWith(e)))
     .sort()
     .map((n) => ({ path: `${area}/${n}`, data: readFileSync(join(dir, n)) }));
 }
