@@ -1,12 +1,14 @@
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MqttClient } from 'mqtt';
+import mqtt, { type MqttClient } from 'mqtt';
 import { addDevice, cli, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
 import { requireMosquitto, startMosquitto, type MosquittoChild } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 const haveMosquitto = requireMosquitto();
+const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
 
 interface Row {
   metric: string;
@@ -177,6 +179,10 @@ describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto',
     await device.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 19, ts }), { qos: 1 });
     await until('the reading after the restart', () => (readings(dataDir, 'thermo', env).length === 1 ? true : undefined));
     expect(status(dataDir, env)).toMatchObject({ external: { connected: true } });
+    // A clean stop does not hang on a broker that is gone.
+    await device.endAsync();
+    await broker.stop();
+    expect(await gw.stop()).toBe(0);
   });
 
   it('a Zigbee2MQTT bridge through the external broker: a registered device is ingested, the rest is not kept', async () => {
@@ -238,5 +244,33 @@ describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto',
     await thermo.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 20, ts }), { qos: 1 });
     await until('the permitted reading', () => (readings(dataDir, 'thermo', env).length === 1 ? true : undefined));
     expect(readings(dataDir, 'other', env)).toEqual([]);
+  });
+
+  it.skipIf(!hasOpenssl)('mqtts:// with ca_file: connects over TLS and ingests; without the CA it says why it is not connected', async () => {
+    const dataDir = tmpDir();
+    const mosqDir = tmpDir('mosq-');
+    const cert = join(mosqDir, 'cert.pem');
+    const key = join(mosqDir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=home-broker', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const broker = await startMosquitto({ dir: mosqDir, extra: [`certfile ${cert}`, `keyfile ${key}`] });
+    cleanups.push(() => broker.stop());
+    addDevice(dataDir, 'thermo', 'thermostat');
+    const url = `mqtts://127.0.0.1:${broker.port}`;
+    const untrusted = await startGateway({ dataDir, mqttPort: false, readyLog: 'external broker mode', env: { ...externalEnv(broker), SLUICE_BROKER_EXTERNAL_URL: url } });
+    cleanups.push(() => untrusted.stop());
+    await untrusted.waitForLog((l) => l.msg === 'external broker error');
+    const s = status(dataDir, {});
+    expect(s).toMatchObject({ external: { connected: false } });
+    expect(String((s.external as { last_error: string }).last_error)).toMatch(/certificate/i);
+    await untrusted.stop();
+
+    const gw = await startExternal(dataDir, broker, { SLUICE_BROKER_EXTERNAL_URL: url, SLUICE_BROKER_EXTERNAL_CA_FILE: cert });
+    const device = await mqtt.connectAsync(url, { protocolVersion: 4, clientId: 'thermo', ca: readFileSync(cert), reconnectPeriod: 0 });
+    cleanups.push(() => device.endAsync());
+    const ts = Date.now() - 2000;
+    await device.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 22, ts }), { qos: 1 });
+    await until('the reading over TLS', () => (readings(dataDir, 'thermo', {}).length === 1 ? true : undefined));
+    expect(status(dataDir, {})).toMatchObject({ external: { url, connected: true } });
+    await gw.stop();
   });
 });
