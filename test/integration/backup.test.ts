@@ -34,7 +34,7 @@ interface Restore {
   config_only: boolean;
 }
 
-describe('backup and restore', () => {
+describe('backup and restore', { timeout: 120_000 }, () => {
   it('an online backup while a device publishes restores to a consistent gateway, and only when asked to', async () => {
     const dataDir = tmpDir();
     const password = addDevice(dataDir, 'thermo', 'thermostat');

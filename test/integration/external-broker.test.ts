@@ -63,7 +63,7 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20
   }
 }
 
-describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto', () => {
+describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto', { timeout: 120_000 }, () => {
   it('ingests native telemetry, has no listener of its own, and says so in status', async () => {
     const dataDir = tmpDir();
     const broker = await startMosquitto({ dir: tmpDir('mosq-') });
