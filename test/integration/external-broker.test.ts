@@ -189,11 +189,13 @@ describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto',
     const dataDir = tmpDir();
     const broker = await startMosquitto({ dir: tmpDir('mosq-') });
     cleanups.push(() => broker.stop());
+    const env = externalEnv(broker);
+    const gw = await startExternal(dataDir, broker);
+    // Registered while Sluice runs: its base topic is subscribed at once.
     addDevice(dataDir, 'zigbee2', '', ['--role', 'bridge', '--base-topic', 'zigbee2mqtt']);
     const r = cli(['devices', 'add', 'hall-door', '--profile', 'z2m-contact', '--via', 'zigbee2', '--source', 'hall/door', '--json'], { dataDir });
     expect(r.status, r.stderr).toBe(0);
-    const env = externalEnv(broker);
-    await startExternal(dataDir, broker);
+    await gw.waitForLog((l) => l.msg === 'subscribed on the external broker' && JSON.stringify(l.filters) === '["zigbee2mqtt/#"]');
     const z2m = await publisher(broker, 'zigbee2mqtt-bridge');
     await z2m.publishAsync('zigbee2mqtt/bridge/state', '{"state":"online"}', { qos: 1 });
     await z2m.publishAsync('zigbee2mqtt/garage_sensor', '{"contact": true}', { qos: 1 });
