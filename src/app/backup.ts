@@ -138,6 +138,9 @@ export async function restoreBackup(
     }
     for (const t of targets) {
       if (!t.to) continue;
+      // A file already as in the backup is left alone (policies and profiles are often shared or
+      // read-only); never the database, whose write-ahead log may hold changes made since.
+      if (t.path !== `data/${DB_FILE}` && existsSync(t.to) && readFileSync(t.to).equals(t.data)) continue;
       if (t.path === `data/${DB_FILE}`) {
         // A WAL left by the replaced database would be replayed into the restored one.
         rmSync(`${t.to}-wal`, { force: true });
