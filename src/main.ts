@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } from './broker/index.js';
+import { ExternalBrokerClient, MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures, externalBrokerOptionsFrom } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, NO_TEST_SEAMS, SOCKET_FILE, systemClock, testSeamsFromEnv, type Clock, type Logger, type TestSeams } from './core/index.js';
 import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
@@ -74,8 +74,22 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
   // Broker: retained messages and persistent sessions survive a restart in the SQLite session store.
   const brokerOptions = brokerOptionsFrom(config);
-  const persistence = new SqlitePersistence({ db, logger, limits: brokerOptions.persistence });
-  const broker = new MqttBroker({ options: brokerOptions, registry, intake, clock, logger, events, sessionStore: persistence });
+  // External mode: the household's broker authenticates devices and Sluice is its client; no listener here.
+  const external =
+    config.broker.mode === 'external'
+      ? new ExternalBrokerClient({
+          options: externalBrokerOptionsFrom(config),
+          registry,
+          intake,
+          clock,
+          logger,
+          events,
+          testKillAfterCommit: seams.killAfterCommit ? { payload: seams.killAfterCommit, onceFile: join(config.data_dir, 'test-killed') } : undefined,
+        })
+      : undefined;
+  const broker = external
+    ? undefined
+    : new MqttBroker({ options: brokerOptions, registry, intake, clock, logger, events, sessionStore: new SqlitePersistence({ db, logger, limits: brokerOptions.persistence }) });
 
   // Sharing: policy windows and the forwarder over the one Sharing built above.
   const forwarder = new Forwarder({ outbox: sharing.outbox, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
@@ -93,17 +107,18 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     scheduler,
     testHooks: seams.hooks,
     runtime: () => ({
-      mqttPort: broker.port,
-      connectedClients: broker.connectedClients,
+      mqttPort: broker ? broker.port : null,
+      connectedClients: broker ? broker.connectedClients : 0,
       storeFaulted: writer.isFaulted,
       storeFault: writer.faultInfo,
       startedAt,
-      broker: () => broker.stats(),
+      ...(broker ? { broker: () => broker.stats() } : {}),
+      ...(external ? { external: () => external.status() } : {}),
     }),
   });
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, intents, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker ?? external!, forwarder, policyScheduler, intents, admin]);
   try {
     await lifecycle.start();
   } catch (err) {
@@ -112,13 +127,13 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     throw err;
   }
   logger.info({ dataDir: config.data_dir, devices: registry.list().length, profiles: [...profiles().keys()] }, 'gateway started');
-  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker.port });
+  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker?.port ?? 0 });
 
   let stopping: Promise<void> | undefined;
   return {
     context,
-    mqttPort: broker.port,
-    reloadCertificates: () => broker.reloadCertificates(),
+    mqttPort: broker?.port ?? 0,
+    reloadCertificates: () => broker?.reloadCertificates(),
     stop: () =>
       (stopping ??= (async () => {
         const errors = await lifecycle.stop();

@@ -5,6 +5,8 @@ import { consentOperations } from './consent.js';
 import { dataOperations } from './data.js';
 import { deviceOperations } from './devices.js';
 import { ledgerOperations } from './ledger.js';
+import { mosquittoOperations } from './mosquitto.js';
+import { backupOperations } from './backup.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { systemOperations } from './system.js';
@@ -19,6 +21,9 @@ export type { LedgerRow } from './ledger.js';
 export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
 export type { StatusResult } from './system.js';
 export { intentBook, latestOf } from './intents.js';
+export type { MosquittoConfigResult } from './mosquitto.js';
+export { restoreBackup, type BackupResult, type RestoreResult } from './backup.js';
+export { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -31,6 +36,8 @@ export const operations = {
   ...systemOperations,
   ...consentOperations,
   ...intentOperations,
+  ...mosquittoOperations,
+  ...backupOperations,
 };
 
 type Registry = typeof operations;

@@ -165,6 +165,33 @@ export const configSchema = z
       .prefault({}),
     broker: z
       .object({
+        /** `external`: Sluice is a client of the household's own broker (Mosquitto) and runs no listener of its own. */
+        mode: z.enum(['embedded', 'external']).default('embedded'),
+        external: z
+          .object({
+            url: z
+              .string()
+              .regex(/^mqtts?:\/\/[^/]+$/, { message: 'expected mqtt://host:port or mqtts://host:port' })
+              .default('mqtt://127.0.0.1:1883'),
+            username: z.string().default(''),
+            /** Name of the environment variable holding the password; never the password itself. */
+            password_env: z.string().default(''),
+            password_file: z.string().default(''),
+            /** Fixed, so the broker keeps Sluice's session (and queues for it) while Sluice is down. */
+            client_id: z.string().min(1).max(64).default('sluice-gateway'),
+            /** PEM files for mqtts://: the CA to trust, and a client certificate and key if the broker asks for one. */
+            ca_file: z.string().default(''),
+            cert_file: z.string().default(''),
+            key_file: z.string().default(''),
+            connect_timeout: duration.default(10_000),
+            /** Reconnect backoff, doubling from min to max. */
+            reconnect_min: duration.default(500),
+            reconnect_max: duration.default(30_000),
+            keepalive: duration.default(30_000),
+          })
+          .strict()
+          .refine((e) => !(e.password_env && e.password_file), { message: 'give password_env or password_file, not both' })
+          .prefault({}),
         /** The plain-TCP listener on mqtt.host:mqtt.port; turn off when only TLS/WebSocket should serve. */
         tcp: z.boolean().default(true),
         tls: z

@@ -204,6 +204,27 @@ export const errorCatalogue = {
     meaning: 'The intent or offer is not in a state that allows this (a dropped draft, an expired offer, an intent already decided), or the household location it needs is not set.',
     fix: 'Check it with `sluice intents show ID` or `sluice offers show ID`; set household.country in sluice.yaml if the message asks for it.',
   },
+  // --- backup and restore (external-broker issue) ---
+  SLUICE_ERR_BACKUP_INVALID: {
+    exit: 2,
+    meaning: 'The file given to `sluice backup restore` is not a Sluice backup, or it is damaged (a file in it does not match its digest).',
+    fix: 'Check that you named the right file; copy the backup again from where it is kept.',
+  },
+  SLUICE_ERR_BACKUP_PASSPHRASE: {
+    exit: 2,
+    meaning: 'The backup is encrypted and no passphrase was given, or the passphrase does not open it.',
+    fix: 'Run again with `--passphrase-env VAR`, VAR naming an environment variable that holds the passphrase used when the backup was made.',
+  },
+  SLUICE_ERR_BACKUP_TOO_NEW: {
+    exit: 2,
+    meaning: 'The backup was made by a newer Sluice (its database schema is newer than this one knows); nothing was restored.',
+    fix: 'Install the Sluice version that made the backup (or a newer one), then restore.',
+  },
+  SLUICE_ERR_BACKUP_OVERWRITE: {
+    exit: 2,
+    meaning: 'Restoring would replace existing files (the database, policies or profiles); nothing was changed.',
+    fix: 'Make sure you mean to replace them (take a backup of the current state first), then run again with `--yes`.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -9,6 +9,8 @@ export interface TestSeams {
   maxPageCount?: number;
   /** SLUICE_TEST_POISON: a payload containing this text kills the process mid-ingest. */
   poison?: string;
+  /** SLUICE_TEST_KILL_AFTER_COMMIT: in external-broker mode, dies once between a commit and its PUBACK. */
+  killAfterCommit?: string;
 }
 
 export const NO_TEST_SEAMS: TestSeams = Object.freeze({ hooks: false });
@@ -19,5 +21,6 @@ export function testSeamsFromEnv(env: NodeJS.ProcessEnv): TestSeams {
     hooks: env.SLUICE_TEST_HOOKS === '1',
     ...(Number.isInteger(pages) && pages > 0 ? { maxPageCount: pages } : {}),
     ...(env.SLUICE_TEST_POISON ? { poison: env.SLUICE_TEST_POISON } : {}),
+    ...(env.SLUICE_TEST_KILL_AFTER_COMMIT ? { killAfterCommit: env.SLUICE_TEST_KILL_AFTER_COMMIT } : {}),
   };
 }

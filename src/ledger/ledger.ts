@@ -28,7 +28,9 @@ export type LedgerKind =
   | 'offer.received'
   | 'offer.accepted'
   | 'offer.declined'
-  | 'acceptance.sent';
+  | 'acceptance.sent'
+  /** `sluice backup restore` replaced the database with a backup; the row after it continues that backup's chain. */
+  | 'backup.restored';
 
 export interface LedgerEntry {
   kind: LedgerKind;
