@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } from './broker/index.js';
+import { HomeAssistantDiscovery, MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
+import { BridgeReader, POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
 import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
@@ -65,6 +65,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     poison,
     redelivery: new RedeliveryMemory({ stored: (clientId, packetId) => writer.storedDelivery(clientId, packetId) }),
     testPoison: process.env.SLUICE_TEST_POISON || undefined,
+    bridges: new BridgeReader({ directory: registry, profiles }),
   });
   // Retained messages and persistent sessions survive a restart.
   const brokerOptions = brokerOptionsFrom(config);
@@ -137,7 +138,10 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
+  const homeassistant = config.homeassistant.discovery
+    ? [new HomeAssistantDiscovery({ bus: broker, devices: () => registry.list(), profiles, events, logger, prefix: config.homeassistant.prefix })]
+    : [];
+  const lifecycle = new Lifecycle([writer, scheduler, broker, ...homeassistant, forwarder, policyScheduler, admin]);
   try {
     await lifecycle.start();
   } catch (err) {

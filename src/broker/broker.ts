@@ -1,7 +1,7 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
-import type { DeviceRecord, DeviceRegistry } from '../devices/index.js';
+import { bridgeNamespace, isConvention, type DeviceRecord, type DeviceRegistry } from '../devices/index.js';
 import type { Ingest, IntakeVerdict } from '../ingest/index.js';
 import { canPublish, canSubscribe } from './acl.js';
 import { createBoundedEmitter } from './bounded-emitter.js';
@@ -116,6 +116,8 @@ export class MqttBroker implements Service {
   private guards: Guards | undefined;
   private readonly sessions = new WeakMap<Client, Session>();
   private boundPort = 0;
+  /** Client ids already told that MQTT 5 is refused (logged once each; bounded). */
+  private readonly mqtt5Logged = new Set<string>();
 
   /** authorizePublish, in order: a step that refuses ends it (as aedes' connect steps). */
   private readonly publishSteps: PublishStep[] = [
@@ -259,8 +261,14 @@ export class MqttBroker implements Service {
   }
 
   private preConnect(client: Client, version: number, clientId: string, clean: boolean, done: (err: Error | null, ok: boolean) => void): void {
-    if (version === 5) {
-      this.deps.logger.warn({ clientId }, 'an MQTT 5 client tried to connect; Sluice speaks MQTT 3.1.1 — set the device or library to protocol version 4 (3.1.1)');
+    if (version === 5 && !this.mqtt5Logged.has(clientId)) {
+      if (this.mqtt5Logged.size >= 1000) this.mqtt5Logged.clear();
+      this.mqtt5Logged.add(clientId);
+      // aedes answers CONNACK 'unacceptable protocol version'; the log says what to change.
+      this.deps.logger.warn(
+        { clientId, protocolVersion: 5 },
+        'an MQTT 5 client was refused (unacceptable protocol version); Sluice speaks MQTT 3.1.1 — set the device or library to protocol version 4 (Zigbee2MQTT: mqtt.version: 4)',
+      );
     }
     // [MQTT-3.1.3-8] a zero-length ClientId needs CleanSession=1; refused in authenticate with 0x02.
     this.sessions.set(client, { emptyPersistentId: clientId === '' && !clean, clientIdTooLong: this.guards!.auth.clientIdTooLong(client, clientId) });
@@ -342,8 +350,14 @@ export class MqttBroker implements Service {
     const current = device ? this.deps.registry.get(device.id) : undefined;
     const ctx = { bridgeBases: current?.role === 'household' ? this.bridgeBases() : [] };
     if (!current || !canPublish(current, packet.topic, ctx)) {
-      this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic }, 'publish refused; disconnecting');
-      return new Error(`not authorized to publish to ${packet.topic}`);
+      const where = current ? (current.role === 'bridge' ? bridgeNamespace(current).join(', ') : current.role === 'device' ? `sluice/${current.id}/…` : 'commands and the household bus') : 'nothing';
+      // The client only sees its connection close: the log and the quarantine say why.
+      this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic, allowed: where }, `not your topic: ${packet.topic}; publish refused, disconnecting`);
+      if (current) {
+        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        this.deps.intake.notYourTopic?.(current, client.id, { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId }, where);
+      }
+      return new Error(`not your topic: ${packet.topic}`);
     }
     attempt.device = current;
     return undefined;
@@ -363,7 +377,8 @@ export class MqttBroker implements Service {
     try {
       if (device.role === 'bridge') {
         const base = device.baseTopic ?? device.id;
-        const behind = packet.topic.length > base.length ? this.deps.registry.behindBridge(device.id, packet.topic.slice(base.length + 1)) : undefined;
+        // A convention bridge's devices are found by its interpreter; only a plain bridge has hand-registered ones.
+        const behind = !isConvention(device.profile) && packet.topic.length > base.length ? this.deps.registry.behindBridge(device.id, packet.topic.slice(base.length + 1)) : undefined;
         verdict = await this.deps.intake.fromBridge(device, client.id, incoming, behind);
       } else {
         verdict = await this.deps.intake.fromDevice(device, client.id, incoming);
@@ -375,6 +390,28 @@ export class MqttBroker implements Service {
     // Quarantined whole: neither kept as the retained state nor delivered as if it were valid.
     if (verdict === 'refused') this.guards!.refused.withhold(packet);
     return undefined;
+  }
+
+  /** Publishes as the gateway itself (Home Assistant discovery); no ACL, no ingest. */
+  async publish(topic: string, payload: Buffer | string, options: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return;
+    const packet = { cmd: 'publish' as const, topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: options.qos ?? 0, retain: options.retain ?? false, dup: false };
+    await new Promise<void>((resolve, reject) => aedes.publish(packet as never, (err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+
+  /** Hears every message published on a topic filter (the household bus included); returns the release. */
+  hear(filter: string, listener: (topic: string, payload: Buffer) => void): () => void {
+    const aedes = this.aedes;
+    if (!aedes) return () => undefined;
+    const deliver = (packet: { topic: string; payload: Buffer | string }, cb: () => void) => {
+      listener(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload);
+      cb();
+    };
+    aedes.subscribe(filter, deliver as never, () => undefined);
+    return () => {
+      if (this.aedes === aedes) aedes.unsubscribe(filter, deliver as never, () => undefined);
+    };
   }
 
   private bridgeBases(): string[] {

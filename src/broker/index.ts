@@ -8,3 +8,5 @@ export { RetainedIndex } from './retained-index.js';
 export { createBoundedEmitter, type BoundedEmitterOptions } from './bounded-emitter.js';
 export { BoundedPersistence, type BoundedPersistenceOptions } from './bounded-persistence.js';
 export { containFailures, FAULT_EXIT_CODE } from './containment.js';
+export { HomeAssistantDiscovery, discoveryConfig, type DiscoveryBus } from './ha-discovery.js';
+export { topicMatches } from './acl.js';

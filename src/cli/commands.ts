@@ -7,6 +7,7 @@ import { localTime, table } from './format.js';
 import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
+import { deviceCommands } from './commands-devices.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -66,7 +67,13 @@ export const commands: Command[] = [
       const rows = await withGateway(config(), (call) => call('devices.list'));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No devices yet. Add one with: sluice devices add ID --profile P');
-      else print(table(['ID', 'ROLE', 'PROFILE', 'SIMULATED', 'ADDED'], rows.map((d) => [d.id, d.role, d.profile ?? d.base_topic ?? '', d.simulated ? 'yes' : '', d.created_at])));
+      else
+        print(
+          table(
+            ['ID', 'ROLE', 'KIND', 'NAME', 'ROOM', 'SOURCE', 'PROFILE', 'ADDED'],
+            rows.map((d) => [d.id, d.role, d.kind ?? '', d.name ?? '', d.room ?? '', d.via ? `${d.via}: ${d.source ?? ''}${d.discovered ? ' (discovered)' : ''}` : '', d.profile ?? d.base_topic ?? '', d.simulated ? `${d.created_at} (simulated)` : d.created_at]),
+          ),
+        );
       return 0;
     },
   },
@@ -163,4 +170,5 @@ export const commands: Command[] = [
   ...simulateCommands,
   ...dataCommands,
   ...policyCommands,
+  ...deviceCommands,
 ];

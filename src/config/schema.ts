@@ -63,6 +63,15 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Real homes: Home Assistant sees Sluice's own native devices (opt-in).
+    homeassistant: z
+      .object({
+        /** Publish retained device-based discovery for native devices (`sluice/<id>/…`); Home Assistant then receives their raw readings inside the house. */
+        discovery: z.boolean().default(false),
+        prefix: z.string().regex(/^[^#+$/][^#+]*$/, 'a topic prefix without wildcards').default('homeassistant'),
+      })
+      .strict()
+      .prefault({}),
     quarantine: z
       .object({
         max_entries: z.number().int().min(1).default(10_000),
