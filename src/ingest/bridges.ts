@@ -57,7 +57,7 @@ export class BridgeReader {
     return isConvention(bridge.profile);
   }
 
-  read(bridge: DeviceRecord, topic: string, payload: Buffer, now: number): BridgeResult {
+  read(bridge: DeviceRecord, topic: string, payload: Buffer, now: number, window: { maxFuture: number; maxPast: number } = { maxFuture: Infinity, maxPast: Infinity }): BridgeResult {
     const interpreter = this.interpreterOf(bridge);
     const ctx = { base: bridge.baseTopic ?? conventions[interpreter.name].defaultBaseTopic, namespace: bridgeNamespace(bridge) };
     const outcomes = interpreter.interpret(ctx, topic, payload, now);
@@ -72,7 +72,7 @@ export class BridgeReader {
           if (gone) result.removed.push(gone);
         }
       } else if (o.kind === 'readings') {
-        const r = this.readingsOf(bridge, o, now);
+        const r = this.readingsOf(bridge, o, now, window);
         if (r) result.readings.push(r);
       } else if (o.kind === 'availability') {
         const device = this.deps.directory.discoveredBy(bridge.id, o.deviceKey);
@@ -108,7 +108,7 @@ export class BridgeReader {
     return interpreter;
   }
 
-  private readingsOf(bridge: DeviceRecord, o: Extract<ConventionOutcome, { kind: 'readings' }>, now: number): BridgeReadings | undefined {
+  private readingsOf(bridge: DeviceRecord, o: Extract<ConventionOutcome, { kind: 'readings' }>, now: number, window: { maxFuture: number; maxPast: number }): BridgeReadings | undefined {
     const device = this.deps.directory.discoveredBy(bridge.id, o.deviceKey);
     // An ignored (or not yet announced) device: nothing of it is stored.
     if (!device || !device.profile) return undefined;
@@ -129,6 +129,11 @@ export class BridgeReader {
       const checked = anyText && typeof r.value === 'string' ? { value: r.value } : checkValue(name, spec, r.value);
       if ('reason' in checked) {
         refused.push(checked);
+        continue;
+      }
+      if (r.ts !== undefined && (r.ts > now + window.maxFuture || r.ts < now - window.maxPast)) {
+        const ahead = r.ts > now;
+        refused.push({ metric: name, reason: ahead ? 'ts_too_far_future' : 'ts_too_far_past', message: `${name}: ts ${new Date(r.ts).toISOString()} is too far ${ahead ? 'ahead of' : 'behind'} the gateway clock` });
         continue;
       }
       if (r.ts !== undefined) ts = r.ts;

@@ -102,7 +102,7 @@ export class TelemetryIntake implements Ingest {
     }
     let result: BridgeResult;
     try {
-      result = bridges.read(bridge, packet.topic, packet.payload, receivedAt);
+      result = bridges.read(bridge, packet.topic, packet.payload, receivedAt, this.deps.options.limits);
     } catch (err) {
       this.deps.logger.error({ err, deviceId: bridge.id, topic: packet.topic }, 'ingest failed on a bridge message; quarantined');
       await this.commit(packet, { deviceId: bridge.id, readings: [], specs: {}, quarantine: quarantine(bridge.id, 'ingest_crashed', `ingest failed: ${(err as Error).message}`) });
