@@ -27,7 +27,7 @@ export function canPublish(who: DeviceRecord, topic: string, ctx: AclContext): b
   }
 }
 
-export function canSubscribe(who: DeviceRecord, filter: string): boolean {
+export function canSubscribe(who: DeviceRecord, filter: string, householdDeny: readonly string[] = []): boolean {
   // $SYS (broker internals: client ids, counters) is for the household's own tools only.
   if (filter.startsWith('$') && who.role !== 'household') return false;
   switch (who.role) {
@@ -40,7 +40,7 @@ export function canSubscribe(who: DeviceRecord, filter: string): boolean {
       return ns.some((f) => (f.endsWith('/#') ? filterWithin(filter, f.slice(0, -2)) : f === filter));
     }
     case 'household':
-      return true;
+      return !householdDeny.includes(filter);
   }
 }
 

@@ -18,10 +18,12 @@ export interface BrokerOptions {
   limits: BrokerLimits;
   /** For the SQLite session store main.ts builds beside the broker. */
   persistence: PersistenceLimits;
+  /** Filters the household's tools may not subscribe to (sluice.yaml `household.deny_subscribe`). */
+  householdDenySubscribe?: readonly string[];
 }
 
 /** Maps the validated config (snake_case) to the broker's options (camelCase, ms, bytes). */
-export function brokerOptionsFrom(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): BrokerOptions {
+export function brokerOptionsFrom(config: Pick<SluiceConfig, 'mqtt' | 'broker'> & Partial<Pick<SluiceConfig, 'household'>>): BrokerOptions {
   const { broker, mqtt } = config;
   const l = broker.limits;
   return {
@@ -60,6 +62,7 @@ export function brokerOptionsFrom(config: Pick<SluiceConfig, 'mqtt' | 'broker'>)
       slowConsumerTimeout: l.slow_consumer_timeout,
       maxQueuedDeliveries: l.max_queued_deliveries,
     },
+    householdDenySubscribe: config.household?.deny_subscribe ?? [],
     persistence: { maxRetained: l.max_retained_messages, maxRetainedBytes: l.max_retained_bytes, maxQueuedPerSession: l.max_queued_per_session, maxQueuedTotal: l.max_queued_total },
   };
 }
@@ -191,7 +194,7 @@ export class MqttBroker implements Service {
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
         const device = client ? this.sessions.get(client)?.device : undefined;
-        if (device && canSubscribe(device, sub.topic) && guards.subscriptions.allows(client!, sub.topic)) return done(null, sub);
+        if (device && canSubscribe(device, sub.topic, this.deps.options.householdDenySubscribe) && guards.subscriptions.allows(client!, sub.topic)) return done(null, sub);
         logger.warn({ deviceId: device?.id, filter: sub.topic }, 'subscription refused');
         done(null, null); // SUBACK 0x80
       },

@@ -63,6 +63,14 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // Real homes: the household bus.
+    household: z
+      .object({
+        /** Topic filters the household's tools may not subscribe to (SUBACK 0x80); the paho interoperability suite expects `test/nosubscribe`. */
+        deny_subscribe: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
     // Real homes: Home Assistant sees Sluice's own native devices (opt-in).
     homeassistant: z
       .object({
