@@ -62,7 +62,8 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('conventions replayed over MQTT into the gateway', () => {
+// Many CLI round trips per test; generous on a shared 2-core machine.
+describe('conventions replayed over MQTT into the gateway', { timeout: 120_000 }, () => {
   it('zigbee2mqtt: device list, states, availability, a rename, a removal; polarity and units', async () => {
     const c = await bridge('z2m', 'zigbee2mqtt');
     const reg = json<{ id: string }[]>(['devices', 'list']).find((d) => d.id === 'z2m') as Row | undefined;
