@@ -97,9 +97,13 @@ export function bridgeNamespace(bridge: Pick<DeviceRecord, 'id' | 'profile' | 'b
   const base = bridge.baseTopic ?? bridge.id;
   const under = (b: string) => (b === '' ? [] : [`${b}/#`]);
   switch (isConvention(bridge.profile) ? bridge.profile : undefined) {
+    case 'zigbee2mqtt':
+      // Zigbee2MQTT's Home Assistant integration publishes discovery under homeassistant/ and
+      // listens to homeassistant/status; those configs point back into its own base.
+      return [...under(base), 'homeassistant/#'];
     case 'tasmota': {
       const p = base === '' ? '' : `${base}/`;
-      return [`${p}tele/#`, `${p}stat/#`, 'tasmota/discovery/#'];
+      return [`${p}tele/#`, `${p}stat/#`, 'tasmota/discovery/#', 'homeassistant/#'];
     }
     case 'homeassistant':
       // An ESPHome node's states sit under its topic_prefix: `<bridge id>/…` keeps them in the namespace.

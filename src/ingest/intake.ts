@@ -96,7 +96,9 @@ export class TelemetryIntake implements Ingest {
       this.deps.events.emit('message.quarantined', { deviceId, topic: packet.topic, reason });
       return { deviceId, clientId, topic: packet.topic, reason, message, refused, payload: packet.payload, receivedAt };
     };
-    if (packet.payload.length > this.deps.options.limits.maxPayloadBytes) {
+    // A bridge's device list outgrows a device's telemetry limit (35 Zigbee devices' exposes are
+    // well over 16 KiB): only the broker's packet limit bounds it; states are bounded as usual.
+    if (packet.payload.length > this.deps.options.limits.maxPayloadBytes && !isAnnouncement(packet.topic)) {
       await this.commit(packet, { deviceId: bridge.id, readings: [], specs: {}, quarantine: quarantine(bridge.id, 'too_large', `payload is ${packet.payload.length} bytes; the limit is ${this.deps.options.limits.maxPayloadBytes}`) });
       return 'refused';
     }
@@ -290,4 +292,9 @@ export class TelemetryIntake implements Ingest {
 
 function messageDigestOf(digest: MessageDigest, packet: IncomingPublish): Buffer {
   return digest(packet.topic, packet.payload);
+}
+
+/** Topics that carry a bridge's device announcements rather than a device's state. */
+function isAnnouncement(topic: string): boolean {
+  return topic.endsWith('/bridge/devices') || topic.endsWith('/config') || topic.endsWith('/sensors') || topic.endsWith('/$description');
 }

@@ -116,6 +116,20 @@ describe('conventions replayed over MQTT into the gateway', { timeout: 120_000 }
     expect(discovered('z2m')).toHaveLength(2);
   });
 
+  it('a 35-device home: one registration, a device list over the telemetry size limit, HA discovery from the bridge', async () => {
+    const c = await bridge('z2m-home', 'zigbee2mqtt', ['--base-topic', 'z2m-home']);
+    const list = Array.from({ length: 35 }, (_, i) => ({ ...(i % 2 ? z2m.plug : z2m.contact), ieee_address: `0x00158d00010000${String(i).padStart(2, '0')}`, friendly_name: `room${i}/device` }));
+    const payload = z2m.devicesMessage([z2m.coordinator, ...list]);
+    expect(payload.length).toBeGreaterThan(16_384);
+    await send(c, 'z2m-home/bridge/devices', payload, true);
+    expect(discovered('z2m-home')).toHaveLength(35);
+    // Zigbee2MQTT's own Home Assistant integration publishes under homeassistant/: allowed, not ingested twice.
+    await send(c, 'homeassistant/binary_sensor/0x00158d0001000000/contact/config', JSON.stringify({ state_topic: 'z2m-home/room0/device', device_class: 'door' }), true);
+    await send(c, 'z2m-home/room0/device', z2m.contactOpenState);
+    expect(readings('z2m-home-0x00158d0001000000')).toMatchObject({ open: { value: true }, battery: { value: 99 } });
+    expect(c.connected).toBe(true);
+  });
+
   it('the household renames, places, retypes and ignores a discovered device', async () => {
     const id = 'z2m-0x00158d0001a2b3c4';
     json(['devices', 'rename', id, 'Front door']);
