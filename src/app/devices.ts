@@ -125,6 +125,7 @@ export const deviceOperations = {
       if (p.kind !== undefined) change.kind = p.kind;
       if (Object.keys(change).length === 0) throw new SluiceError('SLUICE_ERR_USAGE', 'devices set needs at least one of --name, --room, --kind');
       const record = ctx.registry.describe(p.id, change);
+      ctx.events.emit('device.changed', { deviceId: record.id, change: 'described' });
       return describeDevice(record, ctx.profiles());
     },
   }),

@@ -89,7 +89,7 @@ export class HomeAssistantDiscovery implements Service {
     });
     events.on('device.changed', this, ({ deviceId, change }) => {
       if (change === 'removed' && this.announced.has(deviceId)) void this.withdraw(deviceId);
-      else if (change === 'added') void this.announceOne(deviceId);
+      else if (change === 'added' || change === 'described') void this.announceOne(deviceId);
     });
     await this.announceAll();
   }

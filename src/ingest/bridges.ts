@@ -30,6 +30,8 @@ export interface BridgeResult {
   rejected?: { reason: 'not_json' | 'not_object' | 'malformed' | 'outside_namespace'; message: string };
   added: DeviceRecord[];
   removed: DeviceRecord[];
+  /** Forms of the announcements the gateway could not use, per device key, for the maker. */
+  flags: { key: string; code: string; detail: string }[];
 }
 
 // Maps in convention state survive JSON as tagged entry lists.
@@ -61,12 +63,14 @@ export class BridgeReader {
     const interpreter = this.interpreterOf(bridge);
     const ctx = { base: bridge.baseTopic ?? conventions[interpreter.name].defaultBaseTopic, namespace: bridgeNamespace(bridge) };
     const outcomes = interpreter.interpret(ctx, topic, payload, now);
-    const result: BridgeResult = { readings: [], status: [], added: [], removed: [] };
+    const result: BridgeResult = { readings: [], status: [], added: [], removed: [], flags: [] };
     let learned = false;
     for (const o of outcomes) {
       if (o.kind === 'devices') {
         learned = true;
-        result.added.push(...this.deps.directory.learn(bridge, o.devices));
+        const added = this.deps.directory.learn(bridge, o.devices);
+        result.added.push(...added);
+        for (const d of o.devices) if (added.some((a) => a.source === d.key)) for (const f of d.flags) result.flags.push({ key: d.key, ...f });
         for (const key of o.removed) {
           const gone = this.deps.directory.forget(bridge.id, key);
           if (gone) result.removed.push(gone);

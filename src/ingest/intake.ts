@@ -114,6 +114,7 @@ export class TelemetryIntake implements Ingest {
       this.deps.logger.info({ bridgeId: bridge.id, deviceId: d.id, kind: d.kind, source: d.source }, 'device discovered');
       this.deps.events.emit('device.changed', { deviceId: d.id, change: 'added' });
     }
+    for (const f of result.flags) this.deps.logger.warn({ bridgeId: bridge.id, source: f.key, code: f.code }, `a discovered device announced something Sluice cannot read: ${f.detail}`);
     for (const d of result.removed) {
       this.deps.logger.info({ bridgeId: bridge.id, deviceId: d.id, source: d.source }, 'device removed by its bridge');
       this.deps.events.emit('device.changed', { deviceId: d.id, change: 'removed' });

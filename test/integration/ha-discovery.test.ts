@@ -61,6 +61,11 @@ describe('Home Assistant discovery of native devices', () => {
     await ha.publishAsync('homeassistant/status', 'online', { qos: 1 });
     await until(() => configsOf('thermo').length === 2);
     expect(JSON.parse(configsOf('thermo')[1]!.payload)).toEqual(JSON.parse(configsOf('thermo')[0]!.payload));
+    // A new name or room reaches Home Assistant at once.
+    const r = cli(['devices', 'set', 'thermo', '--name', 'Living room thermostat', '--room', 'living'], { dataDir });
+    expect(r.status, r.stderr).toBe(0);
+    await until(() => configsOf('thermo').length === 3);
+    expect(JSON.parse(configsOf('thermo')[2]!.payload)).toMatchObject({ device: { name: 'Living room thermostat', suggested_area: 'living' } });
   });
 
   it('announces a device added while running, and removes it with an empty retained config', async () => {
