@@ -355,10 +355,16 @@ export class MqttBroker implements Service {
     if (!current || !canPublish(current, packet.topic, ctx)) {
       const where = current ? (current.role === 'bridge' ? bridgeNamespace(current).join(', ') : current.role === 'device' ? `sluice/${current.id}/…` : 'commands and the household bus') : 'nothing';
       // The client only sees its connection close: the log and the quarantine say why.
-      this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic, allowed: where }, `not your topic: ${packet.topic}; publish refused, disconnecting`);
+      this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic, allowed: where }, `not your topic: ${packet.topic}; publish refused${current?.role === 'household' ? '' : ', disconnecting'}`);
       if (current) {
         const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
         this.deps.intake.notYourTopic?.(current, client.id, { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId }, where);
+      }
+      // A household tool (Home Assistant, Node-RED, a paho clean-up that clears every retained
+      // topic) keeps its connection: the message is acknowledged, neither retained nor delivered.
+      if (current?.role === 'household' && !packet.topic.startsWith('$')) {
+        this.guards!.refused.withhold(packet);
+        return undefined;
       }
       return new Error(`not your topic: ${packet.topic}`);
     }

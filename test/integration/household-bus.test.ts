@@ -233,10 +233,16 @@ describe('the household bus and the device namespaces', () => {
   });
 
   it('inside a device namespace the household may still only publish commands', async () => {
+    const watcher = await client('watcher');
+    await watcher.c.subscribeAsync('sluice/thermo/#', { qos: 1 });
     const { c } = await client('spoof');
-    const closed = new Promise<void>((r) => c.once('close', () => r()));
-    c.publish('sluice/thermo/telemetry', '{"temperature": 99}', { qos: 1 });
-    await closed;
+    // Acknowledged (the tool keeps its connection), but neither retained, delivered nor stored.
+    await c.publishAsync('sluice/thermo/telemetry', '{"temperature": 99}', { qos: 1, retain: true });
+    await c.publishAsync('sluice/thermo/cmd/setpoint', '20', { qos: 1 });
+    await until(() => watcher.got.length === 1);
+    expect(watcher.got.map((m) => m.topic)).toEqual(['sluice/thermo/cmd/setpoint']);
+    expect(c.connected).toBe(true);
+    expect(JSON.parse(cli(['readings', 'thermo', '--json'], { dataDir }).stdout)).toEqual([]);
     const line = await gw.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('not your topic: sluice/thermo/telemetry'));
     expect(line).toMatchObject({ deviceId: 'home', topic: 'sluice/thermo/telemetry' });
     const q = JSON.parse(cli(['quarantine', '--device', 'home', '--json'], { dataDir }).stdout) as Array<{ reason: string; message: string; topic: string }>;
