@@ -7,7 +7,7 @@ import { bridgeNamespace, type DeviceRecord } from '../devices/index.js';
  * outside them freely (the household bus). Nobody publishes to `$SYS`.
  */
 export interface AclContext {
-  /** Base topics of registered bridges; the household may command devices behind them. */
+  /** Base topics of registered bridges (kept for callers; the household bus makes them all the household's to command). */
   bridgeBases: readonly string[];
 }
 
@@ -21,8 +21,8 @@ export function canPublish(who: DeviceRecord, topic: string, ctx: AclContext): b
     case 'household':
       // [PRIV-11] Inside the native device namespaces the household only commands; everything
       // outside them (bridge commands and the household bus) is its own and never ingested.
-      if (topic === 'sluice' || topic.startsWith('sluice/')) return /^sluice\/[^/]+\/cmd(\/|$)/.test(topic);
       void ctx;
+      if (topic === 'sluice' || topic.startsWith('sluice/')) return /^sluice\/[^/]+\/cmd(\/|$)/.test(topic);
       return true;
   }
 }

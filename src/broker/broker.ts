@@ -351,7 +351,8 @@ export class MqttBroker implements Service {
     const device = this.sessions.get(client)?.device;
     // Registry changes take effect at once: a removed device loses its rights mid-connection.
     const current = device ? this.deps.registry.get(device.id) : undefined;
-    const ctx = { bridgeBases: current?.role === 'household' ? this.bridgeBases() : [] };
+    // The household bus needs no list of bridges: outside sluice/ the household publishes freely.
+    const ctx = { bridgeBases: [] };
     if (!current || !canPublish(current, packet.topic, ctx)) {
       const where = current ? (current.role === 'bridge' ? bridgeNamespace(current).join(', ') : current.role === 'device' ? `sluice/${current.id}/…` : 'commands and the household bus') : 'nothing';
       // The client only sees its connection close: the log and the quarantine say why.
@@ -421,12 +422,5 @@ export class MqttBroker implements Service {
     return () => {
       if (this.aedes === aedes) aedes.unsubscribe(filter, deliver as never, () => undefined);
     };
-  }
-
-  private bridgeBases(): string[] {
-    return this.deps.registry
-      .list()
-      .filter((d) => d.role === 'bridge')
-      .map((d) => d.baseTopic ?? d.id);
   }
 }
