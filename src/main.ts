@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { ExternalBrokerClient, MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures, externalBrokerOptionsFrom } from './broker/index.js';
+import { ExternalBrokerClient, HomeAssistantDiscovery, MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures, externalBrokerOptionsFrom } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, NO_TEST_SEAMS, SOCKET_FILE, systemClock, testSeamsFromEnv, type Clock, type Logger, type TestSeams } from './core/index.js';
-import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
+import { BridgeReader, POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
 import { buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
@@ -70,6 +70,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     poison,
     redelivery: new RedeliveryMemory({ stored: (clientId, packetId) => writer.storedDelivery(clientId, packetId) }),
     testPoison: seams.poison,
+    bridges: new BridgeReader({ directory: registry, profiles }),
   });
 
   // Broker: retained messages and persistent sessions survive a restart in the SQLite session store.
@@ -118,7 +119,11 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   });
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker ?? external!, forwarder, policyScheduler, intents, admin]);
+  // Home Assistant hears of Sluice's own devices (opt-in); only the embedded broker can announce them.
+  const homeassistant = config.homeassistant.discovery && broker
+    ? [new HomeAssistantDiscovery({ bus: broker, devices: () => registry.list(), profiles, events, logger, prefix: config.homeassistant.prefix })]
+    : [];
+  const lifecycle = new Lifecycle([writer, scheduler, broker ?? external!, ...homeassistant, forwarder, policyScheduler, intents, admin]);
   try {
     await lifecycle.start();
   } catch (err) {

@@ -56,8 +56,9 @@ export async function openContext(
     db = await openDatabase({ path: join(config.data_dir, DB_FILE), migrations: allMigrations, logger, check: options.kind === 'gateway' });
     const loaded = loadProfiles(config.devices_dir, { neverStore: config.devices.never_store });
     for (const err of loaded.errors) logger.error({ code: err.code }, err.message);
-    const profiles = () => loaded.profiles;
-    const registry = new DeviceRegistry({ db, clock, profiles });
+    const registry = new DeviceRegistry({ db, clock, profiles: () => loaded.profiles });
+    // Discovered devices carry their own profiles; everyone else reads them through this one map.
+    const profiles = () => registry.profiles();
     const queries = new StoreQueries(db);
     const opened = db;
     return {

@@ -13,6 +13,13 @@ export interface DeviceRow {
   via: string | null;
   source: string | null;
   created_at: string;
+  /** The household's name for it (a discovered device's starts as its name on the bridge). */
+  name: string | null;
+  room: string | null;
+  /** Its kind: a discovered device's own, otherwise its profile's. */
+  kind: string | null;
+  /** Registered by itself from its bridge's announcements. */
+  discovered: boolean;
 }
 
 /** A device's MQTT credentials, shown once; `password` is null for a device behind a bridge. */
@@ -25,7 +32,7 @@ export interface DeviceCredentials {
   source?: string | null;
 }
 
-function describeDevice(d: DeviceRecord): DeviceRow {
+function describeDevice(d: DeviceRecord, profiles?: ReadonlyMap<string, { kind: string }>): DeviceRow {
   return {
     id: d.id,
     role: d.role,
@@ -35,6 +42,10 @@ function describeDevice(d: DeviceRecord): DeviceRow {
     via: d.via,
     source: d.source,
     created_at: new Date(d.createdAt).toISOString(),
+    name: d.name ?? null,
+    room: d.room ?? null,
+    kind: d.kind ?? (d.profile ? (profiles?.get(d.profile)?.kind ?? null) : null),
+    discovered: d.discovered === true,
   };
 }
 
@@ -75,7 +86,10 @@ export const deviceOperations = {
   }),
   'devices.list': defineOperation({
     params: noParams,
-    run: ({ context: ctx }): DeviceRow[] => ctx.registry.list().map(describeDevice),
+    run: ({ context: ctx }): DeviceRow[] => {
+      const profiles = ctx.profiles();
+      return ctx.registry.list().map((d) => describeDevice(d, profiles));
+    },
   }),
   'devices.show': defineOperation({
     params: deviceId,
@@ -83,7 +97,7 @@ export const deviceOperations = {
       const record = ctx.registry.get(id);
       if (!record) throw new SluiceError('SLUICE_ERR_DEVICE_UNKNOWN', `no device "${id}" is registered`);
       const latest = ctx.queries.latest(id);
-      return { ...describeDevice(record), latest: latest.map((r) => ({ metric: r.metric, component: r.component, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString() })) };
+      return { ...describeDevice(record, ctx.profiles()), latest: latest.map((r) => ({ metric: r.metric, component: r.component, value: r.value, unit: r.unit, ts: new Date(r.ts).toISOString() })) };
     },
   }),
   'devices.remove': defineOperation({
@@ -92,6 +106,27 @@ export const deviceOperations = {
       const record = ctx.registry.remove(id);
       ctx.events.emit('device.changed', { deviceId: record.id, change: 'removed' });
       return { id: record.id, removed: true as const };
+    },
+  }),
+  'devices.ignore': defineOperation({
+    params: deviceId,
+    run: ({ context: ctx }, { id }) => {
+      const record = ctx.registry.ignore(id);
+      ctx.events.emit('device.changed', { deviceId: record.id, change: 'removed' });
+      return { id: record.id, ignored: true as const, via: record.via, source: record.source };
+    },
+  }),
+  'devices.set': defineOperation({
+    params: params({ id: requiredText('device id'), name: optionalText('--name'), room: optionalText('--room'), kind: optionalText('--kind') }),
+    run: ({ context: ctx }, p): DeviceRow => {
+      const change: { name?: string; room?: string; kind?: string } = {};
+      if (p.name !== undefined) change.name = p.name;
+      if (p.room !== undefined) change.room = p.room;
+      if (p.kind !== undefined) change.kind = p.kind;
+      if (Object.keys(change).length === 0) throw new SluiceError('SLUICE_ERR_USAGE', 'devices set needs at least one of --name, --room, --kind');
+      const record = ctx.registry.describe(p.id, change);
+      ctx.events.emit('device.changed', { deviceId: record.id, change: 'described' });
+      return describeDevice(record, ctx.profiles());
     },
   }),
   'devices.passwd': defineOperation({

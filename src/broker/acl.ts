@@ -1,42 +1,59 @@
-import type { DeviceRecord } from '../devices/index.js';
+import { bridgeNamespace, type DeviceRecord } from '../devices/index.js';
 
 /**
  * Topic namespaces per role. A device owns `sluice/<id>/` and hears only `sluice/<id>/cmd/…`;
- * a bridge owns its base topic; the household's own tools may read everything inside the
- * house and publish commands. Nobody publishes to `$SYS`.
+ * a bridge owns its convention's topics (its base topic); the household's own tools may read
+ * everything inside the house, publish commands into device namespaces, and use every topic
+ * outside them freely (the household bus). Nobody publishes to `$SYS`.
  */
 export interface AclContext {
-  /** Base topics of registered bridges; the household may command devices behind them. */
+  /** Base topics of registered bridges (kept for callers; the household bus makes them all the household's to command). */
   bridgeBases: readonly string[];
 }
 
 export function canPublish(who: DeviceRecord, topic: string, ctx: AclContext): boolean {
-  if (topic.startsWith('$')) return false;
+  if (topic.startsWith('$SYS') || (topic.startsWith('$') && who.role !== 'household')) return false;
   switch (who.role) {
     case 'device':
       return topic.startsWith(`sluice/${who.id}/`) && topic.length > `sluice/${who.id}/`.length;
     case 'bridge':
-      return within(topic, who.baseTopic ?? who.id);
+      return bridgeNamespace(who).some((f) => topicMatches(f, topic));
     case 'household':
-      return /^sluice\/[^/]+\/cmd(\/|$)/.test(topic) || ctx.bridgeBases.some((base) => within(topic, base));
+      // [PRIV-11] Inside the native device namespaces the household only commands; everything
+      // outside them (bridge commands and the household bus) is its own and never ingested.
+      void ctx;
+      if (topic === 'sluice' || topic.startsWith('sluice/')) return /^sluice\/[^/]+\/cmd(\/|$)/.test(topic);
+      return true;
   }
 }
 
-export function canSubscribe(who: DeviceRecord, filter: string): boolean {
+export function canSubscribe(who: DeviceRecord, filter: string, householdDeny: readonly string[] = []): boolean {
   // $SYS (broker internals: client ids, counters) is for the household's own tools only.
   if (filter.startsWith('$') && who.role !== 'household') return false;
   switch (who.role) {
     case 'device':
       return filterWithin(filter, `sluice/${who.id}/cmd`);
-    case 'bridge':
-      return filterWithin(filter, who.baseTopic ?? who.id);
+    case 'bridge': {
+      const ns = bridgeNamespace(who);
+      // Tasmota devices hear their commands under cmnd/, beside the tele/ and stat/ they publish.
+      if (who.profile === 'tasmota') ns.push(`${who.baseTopic ? `${who.baseTopic}/` : ''}cmnd/#`);
+      return ns.some((f) => (f.endsWith('/#') ? filterWithin(filter, f.slice(0, -2)) : f === filter));
+    }
     case 'household':
-      return true;
+      return !householdDeny.includes(filter);
   }
 }
 
-function within(topic: string, base: string): boolean {
-  return topic === base || topic.startsWith(`${base}/`);
+/** MQTT topic filter match ([MQTT-4.7.1]): `+` one level, `#` the rest (and the parent). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return true;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
 }
 
 /** True when every topic the filter can match lies at or below base (wildcards only below it). */

@@ -1,7 +1,7 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
-import type { DeviceRecord, DeviceRegistry } from '../devices/index.js';
+import { bridgeNamespace, type DeviceRecord, type DeviceRegistry } from '../devices/index.js';
 import type { Ingest, IntakeVerdict } from '../ingest/index.js';
 import { canPublish, canSubscribe } from './acl.js';
 import { createBoundedEmitter } from './bounded-emitter.js';
@@ -19,10 +19,12 @@ export interface BrokerOptions {
   limits: BrokerLimits;
   /** For the SQLite session store main.ts builds beside the broker. */
   persistence: PersistenceLimits;
+  /** Filters the household's tools may not subscribe to (sluice.yaml `household.deny_subscribe`). */
+  householdDenySubscribe?: readonly string[];
 }
 
 /** Maps the validated config (snake_case) to the broker's options (camelCase, ms, bytes). */
-export function brokerOptionsFrom(config: Pick<SluiceConfig, 'mqtt' | 'broker'>): BrokerOptions {
+export function brokerOptionsFrom(config: Pick<SluiceConfig, 'mqtt' | 'broker'> & Partial<Pick<SluiceConfig, 'household'>>): BrokerOptions {
   const { broker, mqtt } = config;
   const l = broker.limits;
   return {
@@ -61,6 +63,7 @@ export function brokerOptionsFrom(config: Pick<SluiceConfig, 'mqtt' | 'broker'>)
       slowConsumerTimeout: l.slow_consumer_timeout,
       maxQueuedDeliveries: l.max_queued_deliveries,
     },
+    householdDenySubscribe: config.household?.deny_subscribe ?? [],
     persistence: { maxRetained: l.max_retained_messages, maxRetainedBytes: l.max_retained_bytes, maxQueuedPerSession: l.max_queued_per_session, maxQueuedTotal: l.max_queued_total },
   };
 }
@@ -117,6 +120,8 @@ export class MqttBroker implements Service {
   private guards: Guards | undefined;
   private readonly sessions = new WeakMap<Client, Session>();
   private boundPort = 0;
+  /** Client ids already told that MQTT 5 is refused (logged once each; bounded). */
+  private readonly mqtt5Logged = new Set<string>();
 
   /** authorizePublish, in order: a step that refuses ends it (as aedes' connect steps). */
   private readonly publishSteps: PublishStep[] = [
@@ -190,7 +195,7 @@ export class MqttBroker implements Service {
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => {
         const device = client ? this.sessions.get(client)?.device : undefined;
-        if (device && canSubscribe(device, sub.topic) && guards.subscriptions.allows(client!, sub.topic)) return done(null, sub);
+        if (device && canSubscribe(device, sub.topic, this.deps.options.householdDenySubscribe) && guards.subscriptions.allows(client!, sub.topic)) return done(null, sub);
         logger.warn({ deviceId: device?.id, filter: sub.topic }, 'subscription refused');
         done(null, null); // SUBACK 0x80
       },
@@ -260,8 +265,14 @@ export class MqttBroker implements Service {
   }
 
   private preConnect(client: Client, version: number, clientId: string, clean: boolean, done: (err: Error | null, ok: boolean) => void): void {
-    if (version === 5) {
-      this.deps.logger.warn({ clientId }, 'an MQTT 5 client tried to connect; Sluice speaks MQTT 3.1.1 — set the device or library to protocol version 4 (3.1.1)');
+    if (version === 5 && !this.mqtt5Logged.has(clientId)) {
+      if (this.mqtt5Logged.size >= 1000) this.mqtt5Logged.clear();
+      this.mqtt5Logged.add(clientId);
+      // aedes answers CONNACK 'unacceptable protocol version'; the log says what to change.
+      this.deps.logger.warn(
+        { clientId, protocolVersion: 5 },
+        'an MQTT 5 client was refused (unacceptable protocol version); Sluice speaks MQTT 3.1.1 — set the device or library to protocol version 4 (Zigbee2MQTT: mqtt.version: 4)',
+      );
     }
     // [MQTT-3.1.3-8] a zero-length ClientId needs CleanSession=1; refused in authenticate with 0x02.
     this.sessions.set(client, { emptyPersistentId: clientId === '' && !clean, clientIdTooLong: this.guards!.auth.clientIdTooLong(client, clientId) });
@@ -341,10 +352,23 @@ export class MqttBroker implements Service {
     const device = this.sessions.get(client)?.device;
     // Registry changes take effect at once: a removed device loses its rights mid-connection.
     const current = device ? this.deps.registry.get(device.id) : undefined;
-    const ctx = { bridgeBases: current?.role === 'household' ? this.bridgeBases() : [] };
+    // The household bus needs no list of bridges: outside sluice/ the household publishes freely.
+    const ctx = { bridgeBases: [] };
     if (!current || !canPublish(current, packet.topic, ctx)) {
-      this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic }, 'publish refused; disconnecting');
-      return new Error(`not authorized to publish to ${packet.topic}`);
+      const where = current ? (current.role === 'bridge' ? bridgeNamespace(current).join(', ') : current.role === 'device' ? `sluice/${current.id}/…` : 'commands and the household bus') : 'nothing';
+      // The client only sees its connection close: the log and the quarantine say why.
+      this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic, allowed: where }, `not your topic: ${packet.topic}; publish refused${current?.role === 'household' ? '' : ', disconnecting'}`);
+      if (current) {
+        const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+        this.deps.intake.notYourTopic?.(current, client.id, { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId }, where);
+      }
+      // A household tool (Home Assistant, Node-RED, a paho clean-up that clears every retained
+      // topic) keeps its connection: the message is acknowledged, neither retained nor delivered.
+      if (current?.role === 'household' && !packet.topic.startsWith('$')) {
+        this.guards!.refused.withhold(packet);
+        return undefined;
+      }
+      return new Error(`not your topic: ${packet.topic}`);
     }
     attempt.device = current;
     return undefined;
@@ -377,10 +401,25 @@ export class MqttBroker implements Service {
     return undefined;
   }
 
-  private bridgeBases(): string[] {
-    return this.deps.registry
-      .list()
-      .filter((d) => d.role === 'bridge')
-      .map((d) => d.baseTopic ?? d.id);
+  /** Publishes as the gateway itself (Home Assistant discovery); no ACL, no ingest. */
+  async publish(topic: string, payload: Buffer | string, options: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes) return;
+    const packet = { cmd: 'publish' as const, topic, payload: typeof payload === 'string' ? Buffer.from(payload) : payload, qos: options.qos ?? 0, retain: options.retain ?? false, dup: false };
+    await new Promise<void>((resolve, reject) => aedes.publish(packet as never, (err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+
+  /** Hears every message published on a topic filter (the household bus included); returns the release. */
+  hear(filter: string, listener: (topic: string, payload: Buffer) => void): () => void {
+    const aedes = this.aedes;
+    if (!aedes) return () => undefined;
+    const deliver = (packet: { topic: string; payload: Buffer | string }, cb: () => void) => {
+      listener(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload);
+      cb();
+    };
+    aedes.subscribe(filter, deliver as never, () => undefined);
+    return () => {
+      if (this.aedes === aedes) aedes.unsubscribe(filter, deliver as never, () => undefined);
+    };
   }
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import type { SluiceConfig } from '../config/index.js';
 import { SluiceError, type Clock, type EventBus, type Logger, type Service } from '../core/index.js';
-import type { DeviceRegistry } from '../devices/index.js';
+import { bridgeNamespace, type DeviceRegistry } from '../devices/index.js';
 import type { Ingest } from '../ingest/index.js';
 import { routeTopic } from './route.js';
 
@@ -107,13 +107,13 @@ export class ExternalBrokerClient implements Service {
     return { url: safeUrl(this.deps.options.url), client_id: this.deps.options.clientId, connected: this.connected, last_error: this.lastError, reconnects: this.reconnects };
   }
 
-  /** The filters Sluice holds: the native namespace and each registered bridge's base topic. */
+  /** The filters Sluice holds: the native namespace and each registered bridge's namespace. */
   filters(): string[] {
-    const bases = this.deps.registry
+    const bridged = this.deps.registry
       .list()
       .filter((d) => d.role === 'bridge')
-      .map((d) => `${d.baseTopic ?? d.id}/#`);
-    return [...NATIVE_FILTERS, ...new Set(bases)];
+      .flatMap((d) => bridgeNamespace(d));
+    return [...NATIVE_FILTERS, ...new Set(bridged)];
   }
 
   async start(): Promise<void> {

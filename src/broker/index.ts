@@ -11,3 +11,5 @@ export { containFailures, FAULT_EXIT_CODE } from './containment.js';
 export { ExternalBrokerClient, NATIVE_FILTERS, externalBrokerOptionsFrom, type ExternalBrokerOptions, type ExternalBrokerStatus } from './external-client.js';
 export { routeTopic, bridgeRoute, type TopicRoute, type BridgeRoute } from './route.js';
 export { hasLogin, mosquittoAcl, mosquittoPasswordLine } from './mosquitto-config.js';
+export { HomeAssistantDiscovery, discoveryConfig, type DiscoveryBus } from './ha-discovery.js';
+export { topicMatches } from './acl.js';

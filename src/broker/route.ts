@@ -1,4 +1,5 @@
-import type { DeviceRecord, DeviceRegistry } from '../devices/index.js';
+import { bridgeNamespace, isConvention, type DeviceRecord, type DeviceRegistry } from '../devices/index.js';
+import { topicMatches } from './acl.js';
 
 /** Who a message on a topic belongs to, for ingest: a device in its own namespace, or a bridge and (maybe) the device behind it. */
 export type TopicRoute = { kind: 'device'; device: DeviceRecord } | BridgeRoute;
@@ -14,13 +15,14 @@ type Registry = Pick<DeviceRegistry, 'get' | 'list' | 'behindBridge'>;
 /** The route of a publish by a known bridge (the embedded broker knows the publisher from its login). */
 export function bridgeRoute(registry: Registry, bridge: DeviceRecord, topic: string): BridgeRoute {
   const base = bridge.baseTopic ?? bridge.id;
-  const behind = topic.length > base.length ? registry.behindBridge(bridge.id, topic.slice(base.length + 1)) : undefined;
+  // A convention bridge's devices are found by its interpreter; only a plain bridge has hand-registered ones.
+  const behind = !isConvention(bridge.profile) && topic.length > base.length ? registry.behindBridge(bridge.id, topic.slice(base.length + 1)) : undefined;
   return { kind: 'bridge', bridge, behind };
 }
 
 /**
  * The route of a publish whose sender is unknown (an external broker authenticated it, not
- * Sluice): `sluice/<id>/…` is the device `<id>`; a topic under a bridge's base topic is that
+ * Sluice): `sluice/<id>/…` is the device `<id>`; a topic in a bridge's namespace is that
  * bridge (the longest base wins). Anything else is the household's own bus and not ingested.
  */
 export function routeTopic(registry: Registry, topic: string): TopicRoute | undefined {
@@ -33,7 +35,8 @@ export function routeTopic(registry: Registry, topic: string): TopicRoute | unde
   for (const d of registry.list()) {
     if (d.role !== 'bridge') continue;
     const base = d.baseTopic ?? d.id;
-    if ((topic === base || topic.startsWith(`${base}/`)) && (!best || base.length > (best.baseTopic ?? best.id).length)) best = d;
+    const inNamespace = topic === base || bridgeNamespace(d).some((filter) => topicMatches(filter, topic));
+    if (inNamespace && (!best || base.length > (best.baseTopic ?? best.id).length)) best = d;
   }
   return best ? bridgeRoute(registry, best, topic) : undefined;
 }

@@ -11,6 +11,7 @@ import { consentCommands } from './commands-consent.js';
 import { intentCommands } from './commands-intents.js';
 import { mosquittoCommands } from './commands-mosquitto.js';
 import { backupCommands } from './commands-backup.js';
+import { deviceCommands } from './commands-devices.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -73,7 +74,13 @@ export const commands: Command[] = [
       const rows = await withGateway(config(), (call) => call('devices.list'));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No devices yet. Add one with: sluice devices add ID --profile P');
-      else print(table(['ID', 'ROLE', 'PROFILE', 'SIMULATED', 'ADDED'], rows.map((d) => [d.id, d.role, d.profile ?? d.base_topic ?? '', d.simulated ? 'yes' : '', d.created_at])));
+      else
+        print(
+          table(
+            ['ID', 'ROLE', 'KIND', 'NAME', 'ROOM', 'SOURCE', 'PROFILE', 'ADDED'],
+            rows.map((d) => [d.id, d.role, d.kind ?? '', d.name ?? '', d.room ?? '', d.via ? `${d.via}: ${d.source ?? ''}${d.discovered ? ' (discovered)' : ''}` : '', d.profile ?? d.base_topic ?? '', d.simulated ? `${d.created_at} (simulated)` : d.created_at]),
+          ),
+        );
       return 0;
     },
   },
@@ -174,4 +181,5 @@ export const commands: Command[] = [
   ...intentCommands,
   ...mosquittoCommands,
   ...backupCommands,
+  ...deviceCommands,
 ];

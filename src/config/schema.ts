@@ -43,7 +43,7 @@ export const configSchema = z
       .string()
       .refine((tz) => isTimezone(tz), { message: 'expected an IANA timezone such as Europe/Berlin' })
       .default(defaultTimezone),
-    /** Where the household is, as coarsely as vendors need it for an intent: a country and a postal prefix, never an address. */
+    /** The household: where it is, as coarsely as vendors need it for an intent (a country and a postal prefix, never an address), and its own MQTT bus. */
     household: z
       .object({
         /** ISO 3166-1 alpha-2, e.g. DE; empty until set (intents cannot be approved without it). */
@@ -52,6 +52,8 @@ export const configSchema = z
         postal_prefix: z.coerce.string().max(3, { message: 'at most 3 characters of the postal code' }).regex(/^[A-Za-z0-9]*$/, { message: 'letters and digits only' }).default(''),
         /** Sent only to the vendor whose offer the household accepts. */
         deliver_to: z.string().max(500).default(''),
+        /** Topic filters the household's tools may not subscribe to (SUBACK 0x80); the paho interoperability suite expects `test/nosubscribe`. */
+        deny_subscribe: z.array(z.string().min(1)).default([]),
       })
       .strict()
       .prefault({}),
@@ -82,6 +84,15 @@ export const configSchema = z
         max_payload_bytes: z.number().int().min(64).max(1_048_576).default(16_384),
         max_future: duration.default(5 * 60_000),
         max_past: duration.default(7 * 86_400_000),
+      })
+      .strict()
+      .prefault({}),
+    // Real homes: Home Assistant sees Sluice's own native devices (opt-in).
+    homeassistant: z
+      .object({
+        /** Publish retained device-based discovery for native devices (`sluice/<id>/…`); Home Assistant then receives their raw readings inside the house. */
+        discovery: z.boolean().default(false),
+        prefix: z.string().regex(/^[^#+$/][^#+]*$/, 'a topic prefix without wildcards').default('homeassistant'),
       })
       .strict()
       .prefault({}),

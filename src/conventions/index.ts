@@ -54,6 +54,10 @@ export class BridgeInterpreter<K extends ConventionName = ConventionName> {
   get state(): ConventionStates[K] {
     return this.current;
   }
+  /** Takes back a state saved earlier (after a restart), instead of starting empty. */
+  restore(state: ConventionStates[K]): void {
+    this.current = state;
+  }
   interpret(ctx: BridgeContext, topic: string, payload: Buffer, now: number): ConventionOutcome[] {
     const r = this.convention.interpret(this.current, ctx, topic, payload, now);
     this.current = r.state;

@@ -2,7 +2,7 @@
 export interface SluiceEvents {
   'readings.committed': { count: number; deviceIds: string[] };
   'message.quarantined': { deviceId: string | null; topic: string; reason: string };
-  'device.changed': { deviceId: string; change: 'added' | 'removed' | 'passwd' };
+  'device.changed': { deviceId: string; change: 'added' | 'removed' | 'passwd' | 'described' };
   'device.status': { deviceId: string; online: boolean };
   'store.faulted': { message: string };
   'store.recovered': Record<string, never>;

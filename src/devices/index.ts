@@ -11,5 +11,5 @@ export {
   type LoadedProfiles,
   type LoadProfilesOptions,
 } from './profile.js';
-export { DeviceRegistry, deviceMigrations, DEVICE_ID, ROLES, type DeviceRecord, type NewDevice, type Role } from './registry.js';
+export { DeviceRegistry, deviceMigrations, DEVICE_ID, ROLES, bridgeNamespace, discoveredId, discoveredProfile, isConvention, type DeviceRecord, type NewDevice, type Role } from './registry.js';
 export { generatePassword, hashPassword, verifyPassword } from './credentials.js';

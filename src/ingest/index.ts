@@ -8,3 +8,4 @@ export { TelemetryIntake, ingestOptionsFrom, type IntakeOptions } from './intake
 export { RedeliveryMemory, messageDigest, DELIVERY_HASH_BYTES, type MessageDigest, type StoredDelivery } from './redelivery.js';
 export { PoisonGuard, POISON_FILE, poisonMigrations, type PoisonMessage } from './poison-guard.js';
 export { replayCrash } from './crash-replay.js';
+export { BridgeReader, type BridgeDirectory, type BridgeResult, type BridgeReadings } from './bridges.js';

@@ -1,15 +1,18 @@
 import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger } from '../core/index.js';
 import type { DeviceProfile, DeviceRecord } from '../devices/index.js';
+import type { BridgeReader, BridgeResult } from './bridges.js';
 import type { PoisonGuard } from './poison-guard.js';
 import { DELIVERY_HASH_BYTES, messageDigest, type MessageDigest, type RedeliveryMemory } from './redelivery.js';
 import type { IncomingPublish, Ingest, IntakeVerdict, ReadingSink, WriteRequest } from './sink.js';
 import { interpretMessage } from './telemetry.js';
-import type { IngestLimits, IngestOutcome } from './types.js';
+import type { IngestLimits, IngestOutcome, RefusedMetric } from './types.js';
 
 
 // Repeated bad input from one device is logged at most this often (ms).
 const BAD_INPUT_LOG_INTERVAL = 60_000;
+// An unusable device time is noted in the quarantine at most this often per device (ms).
+const TIME_NOTE_INTERVAL = 3_600_000;
 
 export interface IntakeOptions {
   limits: IngestLimits;
@@ -30,6 +33,7 @@ export class TelemetryIntake implements Ingest {
   /** Last gateway-assigned ms per device, so two clock-less messages never share a timestamp. */
   private readonly lastGatewayTs = new Map<string, number>();
   private readonly lastBadInputLog = new Map<string, number>();
+  private readonly lastTimeNote = new Map<string, number>();
   private readonly digest: MessageDigest;
 
   constructor(
@@ -45,6 +49,8 @@ export class TelemetryIntake implements Ingest {
       redelivery?: RedeliveryMemory;
       /** The message digest (default sha256); injected by tests to count calls. */
       digest?: MessageDigest;
+      /** Reads convention bridges (`--role bridge --profile zigbee2mqtt`); absent: only hand-registered devices behind bridges. */
+      bridges?: BridgeReader;
       /** TEST-ONLY (env SLUICE_TEST_POISON): a payload containing this text kills the process mid-ingest. */
       testPoison?: string | undefined;
     },
@@ -64,11 +70,104 @@ export class TelemetryIntake implements Ingest {
    * not kept.
    */
   async fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<IntakeVerdict> {
+    if (this.deps.bridges?.handles(bridge)) return this.fromConvention(this.deps.bridges, bridge, clientId, packet);
     if (!behind) {
       this.deps.logger.trace({ bridgeId: bridge.id, topic: packet.topic }, 'bridge message for no registered device; not kept');
       return 'accepted';
     }
     return this.ingest(behind.record, clientId, packet, behind.subtopic, true);
+  }
+
+  /** A publish the ACL refused, kept in the quarantine under `not_your_topic` (bounded like any other entry). */
+  notYourTopic(who: DeviceRecord, clientId: string, packet: IncomingPublish, allowed: string): void {
+    const receivedAt = this.deps.clock.now();
+    const message = `not your topic: ${packet.topic}; ${who.id} may publish under ${allowed}`;
+    this.deps.events.emit('message.quarantined', { deviceId: who.id, topic: packet.topic, reason: 'not_your_topic' });
+    this.deps.sink
+      .submit({ deviceId: who.id, readings: [], specs: {}, quarantine: { deviceId: who.id, clientId, topic: packet.topic, reason: 'not_your_topic', message, payload: packet.payload, receivedAt } })
+      .catch((err: unknown) => this.deps.logger.error({ err, deviceId: who.id }, 'a refused publish could not be noted in the quarantine'));
+  }
+
+  /** A message of a convention bridge: what it teaches goes to the registry, its readings to the sink. */
+  private async fromConvention(bridges: BridgeReader, bridge: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<IntakeVerdict> {
+    const receivedAt = this.deps.clock.now();
+    const quarantine = (deviceId: string, reason: string, message: string, refused: RefusedMetric[] = []) => {
+      this.logBadInput(deviceId, packet.topic, reason, refused.map((r) => r.metric), receivedAt);
+      this.deps.events.emit('message.quarantined', { deviceId, topic: packet.topic, reason });
+      return { deviceId, clientId, topic: packet.topic, reason, message, refused, payload: packet.payload, receivedAt };
+    };
+    // A bridge's device list outgrows a device's telemetry limit (35 Zigbee devices' exposes are
+    // well over 16 KiB): only the broker's packet limit bounds it; states are bounded as usual.
+    if (packet.payload.length > this.deps.options.limits.maxPayloadBytes && !isAnnouncement(packet.topic)) {
+      await this.commit(packet, { deviceId: bridge.id, readings: [], specs: {}, quarantine: quarantine(bridge.id, 'too_large', `payload is ${packet.payload.length} bytes; the limit is ${this.deps.options.limits.maxPayloadBytes}`) });
+      return 'refused';
+    }
+    let result: BridgeResult;
+    try {
+      result = bridges.read(bridge, packet.topic, packet.payload, receivedAt, this.deps.options.limits);
+    } catch (err) {
+      this.deps.logger.error({ err, deviceId: bridge.id, topic: packet.topic }, 'ingest failed on a bridge message; quarantined');
+      await this.commit(packet, { deviceId: bridge.id, readings: [], specs: {}, quarantine: quarantine(bridge.id, 'ingest_crashed', `ingest failed: ${(err as Error).message}`) });
+      return 'refused';
+    }
+    for (const d of result.added) {
+      this.deps.logger.info({ bridgeId: bridge.id, deviceId: d.id, kind: d.kind, source: d.source }, 'device discovered');
+      this.deps.events.emit('device.changed', { deviceId: d.id, change: 'added' });
+    }
+    for (const f of result.flags) this.deps.logger.warn({ bridgeId: bridge.id, source: f.key, code: f.code }, `a discovered device announced something Sluice cannot read: ${f.detail}`);
+    for (const d of result.removed) {
+      this.deps.logger.info({ bridgeId: bridge.id, deviceId: d.id, source: d.source }, 'device removed by its bridge');
+      this.deps.events.emit('device.changed', { deviceId: d.id, change: 'removed' });
+    }
+    for (const s of result.status) this.deps.events.emit('device.status', { deviceId: s.device.id, online: s.online });
+    if (result.rejected) {
+      await this.commit(packet, { deviceId: bridge.id, readings: [], specs: {}, quarantine: quarantine(bridge.id, result.rejected.reason, result.rejected.message) });
+      return 'refused';
+    }
+    const writes: Promise<void>[] = [];
+    let verdict: IntakeVerdict = 'accepted';
+    for (const r of result.readings) {
+      const profile = r.device.profile ? this.deps.profiles().get(r.device.profile) : undefined;
+      const request: WriteRequest = { deviceId: r.device.id, readings: r.readings, specs: profile?.metrics ?? {} };
+      if (r.needsTime && r.readings.length > 0) {
+        const ts = this.gatewayTimestamp(r.device.id, clientId, packet, receivedAt, () => messageDigestOf(this.digest, packet), request);
+        for (const x of r.readings) x.ts = ts;
+      }
+      if (r.refused.length > 0) {
+        const message = r.readings.length > 0 ? `${r.readings.length} reading(s) stored; refused ${r.refused.map((x) => x.message).join('; ')}` : r.refused.map((x) => x.message).join('; ');
+        request.quarantine = quarantine(r.device.id, r.refused[0]!.reason, message, r.refused);
+        if (r.readings.length === 0) verdict = 'refused';
+      } else if (r.timeNote !== undefined) {
+        const note = this.timeNote(r.device.id, clientId, packet, r.timeNote, receivedAt);
+        if (note) request.quarantine = note;
+      }
+      writes.push(this.commit(packet, request));
+    }
+    await Promise.all(writes);
+    return verdict;
+  }
+
+  /** Submits a request; QoS 0 does not wait for the commit. */
+  private async commit(packet: IncomingPublish, request: WriteRequest): Promise<void> {
+    const { redelivery } = this.deps;
+    const { delivery } = request;
+    if (delivery && redelivery) redelivery.remember(delivery);
+    let committed = this.deps.sink.submit(request);
+    if (delivery && redelivery) committed = committed.finally(() => redelivery.settled(delivery));
+    if (packet.qos === 0) {
+      committed.catch((err: unknown) => this.deps.logger.error({ err, deviceId: request.deviceId }, 'QoS 0 readings could not be written'));
+      return;
+    }
+    await committed;
+  }
+
+  /** A device time the gateway could not use is noted for its maker (once an hour per device), readings still stored. */
+  private timeNote(deviceId: string, clientId: string, packet: IncomingPublish, note: string, receivedAt: number): WriteRequest['quarantine'] {
+    const last = this.lastTimeNote.get(deviceId);
+    if (last !== undefined && receivedAt - last < TIME_NOTE_INTERVAL) return undefined;
+    this.lastTimeNote.set(deviceId, receivedAt);
+    this.deps.events.emit('message.quarantined', { deviceId, topic: packet.topic, reason: 'ts_unusable' });
+    return { deviceId, clientId, topic: packet.topic, reason: 'ts_unusable', message: `readings stored with the gateway's time: ${note}`, payload: packet.payload, receivedAt };
   }
 
   private async ingest(device: DeviceRecord, clientId: string, packet: IncomingPublish, subtopic: string, viaBridge: boolean): Promise<IntakeVerdict> {
@@ -93,6 +192,9 @@ export class TelemetryIntake implements Ingest {
         const ts = this.gatewayTimestamp(device.id, clientId, packet, receivedAt, digestOnce, request);
         for (const r of outcome.readings) r.ts = ts;
       }
+    }
+    if (outcome.kind === 'readings' && outcome.refused.length === 0 && outcome.timeNote !== undefined) {
+      request.quarantine = this.timeNote(device.id, clientId, packet, outcome.timeNote, receivedAt);
     }
     if (outcome.kind === 'rejected' || outcome.refused.length > 0) {
       const reason = outcome.kind === 'rejected' ? outcome.reason : outcome.refused[0]!.reason;
@@ -187,4 +289,13 @@ export class TelemetryIntake implements Ingest {
     this.lastBadInputLog.set(deviceId, now);
     this.deps.logger.warn({ deviceId, topic, reason, metrics }, 'device message quarantined (further ones from this device are not logged for a minute)');
   }
+}
+
+function messageDigestOf(digest: MessageDigest, packet: IncomingPublish): Buffer {
+  return digest(packet.topic, packet.payload);
+}
+
+/** Topics that carry a bridge's device announcements rather than a device's state. */
+function isAnnouncement(topic: string): boolean {
+  return topic.endsWith('/bridge/devices') || topic.endsWith('/config') || topic.endsWith('/sensors') || topic.endsWith('/$description');
 }

@@ -56,4 +56,6 @@ export interface IncomingPublish {
 export interface Ingest {
   fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<IntakeVerdict>;
   fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<IntakeVerdict>;
+  /** A publish the ACL refused: quarantined as `not_your_topic` so the maker can see why the connection closed. */
+  notYourTopic?(who: DeviceRecord, clientId: string, packet: IncomingPublish, allowed: string): void;
 }

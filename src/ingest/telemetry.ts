@@ -140,13 +140,15 @@ function interpretMapped(msg: DeviceMessage, { rule, captures }: MatchedMapping)
   return finish(readings, refused, accepted, time);
 }
 
-function finish(readings: Reading[], refused: RefusedMetric[], accepted: number, time: { ts: number; timeSource: TimeSource }): IngestOutcome {
+function finish(readings: Reading[], refused: RefusedMetric[], accepted: number, time: { ts: number; timeSource: TimeSource; note?: string }): IngestOutcome {
   if (accepted === 0 && refused.length === 0) return { kind: 'rejected', reason: 'no_metrics', message: 'payload holds no metric of the profile' };
   if (accepted === 0) {
     const first = refused[0]!;
     return { kind: 'rejected', reason: first.reason, message: refused.map((r) => `${r.metric}: ${r.message}`).join('; '), refused };
   }
-  return { kind: 'readings', readings, refused, ts: time.ts, timeSource: time.timeSource };
+  const out: IngestOutcome = { kind: 'readings', readings, refused, ts: time.ts, timeSource: time.timeSource };
+  if (time.note !== undefined) out.timeNote = time.note;
+  return out;
 }
 
 function parseObject(payload: Buffer): { body: Record<string, unknown> } | IngestOutcome {
@@ -162,7 +164,7 @@ function parseObject(payload: Buffer): { body: Record<string, unknown> } | Inges
   return { body: body as Record<string, unknown> };
 }
 
-function checkTime(raw: unknown, msg: DeviceMessage): { ts: number; timeSource: TimeSource } | IngestOutcome {
+function checkTime(raw: unknown, msg: DeviceMessage): { ts: number; timeSource: TimeSource; note?: string } | IngestOutcome {
   const time = resolveTimestamp(raw, msg.receivedAt);
   if (time.ts > msg.receivedAt + msg.limits.maxFuture) {
     return { kind: 'rejected', reason: 'ts_too_far_future', message: `ts ${new Date(time.ts).toISOString()} is more than ${msg.limits.maxFuture} ms ahead of the gateway clock` };

@@ -13,7 +13,12 @@ export type RejectionCode =
   | 'unknown_topic'
   | 'no_profile'
   | 'unknown_component'
-  | 'ingest_crashed';
+  | 'ingest_crashed'
+  // Real homes (bridges, the ACL, device clocks):
+  | 'malformed'
+  | 'outside_namespace'
+  | 'not_your_topic'
+  | 'ts_unusable';
 
 export type ReadingValue = number | boolean | string;
 
@@ -37,7 +42,7 @@ export interface RefusedMetric {
 }
 
 export type IngestOutcome =
-  | { kind: 'readings'; readings: Reading[]; refused: RefusedMetric[]; ts: number; timeSource: TimeSource }
+  | { kind: 'readings'; readings: Reading[]; refused: RefusedMetric[]; ts: number; timeSource: TimeSource; timeNote?: string }
   | { kind: 'status'; online: boolean }
   /** A topic the profile says to acknowledge and drop (diagnostics, echoes). */
   | { kind: 'ignored' }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { addDevice, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
+import { addDevice, cli, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +63,26 @@ describe('broker credentials', () => {
     client.end(true);
     const line = await gw.waitForLog((l) => String(l.msg).includes('MQTT 5 client'));
     expect(String(line.msg)).toContain('3.1.1');
+    expect(String(line.msg)).toContain('mqtt.version: 4');
+  });
+
+  it('refuses MQTT 5 with CONNACK unacceptable protocol version, and logs it once per client', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      const client = mqtt.connect(`mqtt://127.0.0.1:${gw.port}`, { protocolVersion: 5, clientId: 'z2m-v5', username: 'z2m', password: pw.z2m, reconnectPeriod: 0 });
+      await new Promise<void>((resolve) => {
+        client.once('error', (err) => {
+          codes.push((err as { code?: number }).code ?? -1);
+          resolve();
+        });
+        client.once('close', () => resolve());
+      });
+      client.end(true);
+    }
+    // 0x01 unacceptable protocol version, the 3.1.1 code aedes answers an MQTT 5 CONNECT with.
+    expect(codes).toEqual([1, 1]);
+    await gw.waitForLog((l) => String(l.msg).includes('MQTT 5 client') && l.clientId === 'z2m-v5');
+    expect(gw.logs.filter((l) => String(l.msg).includes('MQTT 5 client') && l.clientId === 'z2m-v5')).toHaveLength(1);
   });
 });
 
@@ -73,6 +93,11 @@ describe('topic ACL over MQTT', () => {
     raw.send({ cmd: 'publish', topic: 'sluice/other/telemetry', payload: Buffer.from('{"temperature":1}'), qos: 1, messageId: 1, dup: false, retain: false });
     await raw.closed;
     expect(raw.received.some((p) => p.cmd === 'puback')).toBe(false);
+    // The client only saw its connection close: the log and the quarantine say why.
+    const line = await gw.waitForLog((l) => String(l.msg).startsWith('not your topic: sluice/other/telemetry'));
+    expect(line).toMatchObject({ deviceId: 'thermo', topic: 'sluice/other/telemetry' });
+    const q = JSON.parse(cli(['quarantine', '--device', 'thermo', '--json'], { dataDir }).stdout) as Array<{ reason: string; topic: string; message: string }>;
+    expect(q[0]).toMatchObject({ reason: 'not_your_topic', topic: 'sluice/other/telemetry', message: expect.stringContaining('sluice/thermo/') });
   });
 
   it('disconnects any client that publishes to $SYS', async () => {

@@ -76,10 +76,12 @@ describe('every shipped profile through the real gateway', () => {
   });
 
   it('a device behind a bridge has no login, and --via needs a bridge', () => {
-    const r = cli(['devices', 'add', 'x1', '--profile', 'z2m-light', '--via', 'dev-thermostat', '--json'], { dataDir });
+    const r = cli(['devices', 'add', 'x1', '--profile', 'light', '--via', 'dev-thermostat', '--json'], { dataDir });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('--via must name a registered bridge');
-    const p = cli(['devices', 'passwd', 'dev-z2m-light'], { dataDir });
+    const hall = cli(['devices', 'add', 'hall-light', '--profile', 'light', '--via', 'zigbee2', '--source', 'hall_light', '--json'], { dataDir });
+    expect(hall.status, hall.stderr).toBe(0);
+    const p = cli(['devices', 'passwd', 'hall-light'], { dataDir });
     expect(p.status).toBe(2);
     const rm = cli(['devices', 'remove', 'zigbee2'], { dataDir });
     expect(rm.stderr).toContain('still has devices behind it');

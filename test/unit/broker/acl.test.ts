@@ -35,12 +35,31 @@ describe('topic ACL', () => {
     expect(canSubscribe(bridge, '#')).toBe(false);
   });
 
-  it('lets the household read everything and publish commands only', () => {
+  it('lets the household read everything, command devices, and use the household bus', () => {
     expect(canSubscribe(household, '#')).toBe(true);
     expect(canSubscribe(household, '$SYS/#')).toBe(true);
+    expect(canSubscribe(household, 'test/nosubscribe', ['test/nosubscribe'])).toBe(false);
     expect(canPublish(household, 'sluice/thermo/cmd/setpoint', ctx)).toBe(true);
     expect(canPublish(household, 'zigbee2mqtt/hall/set', ctx)).toBe(true);
     expect(canPublish(household, 'sluice/thermo/telemetry', ctx)).toBe(false);
+    expect(canPublish(household, 'sluice/thermo', ctx)).toBe(false);
     expect(canPublish(household, '$SYS/broker', ctx)).toBe(false);
+    // The household bus: Home Assistant's birth message, Node-RED's own topics, $-topics other than $SYS.
+    expect(canPublish(household, 'homeassistant/status', ctx)).toBe(true);
+    expect(canPublish(household, 'node-red/kitchen/lights', ctx)).toBe(true);
+    expect(canPublish(household, '$TopicA/B', ctx)).toBe(true);
+  });
+
+  it('keeps a convention bridge inside its convention’s topics', () => {
+    const tasmota: DeviceRecord = { ...base, id: 'tasmota', role: 'bridge', profile: 'tasmota', baseTopic: '' };
+    expect(canPublish(tasmota, 'tele/washer/SENSOR', ctx)).toBe(true);
+    expect(canPublish(tasmota, 'tasmota/discovery/DC4F22AABB01/config', ctx)).toBe(true);
+    expect(canPublish(tasmota, 'zigbee2mqtt/hall', ctx)).toBe(false);
+    expect(canSubscribe(tasmota, 'cmnd/washer/#')).toBe(true);
+    expect(canSubscribe(tasmota, '#')).toBe(false);
+    const esphome: DeviceRecord = { ...base, id: 'kitchen-node', role: 'bridge', profile: 'homeassistant', baseTopic: 'homeassistant' };
+    expect(canPublish(esphome, 'homeassistant/sensor/kitchen-node/t/config', ctx)).toBe(true);
+    expect(canPublish(esphome, 'kitchen-node/sensor/climate/state', ctx)).toBe(true);
+    expect(canPublish(esphome, 'other-node/sensor/climate/state', ctx)).toBe(false);
   });
 });

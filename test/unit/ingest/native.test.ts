@@ -69,10 +69,12 @@ describe('native convention', () => {
 
   it('falls back to the receive time for untrustworthy device clocks', () => {
     expect(resolveTimestamp(undefined, now)).toEqual({ ts: now, timeSource: 'gateway' });
-    expect(resolveTimestamp(0, now)).toEqual({ ts: now, timeSource: 'gateway' });
-    expect(resolveTimestamp(1_795_000_000, now)).toEqual({ ts: now, timeSource: 'gateway' }); // seconds
-    expect(resolveTimestamp(86_400, now)).toEqual({ ts: now, timeSource: 'gateway' }); // uptime
-    expect(resolveTimestamp('2026-11-23T11:00:00', now)).toEqual({ ts: now, timeSource: 'gateway' }); // no offset
+    // A ts that was sent but cannot be used says why, for the device maker.
+    expect(resolveTimestamp(0, now)).toMatchObject({ ts: now, timeSource: 'gateway', note: expect.stringContaining('not epoch milliseconds') });
+    expect(resolveTimestamp(1_795_000_000, now)).toMatchObject({ ts: now, timeSource: 'gateway', note: expect.stringContaining('epoch seconds') });
+    expect(resolveTimestamp(86_400, now)).toMatchObject({ ts: now, timeSource: 'gateway', note: expect.stringContaining('uptime') });
+    expect(resolveTimestamp('2026-11-23T11:00:00', now)).toMatchObject({ ts: now, timeSource: 'gateway', note: expect.stringContaining('no UTC offset') });
+    expect(resolveTimestamp('yesterday', now)).toMatchObject({ ts: now, timeSource: 'gateway', note: expect.stringContaining('not ISO 8601') });
     expect(resolveTimestamp(now - 5000, now)).toEqual({ ts: now - 5000, timeSource: 'device' });
   });
 
