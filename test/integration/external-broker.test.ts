@@ -6,6 +6,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { addDevice, cli, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
 import { requireMosquitto, startMosquitto, type MosquittoChild } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
+import * as z2mFixture from '../fixtures/conventions/zigbee2mqtt.js';
 
 const haveMosquitto = requireMosquitto();
 const hasOpenssl = spawnSync('openssl', ['version']).status === 0;
@@ -185,26 +186,26 @@ describe.skipIf(!haveMosquitto)('external-broker mode against a real Mosquitto',
     expect(await gw.stop()).toBe(0);
   });
 
-  it('a Zigbee2MQTT bridge through the external broker: a registered device is ingested, the rest is not kept', async () => {
+  it('a Zigbee2MQTT bridge through the external broker: its devices are discovered and ingested, the bridge itself is not kept', async () => {
     const dataDir = tmpDir();
     const broker = await startMosquitto({ dir: tmpDir('mosq-') });
     cleanups.push(() => broker.stop());
     const env = externalEnv(broker);
     const gw = await startExternal(dataDir, broker);
-    // Registered while Sluice runs: its base topic is subscribed at once.
-    addDevice(dataDir, 'zigbee2', '', ['--role', 'bridge', '--base-topic', 'zigbee2mqtt']);
-    const r = cli(['devices', 'add', 'hall-door', '--profile', 'z2m-contact', '--via', 'zigbee2', '--source', 'hall/door', '--json'], { dataDir });
-    expect(r.status, r.stderr).toBe(0);
-    await gw.waitForLog((l) => l.msg === 'subscribed on the external broker' && JSON.stringify(l.filters) === '["zigbee2mqtt/#"]');
+    // Registered while Sluice runs: the bridge's namespace is subscribed at once.
+    addDevice(dataDir, 'zigbee2', 'zigbee2mqtt', ['--role', 'bridge']);
+    await gw.waitForLog((l) => l.msg === 'subscribed on the external broker' && JSON.stringify(l.filters).includes('zigbee2mqtt/#'));
     const z2m = await publisher(broker, 'zigbee2mqtt-bridge');
-    await z2m.publishAsync('zigbee2mqtt/bridge/state', '{"state":"online"}', { qos: 1 });
-    await z2m.publishAsync('zigbee2mqtt/garage_sensor', '{"contact": true}', { qos: 1 });
-    await z2m.publishAsync('zigbee2mqtt/hall/door', '{"contact": false, "battery": 87}', { qos: 1 });
+    await z2m.publishAsync('zigbee2mqtt/bridge/state', '{"state":"online"}', { qos: 1, retain: true });
+    await z2m.publishAsync('zigbee2mqtt/bridge/devices', z2mFixture.devicesMessage([z2mFixture.coordinator, z2mFixture.contact]), { qos: 1, retain: true });
+    await z2m.publishAsync('zigbee2mqtt/hall/door', z2mFixture.contactState, { qos: 1 });
+    const id = `zigbee2-${z2mFixture.contact.ieee_address}`;
     const rows = await until('the bridged reading', () => {
-      const got = readings(dataDir, 'hall-door', env);
+      const got = readings(dataDir, id, env);
       return got.length > 0 ? got : undefined;
     });
-    expect(rows.map((x) => [x.metric, x.value]).sort()).toEqual([['battery', 87], ['open', true]]);
+    // contact: true means closed.
+    expect(rows.find((x) => x.metric === 'open')?.value).toBe(false);
     const q = JSON.parse(cli(['quarantine', '--json'], { dataDir, env }).stdout) as unknown[];
     expect(q).toEqual([]);
   });
