@@ -6,7 +6,7 @@ import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOpti
 import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
-import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, type ReadingWriterOptions } from './store/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, detectDurability, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
 export interface GatewayOverrides {
@@ -39,11 +39,29 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
   if (process.env.SLUICE_TEST_MAX_PAGE_COUNT) db.raw.pragma(`max_page_count = ${Number(process.env.SLUICE_TEST_MAX_PAGE_COUNT)}`);
 
+  // Flash store: which durability mode, and why; what the replay of the hot log found.
+  const detected = detectDurability(config.data_dir);
+  const durability = config.ingest.durability ?? detected.mode;
+  const durabilityReason = config.ingest.durability ? `ingest.durability is set to ${config.ingest.durability} in the configuration` : detected.reason;
+  logger.info({ durability, reason: durabilityReason, fsyncInterval: durability === 'interval' ? config.ingest.fsync_interval : undefined }, `acknowledging QoS 1 in ${durability} mode`);
+  const { replay } = context.hot;
+  for (const d of replay.damage) {
+    logger.warn({ segment: d.segment, offset: d.offset, discardedBytes: d.discardedBytes, reason: d.reason }, 'hot log: discarded a damaged record at its tail (never acknowledged)');
+  }
+  if (replay.records.length > 0) logger.info({ readings: replay.records.length, segments: replay.segments.length }, 'hot log replayed');
   const writer = new ReadingWriter({
     db,
     clock,
     logger,
     events,
+    hot: {
+      store: context.hot,
+      durability,
+      reason: durabilityReason,
+      fsyncInterval: config.ingest.fsync_interval,
+      sealInterval: config.ingest.seal_interval,
+      sealRecords: config.ingest.seal_records,
+    },
     options: {
       batchInterval: config.ingest.batch_interval,
       batchSize: config.ingest.batch_size,
@@ -88,6 +106,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
         name: RETENTION_JOB,
         cron: config.retention.schedule,
         run: async (now) => {
+          writer.seal(); // rollups and retention read the readings table
           const result = await maintenance.retention(now);
           writer.refreshCaches(); // the purge removed quarantine rows the writer keeps totals of
           return result;
