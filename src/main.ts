@@ -41,8 +41,9 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
   // Flash store: which durability mode, and why; what the replay of the hot log found.
   const detected = detectDurability(config.data_dir);
-  const durability = config.ingest.durability ?? detected.mode;
-  const durabilityReason = config.ingest.durability ? `ingest.durability is set to ${config.ingest.durability} in the configuration` : detected.reason;
+  const chosen = config.ingest.durability;
+  const durability = chosen === 'auto' ? detected.mode : chosen;
+  const durabilityReason = chosen === 'auto' ? detected.reason : `ingest.durability is set to ${chosen} in the configuration`;
   logger.info({ durability, reason: durabilityReason, fsyncInterval: durability === 'interval' ? config.ingest.fsync_interval : undefined }, `acknowledging QoS 1 in ${durability} mode`);
   const { replay } = context.hot;
   for (const d of replay.damage) {

@@ -61,8 +61,8 @@ export const configSchema = z
         max_future: duration.default(5 * 60_000),
         max_past: duration.default(7 * 86_400_000),
         // flash store: when QoS 1 is acknowledged, and how the hot log reaches SQLite
-        /** fsync: PUBACK after a group fsync (survives power cuts); interval: PUBACK after the write, fsync every fsync_interval. Default: interval on an SD/MMC card, fsync elsewhere. */
-        durability: z.enum(['fsync', 'interval']).optional(),
+        /** fsync: PUBACK after a group fsync (survives power cuts); interval: PUBACK after the write, fsync every fsync_interval. auto: interval on an SD/MMC card, fsync elsewhere. */
+        durability: z.enum(['auto', 'fsync', 'interval']).default('auto'),
         fsync_interval: duration.default(30_000),
         /** How often the hot log is sealed into the database. */
         seal_interval: duration.default(3_600_000),
