@@ -8,7 +8,7 @@ import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
 import { PausingSink } from './consent/index.js';
-import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, writerOptionsFrom, type ReadingWriterOptions } from './store/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, hotPathFrom, writerOptionsFrom, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock, commit hooks and the faults only a test may cause. */
 export interface GatewayOverrides {
@@ -40,7 +40,15 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   if (seams.maxPageCount) db.raw.pragma(`max_page_count = ${seams.maxPageCount}`);
 
   // Store: the writer behind every acknowledgement, and the upkeep jobs (rollups, retention, checkpoints).
-  const writer = new ReadingWriter({ db, clock, logger, events, options: { ...writerOptionsFrom(config), ...overrides.writer } });
+  // Flash store: which durability mode and why, and what the replay of the hot log found.
+  const hot = hotPathFrom(config, context.hot);
+  logger.info({ durability: hot.durability, reason: hot.reason, fsyncInterval: hot.durability === 'interval' ? hot.fsyncInterval : undefined }, `acknowledging QoS 1 in ${hot.durability} mode`);
+  const { replay } = context.hot;
+  for (const d of replay.damage) {
+    logger.warn({ segment: d.segment, offset: d.offset, discardedBytes: d.discardedBytes, reason: d.reason }, 'hot log: discarded a damaged record at its tail (never acknowledged)');
+  }
+  if (replay.records.length > 0) logger.info({ readings: replay.records.length, segments: replay.segments.length }, 'hot log replayed');
+  const writer = new ReadingWriter({ db, clock, logger, events, hot, options: { ...writerOptionsFrom(config), ...overrides.writer } });
   const maintenance = buildMaintenance(context);
   maintenance.configureConnection();
   const scheduler = new Scheduler({
@@ -49,7 +57,8 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     logger,
     timeZone: config.timezone,
     jobs: [
-      { name: RETENTION_JOB, cron: config.retention.schedule, run: (now) => maintenance.retention(now) },
+      // Rollups and retention read the readings table: the hot log is sealed into it first.
+      { name: RETENTION_JOB, cron: config.retention.schedule, run: (now) => (writer.seal(), maintenance.retention(now)) },
       { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
     ],
   });

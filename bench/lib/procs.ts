@@ -113,13 +113,15 @@ export interface GatewayOptions {
   env?: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof (also from BENCH_GATEWAY_NODE_ARGS). */
   nodeArgs?: string[];
+  /** Another build's bin/sluice.js, e.g. the old layout as a baseline (default: this checkout's). */
+  bin?: string;
 }
 
 /** Starts the built gateway (`node bin/sluice.js start`) on port 0 and waits until it accepts connections. */
 export async function startGateway(options: GatewayOptions): Promise<BrokerChild> {
   const nodeArgs = [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(options.nodeArgs ?? [])];
   const t0 = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, BIN, 'start', '--data', options.dataDir, '--mqtt-port', '0'], {
+  const child = spawn(process.execPath, [...nodeArgs, options.bin ?? BIN, 'start', '--data', options.dataDir, '--mqtt-port', '0'], {
     cwd: options.dataDir,
     env: {
       ...process.env,

@@ -100,6 +100,9 @@ export const latencyPart: Part = {
       { load: 'household', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: {} },
       { load: '50% of max', intervalMs: halfInterval, durationMs: loaded.durationMs, warmupMs: loaded.warmupMs, env: UNTHROTTLED },
       { load: 'household, batch_interval 0', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: { SLUICE_INGEST_BATCH_INTERVAL: '0' } },
+      // Each durability mode at household rate, whatever this disk's default is.
+      { load: 'household, durability interval', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: { SLUICE_INGEST_DURABILITY: 'interval' } },
+      { load: 'household, durability fsync', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: { SLUICE_INGEST_DURABILITY: 'fsync' } },
     ];
     for (const l of loads) {
       for (const round of rounds(options)) {
@@ -114,11 +117,17 @@ export const latencyPart: Part = {
       const rate = (household.devices / l.intervalMs) * 1000;
       const householdLabel = `household rate (${household.devices} devices × 1 msg/${l.intervalMs / 1000} s)`;
       const label =
-        l.load === 'household' ? householdLabel : l.load === '50% of max' ? `50% of max (${Math.round(rate)} msg/s from ${household.devices} devices)` : `${householdLabel}, what-if ingest.batch_interval = 0`;
+        l.load === 'household'
+          ? householdLabel
+          : l.load === '50% of max'
+            ? `50% of max (${Math.round(rate)} msg/s from ${household.devices} devices)`
+            : l.load.includes('durability')
+              ? `${householdLabel}, ingest.durability = ${l.load.split(' ').pop()}`
+              : `${householdLabel}, what-if ingest.batch_interval = 0`;
       for (const p of ['p50', 'p95', 'p99'] as const) {
-        if (l.load.includes('batch_interval') && p === 'p95') continue;
+        if ((l.load.includes('batch_interval') || l.load.includes('durability')) && p === 'p95') continue;
         const f: Figure = { name: `PUBACK latency ${p}, ${label}`, unit: 'ms', value: summarize(measured.map((r) => r[p])) };
-        if (l.load === 'household' && p === 'p99') {
+        if ((l.load === 'household' || l.load.includes('durability')) && p === 'p99') {
           f.target = '≤ 10 ms';
           f.met = f.value.median <= 10;
         }

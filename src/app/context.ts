@@ -13,7 +13,7 @@ import {
 } from '../core/index.js';
 import { DeviceRegistry, deviceMigrations, loadProfiles, type DeviceProfile } from '../devices/index.js';
 import { scheduleMigrations } from '../schedule/index.js';
-import { StoreQueries, storeMigrations } from '../store/index.js';
+import { HOT_LOG_DIR, HotStore, StoreQueries, storeMigrations } from '../store/index.js';
 import { brokerMigrations } from '../broker/index.js';
 import { ledgerMigrations } from '../ledger/index.js';
 import { policyMigrations } from '../policy/index.js';
@@ -40,6 +40,8 @@ export interface GatewayContext {
   profiles: () => ReadonlyMap<string, DeviceProfile>;
   registry: DeviceRegistry;
   queries: StoreQueries;
+  /** The hot log and its head: the readings not yet sealed into the database. */
+  hot: HotStore;
   close(): void;
 }
 
@@ -59,7 +61,9 @@ export async function openContext(
     const registry = new DeviceRegistry({ db, clock, profiles: () => loaded.profiles });
     // Discovered devices carry their own profiles; everyone else reads them through this one map.
     const profiles = () => registry.profiles();
-    const queries = new StoreQueries(db);
+    // The gateway repairs a torn tail at start; a CLI command only reads the log.
+    const hot = HotStore.open(join(config.data_dir, HOT_LOG_DIR), { repair: options.kind === 'gateway' });
+    const queries = new StoreQueries(db, hot.head);
     const opened = db;
     return {
       config,
@@ -71,7 +75,9 @@ export async function openContext(
       profiles,
       registry,
       queries,
+      hot,
       close() {
+        hot.close();
         opened.close();
         lock.release();
       },

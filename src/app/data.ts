@@ -20,6 +20,12 @@ import { defineOperation, flag, noParams, optionalText, params, requiredText } f
 /** `db.info`: the store's DatabaseInfo plus the gateway's view of faults and jobs. */
 export type InfoResult = DatabaseInfo & {
   store_fault: unknown;
+  /** flash store: when QoS 1 is acknowledged and why; null when no gateway runs */
+  durability: { mode: string; reason: string } | null;
+  /** readings in the hot log not yet sealed into the database */
+  unsealed_readings: number;
+  /** bytes the gateway wrote to storage since the day began (UTC), from /proc/self/io; null when no gateway runs */
+  written_today_bytes: number | null;
   jobs: Array<{ job: string; cron: string; next: string; last_run: string | null; last_outcome: string | null }>;
 };
 
@@ -86,9 +92,12 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export const dataOperations = {
   'db.info': defineOperation({
     params: noParams,
-    run: ({ maintenance, writer, scheduler }): InfoResult => ({
+    run: ({ context: ctx, maintenance, writer, scheduler }): InfoResult => ({
       ...maintenance.info(),
       store_fault: writer?.faultInfo ?? null,
+      durability: writer?.durability ?? null,
+      unsealed_readings: ctx.hot.head.size,
+      written_today_bytes: writer?.writtenToday()?.bytes ?? null,
       jobs: (scheduler?.overview() ?? []).map((j) => ({
         job: j.job,
         cron: j.cron,
@@ -109,8 +118,12 @@ export const dataOperations = {
   }),
   erase: defineOperation({
     params: eraseParams,
-    run: async ({ context: ctx }, p): Promise<EraseResult> => {
+    run: async ({ context: ctx, writer }, p): Promise<EraseResult> => {
       const scope = eraseScopeOf(p, ctx.config.timezone);
+      // [PRIV-6] the hot log is sealed into the database first, its segments zero-filled and
+      // removed, so the erase below reaches every copy (on flash, zero-fill is best effort).
+      if (writer?.durability) writer.seal({ overwrite: p.yes });
+      else ctx.hot.seal(ctx.db, { overwrite: p.yes });
       if (!p.yes) return { erased: false, would_remove: eraseCounts(ctx.db, scope) };
       const result = await eraseScope(ctx.db, scope, { batchSize: ctx.config.retention.batch_size, pause: yieldToEventLoop });
       ctx.events.emit('store.purged', { by: 'erase' });
@@ -130,6 +143,7 @@ export const dataOperations = {
     run: async ({ context: ctx, maintenance, scheduler }, p): Promise<unknown> => {
       const job = p.job ?? RETENTION_JOB;
       if (scheduler) return (await scheduler.runNow(job)).detail;
+      ctx.hot.seal(ctx.db);
       return job === RETENTION_JOB ? maintenance.retention(ctx.clock.now()) : maintenance.checkpoint('PASSIVE');
     },
   }),
@@ -178,6 +192,8 @@ export const dataOperations = {
     params: params({ pages: z.union([z.literal('current'), z.coerce.number()], { error: 'pages must be "current" or a number' }) }),
     run: ({ context: ctx }, p) => {
       const pages = p.pages === 'current' ? (ctx.db.raw.pragma('page_count', { simple: true }) as number) : p.pages;
+      // The disk is full for the hot log too: its appends fail with ENOSPC until the cap is lifted.
+      ctx.hot.simulateFullDisk(p.pages === 'current');
       return { max_page_count: ctx.db.raw.pragma(`max_page_count = ${Math.floor(pages)}`, { simple: true }) };
     },
   }),

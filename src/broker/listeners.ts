@@ -4,7 +4,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
-import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { WebSocketServer } from 'ws';
 import { SluiceError, type Logger } from '../core/index.js';
 import { listen } from './listen.js';
 
@@ -76,6 +76,8 @@ export class BrokerListeners {
       http.headersTimeout = options.handshakeTimeout;
       if (options.websocket.tls) this.secure.push(http as unknown as { setSecureContext(o: SecureContextOptions): void });
       http.on('connection', track);
+      // ws only when WebSocket is on (it is off by default).
+      const { WebSocketServer, createWebSocketStream } = await import('ws');
       const wss = new WebSocketServer({ server: http, path: options.websocket.path, maxPayload: options.websocket.maxFrameBytes });
       wss.on('connection', (ws, req) => {
         const stream = createWebSocketStream(ws);

@@ -233,6 +233,8 @@ export class SqlitePersistence extends MemoryBase {
   }
 
   override async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
+    // Most device publishes have no persistent QoS 1 subscriber: no transaction, no JSON.
+    if (subs.length === 0) return;
     const text = encode(packet);
     this.deps.db.tx(() => {
       for (const s of subs) {

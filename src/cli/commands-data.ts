@@ -56,7 +56,7 @@ export const dataCommands: Command[] = [
   {
     name: 'db info',
     usage: 'db info [--json]',
-    summary: 'Size of the database, readings, series, oldest/newest reading, retention, free disk.',
+    summary: 'Size of the database, readings, series, oldest/newest reading, retention, free disk, durability mode, bytes written today.',
     options: json,
     args: 0,
     async run({ flags, config, print }) {
@@ -66,7 +66,7 @@ export const dataCommands: Command[] = [
         keyValues([
           ['database', i.path],
           ['size', `${bytes(i.bytes)} (${i.pages} pages of ${i.page_size} B, ${i.free_pages} free)`],
-          ['readings', i.readings],
+          ['readings', i.unsealed_readings > 0 ? `${i.readings} (+ ${i.unsealed_readings} in the hot log, not sealed yet)` : i.readings],
           ['series', i.series],
           ['oldest reading', i.oldest_reading],
           ['newest reading', i.newest_reading],
@@ -74,6 +74,8 @@ export const dataCommands: Command[] = [
           ['quarantine', i.quarantine],
           ['retention', `raw ${i.retention.raw_days} days, rollups ${i.retention.rollup_days} days${i.retention.overrides ? `, ${i.retention.overrides} override(s)` : ''}`],
           ['free disk', bytes(i.free_disk_bytes)],
+          ['durability', i.durability ? `${i.durability.mode}: ${i.durability.reason}` : 'no gateway running'],
+          ['written today', i.written_today_bytes === null ? 'unknown (no gateway running)' : bytes(i.written_today_bytes)],
           ...i.jobs.map((j): [string, unknown] => [`job ${j.job}`, `last ${j.last_run ?? 'never'}${j.last_outcome ? ` (${j.last_outcome})` : ''}, next ${j.next}`]),
         ]),
       );

@@ -1,4 +1,3 @@
-import mqtt from 'mqtt';
 import { SluiceError, lockHolder, parseDuration, systemClock } from '../core/index.js';
 import { runSimulation } from '../simulate/index.js';
 import type { Command } from './command.js';
@@ -80,8 +79,8 @@ export const simulateCommands: Command[] = [
               call,
               print,
               signal: abort.signal,
-              connect: ({ id, password }) =>
-                mqtt.connectAsync(`mqtt://${host}:${port}`, {
+              connect: async ({ id, password }) =>
+                (await loadMqtt()).connectAsync(`mqtt://${host}:${port}`, {
                   protocolVersion: 4,
                   clientId: id,
                   username: id,
@@ -104,3 +103,8 @@ export const simulateCommands: Command[] = [
     },
   },
 ];
+
+/** MQTT.js only for `sluice simulate`: the gateway and other commands never load it. */
+async function loadMqtt(): Promise<typeof import('mqtt').default> {
+  return (await import('mqtt')).default;
+}

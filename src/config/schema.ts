@@ -84,6 +84,14 @@ export const configSchema = z
         max_payload_bytes: z.number().int().min(64).max(1_048_576).default(16_384),
         max_future: duration.default(5 * 60_000),
         max_past: duration.default(7 * 86_400_000),
+        // flash store: when QoS 1 is acknowledged, and how the hot log reaches SQLite
+        /** fsync: PUBACK after a group fsync (survives power cuts); interval: PUBACK after the write, fsync every fsync_interval. auto: interval on an SD/MMC card, fsync elsewhere. */
+        durability: z.enum(['auto', 'fsync', 'interval']).default('auto'),
+        fsync_interval: duration.default(30_000),
+        /** How often the hot log is sealed into the database. */
+        seal_interval: duration.default(3_600_000),
+        /** Readings held in memory that trigger an early seal. */
+        seal_records: z.number().int().min(1).max(10_000_000).default(100_000),
       })
       .strict()
       .prefault({}),

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
 import * as zlib from 'node:zlib';
 
@@ -9,6 +9,14 @@ export interface HotRecord {
   value: number | string;
   /** The `readings.flags` column: 0 when the device stamped the reading, 1 for gateway time. */
   flags: number;
+}
+
+/** A QoS 1 delivery stamped with gateway time, logged in the frame of its readings so a redelivery after a crash gets the same ts. */
+export interface HotDelivery {
+  clientId: string;
+  packetId: number;
+  payloadHash: Buffer;
+  ts: number; // ms
 }
 
 /** A frame that replay could not read, and what it cut away. */
@@ -24,6 +32,7 @@ export interface LogDamage {
 export interface LogReplay {
   /** Every record of every complete frame, in append order, oldest segment first. */
   records: HotRecord[];
+  deliveries: HotDelivery[];
   segments: number[];
   /** Empty on a clean log; a torn write shows up as one `torn` entry at the tail of the last segment. */
   damage: LogDamage[];
@@ -37,10 +46,13 @@ export interface HotLogOptions {
 // Frame: u32 payload length, u32 CRC32 of the payload, payload = u8 format + records.
 // Record: u8 kind, u8 flags, u32 series id, 48-bit signed ts (±4,400 years of ms), then an f64
 // (kind 1; scaled integers up to 2^53 are exact in it) or u16 length + UTF-8 text (kind 2).
+// Delivery (kind 3): u8 kind, u8 hash length, u32 packet id, 48-bit ts, u16 client id length,
+// client id UTF-8, hash bytes.
 const FRAME_HEADER = 8;
 const FRAME_FORMAT = 1;
 const KIND_NUMBER = 1;
 const KIND_TEXT = 2;
+const KIND_DELIVERY = 3;
 const NUMBER_RECORD = 1 + 1 + 4 + 6 + 8;
 // A frame is one acknowledged group; nothing the writer batches comes near this, so a larger
 // length field is damage, not data.
@@ -67,8 +79,14 @@ export function tableCrc32(data: Uint8Array): number {
 }
 
 /** Encodes records as one frame (exported for tests that cut frames at chosen bytes). */
-export function encodeFrame(records: readonly HotRecord[]): Buffer {
+export function encodeFrame(records: readonly HotRecord[], deliveries: readonly HotDelivery[] = []): Buffer {
   let size = FRAME_HEADER + 1;
+  const clients = deliveries.map((d) => {
+    const id = Buffer.from(d.clientId, 'utf8');
+    if (id.length > 0xffff || d.payloadHash.length > 0xff) throw new RangeError('delivery does not fit a log record');
+    size += 14 + id.length + d.payloadHash.length;
+    return id;
+  });
   const texts: Array<Buffer | undefined> = records.map((r) => {
     if (typeof r.value === 'number') {
       size += NUMBER_RECORD;
@@ -99,12 +117,23 @@ export function encodeFrame(records: readonly HotRecord[]): Buffer {
       at += 8;
     }
   });
+  deliveries.forEach((d, i) => {
+    const id = clients[i]!;
+    buf.writeUInt8(KIND_DELIVERY, at);
+    buf.writeUInt8(d.payloadHash.length, at + 1);
+    buf.writeUInt32LE(d.packetId, at + 2);
+    buf.writeIntLE(d.ts, at + 6, 6);
+    buf.writeUInt16LE(id.length, at + 12);
+    id.copy(buf, at + 14);
+    d.payloadHash.copy(buf, at + 14 + id.length);
+    at += 14 + id.length + d.payloadHash.length;
+  });
   buf.writeUInt32LE(size - FRAME_HEADER, 0);
   buf.writeUInt32LE(crc32(buf.subarray(FRAME_HEADER)), 4);
   return buf;
 }
 
-type FrameRead = { ok: true; records: HotRecord[]; next: number } | { ok: false; reason: LogDamage['reason'] };
+type FrameRead = { ok: true; records: HotRecord[]; deliveries: HotDelivery[]; next: number } | { ok: false; reason: LogDamage['reason'] };
 
 function readFrame(buf: Buffer, at: number): FrameRead {
   if (buf.length - at < FRAME_HEADER) return { ok: false, reason: 'torn' };
@@ -116,6 +145,7 @@ function readFrame(buf: Buffer, at: number): FrameRead {
   if (crc32(payload) !== buf.readUInt32LE(at + 4)) return { ok: false, reason: 'checksum' };
   if (payload[0] !== FRAME_FORMAT) return { ok: false, reason: 'malformed' };
   const records: HotRecord[] = [];
+  const deliveries: HotDelivery[] = [];
   let p = 1;
   while (p < payload.length) {
     if (payload.length - p < 12) return { ok: false, reason: 'malformed' };
@@ -133,9 +163,16 @@ function readFrame(buf: Buffer, at: number): FrameRead {
       if (n < 0 || payload.length - p - 2 < n) return { ok: false, reason: 'malformed' };
       records.push({ seriesId, ts, value: payload.toString('utf8', p + 2, p + 2 + n), flags });
       p += 2 + n;
+    } else if (kind === KIND_DELIVERY) {
+      const n = payload.length - p >= 2 ? payload.readUInt16LE(p) : -1;
+      if (n < 0 || payload.length - p - 2 < n + flags) return { ok: false, reason: 'malformed' };
+      const clientId = payload.toString('utf8', p + 2, p + 2 + n);
+      const payloadHash = Buffer.from(payload.subarray(p + 2 + n, p + 2 + n + flags));
+      deliveries.push({ clientId, packetId: seriesId, payloadHash, ts });
+      p += 2 + n + flags;
     } else return { ok: false, reason: 'malformed' };
   }
-  return { ok: true, records, next: end };
+  return { ok: true, records, deliveries, next: end };
 }
 
 /**
@@ -166,6 +203,7 @@ export class HotLog {
     mkdirSync(options.dir, { recursive: true });
     const segments = listSegments(options.dir);
     const records: HotRecord[] = [];
+    const deliveries: HotDelivery[] = [];
     const damage: LogDamage[] = [];
     let lastBytes = 0;
     for (const segment of segments) {
@@ -180,6 +218,7 @@ export class HotLog {
           break;
         }
         for (const r of frame.records) records.push(r);
+        for (const d of frame.deliveries) deliveries.push(d);
         at = frame.next;
       }
       lastBytes = at;
@@ -190,17 +229,52 @@ export class HotLog {
     }
     const log = new HotLog(options.dir, segments, lastBytes);
     log.openCurrent();
-    return { log, replay: { records, segments: [...segments], damage } };
+    return { log, replay: { records, deliveries, segments: [...segments], damage } };
+  }
+
+  /** Replays the segments without repairing anything: for a reader (a CLI command) that must not write. */
+  static read(options: HotLogOptions): LogReplay {
+    const replay: LogReplay = { records: [], deliveries: [], segments: [], damage: [] };
+    if (!existsSync(options.dir)) return replay;
+    for (const segment of listSegments(options.dir)) {
+      replay.segments.push(segment);
+      const buf = readFileSync(segmentPath(options.dir, segment));
+      let at = 0;
+      while (at < buf.length) {
+        const frame = readFrame(buf, at);
+        if (!frame.ok) {
+          replay.damage.push({ segment, offset: at, discardedBytes: buf.length - at, reason: frame.reason });
+          break;
+        }
+        for (const r of frame.records) replay.records.push(r);
+        for (const d of frame.deliveries) replay.deliveries.push(d);
+        at = frame.next;
+      }
+    }
+    return replay;
   }
 
   /** Appends one group of records as one frame with one write(); returns the bytes written. */
-  append(records: readonly HotRecord[]): number {
-    if (records.length === 0) return 0;
-    const frame = encodeFrame(records);
+  append(records: readonly HotRecord[], deliveries: readonly HotDelivery[] = []): number {
+    if (records.length === 0 && deliveries.length === 0) return 0;
+    const frame = encodeFrame(records, deliveries);
     const fd = this.requireFd();
     let done = 0;
-    // A regular file takes the whole buffer in one write(); the loop only guards a short write.
-    while (done < frame.length) done += writeSync(fd, frame, done, frame.length - done);
+    try {
+      // A regular file takes the whole buffer in one write(); the loop only guards a short write.
+      while (done < frame.length) done += writeSync(fd, frame, done, frame.length - done);
+    } catch (err) {
+      // ENOSPC after a partial write: cut the partial frame off, or every frame appended after
+      // it would sit behind damage and be discarded by the next replay.
+      if (done > 0) {
+        try {
+          ftruncateSync(fd, this.currentBytes);
+        } catch {
+          // The replay discards the torn tail; nothing acknowledged follows it yet.
+        }
+      }
+      throw err;
+    }
     this.currentBytes += frame.length;
     return frame.length;
   }
@@ -271,6 +345,7 @@ export class HotLog {
   rewriteWithout(erased: (record: HotRecord) => boolean): { kept: number; removed: number } {
     this.syncBlocking();
     const kept: HotRecord[] = [];
+    const deliveries: HotDelivery[] = [];
     let removed = 0;
     for (const segment of this.segmentIds) {
       const buf = readFileSync(segmentPath(this.dir, segment));
@@ -282,12 +357,14 @@ export class HotLog {
           if (erased(r)) removed++;
           else kept.push(r);
         }
+        for (const d of frame.deliveries) deliveries.push(d);
         at = frame.next;
       }
     }
     const old = this.rotate();
     // Split so no frame nears MAX_FRAME however large the head is.
     for (let i = 0; i < kept.length; i += 50_000) this.append(kept.slice(i, i + 50_000));
+    if (deliveries.length > 0) this.append([], deliveries);
     this.syncBlocking();
     this.drop(old, { overwrite: true });
     return { kept: kept.length, removed };

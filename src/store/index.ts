@@ -1,5 +1,5 @@
 export { storeMigrations } from './schema.js';
-export { ReadingWriter, writerOptionsFrom, type ReadingWriterOptions, type StoreFault } from './reading-writer.js';
+export { ReadingWriter, hotPathFrom, writerOptionsFrom, type ReadingWriterOptions, type StoreFault, type HotPath } from './reading-writer.js';
 export { StoreQueries, type StoredReading, type ReadingQuery, type QuarantinedMessage } from './queries.js';
 export { QUARANTINE_PAYLOAD_BYTES } from './quarantine.js';
 export { encodeValue, decodeValue, type SeriesType } from './codec.js';
@@ -11,5 +11,7 @@ export { eraseScope, eraseCounts, databaseBytes, type EraseScope, type EraseResu
 export { StoreMaintenance, RETENTION_JOB, CHECKPOINT_JOB, maintenanceSettings, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
 export { recoverDatabase, type RecoverReport } from './recover.js';
 export { encodeChunk, decodeChunk, chunkCount, chunkKindFor, type ChunkKind, type ChunkSamples } from './chunk-codec.js';
-export { HotLog, type HotRecord, type LogReplay, type LogDamage, type HotLogOptions } from './hot-log.js';
+export { HotLog, type HotRecord, type HotDelivery, type LogReplay, type LogDamage, type HotLogOptions } from './hot-log.js';
+export { HotStore, HOT_LOG_DIR, processWriteBytes, type SealResult } from './hot-store.js';
+export { ReadingHead, type HeadEntry } from './reading-head.js';
 export { detectDurability, deviceNumbers, type DurabilityChoice, type DurabilityMode, type FlashDetectOptions } from './flash-detect.js';

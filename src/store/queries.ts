@@ -1,6 +1,7 @@
 import type { SluiceDatabase } from '../core/index.js';
 import type { ReadingValue, RefusedMetric, TimeSource } from '../ingest/index.js';
 import { decodeValue, type SeriesType } from './codec.js';
+import type { ReadingHead } from './reading-head.js';
 
 export interface StoredReading {
   metric: string;
@@ -36,6 +37,7 @@ export interface QuarantinedMessage {
 }
 
 interface Row {
+  series_id: number;
   metric: string;
   component: string;
   type: SeriesType;
@@ -57,34 +59,81 @@ function toReading(r: Row): StoredReading {
   };
 }
 
-/** Read access to stored readings and the quarantine. */
+interface SeriesRow {
+  series_id: number;
+  metric: string;
+  component: string;
+  type: SeriesType;
+  unit: string | null;
+  scale: number | null;
+}
+
+function byTimeThenName(a: Row, b: Row): number {
+  return a.ts - b.ts || cmp(a.component, b.component) || cmp(a.metric, b.metric);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Read access to stored readings (sealed rows and the hot log's head) and the quarantine. */
 export class StoreQueries {
-  constructor(private readonly db: SluiceDatabase) {}
+  /** `head`: the readings not yet sealed; a sealed row wins over a head entry of the same (series, ts). */
+  constructor(
+    private readonly db: SluiceDatabase,
+    private readonly head?: ReadingHead,
+  ) {}
 
   readings(q: ReadingQuery): StoredReading[] {
+    const since = q.since ?? 0;
+    const until = q.until ?? Number.MAX_SAFE_INTEGER;
+    const limit = q.limit ?? 10_000;
     const rows = this.db.raw
       .prepare<unknown[], Row>(
-        `SELECT s.metric, s.component, s.type, s.unit, s.scale, r.ts, r.v, r.flags
+        `SELECT s.id AS series_id, s.metric, s.component, s.type, s.unit, s.scale, r.ts, r.v, r.flags
            FROM series s JOIN readings r ON r.series_id = s.id
           WHERE s.device_id = ? AND (? IS NULL OR s.metric = ?) AND r.ts >= ? AND r.ts < ?
           ORDER BY r.ts, s.component, s.metric
           LIMIT ?`,
       )
-      .all(q.deviceId, q.metric ?? null, q.metric ?? null, q.since ?? 0, q.until ?? Number.MAX_SAFE_INTEGER, q.limit ?? 10_000);
-    return rows.map(toReading);
+      .all(q.deviceId, q.metric ?? null, q.metric ?? null, since, until, limit);
+    const head = this.head;
+    if (!head || head.isEmpty) return rows.map(toReading);
+    // The first `limit` rows of the union are among the table's first `limit` and the head's.
+    const sealed = new Set(rows.map((r) => `${r.series_id}:${r.ts}`));
+    for (const s of this.seriesOf(q.deviceId, q.metric)) {
+      for (const e of head.range(s.series_id, since, until)) {
+        if (!sealed.has(`${s.series_id}:${e.ts}`)) rows.push({ ...s, ts: e.ts, v: e.value, flags: e.flags === 1 ? 1 : null });
+      }
+    }
+    return rows.sort(byTimeThenName).slice(0, limit).map(toReading);
   }
 
   /** The newest reading of each of the device's series. */
   latest(deviceId: string): StoredReading[] {
     const rows = this.db.raw
       .prepare<[string], Row>(
-        `SELECT s.metric, s.component, s.type, s.unit, s.scale, r.ts, r.v, r.flags
+        `SELECT s.id AS series_id, s.metric, s.component, s.type, s.unit, s.scale, r.ts, r.v, r.flags
            FROM series s JOIN readings r ON r.series_id = s.id
             AND r.ts = (SELECT MAX(ts) FROM readings WHERE series_id = s.id)
           WHERE s.device_id = ? ORDER BY s.component, s.metric`,
       )
       .all(deviceId);
-    return rows.map(toReading);
+    const head = this.head;
+    if (!head || head.isEmpty) return rows.map(toReading);
+    const bySeries = new Map(rows.map((r) => [r.series_id, r]));
+    for (const s of this.seriesOf(deviceId, undefined)) {
+      const e = head.latest(s.series_id);
+      const sealed = bySeries.get(s.series_id);
+      if (e && (!sealed || e.ts > sealed.ts)) bySeries.set(s.series_id, { ...s, ts: e.ts, v: e.value, flags: e.flags === 1 ? 1 : null });
+    }
+    return [...bySeries.values()].sort((a, b) => cmp(a.component, b.component) || cmp(a.metric, b.metric)).map(toReading);
+  }
+
+  private seriesOf(deviceId: string, metric: string | undefined): SeriesRow[] {
+    return this.db.raw
+      .prepare<unknown[], SeriesRow>('SELECT id AS series_id, metric, component, type, unit, scale FROM series WHERE device_id = ? AND (? IS NULL OR metric = ?)')
+      .all(deviceId, metric ?? null, metric ?? null);
   }
 
   quarantine(options: { deviceId?: string | undefined; limit?: number } = {}): QuarantinedMessage[] {

@@ -4,6 +4,9 @@ import { isStorageFault, ownValue, type Clock, type EventBus, type Logger, type 
 import type { SluiceConfig } from '../config/index.js';
 import type { ReadingSink, StoredDelivery, WriteRequest } from '../ingest/index.js';
 import { encodeValue } from './codec.js';
+import { detectDurability, type DurabilityMode } from './flash-detect.js';
+import type { HotDelivery, HotRecord } from './hot-log.js';
+import { processWriteBytes, type HotStore, type SealResult } from './hot-store.js';
 import { QuarantineWriter } from './quarantine.js';
 import { SeriesCatalog } from './series.js';
 
@@ -21,6 +24,37 @@ export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarant
 interface Pending extends WriteRequest {
   resolve(): void;
   reject(err: unknown): void;
+  /** Its quarantine entry is committed already (a later hot-log append failed and is retried). */
+  quarantined?: boolean;
+}
+
+/** The hot path: readings go to the append-only log, and reach SQLite when sealed. */
+export interface HotPath {
+  store: HotStore;
+  /** fsync: resolve after a group fdatasync; interval: resolve after the write, fdatasync every `fsyncInterval`. */
+  durability: DurabilityMode;
+  /** why this mode: the configuration, or what flash detection found */
+  reason: string;
+  /** ms between fdatasyncs in `interval` mode */
+  fsyncInterval: number;
+  /** ms between seals */
+  sealInterval: number;
+  /** readings in the head that trigger a seal */
+  sealRecords: number;
+}
+
+/** The hot path from sluice.yaml's `ingest` section; `auto` durability asks the block device under the data directory. */
+export function hotPathFrom(config: Pick<SluiceConfig, 'ingest' | 'data_dir'>, store: HotStore, detect: (dir: string) => { mode: DurabilityMode; reason: string } = detectDurability): HotPath {
+  const chosen = config.ingest.durability;
+  const detected = chosen === 'auto' ? detect(config.data_dir) : undefined;
+  return {
+    store,
+    durability: detected?.mode ?? (chosen as DurabilityMode),
+    reason: detected?.reason ?? `ingest.durability is set to ${chosen} in the configuration`,
+    fsyncInterval: config.ingest.fsync_interval,
+    sealInterval: config.ingest.seal_interval,
+    sealRecords: config.ingest.seal_records,
+  };
 }
 
 export interface ReadingWriterOptions {
@@ -63,8 +97,13 @@ export class ReadingWriter implements Service, ReadingSink {
   private readonly upsertDelivery;
   private readonly selectDelivery;
 
+  private syncTimer: NodeJS.Timeout | undefined;
+  private sealTimer: NodeJS.Timeout | undefined;
+  /** write_bytes of /proc/self/io at the start of the household's day (for `sluice db info`) */
+  private writeBaseline: { day: string; bytes: number } | undefined;
+
   constructor(
-    private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; events: EventBus; options: ReadingWriterOptions },
+    private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; events: EventBus; options: ReadingWriterOptions; hot?: HotPath },
   ) {
     this.series = new SeriesCatalog(deps.db);
     this.quarantine = new QuarantineWriter(deps.db, deps.options.quarantineMaxEntries, deps.options.quarantineMaxBytes);
@@ -77,14 +116,68 @@ export class ReadingWriter implements Service, ReadingSink {
     this.stopped = false;
     // Erase and retention delete series and quarantine rows this writer keeps ids and totals of.
     this.deps.events.on('store.purged', this, () => this.refreshCaches());
+    const hot = this.deps.hot;
+    if (!hot) return;
+    this.writtenToday();
+    if (hot.durability === 'interval') {
+      this.syncTimer = setInterval(() => {
+        hot.store.sync().catch((err: unknown) => this.deps.logger.error({ err: (err as Error).message }, 'cannot sync the hot log'));
+      }, hot.fsyncInterval);
+      this.syncTimer.unref();
+    }
+    this.sealTimer = setInterval(() => {
+      this.writtenToday();
+      this.sealNow();
+    }, hot.sealInterval);
+    this.sealTimer.unref();
   }
 
-  /** Commits what is queued, then refuses new work. */
+  /** Commits what is queued, seals the hot log, then refuses new work. */
   async stop(): Promise<void> {
     await this.flush();
     this.stopped = true;
     this.deps.events.off(this);
     if (this.timer) clearTimeout(this.timer);
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    if (this.sealTimer) clearInterval(this.sealTimer);
+    if (this.deps.hot) {
+      this.sealNow();
+      this.deps.hot.store.close();
+    }
+  }
+
+  /** How ingest acknowledges, when readings go through the hot log. */
+  get durability(): { mode: DurabilityMode; reason: string } | undefined {
+    const hot = this.deps.hot;
+    return hot ? { mode: hot.durability, reason: hot.reason } : undefined;
+  }
+
+  /**
+   * Seals the hot log's readings into SQLite now (before rollups, retention and erase read the
+   * table). `overwrite` zero-fills the sealed segments. Returns undefined without a hot log or
+   * when the commit failed (the readings stay in the head and the log).
+   */
+  seal(options: { overwrite?: boolean } = {}): SealResult | undefined {
+    const hot = this.deps.hot;
+    if (!hot) return undefined;
+    return hot.store.seal(this.deps.db, options);
+  }
+
+  /** Bytes this process wrote to storage since the household's day began (or since start, if later). */
+  writtenToday(): { bytes: number; since: number } | null {
+    const now = processWriteBytes();
+    if (now === null) return null;
+    const day = new Date(this.deps.clock.now()).toISOString().slice(0, 10);
+    if (!this.writeBaseline || this.writeBaseline.day !== day) this.writeBaseline = { day, bytes: now };
+    return { bytes: now - this.writeBaseline.bytes, since: Date.parse(`${this.writeBaseline.day}T00:00:00Z`) };
+  }
+
+  private sealNow(): void {
+    try {
+      this.seal();
+    } catch (err) {
+      this.deps.logger.error({ err: (err as Error).message, code: String((err as { code?: unknown }).code) }, 'cannot seal the hot log; its readings stay in the log');
+    }
   }
 
   get isFaulted(): boolean {
@@ -115,6 +208,8 @@ export class ReadingWriter implements Service, ReadingSink {
 
   /** The committed delivery row of (client id, packet id), for ingest's redelivery memory. */
   storedDelivery(clientId: string, packetId: number): StoredDelivery | undefined {
+    const logged = this.deps.hot?.store.head.delivery(clientId, packetId);
+    if (logged) return { payloadHash: logged.payloadHash, ts: logged.ts };
     const row = this.selectDelivery.get(clientId, packetId);
     return row ? { payloadHash: row.payload_hash, ts: row.ts } : undefined;
   }
@@ -169,12 +264,13 @@ export class ReadingWriter implements Service, ReadingSink {
     this.queuedReadings = 0;
     try {
       if (this.deps.options.beforeCommit) await this.deps.options.beforeCommit();
-      this.deps.db.tx(() => this.writeBatch(batch));
+      if (this.deps.hot) await this.appendBatch(batch, this.deps.hot);
+      else this.deps.db.tx(() => this.writeBatch(batch));
     } catch (err) {
       // The transaction rolled back: series ids and quarantine totals cached during it are void.
       this.series.clear();
       this.quarantine.resync();
-      if (isStorageFault(err)) {
+      if (isStorageFault(err) || isFileSystemFault(err)) {
         // Keep the batch, ahead of anything queued meanwhile, and try again later.
         this.queue = batch.concat(this.queue);
         this.queuedReadings = this.queue.reduce((n, p) => n + p.readings.length + 1, 0);
@@ -209,6 +305,40 @@ export class ReadingWriter implements Service, ReadingSink {
     }
     this.deps.options.afterCommit?.(count);
     if (count > 0) this.deps.events.emit('readings.committed', { count, deviceIds: [...devices] });
+    if (this.deps.hot && this.deps.hot.store.head.size >= this.deps.hot.sealRecords) this.sealNow();
+  }
+
+  /**
+   * The hot path of a batch: only new series and quarantine entries touch SQLite; the readings
+   * and deliveries go to the log as one frame, and in `fsync` mode wait for a group fdatasync.
+   */
+  private async appendBatch(batch: Pending[], hot: HotPath): Promise<void> {
+    const needsSql = batch.some((p) => (p.quarantine && !p.quarantined) || p.readings.some((r) => ownValue(p.specs, r.metric) !== undefined && !this.series.cached(p.deviceId, r.component, r.metric)));
+    if (needsSql) {
+      this.deps.db.tx(() => {
+        for (const p of batch) {
+          for (const r of p.readings) {
+            const spec = ownValue(p.specs, r.metric);
+            if (spec) this.series.resolve(p.deviceId, r.component, r.metric, spec);
+          }
+          if (p.quarantine && !p.quarantined) this.quarantine.add(p.quarantine);
+        }
+      });
+      for (const p of batch) if (p.quarantine) p.quarantined = true;
+    }
+    const records: HotRecord[] = [];
+    const deliveries: HotDelivery[] = [];
+    for (const p of batch) {
+      for (const r of p.readings) {
+        const spec = ownValue(p.specs, r.metric);
+        if (!spec) continue;
+        const s = this.series.cachedInfo(p.deviceId, r.component, r.metric)!;
+        records.push({ seriesId: s.id, ts: r.ts, value: encodeValue(s.type, s.scale, r.value), flags: r.timeSource === 'gateway' ? 1 : 0 });
+      }
+      if (p.delivery) deliveries.push({ ...p.delivery });
+    }
+    hot.store.append(records, deliveries);
+    if (hot.durability === 'fsync') await hot.store.sync();
   }
 
   private writeBatch(batch: Pending[]): void {
@@ -233,6 +363,12 @@ export interface StoreFault {
   code: string;
   /** free bytes on the database's file system when the fault began; null if unknown */
   freeBytes: number | null;
+}
+
+/** The hot log's write or fdatasync failing for want of space or a failing disk: hold, do not drop. */
+function isFileSystemFault(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'EIO' || code === 'EROFS';
 }
 
 function freeDiskBytes(dbPath: string): number | null {

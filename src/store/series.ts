@@ -37,6 +37,15 @@ export class SeriesCatalog {
     return info;
   }
 
+  /** Whether the series is known without asking SQLite. */
+  cached(deviceId: string, component: string, metric: string): boolean {
+    return this.cache.has(`${deviceId}\0${component}\0${metric}`);
+  }
+
+  cachedInfo(deviceId: string, component: string, metric: string): SeriesInfo | undefined {
+    return this.cache.get(`${deviceId}\0${component}\0${metric}`);
+  }
+
   /** Forget cached rows (after an erase removed series). */
   clear(): void {
     this.cache.clear();

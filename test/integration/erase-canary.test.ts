@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, connectClient, startGateway } from '../helpers/gateway.js';
@@ -24,7 +24,9 @@ metrics:
 `;
 
 function fileBytes(dataDir: string): Buffer {
-  const parts = ['sluice.db', 'sluice.db-wal'].map((f) => join(dataDir, f)).filter((p) => existsSync(p)).map((p) => readFileSync(p));
+  const log = join(dataDir, 'hotlog');
+  const segments = existsSync(log) ? readdirSync(log).map((f) => join('hotlog', f)) : [];
+  const parts = ['sluice.db', 'sluice.db-wal', ...segments].map((f) => join(dataDir, f)).filter((p) => existsSync(p)).map((p) => readFileSync(p));
   return Buffer.concat(parts);
 }
 
@@ -35,6 +37,29 @@ function addDevice(dataDir: string, devicesDir: string, id: string, profile: str
 }
 
 describe('sluice erase', () => {
+  it('erases readings still in the hot log (not sealed yet): the canary is gone from the log, the database and WAL', async () => {
+    const dataDir = tmpDir();
+    const devicesDir = tmpDir();
+    writeFileSync(join(devicesDir, 'canary.yaml'), PROFILE);
+    const secret = addDevice(dataDir, devicesDir, 'canary-dev', 'canary');
+    const gw = await startGateway({ dataDir, devicesDir });
+    try {
+      const a = await connectClient(gw.port, { username: 'canary-dev', password: secret, clientId: 'canary-dev' });
+      await a.publishAsync('sluice/canary-dev/telemetry', JSON.stringify({ level: CANARY_NUMBER, label: CANARY_TEXT, ts: Date.now() - 60_000 }), { qos: 1 });
+      await a.endAsync();
+      const log = readdirSync(join(dataDir, 'hotlog')).map((f) => readFileSync(join(dataDir, 'hotlog', f)));
+      expect(Buffer.concat(log).includes(CANARY_TEXT), 'the reading is in the hot log before the erase').toBe(true);
+      const r = cli(['erase', '--device', 'canary-dev', '--yes', '--json'], { dataDir });
+      expect(r.status, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { removed: { readings: number } }).removed.readings).toBe(2);
+      const after = fileBytes(dataDir);
+      expect(after.includes(CANARY_TEXT), 'canary text left in the files').toBe(false);
+      expect(after.includes(canaryDouble), 'canary number left in the files').toBe(false);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('erases a device for real: a canary written through MQTT is gone from the database and WAL bytes', async () => {
     const dataDir = tmpDir();
     const devicesDir = tmpDir();

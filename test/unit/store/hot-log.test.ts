@@ -22,7 +22,7 @@ describe('hot log', () => {
     const random = new Random(7);
     const written: HotRecord[] = [];
     let { log, replay } = HotLog.open({ dir });
-    expect(replay).toEqual({ records: [], segments: [1], damage: [] });
+    expect(replay).toEqual({ records: [], deliveries: [], segments: [1], damage: [] });
     for (let g = 0; g < 20; g++) {
       const records = group(random, 1 + (g % 5), T0 + g * 10_000);
       written.push(...records);
