@@ -136,6 +136,11 @@ export const errorCatalogue = {
     meaning: 'The --window is not one complete, closed window of the policy\'s window size in the household timezone.',
     fix: 'Give START/END of one whole hour, day or week (as the policy says) that has ended, e.g. 2026-11-22/2026-11-23.',
   },
+  SLUICE_ERR_NOTHING_TO_SEND: {
+    exit: 1,
+    meaning: 'The window has nothing to send: every item had fewer readings than its minimum, or no rule summarises windows of this size. Nothing leaves for it.',
+    fix: 'Nothing to fix: this is the privacy floor working. Pick another window, or lower min_samples in the policy (never below the household floor in policies/defaults.yaml).',
+  },
   SLUICE_ERR_SECRET_MISSING: {
     exit: 1,
     meaning: 'The signing key a policy names (secret_env or secret_file) is not available to the gateway.',

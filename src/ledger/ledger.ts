@@ -12,7 +12,9 @@ export type LedgerKind =
   | 'disclosure.attempted'
   | 'disclosure.acknowledged'
   | 'disclosure.failed'
-  | 'disclosure.dropped';
+  | 'disclosure.dropped'
+  /** A window was considered and nothing left (too few readings, no rule for it). */
+  | 'disclosure.withheld';
 
 export interface LedgerEntry {
   kind: LedgerKind;
