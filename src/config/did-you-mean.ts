@@ -13,11 +13,12 @@ function distance(a: string, b: string): number {
 
 /**
  * `; did you mean "x"?` for the closest candidate within a third of the word's length (at
- * least 1, at most 3 edits), or '' when nothing is close enough to be a typo.
+ * least 1, at most 3 edits), or '' when nothing is close enough to be a typo. Words under four
+ * letters only match a different spelling of case: "1m" is no typo of "1h".
  */
 export function didYouMean(word: string, candidates: Iterable<string>): string {
   const w = word.toLowerCase();
-  const limit = Math.min(3, Math.max(1, Math.floor(w.length / 3)));
+  const limit = w.length < 4 ? 0 : Math.min(3, Math.max(1, Math.floor(w.length / 3)));
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of new Set(candidates)) {
