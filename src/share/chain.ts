@@ -12,8 +12,8 @@ export interface PreviousSummary {
 /**
  * The `Sluice-Previous` value: `none` for the first summary a vendor gets, else
  * `id=<previous id>,sha256=<sha256 of the previous body>`. It is outside the body so the body
- * stays a pure function of (approved policy, window, readings) — a preview equals the bytes
- * sent — while the link depends on what was delivered before. [PRIV-2] both parts are made
+ * stays a pure function of (approved policy, window, readings) — [PRIV-14] a preview equals the bytes
+ * sent — while the link depends on what was delivered before. [PRIV-13] both parts are made
  * only of what this vendor already holds (its own ids, keyed per vendor, and the hash of its
  * own bytes), so it links nothing across vendors or households.
  */

@@ -118,7 +118,7 @@ export class Disclosures {
 
   /**
    * Builds the summary from (approved version, window, stored readings, gateway secret) only —
-   * no ledger head, clock or send history — so preview and sent bytes are equal. [PRIV-3]
+   * no ledger head, clock or send history — so preview and sent bytes are equal. [PRIV-14]
    */
   private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
     const { queries } = this.deps;

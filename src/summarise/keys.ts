@@ -7,7 +7,7 @@ export function normaliseVendor(vendor: string): string {
 }
 
 /**
- * The key behind everything one vendor sees: HMAC-SHA256(gateway secret, vendor). [PRIV-2]
+ * The key behind everything one vendor sees: HMAC-SHA256(gateway secret, vendor). [PRIV-13]
  * every id and hash in a body is keyed with it, so two vendors (or two households with the
  * same device names and policy text) share no identifier, and no guess can be tested offline.
  */

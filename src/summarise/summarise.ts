@@ -109,7 +109,7 @@ export function policyWindowSizes(policy: EffectivePolicy): WindowSize[] {
  * Builds one window's summary of an approved policy. Pure: the readings come from the caller,
  * so a preview before approval, the bytes sent and a preview after sending are equal.
  * [PRIV-1] only aggregates over all selected devices leave; no device id or reading time.
- * [PRIV-4] an item with fewer readings than the floor is left out, and a window with no item
+ * [PRIV-11] an item with fewer readings than the floor is left out; [PRIV-15] a window with no item
  * sends nothing at all (no empty document, no marker).
  */
 export function summarise(input: SummariseInput): SummaryOutcome {

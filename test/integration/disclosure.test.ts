@@ -144,6 +144,9 @@ describe('first disclosure', () => {
     s.addThermostat('living');
     await s.publish('living', day(1), temps([19, 20.2, 21.4, 22.1]));
 
+    // [PRIV-14] the preview before approval is the exact bytes sent after it.
+    const pending = s.cli(['policy', 'preview', 'acme', '--window', win(1)]);
+    expect(pending.status).toBe(0);
     const before = s.cli(['policy', 'run', 'acme', '--window', win(1)]);
     expect(before.status).toBe(2);
     expect(before.stderr).toContain('SLUICE_ERR_POLICY_NOT_APPROVED');
@@ -158,6 +161,7 @@ describe('first disclosure', () => {
     await vendor.waitFor((v) => v.deliveries().length === 1);
     const [delivery] = vendor.deliveries();
     expect(delivery!.body.toString('utf8')).toBe(preview.stdout);
+    expect(delivery!.body.toString('utf8')).toBe(pending.stdout);
     expect(delivery!.signature.ok).toBe(true);
     expect(delivery!.key).toBe(run.summary_id);
     expect(delivery!.headers['content-type']).toBe('application/json');
@@ -168,7 +172,8 @@ describe('first disclosure', () => {
       vendor: 'Acme Heating',
       window: { start: day(1).toISO({ suppressMilliseconds: true }), end: day(0).toISO({ suppressMilliseconds: true }) },
       items: [
-        { rule: 1, metric: 'temperature', unit: '°C', window: '1d', stats: { mean: 20.5, min: 19, max: 22 } },
+        // time-weighted: (19 + 20.2 + 21.4 + 22.1 · 2 h held) / 5 h = 20.96 → 21
+        { rule: 1, metric: 'temperature', unit: '°C', window: '1d', stats: { mean: 21, min: 19, max: 22 } },
         { rule: 1, metric: 'setpoint_heat', unit: '°C', window: '1d', stats: { mean: 21, min: 21, max: 21 } },
       ],
     });
@@ -180,7 +185,14 @@ describe('first disclosure', () => {
     expect(ledger.map((r) => r.kind)).toEqual(['policy.approved', 'disclosure.attempted', 'disclosure.acknowledged']);
     expect(ledger[1]!.detail.body_sha256).toBe(sha256(delivery!.body));
     expect(ledger[2]!.detail.status).toBe(200);
-    expect(doc.ledger_head).toBe(s.json<Array<{ hash: string }>>(['ledger', 'show'])[0]!.hash);
+    // [PRIV-13] nothing global in the body: no ledger head, and the version is keyed for this vendor, not the approved hash.
+    expect(Object.keys(doc).sort()).toEqual(['format', 'household', 'id', 'items', 'policy', 'purpose', 'vendor', 'version', 'window']);
+    for (const row of s.json<Array<{ hash: string; version: string | null }>>(['ledger', 'show'])) {
+      expect(delivery!.body.toString()).not.toContain(row.hash);
+      if (row.version) expect(delivery!.body.toString()).not.toContain(row.version);
+    }
+    // A preview of the window after it was sent is still the same bytes.
+    expect(s.cli(['policy', 'preview', 'acme', '--window', win(1)]).stdout).toBe(delivery!.body.toString('utf8'));
 
     // The same window again: nothing new is produced or sent.
     expect(s.json<{ created: boolean }>(['policy', 'run', 'acme', '--window', win(1)]).created).toBe(false);
@@ -261,7 +273,7 @@ describe('first disclosure', () => {
     vendor.script([{ status: 500 }, { status: 503 }, { status: 429, headers: { 'retry-after': '1' } }, { hang: true }]);
     const s = await scene(vendor.url);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await vendor.waitFor((v) => v.deliveries().length === 1);
@@ -281,7 +293,7 @@ describe('first disclosure', () => {
     const port = await freePort();
     const s = await scene(`http://127.0.0.1:${port}/v1/summaries`);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await s.gw.waitForLog((l) => l.msg === 'summary delivery will be retried' && String(l.error).includes('ECONNREFUSED'));
@@ -295,7 +307,7 @@ describe('first disclosure', () => {
     const s = await scene(vendor.url);
     vendor.script([{ kill: () => s.gw.child }]);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await s.gw.exited;
@@ -313,7 +325,7 @@ describe('first disclosure', () => {
     vendor.script([{ status: 500 }, { status: 500 }, { status: 500 }]);
     const s = await scene(vendor.url, { SLUICE_SHARE_BACKOFF_INITIAL: '3000ms', SLUICE_SHARE_BACKOFF_MAX: '3000ms', SLUICE_SHARE_BACKOFF_JITTER: '0' });
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await vendor.waitFor((v) => v.requests.length === 1);
@@ -369,7 +381,7 @@ describe('first disclosure', () => {
     const vendor = await receiver(undefined, { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') });
     const s = await scene(vendor.url);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     const retried = await s.gw.waitForLog((l) => l.msg === 'summary delivery will be retried');
