@@ -102,7 +102,7 @@ export class Outbox {
         `INSERT OR IGNORE INTO summaries (id, policy, vendor, version, window_start, window_end, body, body_sha256, created_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')`,
       )
-      .run(d.id, d.policy, d.vendor, d.version, windowStart, windowEnd, summary.body, summary.bodySha256, now);
+      .run(d.id, d.policy, d.vendor, summary.policyVersion, windowStart, windowEnd, summary.body, summary.bodySha256, now);
     if (inserted.changes === 0) return false;
     this.deps.db.raw.prepare('INSERT INTO outbox (summary_id, policy, endpoint, attempts, next_attempt_at) VALUES (?, ?, ?, 0, ?)').run(d.id, d.policy, endpoint, now);
     return true;

@@ -75,6 +75,8 @@ export interface Summary {
   /** The exact bytes that are stored, previewed, hashed in the ledger and sent. */
   body: Buffer;
   bodySha256: string;
+  /** The approved version's hash (for the household's ledger and outbox; the body carries only the vendor-keyed form). */
+  policyVersion: string;
   omitted: OmittedItem[];
 }
 
@@ -153,7 +155,7 @@ export function summarise(input: SummariseInput): SummaryOutcome {
     items,
   };
   const body = Buffer.from(canonicalJson(document), 'utf8');
-  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), omitted } };
+  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted } };
 }
 
 /** The rule's settings after the household floors; an approval stored before defaults existed gets the built-in floors. */
