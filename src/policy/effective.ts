@@ -86,15 +86,21 @@ export function policyPath(dir: string, name: string): string {
   return join(dir, `${name}.yaml`);
 }
 
-/** Reads and validates one policy file; throws SLUICE_ERR_POLICY_INVALID listing every problem with file:line:col. */
-export function readPolicyFile(dir: string, name: string): PolicyFile {
+/**
+ * Reads and validates one policy file, by name (`acme`, in the policies directory) or by path
+ * (`policies/acme.yaml`, `./x.yml`); throws SLUICE_ERR_POLICY_INVALID listing every problem with file:line:col.
+ */
+export function readPolicyFile(dir: string, nameOrPath: string): PolicyFile {
+  const byPath = nameOrPath.includes('/') || /\.ya?ml$/.test(nameOrPath);
+  const name = byPath ? basename(nameOrPath).replace(/\.ya?ml$/, '') : nameOrPath;
   if (!POLICY_NAME.test(name)) throw new SluiceError('SLUICE_ERR_POLICY_UNKNOWN', `"${name}" is not a policy name (lower-case letters, digits, "-" and "_")`);
-  const file = policyPath(dir, name);
+  if (`${name}.yaml` === DEFAULTS_FILE) throw new SluiceError('SLUICE_ERR_POLICY_UNKNOWN', `${DEFAULTS_FILE} holds the household defaults, not a policy`);
+  const file = byPath ? nameOrPath : policyPath(dir, name);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new SluiceError('SLUICE_ERR_POLICY_UNKNOWN', `no policy "${name}": ${file} does not exist`, { name, file });
+    throw new SluiceError('SLUICE_ERR_POLICY_UNKNOWN', `no policy "${name}": ${file} does not exist${byPath ? '' : didYouMean(name, listPolicyNames(dir))}`, { name, file });
   }
   const parsed = parseYaml(text, file, policySchema, 'SLUICE_ERR_POLICY_INVALID');
   return { name, file, text, policy: parsed.value, parsed };

@@ -102,9 +102,10 @@ export interface SummariseInput {
 const DEFAULT_HOLD_MS = 2 * 3_600_000;
 const HOURS_STEP = 0.01;
 
-/** The window sizes a policy's rules use, after the household floors. */
+/** The window sizes a policy's rules use, after the household floors, smallest first. */
 export function policyWindowSizes(policy: EffectivePolicy): WindowSize[] {
-  return [...new Set(policy.rules.map((r) => settingsOf(r, policy).window))].sort();
+  const order: Record<WindowSize, number> = { '1h': 0, '1d': 1, '7d': 2 };
+  return [...new Set(policy.rules.map((r) => settingsOf(r, policy).window))].sort((a, b) => order[a] - order[b]);
 }
 
 /**

@@ -107,3 +107,16 @@ describe('household defaults (policies/defaults.yaml)', () => {
     expect(() => readDefaultsFile(dir)).toThrow(/defaults\.yaml:2:14 SLUICE_ERR_POLICY_INVALID min_samples/);
   });
 });
+
+describe('policy check by path', () => {
+  it('reads a policy by file path as well as by name, and suggests a near name', async () => {
+    const { readPolicyFile } = await import('../../../src/policy/index.js');
+    const d = mkdtempSync(join(tmpdir(), 'sluice-pol-'));
+    writeFileSync(join(d, 'acme-heating.yaml'), 'version: 1\n');
+    expect(() => readPolicyFile('/nonexistent', join(d, 'acme-heating.yaml'))).toThrow(/acme-heating\.yaml: 8 problems|required/);
+    expect(() => readPolicyFile(d, 'acme-heatng')).toThrow(/did you mean "acme-heating"\?/);
+    expect(() => readPolicyFile(d, 'defaults')).toThrow(/household defaults, not a policy/);
+    const shipped = readPolicyFile('/nonexistent', join(ROOT, 'policies', 'acme-thermostat.yaml'));
+    expect(shipped.name).toBe('acme-thermostat');
+  });
+});
