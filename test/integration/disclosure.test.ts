@@ -270,7 +270,7 @@ describe('first disclosure', () => {
     expect(second.items.map((i) => i.metric)).toEqual(['temperature', 'setpoint_heat', 'humidity']);
     expect(second.items[0]!.stats.max).toBe(30);
     expect(s.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind === 'policy.changed').length).toBeGreaterThanOrEqual(1);
-  });
+  }, 90_000);
 
   it('500s, 429 with Retry-After and a hanging vendor end in exactly one delivery of the same bytes', async () => {
     const vendor = await receiver();
