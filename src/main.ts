@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { MqttBroker, PoisonGuard, POISON_FILE, SqlitePersistence, TelemetryIntake, brokerSettings, containFailures } from './broker/index.js';
-import type { SluiceConfig } from './config/index.js';
+import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } from './broker/index.js';
+import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
-import { CHECKPOINT_JOB, RETENTION_JOB, buildMaintenance, buildOperations, buildSharing, openContext, policyJobs, type GatewayContext } from './gateway/index.js';
+import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
+import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
-import { ReadingWriter, type ReadingWriterOptions } from './store/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
 export interface GatewayOverrides {
@@ -53,44 +54,23 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     },
   });
   const poison = new PoisonGuard({ file: join(config.data_dir, POISON_FILE), db });
-  const crashed = poison.open(clock.now());
-  if (crashed) {
-    // [PRIV-3] names the topic, never the payload.
-    logger.error({ deviceId: crashed.deviceId, topic: crashed.topic }, 'the previous run died while interpreting this message; quarantined instead of retried');
-    await writer.submit({
-      deviceId: crashed.deviceId,
-      readings: [],
-      specs: {},
-      quarantine: {
-        deviceId: crashed.deviceId,
-        clientId: crashed.clientId,
-        topic: crashed.topic,
-        reason: 'ingest_crashed',
-        message: `the gateway stopped while interpreting this message (${crashed.bytes} bytes); it was quarantined at restart instead of being retried`,
-        payload: Buffer.from(crashed.head, 'base64'),
-        receivedAt: crashed.receivedAt,
-      },
-    });
-  }
+  await replayCrash({ poison, sink: writer, logger, now: clock.now() });
   const intake = new TelemetryIntake({
-    writer,
+    sink: writer,
     profiles,
     clock,
     logger,
     events,
-    limits: { maxPayloadBytes: config.ingest.max_payload_bytes, maxFuture: config.ingest.max_future, maxPast: config.ingest.max_past },
+    options: ingestOptionsFrom(config),
     poison,
+    redelivery: new RedeliveryMemory({ stored: (clientId, packetId) => writer.storedDelivery(clientId, packetId) }),
     testPoison: process.env.SLUICE_TEST_POISON || undefined,
   });
   // Retained messages and persistent sessions survive a restart.
-  const limits = config.broker.limits;
-  const persistence = new SqlitePersistence({
-    db,
-    logger,
-    limits: { maxRetained: limits.max_retained_messages, maxRetainedBytes: limits.max_retained_bytes, maxQueuedPerSession: limits.max_queued_per_session, maxQueuedTotal: limits.max_queued_total },
-  });
+  const brokerOptions = brokerOptionsFrom(config);
+  const persistence = new SqlitePersistence({ db, logger, limits: brokerOptions.persistence });
   const broker = new MqttBroker({
-    options: { host: config.mqtt.host, port: config.mqtt.port, settings: brokerSettings(config) },
+    options: brokerOptions,
     registry,
     intake,
     clock,
@@ -116,9 +96,16 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
     ],
   });
-  const operations = buildOperations(
+  // One Sharing per process: the admin operations and the disclosure path share its book, outbox and ledger.
+  const sharing = buildSharing(context);
+  const app = buildApp({
     context,
-    () => ({
+    sharing,
+    maintenance,
+    writer,
+    scheduler,
+    testHooks,
+    runtime: () => ({
       mqttPort: broker.port,
       connectedClients: broker.connectedClients,
       storeFaulted: writer.isFaulted,
@@ -126,11 +113,9 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       startedAt,
       broker: () => broker.stats(),
     }),
-    { maintenance, writer, scheduler, testHooks },
-  );
-  const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations, logger });
+  });
+  const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
-  const sharing = buildSharing(context);
   const share = config.share;
   const forwarder = new Forwarder({
     outbox: sharing.outbox,
@@ -161,6 +146,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     throw err;
   }
   logger.info({ dataDir: config.data_dir, devices: registry.list().length, profiles: [...profiles().keys()] }, 'gateway started');
+  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker.port });
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { DB_FILE, openDatabase, silentLogger, systemClock } from '../../src/core/index.js';
-import { allMigrations, openContext } from '../../src/gateway/index.js';
+import { allMigrations, openContext } from '../../src/app/index.js';
 import type { LoadDevice } from '../load-client.js';
 import { benchTmp, cloneDataDir, ROOT } from './procs.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { DB_FILE, EventBus, openDatabase, silentLogger, systemClock } from '../../src/core/index.js';
-import { allMigrations } from '../../src/gateway/index.js';
+import { allMigrations } from '../../src/app/index.js';
 import { ReadingWriter } from '../../src/store/index.js';
 import { householdMessages } from '../lib/device-mix.js';
 import type { BenchOptions, Figure, Part, PartResult } from '../lib/part.js';

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
+import { RetainedIndex } from './retained-index.js';
 
 const AedesPacket = createRequire(import.meta.url)('aedes-packet') as new (packet: object) => object;
 
@@ -124,6 +125,8 @@ export class OutgoingQueues {
  */
 export class BoundedPersistence {
   private readonly queues: OutgoingQueues;
+  /** What the wrapped persistence retains; the broker's caps keep it bounded. */
+  readonly retainedIndex = new RetainedIndex();
 
   constructor(
     private readonly inner: AedesPersistence,
@@ -166,6 +169,12 @@ export class BoundedPersistence {
     await this.inner.setup(broker);
   }
 
+  async storeRetained(packet: { topic: string; payload?: Buffer | string }): Promise<unknown> {
+    const stored = await (this.inner.storeRetained as (p: unknown) => Promise<unknown>)(packet);
+    this.retainedIndex.set(packet.topic, Buffer.byteLength(packet.payload ?? ''));
+    return stored;
+  }
+
   async cleanSubscriptions(client: { id: string }): Promise<unknown> {
     this.queues.drop(client.id);
     return this.inner.cleanSubscriptions(client);
@@ -192,4 +201,4 @@ export class BoundedPersistence {
   }
 }
 
-const OWN = new Set(['setup', 'cleanSubscriptions', 'outgoingEnqueue', 'outgoingEnqueueCombi', 'outgoingUpdate', 'outgoingClearMessageId', 'outgoingStream']);
+const OWN = new Set(['setup', 'storeRetained', 'cleanSubscriptions', 'outgoingEnqueue', 'outgoingEnqueueCombi', 'outgoingUpdate', 'outgoingClearMessageId', 'outgoingStream']);

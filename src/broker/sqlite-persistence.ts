@@ -2,6 +2,7 @@ import { OutgoingQueues, type AedesPersistence } from './bounded-persistence.js'
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { Logger, Migration, SluiceDatabase } from '../core/index.js';
+import { RetainedIndex } from './retained-index.js';
 
 const require = createRequire(import.meta.url);
 
@@ -101,8 +102,8 @@ export class SqlitePersistence extends MemoryBase {
   private dropListener: (clientId: string, dropped: number) => void = () => {};
   /** Outgoing queues live here, not in the base class, so the cap can drop a session's oldest. */
   private readonly outgoing: OutgoingQueues;
-  private retainedBytes = 0;
-  private retainedCount = 0;
+  /** What is retained, loaded from disk at setup: the broker's caps and status count this. */
+  readonly retainedIndex = new RetainedIndex();
   private readonly sql;
 
   constructor(private readonly deps: { db: SluiceDatabase; limits: PersistenceLimits; logger?: Logger }) {
@@ -111,7 +112,6 @@ export class SqlitePersistence extends MemoryBase {
     const raw = deps.db.raw;
     this.sql = {
       putRetained: raw.prepare('INSERT INTO broker_retained (topic, packet, bytes) VALUES (?, ?, ?) ON CONFLICT (topic) DO UPDATE SET packet = excluded.packet, bytes = excluded.bytes'),
-      getRetained: raw.prepare<[string], { bytes: number }>('SELECT bytes FROM broker_retained WHERE topic = ?'),
       delRetained: raw.prepare('DELETE FROM broker_retained WHERE topic = ?'),
       putSub: raw.prepare('INSERT OR REPLACE INTO broker_subscriptions (client_id, topic, sub) VALUES (?, ?, ?)'),
       delSub: raw.prepare('DELETE FROM broker_subscriptions WHERE client_id = ? AND topic = ?'),
@@ -136,10 +136,9 @@ export class SqlitePersistence extends MemoryBase {
   override async setup(broker: unknown): Promise<void> {
     await super.setup(broker);
     const raw = this.deps.db.raw;
-    for (const row of raw.prepare<[], { packet: string; bytes: number }>('SELECT packet, bytes FROM broker_retained ORDER BY id').all()) {
+    for (const row of raw.prepare<[], { topic: string; packet: string; bytes: number }>('SELECT topic, packet, bytes FROM broker_retained ORDER BY id').all()) {
       await super.storeRetained(decode(row.packet));
-      this.retainedCount++;
-      this.retainedBytes += row.bytes;
+      this.retainedIndex.set(row.topic, row.bytes);
     }
     const subs = new Map<string, Sub[]>();
     for (const row of raw.prepare<[], { client_id: string; topic: string; sub: string }>('SELECT client_id, topic, sub FROM broker_subscriptions').all()) {
@@ -170,26 +169,23 @@ export class SqlitePersistence extends MemoryBase {
   override async storeRetained(packet: StoredPacket): Promise<void> {
     const topic = packet.topic!;
     const bytes = payloadOf(packet).length;
-    const before = this.sql.getRetained.get(topic);
+    const index = this.retainedIndex;
     if (bytes === 0) {
       await super.storeRetained(packet);
-      if (before) {
+      if (index.bytesOf(topic) !== undefined) {
         this.sql.delRetained.run(topic);
-        this.retainedCount--;
-        this.retainedBytes -= before.bytes;
+        index.set(topic, 0);
       }
       return;
     }
-    const count = this.retainedCount + (before ? 0 : 1);
-    const total = this.retainedBytes - (before?.bytes ?? 0) + bytes;
-    if (count > this.deps.limits.maxRetained || total > this.deps.limits.maxRetainedBytes) {
-      this.deps.logger?.warn({ topic, retained: this.retainedCount, bytes: this.retainedBytes }, 'retained message not kept: the retained store is full (broker.max_retained / max_retained_bytes)');
+    // The broker checks these caps before it lets a retained publish through; this is the backstop.
+    if (index.refusal(topic, bytes, { maxMessages: this.deps.limits.maxRetained, maxBytes: this.deps.limits.maxRetainedBytes })) {
+      this.deps.logger?.warn({ topic, retained: index.count, bytes: index.bytes }, 'retained message not kept: the retained store is full (broker.max_retained / max_retained_bytes)');
       return;
     }
     await super.storeRetained(packet);
     this.sql.putRetained.run(topic, encode(packet), bytes);
-    this.retainedCount = count;
-    this.retainedBytes = total;
+    index.set(topic, bytes);
   }
 
   override async addSubscriptions(client: ClientRef, subs: Sub[]): Promise<void> {

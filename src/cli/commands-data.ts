@@ -1,11 +1,10 @@
-import type { DatabaseInfo } from '../store/index.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { DB_FILE, DataDirLock, SluiceError, ensureDataDir, lockHolder, silentLogger } from '../core/index.js';
-import { allMigrations } from '../gateway/index.js';
+import { allMigrations, type CheckResult } from '../app/index.js';
 import { quickCheck, recoverDatabase } from '../store/index.js';
-import type { Command } from './commands.js';
+import { text, type Command } from './command.js';
 import { withGateway } from './connect.js';
 import { table } from './format.js';
 
@@ -30,23 +29,8 @@ function keyValues(rows: Array<[string, unknown]>): string {
     .join('\n');
 }
 
-/** `db.info` answers the store's DatabaseInfo plus the gateway's view of faults and jobs. */
-type InfoResult = DatabaseInfo & {
-  store_fault: unknown;
-  jobs: Array<{ job: string; cron: string; next: string; last_run: string | null; last_outcome: string | null }>;
-};
-
-interface EraseResult {
-  erased: boolean;
-  would_remove?: { readings: number; rollups: number; quarantine: number; series: number };
-  removed?: { readings: number; rollups: number; quarantine: number; series: number };
-  bytes_before?: number;
-  bytes_after?: number;
-  backup_erased?: boolean;
-}
-
 /** `sluice db check` without a gateway: reads the file only, so a damaged one can be checked too. */
-async function checkOffline(dataDir: string): Promise<{ ok: boolean; problems: string[]; path: string }> {
+async function checkOffline(dataDir: string): Promise<CheckResult> {
   const path = join(dataDir, DB_FILE);
   if (!existsSync(path)) throw new SluiceError('SLUICE_ERR_USAGE', `there is no database at ${path}`);
   const lock = await DataDirLock.acquire(dataDir, 'cli', { waitMs: 2000 });
@@ -76,7 +60,7 @@ export const dataCommands: Command[] = [
     options: json,
     args: 0,
     async run({ flags, config, print }) {
-      const i = (await withGateway(config(), (call) => call('db.info'))) as InfoResult;
+      const i = await withGateway(config(), (call) => call('db.info'));
       if (flags.json) return print(JSON.stringify(i)), 0;
       print(
         keyValues([
@@ -106,7 +90,7 @@ export const dataCommands: Command[] = [
       const cfg = config();
       const r =
         lockHolder(cfg.data_dir)?.kind === 'gateway'
-          ? ((await withGateway(cfg, (call) => call('db.check', { full: flags.full === true }))) as { ok: boolean; problems: string[]; path: string })
+          ? await withGateway(cfg, (call) => call('db.check', { full: flags.full === true }))
           : await checkOffline(cfg.data_dir);
       if (flags.json) print(JSON.stringify(r));
       else if (r.ok) print(`${r.path}: ok`);
@@ -157,8 +141,8 @@ export const dataCommands: Command[] = [
     options: { device: { type: 'string' }, metric: { type: 'string' }, before: { type: 'string' }, all: { type: 'boolean' }, yes: { type: 'boolean' }, ...json },
     args: 0,
     async run({ flags, config, print }) {
-      const params = { device: flags.device, metric: flags.metric, before: flags.before, all: flags.all === true, yes: flags.yes === true };
-      const r = (await withGateway(config(), (call) => call('erase', params))) as EraseResult;
+      const params = { device: text(flags.device), metric: text(flags.metric), before: text(flags.before), all: flags.all === true, yes: flags.yes === true };
+      const r = await withGateway(config(), (call) => call('erase', params));
       if (!r.erased) {
         const w = r.would_remove!;
         if (flags.json) print(JSON.stringify(r));
@@ -194,7 +178,7 @@ export const dataCommands: Command[] = [
     options: { metric: { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, ...json },
     args: 1,
     async run({ args, flags, config, print }) {
-      const rows = (await withGateway(config(), (call) => call('rollups', { id: args[0], metric: flags.metric, since: flags.since, until: flags.until }))) as Array<Record<string, unknown>>;
+      const rows = await withGateway(config(), (call) => call('rollups', { id: args[0]!, metric: text(flags.metric) ?? '', since: text(flags.since), until: text(flags.until) }));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No rollups for that device and metric.');
       else for (const r of rows) print(keyValues(Object.entries(r).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v])));

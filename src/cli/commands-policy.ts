@@ -1,23 +1,12 @@
 import { createInterface } from 'node:readline/promises';
 import { SluiceError } from '../core/index.js';
-import type { Command } from './commands.js';
+import { text, type Command } from './command.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
 
 const json = { json: { type: 'boolean' } } as const;
 const yes = { yes: { type: 'boolean' } } as const;
 const window = { window: { type: 'string' } } as const;
-
-interface Explained {
-  name: string;
-  state: string;
-  state_text: string;
-  text: string;
-  version: string | null;
-  approved_version: string | null;
-  changes: string[];
-  problems: string | null;
-}
 
 /** Asks on the terminal; without one, the household must say --yes explicitly. */
 async function confirm(question: string, flags: Record<string, unknown>): Promise<boolean> {
@@ -39,10 +28,10 @@ export const policyCommands: Command[] = [
     options: json,
     args: 0,
     async run({ flags, config, print }) {
-      const rows = (await withGateway(config(), (call) => call('policy.list'))) as Array<Record<string, string | boolean | null>>;
+      const rows = await withGateway(config(), (call) => call('policy.list'));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No policies. Copy one from the examples into the policies directory.');
-      else print(table(['NAME', 'VENDOR', 'STATE', 'EXPIRES', 'NEXT RUN'], rows.map((r) => [r.name as string, r.vendor as string, r.state_text as string, r.expires as string, (r.next_run as string) ?? ''])));
+      else print(table(['NAME', 'VENDOR', 'STATE', 'EXPIRES', 'NEXT RUN'], rows.map((r) => [r.name, r.vendor, r.state_text, r.expires, r.next_run ?? ''])));
       return 0;
     },
   },
@@ -53,7 +42,7 @@ export const policyCommands: Command[] = [
     options: json,
     args: 1,
     async run({ args, flags, config, print }) {
-      const [r] = (await withGateway(config(), (call) => call('policy.check', { name: args[0] }))) as Array<{ name: string; ok: boolean; problems: string | null; version: string | null }>;
+      const [r] = await withGateway(config(), (call) => call('policy.check', { name: args[0]! }));
       if (flags.json) print(JSON.stringify(r));
       else {
         if (r!.problems) process.stderr.write(`${r!.problems}\n`);
@@ -69,7 +58,7 @@ export const policyCommands: Command[] = [
     options: json,
     args: 1,
     async run({ args, flags, config, print }) {
-      const r = (await withGateway(config(), (call) => call('policy.explain', { name: args[0] }))) as Explained;
+      const r = (await withGateway(config(), (call) => call('policy.explain', { name: args[0]! })));
       if (flags.json) print(JSON.stringify(r));
       else print([r.text, r.problems ? `\nProblems:\n${r.problems}` : '', r.state === 'changed' ? `\nChanges since approval:\n${r.changes.join('\n')}` : ''].filter(Boolean).join('\n'));
       return 0;
@@ -82,12 +71,7 @@ export const policyCommands: Command[] = [
     options: { ...window, ...json },
     args: 1,
     async run({ args, flags, config, print }) {
-      const r = (await withGateway(config(), (call) => call('policy.preview', { name: args[0], window: flags.window }))) as {
-        body: string;
-        basis: string;
-        window: { start: string; end: string };
-        omitted: Array<{ rule: number; metric: string; samples: number; min_samples: number }>;
-      };
+      const r = await withGateway(config(), (call) => call('policy.preview', { name: args[0]!, window: text(flags.window) }));
       if (flags.json) return print(JSON.stringify(r)), 0;
       // stdout carries the body and nothing else, byte for byte; notes go to stderr.
       process.stdout.write(r.body);
@@ -110,12 +94,12 @@ export const policyCommands: Command[] = [
     async run({ args, flags, config, print }) {
       const cfg = config();
       const r = await withGateway(cfg, async (call) => {
-        const e = (await call('policy.explain', { name: args[0] })) as Explained;
+        const e = (await call('policy.explain', { name: args[0]! }));
         if (e.problems && !e.version) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', e.problems);
         print(e.text);
         print(`\nWhat changes with this approval:\n${e.changes.map((c) => `  ${c}`).join('\n') || '  nothing: this version is already approved'}`);
         if (!(await confirm(`Approve ${e.name} version ${e.version?.slice(0, 12)}?`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not approved');
-        return (await call('policy.approve', { name: args[0], hash: e.version })) as { version: string };
+        return await call('policy.approve', { name: args[0]!, hash: e.version });
       });
       print(`Approved ${args[0]} (version ${r.version}). Summaries are sent on its schedule; revoke with: sluice policy revoke ${args[0]}`);
       return 0;
@@ -129,7 +113,7 @@ export const policyCommands: Command[] = [
     args: 1,
     async run({ args, flags, config, print }) {
       if (!(await confirm(`Revoke ${args[0]}? Nothing more will be sent under it.`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not revoked');
-      const r = (await withGateway(config(), (call) => call('policy.revoke', { name: args[0] }))) as { dropped: number };
+      const r = await withGateway(config(), (call) => call('policy.revoke', { name: args[0]! }));
       print(`Revoked ${args[0]}.${r.dropped > 0 ? ` ${r.dropped} queued summaries were deleted unsent.` : ''}`);
       return 0;
     },
@@ -141,12 +125,7 @@ export const policyCommands: Command[] = [
     options: { ...window, ...json },
     args: 1,
     async run({ args, flags, config, print }) {
-      const r = (await withGateway(config(), (call) => call('policy.run', { name: args[0], window: flags.window }))) as {
-        summary_id: string;
-        created: boolean;
-        state: string;
-        window: { start: string; end: string };
-      };
+      const r = await withGateway(config(), (call) => call('policy.run', { name: args[0]!, window: text(flags.window) }));
       if (flags.json) print(JSON.stringify(r));
       else print(r.created ? `Queued summary ${r.summary_id} for ${r.window.start} — ${r.window.end}.` : `Summary ${r.summary_id} for that window already exists (${r.state}); nothing new.`);
       return 0;
@@ -160,15 +139,7 @@ export const policyCommands: Command[] = [
     args: 0,
     async run({ flags, config, print }) {
       const cfg = config();
-      const rows = (await withGateway(cfg, (call) => call('ledger.show', { vendor: flags.vendor }))) as Array<{
-        seq: number;
-        at: string;
-        kind: string;
-        vendor: string | null;
-        policy: string | null;
-        summary_id: string | null;
-        detail: Record<string, unknown>;
-      }>;
+      const rows = await withGateway(cfg, (call) => call('ledger.show', { vendor: text(flags.vendor) }));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('The ledger is empty: nothing was approved or sent.');
       else
@@ -188,7 +159,7 @@ export const policyCommands: Command[] = [
     options: json,
     args: 0,
     async run({ flags, config, print }) {
-      const r = (await withGateway(config(), (call) => call('ledger.verify'))) as { ok: boolean; rows: number; head: { hash: string } | null; problem: { seq: number | null; message: string } | null };
+      const r = await withGateway(config(), (call) => call('ledger.verify'));
       if (flags.json) print(JSON.stringify(r));
       else if (r.ok) print(`Ledger ok: ${r.rows} rows, head ${r.head?.hash ?? '(empty)'}`);
       else process.stderr.write(`sluice: SLUICE_ERR_LEDGER_BROKEN ${r.problem!.message}\n`);

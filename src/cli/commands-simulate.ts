@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { SluiceError, lockHolder, parseDuration, systemClock } from '../core/index.js';
 import { runSimulation } from '../simulate/index.js';
-import type { Command } from './commands.js';
+import type { Command } from './command.js';
 import { withGateway } from './connect.js';
 
 function numberFlag(value: string | boolean | undefined, name: string, fallback: number, check: (n: number) => boolean): number {
@@ -11,10 +11,19 @@ function numberFlag(value: string | boolean | undefined, name: string, fallback:
   return n;
 }
 
+function isoFlag(value: string | boolean | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = typeof value === 'string' ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(ms) || !/(Z|[+-]\d{2}:?\d{2})$/.test(String(value))) {
+    throw new SluiceError('SLUICE_ERR_USAGE', `--${name}: expected an ISO 8601 time with offset; got "${String(value)}"`);
+  }
+  return ms;
+}
+
 export const simulateCommands: Command[] = [
   {
     name: 'simulate',
-    usage: 'simulate [--devices N] [--rate R] [--speed S] [--seed N] [--backfill 7d] [--start ISO] [--duration 10m] [--host H] [--mqtt-port N]',
+    usage: 'simulate [--devices N] [--rate R] [--speed S] [--seed N] [--backfill 7d] [--start ISO] [--until ISO] [--duration 10m] [--host H] [--mqtt-port N]',
     summary: 'Run a simulated household against the running gateway (devices marked simulated; never shared unless a policy names them).',
     options: {
       devices: { type: 'string' },
@@ -23,6 +32,7 @@ export const simulateCommands: Command[] = [
       seed: { type: 'string' },
       backfill: { type: 'string' },
       start: { type: 'string' },
+      until: { type: 'string' },
       duration: { type: 'string' },
       host: { type: 'string' },
       'mqtt-port': { type: 'string' },
@@ -34,9 +44,10 @@ export const simulateCommands: Command[] = [
         throw new SluiceError('SLUICE_ERR_GATEWAY_NOT_RUNNING', `no gateway runs on ${cfg.data_dir}; start it first (npm start, or sluice start --data ${cfg.data_dir})`);
       }
       const seed = numberFlag(flags.seed, 'seed', Math.floor(Math.random() * 2 ** 31), (n) => Number.isInteger(n) && n >= 0);
-      const start = typeof flags.start === 'string' ? Date.parse(flags.start) : undefined;
-      if (start !== undefined && (Number.isNaN(start) || !/(Z|[+-]\d{2}:?\d{2})$/.test(String(flags.start)))) {
-        throw new SluiceError('SLUICE_ERR_USAGE', `--start: expected an ISO 8601 time with offset; got "${String(flags.start)}"`);
+      const start = isoFlag(flags.start, 'start');
+      const until = isoFlag(flags.until, 'until');
+      if (start !== undefined && until !== undefined && until <= start) {
+        throw new SluiceError('SLUICE_ERR_USAGE', `--until ${String(flags.until)} must be after --start ${String(flags.start)}`);
       }
       const options = {
         devices: numberFlag(flags.devices, 'devices', 10, (n) => Number.isInteger(n) && n >= 1 && n <= 1000),
@@ -45,6 +56,7 @@ export const simulateCommands: Command[] = [
         seed,
         backfill: typeof flags.backfill === 'string' ? parseDuration(flags.backfill, '--backfill') : 0,
         start,
+        until,
         duration: typeof flags.duration === 'string' ? (flags.duration === '0' ? 0 : parseDuration(flags.duration, '--duration')) : undefined,
         timezone: cfg.timezone,
       };
@@ -58,7 +70,7 @@ export const simulateCommands: Command[] = [
       process.once('SIGTERM', onSignal);
       try {
         const summary = await withGateway(cfg, async (call) => {
-          const status = (await call('status')) as { mqtt_port: number | null };
+          const status = await call('status');
           const port = typeof flags['mqtt-port'] === 'string' ? Number(flags['mqtt-port']) : status.mqtt_port;
           if (!port) throw new SluiceError('SLUICE_ERR_GATEWAY_NOT_RUNNING', 'the gateway reports no MQTT port');
           print(`Simulating ${options.devices} device(s) with seed ${seed} against mqtt://${host}:${port} (Ctrl-C stops).`);

@@ -1,47 +1,19 @@
-import type { ParseArgsConfig } from 'node:util';
-import type { SluiceConfig } from '../config/index.js';
 import { createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
 import { dataCommands } from './commands-data.js';
+import { text, type Command } from './command.js';
 import { withGateway } from './connect.js';
 import { localTime, table } from './format.js';
+import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export interface CommandInput {
-  args: string[];
-  flags: Record<string, string | boolean | undefined>;
-  config: () => Readonly<SluiceConfig>;
-  print: (text: string) => void;
-}
-
-export interface Command {
-  name: string;
-  usage: string;
-  summary: string;
-  options: Options;
-  args: number;
-  /** Only `start` knows this flag; others reject it. */
-  run(input: CommandInput): Promise<number>;
-}
 
 const json = { json: { type: 'boolean' } } as const;
 
 /** The most readings one `sluice readings` prints (the admin operation's default limit). */
 const READINGS_LIMIT = 10_000;
 
-interface DeviceRow {
-  id: string;
-  role: string;
-  profile: string | null;
-  base_topic: string | null;
-  simulated: boolean;
-  created_at: string;
-}
-
-function printCredentials(print: (t: string) => void, r: { id: string; username: string; password: string | null; role: string; via?: string | null }, asJson: boolean, verb: string): void {
+function printCredentials(print: (t: string) => void, r: DeviceCredentials, asJson: boolean, verb: string): void {
   if (asJson) return print(JSON.stringify(r));
   if (r.password === null) return print(`${verb} ${r.id} behind bridge ${r.via ?? ''}; the bridge publishes its messages, so it has no password of its own.`);
   print(
@@ -60,9 +32,9 @@ function printCredentials(print: (t: string) => void, r: { id: string; username:
 export const commands: Command[] = [
   {
     name: 'start',
-    usage: 'start [--mqtt-port N] [--data DIR] [--config FILE]',
+    usage: 'start [--mqtt-port N] [--mqtt-host ADDR] [--data DIR] [--config FILE]',
     summary: 'Run the gateway in the foreground until Ctrl-C (SIGINT) or SIGTERM.',
-    options: { 'mqtt-port': { type: 'string' } },
+    options: { 'mqtt-port': { type: 'string' }, 'mqtt-host': { type: 'string' } },
     args: 0,
     async run({ config }) {
       const cfg = config();
@@ -78,8 +50,8 @@ export const commands: Command[] = [
     args: 1,
     async run({ args, flags, config, print }) {
       const r = (await withGateway(config(), (call) =>
-        call('devices.add', { id: args[0], profile: flags.profile, role: flags.role, baseTopic: flags['base-topic'], via: flags.via, source: flags.source }),
-      )) as { id: string; username: string; password: string | null; role: string; via?: string | null };
+        call('devices.add', { id: args[0]!, profile: text(flags.profile), role: text(flags.role), baseTopic: text(flags['base-topic']), via: text(flags.via), source: text(flags.source) }),
+      ));
       printCredentials(print, r, flags.json === true, 'Added');
       return 0;
     },
@@ -91,7 +63,7 @@ export const commands: Command[] = [
     options: json,
     args: 0,
     async run({ flags, config, print }) {
-      const rows = (await withGateway(config(), (call) => call('devices.list'))) as DeviceRow[];
+      const rows = await withGateway(config(), (call) => call('devices.list'));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No devices yet. Add one with: sluice devices add ID --profile P');
       else print(table(['ID', 'ROLE', 'PROFILE', 'SIMULATED', 'ADDED'], rows.map((d) => [d.id, d.role, d.profile ?? d.base_topic ?? '', d.simulated ? 'yes' : '', d.created_at])));
@@ -106,9 +78,7 @@ export const commands: Command[] = [
     args: 1,
     async run({ args, flags, config, print }) {
       const cfg = config();
-      const d = (await withGateway(cfg, (call) => call('devices.show', { id: args[0] }))) as DeviceRow & {
-        latest: Array<{ metric: string; component: string; value: unknown; unit: string | null; ts: string }>;
-      };
+      const d = await withGateway(cfg, (call) => call('devices.show', { id: args[0]! }));
       if (flags.json) return print(JSON.stringify(d)), 0;
       print(`${d.id}  role ${d.role}${d.profile ? `, profile ${d.profile}` : ''}${d.simulated ? ', simulated' : ''}, added ${d.created_at}`);
       if (d.latest.length === 0) print('No readings yet.');
@@ -123,7 +93,7 @@ export const commands: Command[] = [
     options: json,
     args: 1,
     async run({ args, flags, config, print }) {
-      const r = await withGateway(config(), (call) => call('devices.remove', { id: args[0] }));
+      const r = await withGateway(config(), (call) => call('devices.remove', { id: args[0]! }));
       print(flags.json ? JSON.stringify(r) : `Removed ${args[0]}; it can no longer connect.`);
       return 0;
     },
@@ -135,12 +105,7 @@ export const commands: Command[] = [
     options: json,
     args: 1,
     async run({ args, flags, config, print }) {
-      const r = (await withGateway(config(), (call) => call('devices.passwd', { id: args[0] }))) as {
-        id: string;
-        username: string;
-        password: string;
-        role: string;
-      };
+      const r = await withGateway(config(), (call) => call('devices.passwd', { id: args[0]! }));
       printCredentials(print, r, flags.json === true, 'New password for');
       return 0;
     },
@@ -153,14 +118,7 @@ export const commands: Command[] = [
     args: 1,
     async run({ args, flags, config, print }) {
       const cfg = config();
-      const rows = (await withGateway(cfg, (call) => call('readings', { id: args[0], metric: flags.metric, since: flags.since }))) as Array<{
-        metric: string;
-        component?: string;
-        value: unknown;
-        unit: string | null;
-        ts: string;
-        time_source: string;
-      }>;
+      const rows = await withGateway(cfg, (call) => call('readings', { id: args[0]!, metric: text(flags.metric), since: text(flags.since) }));
       if (rows.length >= READINGS_LIMIT) process.stderr.write(`sluice: showing the first ${READINGS_LIMIT} readings; narrow the period with --since or --metric\n`);
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No readings in that period.');
@@ -182,12 +140,7 @@ export const commands: Command[] = [
     args: 0,
     async run({ flags, config, print }) {
       const cfg = config();
-      const rows = (await withGateway(cfg, (call) => call('quarantine', { device: flags.device }))) as Array<{
-        topic: string;
-        reason: string;
-        received_at: string;
-        message: string;
-      }>;
+      const rows = await withGateway(cfg, (call) => call('quarantine', { device: text(flags.device) }));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('The quarantine is empty.');
       else print(table(['RECEIVED', 'TOPIC', 'REASON', 'DETAIL'], rows.map((q) => [localTime(q.received_at, cfg.timezone), q.topic, q.reason, q.message])));
@@ -201,7 +154,7 @@ export const commands: Command[] = [
     options: json,
     args: 0,
     async run({ flags, config, print }) {
-      const s = (await withGateway(config(), (call) => call('status'))) as Record<string, unknown>;
+      const s = await withGateway(config(), (call) => call('status'));
       if (flags.json) print(JSON.stringify(s));
       else print(table(['', ''], Object.entries(s).map(([k, v]) => [k, v === null ? '-' : typeof v === 'object' ? JSON.stringify(v) : String(v)])).split('\n').slice(1).join('\n'));
       return 0;

@@ -1,30 +1,28 @@
 import { join } from 'node:path';
 import type { SluiceConfig } from '../config/index.js';
-import { SOCKET_FILE, SluiceError, callAdmin, isSluiceError, lockHolder, silentLogger, systemClock } from '../core/index.js';
-import { buildOperations, openContext } from '../gateway/index.js';
+import { SOCKET_FILE, callAdmin, isSluiceError, lockHolder, silentLogger, systemClock } from '../core/index.js';
+import { buildApp, buildMaintenance, buildSharing, openContext, type Call } from '../app/index.js';
 
-export type Call = (op: string, params?: Record<string, unknown>) => Promise<unknown>;
+export type { Call } from '../app/index.js';
 
 /**
  * Runs CLI work against the data directory's one owner: through the running gateway's admin
  * socket when a gateway holds the lock, otherwise by opening the database under the same lock.
+ * Either way the same application operation answers.
  */
 export async function withGateway<T>(config: Readonly<SluiceConfig>, work: (call: Call) => Promise<T>): Promise<T> {
   const holder = lockHolder(config.data_dir);
   if (holder?.kind === 'gateway') {
     const socket = join(config.data_dir, SOCKET_FILE);
-    return work((op, params) => callWithRetry(socket, op, params ?? {}));
+    // The gateway parses the params with the operation's schema; the answer is its result, as JSON.
+    return work(((op: string, params?: Record<string, unknown>) => callWithRetry(socket, op, params ?? {})) as Call);
   }
-  const ctx = await openContext(config, { kind: 'cli', logger: silentLogger(), clock: systemClock });
+  const context = await openContext(config, { kind: 'cli', logger: silentLogger(), clock: systemClock });
   try {
-    const ops = buildOperations(ctx);
-    return await work(async (op, params) => {
-      const handler = ops[op];
-      if (!handler) throw new SluiceError('SLUICE_ERR_INTERNAL', `unknown operation ${op}`);
-      return handler(params ?? {});
-    });
+    const app = buildApp({ context, sharing: buildSharing(context), maintenance: buildMaintenance(context) });
+    return await work(app.call);
   } finally {
-    ctx.close();
+    context.close();
   }
 }
 

@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.js';
 import { SluiceError, isSluiceError } from '../core/index.js';
-import { commands, type Command } from './commands.js';
+import type { Command } from './command.js';
+import { commands } from './commands.js';
+import { commandList, terminalWidth, wrap } from './format.js';
 
 const GLOBAL_OPTIONS = {
   data: { type: 'string' },
@@ -9,21 +11,20 @@ const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function helpText(): string {
-  const width = Math.max(...commands.map((c) => c.usage.length));
+export function helpText(width = terminalWidth()): string {
   return [
-    'sluice — a privacy-first home data gateway',
+    wrap('sluice — a privacy-first home data gateway', width),
     '',
-    'Usage: sluice <command> [options]',
+    wrap('Usage: sluice <command> [options]', width),
     '',
-    ...commands.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`),
+    commandList(commands, width),
     '',
-    'Every command takes --data DIR and --config FILE, and --help. See docs/cli.md.',
+    wrap('Every command takes --data DIR and --config FILE, and --help. See docs/cli.md.', width),
   ].join('\n');
 }
 
-function commandHelp(c: Command): string {
-  return [`Usage: sluice ${c.usage} [--data DIR] [--config FILE]`, '', c.summary].join('\n');
+export function commandHelp(c: Command, width = terminalWidth()): string {
+  return [wrap(`Usage: sluice ${c.usage} [--data DIR] [--config FILE]`, width, '', '    '), '', wrap(c.summary, width)].join('\n');
 }
 
 /** Runs the CLI; returns the exit status: 0 ok, 1 runtime failure, 2 bad input or config. */
@@ -77,5 +78,6 @@ function configFlags(flags: Record<string, string | boolean | undefined>): Recor
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SluiceError('SLUICE_ERR_USAGE', `--mqtt-port must be a port number 0–65535; got "${flags['mqtt-port']}"`);
     out['mqtt.port'] = port;
   }
+  if (typeof flags['mqtt-host'] === 'string') out['mqtt.host'] = flags['mqtt-host'];
   return out;
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseScalar } from 'yaml';
-import { SluiceError } from '../core/index.js';
+import { SluiceError, ownValue, setOwn } from '../core/index.js';
 import { configSchema, type SluiceConfig } from './schema.js';
 import { loadYamlFile } from './yaml-loader.js';
 
@@ -30,8 +30,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<SluiceConf
   if (existsSync(file)) {
     const fromFile = loadYamlFile(file, configSchema, 'SLUICE_ERR_CONFIG_INVALID');
     raw = structuredClone(fromFile.value) as Record<string, unknown>;
-    // Paths written in the file are relative to the file, as a reader of the file expects.
+    // Paths written in the file are relative to the file, as a reader of the file expects;
+    // the defaults the schema filled in were not written there and stay relative to cwd.
     for (const key of PATH_KEYS) {
+      if (!fromFile.has([key])) {
+        delete raw[key];
+        continue;
+      }
       const v = raw[key];
       if (typeof v === 'string' && !isAbsolute(v)) raw[key] = resolve(dirname(file), v);
     }
@@ -75,7 +80,7 @@ export function envKeys(): Array<[string, string[]]> {
 
 function sourceOf(path: string[], env: NodeJS.ProcessEnv, flags: Record<string, unknown>): string {
   const dotted = path.join('.');
-  if (flags[dotted] !== undefined) return `flag ${dotted}`;
+  if (ownValue(flags, dotted) !== undefined) return `flag ${dotted}`;
   const name = `SLUICE_${path.join('_').toUpperCase()}`;
   if (env[name] !== undefined) return `env ${name}`;
   return 'setting';
@@ -84,11 +89,15 @@ function sourceOf(path: string[], env: NodeJS.ProcessEnv, flags: Record<string, 
 function setIn(target: Record<string, unknown>, path: readonly string[], value: unknown): void {
   let node = target;
   for (const key of path.slice(0, -1)) {
-    const next = node[key];
-    if (!next || typeof next !== 'object') node[key] = {};
-    node = node[key] as Record<string, unknown>;
+    // Keys come from flags and the environment: `__proto__` must name a key, not the prototype.
+    let next = ownValue(node, key);
+    if (!next || typeof next !== 'object') {
+      next = {};
+      setOwn(node, key, next);
+    }
+    node = next as Record<string, unknown>;
   }
-  node[path[path.length - 1]!] = value;
+  setOwn(node, path[path.length - 1]!, value);
 }
 
 function deepFreeze<T>(value: T): T {

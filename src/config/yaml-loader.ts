@@ -23,6 +23,8 @@ export interface PositionedYaml<T> {
   file: string;
   /** Line and column (1-based) of the node at a path, or of its nearest existing parent. */
   positionOf(path: ReadonlyArray<string | number>): { line: number; col: number };
+  /** Whether the file itself wrote a value at a path (`value` also holds the schema's defaults). */
+  has(path: ReadonlyArray<string | number>): boolean;
 }
 
 /**
@@ -60,7 +62,8 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
   }
 
   const parsed = schema.safeParse(doc.toJS() ?? {});
-  if (parsed.success) return { value: parsed.data, file: shown, positionOf };
+  const has = (path: ReadonlyArray<string | number>) => doc.hasIn(path);
+  if (parsed.success) return { value: parsed.data, file: shown, positionOf, has };
   const issues = parsed.error.issues.flatMap((zi) => {
     const path = zi.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (zi.code === 'unrecognized_keys') {

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { SluiceError, isSluiceError } from '../core/index.js';
+import { SluiceError, isSluiceError, ownValue } from '../core/index.js';
 import { loadYamlFile } from '../config/index.js';
 
 const snakeName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'names are snake_case: a-z, 0-9 and _, starting with a letter');
@@ -118,13 +118,13 @@ export const profileSchema = z
   .superRefine((p, ctx) => {
     const components = new Set(p.components ?? []);
     for (const c of components) {
-      if (c in p.metrics) ctx.addIssue({ code: 'custom', path: ['components'], message: `component "${c}" has the name of a metric` });
+      if (Object.hasOwn(p.metrics, c)) ctx.addIssue({ code: 'custom', path: ['components'], message: `component "${c}" has the name of a metric` });
     }
     (p.mappings ?? []).forEach((m, i) => {
       const captures = new Set([...m.topic.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((x) => x[1]!));
       (m.readings ?? []).forEach((r, j) => {
         const at = ['mappings', i, 'readings', j];
-        const spec = p.metrics[r.metric];
+        const spec = ownValue(p.metrics, r.metric);
         if (!spec) {
           ctx.addIssue({ code: 'custom', path: [...at, 'metric'], message: `"${r.metric}" is not a metric of this profile (declare it under metrics)` });
           return;

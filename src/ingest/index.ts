@@ -3,3 +3,8 @@ export { checkValue, applyRule } from './values.js';
 export { matchTopic, valueAt } from './mapping.js';
 export { resolveTimestamp } from './time.js';
 export type { IngestOutcome, IngestLimits, Reading, ReadingValue, RefusedMetric, RejectionCode, TimeSource } from './types.js';
+export type { Ingest, IncomingPublish, IntakeVerdict, ReadingSink, WriteRequest, QuarantineEntry, Delivery } from './sink.js';
+export { TelemetryIntake, ingestOptionsFrom, type IntakeOptions } from './intake.js';
+export { RedeliveryMemory, messageDigest, DELIVERY_HASH_BYTES, type MessageDigest, type StoredDelivery } from './redelivery.js';
+export { PoisonGuard, POISON_FILE, poisonMigrations, type PoisonMessage } from './poison-guard.js';
+export { replayCrash } from './crash-replay.js';

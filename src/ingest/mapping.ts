@@ -1,3 +1,4 @@
+import { ownValue, setOwn } from '../core/index.js';
 import type { DeviceProfile, MappingRule } from '../devices/index.js';
 
 /** A mapping whose topic pattern matched, with the values of its `{name}` placeholders. */
@@ -41,14 +42,14 @@ export function matchTopic(pattern: string, topic: string): Record<string, strin
     });
     const found = new RegExp(`^${source}$`).exec(level);
     if (!found) return undefined;
-    names.forEach((name, j) => (captures[name] = found[j + 1]!));
+    names.forEach((name, j) => setOwn(captures, name, found[j + 1]!));
   }
   return t.length === p.length ? captures : undefined;
 }
 
 /** Replaces `{name}` with its captured value. */
 export function substitute(text: string, captures: Record<string, string>): string {
-  return text.replace(/\{([a-z_][a-z0-9_]*)\}/g, (m, name: string) => captures[name] ?? m);
+  return text.replace(/\{([a-z_][a-z0-9_]*)\}/g, (m, name: string) => ownValue(captures, name) ?? m);
 }
 
 /** The value at a dotted path (`ENERGY.Power`, `switch:0.aenergy.total`, `list.0`), or undefined. */

@@ -1,3 +1,4 @@
+import { ownValue } from '../core/index.js';
 import type { DeviceProfile } from '../devices/index.js';
 import { findMapping, substitute, valueAt, type MatchedMapping } from './mapping.js';
 import { resolveTimestamp } from './time.js';
@@ -79,7 +80,7 @@ function interpretNative(msg: DeviceMessage): IngestOutcome {
   let accepted = 0;
   for (const f of found) {
     const name = f.component ? `${f.component}.${f.metric}` : f.metric;
-    const spec = profile.metrics[f.metric];
+    const spec = ownValue(profile.metrics, f.metric);
     if (!spec) {
       refused.push({ metric: name, reason: 'unknown_metric', message: `"${name}" is not a metric of profile ${profile.name}` });
       continue;
@@ -123,7 +124,8 @@ function interpretMapped(msg: DeviceMessage, { rule, captures }: MatchedMapping)
       refused.push({ metric: name, reason: 'unknown_component', message: `"${component}" is not a component of profile ${profile.name} (${[...components].join(', ') || 'none'})` });
       continue;
     }
-    const spec = profile.metrics[r.metric]!;
+    // The profile's schema checked that each mapping's metric is declared.
+    const spec = ownValue(profile.metrics, r.metric)!;
     const converted = applyRule(r, spec, raw, rule.format === 'text');
     const checked = 'reason' in converted ? { ...converted, metric: name } : checkValue(name, spec, converted.value);
     if ('reason' in checked) {

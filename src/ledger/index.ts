@@ -11,4 +11,5 @@ export {
   type LedgerRow,
   type VerifyReport,
 } from './ledger.js';
-export { canonicalJson, sha256Hex } from './canonical.js';
+// Moved to core; re-exported so code written against the ledger's export keeps working.
+export { canonicalJson, sha256Hex } from '../core/index.js';

@@ -1,7 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import type { Clock, Migration, SluiceDatabase } from '../core/index.js';
-import { SluiceError } from '../core/index.js';
-import { canonicalJson, sha256Hex } from './canonical.js';
+import { SluiceError, canonicalJson, sha256Hex } from '../core/index.js';
 
 /** What a ledger row records: a consent decision about a policy, or one step of a disclosure. */
 export type LedgerKind =

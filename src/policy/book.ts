@@ -38,6 +38,12 @@ export interface ApprovedPolicy {
   expiresAt: number;
 }
 
+/** Why a policy is not in force. */
+export type NotInForce = 'unapproved' | 'revoked' | 'expired';
+
+/** A policy's standing now: the approval in force, or why there is none. */
+export type Standing = { inForce: true; approved: ApprovedPolicy } | { inForce: false; reason: NotInForce; approved: ApprovedPolicy | null };
+
 export type PolicyState = 'unapproved' | 'approved' | 'changed' | 'revoked' | 'expired' | 'invalid';
 
 export interface PolicyStatus {
@@ -104,18 +110,38 @@ export class PolicyBook {
     };
   }
 
-  /**
-   * The approved version in force now, or null. Records a newly passed expiry in the ledger,
-   * so call it inside the transaction that acts on the answer (the forwarder's claim does).
-   */
-  inForce(name: string): ApprovedPolicy | null {
+  /** Whether a policy is in force now and, when not, why; reads only (expiry is recorded by `recordExpiries`). */
+  standing(name: string): Standing {
     const a = this.approved(name);
-    if (!a || a.revokedAt !== null) return null;
-    if (this.deps.clock.now() >= a.expiresAt) {
-      this.noteExpired(a);
-      return null;
-    }
-    return a;
+    if (!a) return { inForce: false, reason: 'unapproved', approved: null };
+    if (a.revokedAt !== null) return { inForce: false, reason: 'revoked', approved: a };
+    if (this.deps.clock.now() >= a.expiresAt) return { inForce: false, reason: 'expired', approved: a };
+    return { inForce: true, approved: a };
+  }
+
+  /** The approved version in force now, or null; reads only. */
+  inForce(name: string): ApprovedPolicy | null {
+    const s = this.standing(name);
+    return s.inForce ? s.approved : null;
+  }
+
+  /**
+   * Records in the ledger every approval whose expiry has passed and is not yet on the record;
+   * inside the caller's transaction when there is one, so the note commits with the act it explains.
+   */
+  recordExpiries(): number {
+    const now = this.deps.clock.now();
+    const names = this.deps.db.raw.prepare<[], { name: string }>('SELECT name FROM policy_approvals WHERE revoked_at IS NULL AND expired_at IS NULL').all();
+    let recorded = 0;
+    const write = () => {
+      for (const { name } of names) {
+        const a = this.approved(name);
+        if (a && a.revokedAt === null && now >= a.expiresAt && this.noteExpired(a)) recorded++;
+      }
+    };
+    if (this.deps.db.raw.inTransaction) write();
+    else this.deps.db.tx(write);
+    return recorded;
   }
 
   /** Reads the file, resolves it against today's devices and compares it with the approval. */
@@ -240,13 +266,18 @@ export class PolicyBook {
     return this.deps.db.raw.prepare<[string], { changed_hash: string | null }>('SELECT changed_hash FROM policy_approvals WHERE name = ?').get(name)?.changed_hash ?? null;
   }
 
-  private noteExpired(a: ApprovedPolicy): void {
-    if (a.expiredAt !== null) return;
-    const write = () => {
-      const done = this.deps.db.raw.prepare('UPDATE policy_approvals SET expired_at = ? WHERE name = ? AND expired_at IS NULL').run(this.deps.clock.now(), a.name);
-      if (done.changes === 1) this.deps.ledger.append({ kind: 'policy.expired', vendor: a.vendor, policy: a.name, version: a.hash, detail: { expires: a.effective.policy.expires } });
-    };
-    if (this.deps.db.raw.inTransaction) write();
-    else this.deps.db.tx(write);
+  /** Writes the expiry of one approval; must run inside a transaction. */
+  private noteExpired(a: ApprovedPolicy): boolean {
+    if (a.expiredAt !== null) return false;
+    const done = this.deps.db.raw.prepare('UPDATE policy_approvals SET expired_at = ? WHERE name = ? AND expired_at IS NULL').run(this.deps.clock.now(), a.name);
+    if (done.changes !== 1) return false;
+    this.deps.ledger.append({ kind: 'policy.expired', vendor: a.vendor, policy: a.name, version: a.hash, detail: { expires: a.effective.policy.expires } });
+    return true;
   }
+}
+
+/** The one refusal for acting on a policy that is not in force. */
+export function notInForceError(name: string, reason: NotInForce): SluiceError {
+  const why = reason === 'unapproved' ? 'is not approved' : reason === 'revoked' ? 'was revoked' : 'has expired';
+  return new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} ${why}; nothing is produced or sent`);
 }

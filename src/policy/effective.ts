@@ -1,9 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { didYouMean, parseYaml, type PositionedYaml } from '../config/index.js';
-import { SluiceError } from '../core/index.js';
+import { SluiceError, canonicalJson, ownValue, setOwn, sha256Hex } from '../core/index.js';
 import type { DeviceProfile, DeviceRecord, MetricSpec } from '../devices/index.js';
-import { canonicalJson, sha256Hex } from '../ledger/index.js';
 import { BUILTIN_DEFAULTS, coarserWindow, DEFAULTS_FILE, type HouseholdDefaults } from './defaults.js';
 import { NUMBER_STATS, policySchema, type PolicyV1, type ShareRule, type WindowSize } from './schema.js';
 
@@ -149,9 +148,9 @@ export function resolveEffective(
     const used: Record<string, Record<string, MetricSpec>> = {};
     for (const pname of [...new Set(candidateProfiles)].sort()) {
       const profile = profiles.get(pname)!;
-      used[pname] = {};
+      setOwn(used, pname, {});
       rule.metrics.forEach((metric, m) => {
-        const spec = profile.metrics[metric];
+        const spec = ownValue(profile.metrics, metric);
         if (!spec) {
           at(['share', i, 'metrics', m], 'error', `profile ${pname} has no metric "${metric}"${didYouMean(metric, Object.keys(profile.metrics))} (it has ${Object.keys(profile.metrics).join(', ')})`);
           return;
@@ -165,7 +164,7 @@ export function resolveEffective(
         } else if (rule.stats.includes('increase') && spec.type === 'number' && !spec.counter) {
           at(['share', i, 'stats'], 'error', `"increase" needs a counter metric; "${metric}" in profile ${pname} is not a counter`);
         }
-        used[pname]![metric] = spec;
+        setOwn(ownValue(used, pname)!, metric, spec);
       });
     }
     // [PRIV-12] household defaults: sensitive metrics leave only when the rule names its devices by id.
@@ -192,7 +191,7 @@ export function resolveEffective(
 /** The unit a rule's metric has in its profiles (the first that names one). */
 export function unitOfMetric(profiles: Record<string, Record<string, MetricSpec>>, metric: string): string | null {
   for (const p of Object.values(profiles)) {
-    const spec = p[metric];
+    const spec = ownValue(p, metric);
     if (spec?.type === 'number') return spec.unit;
   }
   return null;
@@ -212,10 +211,10 @@ export function applyDefaults(rule: ShareRule, profiles: Record<string, Record<s
   else if (minSamples !== rule.min_samples) applied.push(`min_samples raised from ${rule.min_samples} to the household floor ${minSamples}`);
   const round: Record<string, number> = {};
   for (const metric of rule.metrics) {
-    const specs = Object.values(profiles).map((p) => p[metric]).filter((s): s is Extract<MetricSpec, { type: 'number' }> => s?.type === 'number');
+    const specs = Object.values(profiles).map((p) => ownValue(p, metric)).filter((s): s is Extract<MetricSpec, { type: 'number' }> => s?.type === 'number');
     if (specs.length === 0) continue;
     const unit = unitOfMetric(profiles, metric);
-    const floor = unit !== null && Object.hasOwn(defaults.round, unit) ? defaults.round[unit]! : undefined;
+    const floor = unit !== null ? ownValue(defaults.round, unit) : undefined;
     const resolution = Math.max(0.001, ...specs.map((s) => s.resolution ?? 0.001));
     let step = rule.round ?? floor ?? resolution;
     if (rule.round === undefined && floor !== undefined) applied.push(`${metric} rounded to ${floor} ${unit} (household default)`);
@@ -223,7 +222,7 @@ export function applyDefaults(rule: ShareRule, profiles: Record<string, Record<s
       applied.push(`${metric} rounding raised from ${step} to the household floor ${floor} ${unit}`);
       step = floor;
     }
-    round[metric] = step;
+    setOwn(round, metric, step);
   }
   return { window, minSamples, round, defaultsApplied: applied };
 }

@@ -1,3 +1,4 @@
+import { ownValue } from '../core/index.js';
 import { CronExpressionParser } from 'cron-parser';
 import { DateTime } from 'luxon';
 import type { PolicyStatus } from './book.js';
@@ -42,7 +43,10 @@ export function describeRule(r: EffectiveRule): string {
   const stats = r.rule.stats.map((s) => (s === 'histogram' ? `${STAT_WORDS[s]} (edges ${(r.rule.buckets ?? []).join(', ')})` : STAT_WORDS[s])).join(', ');
   const rounding = Object.entries(settings.round).map(([m, step]) => `${m} to the nearest ${step}`);
   const units = r.rule.metrics.map((m) => {
-    const unit = Object.values(r.profiles).map((p) => (p[m] && p[m].type === 'number' ? p[m].unit : undefined)).find(Boolean);
+    const unit = Object.values(r.profiles).map((p) => {
+      const spec = ownValue(p, m);
+      return spec?.type === 'number' ? spec.unit : undefined;
+    }).find(Boolean);
     return unit ? `${m} (${unit})` : m;
   });
   return [
@@ -157,7 +161,8 @@ export function describeChanges(before: EffectivePolicy | null, after: Effective
     for (const d of was) if (!now.has(d)) out.push(`- rule ${i + 1}: device ${d} would no longer be included`);
     for (const [profile, metrics] of Object.entries(b?.profiles ?? {})) {
       for (const [metric, spec] of Object.entries(metrics)) {
-        const old = a?.profiles[profile]?.[metric];
+        const before = a ? ownValue(a.profiles, profile) : undefined;
+        const old = before ? ownValue(before, metric) : undefined;
         if (old && JSON.stringify(old) !== JSON.stringify(spec)) out.push(`~ rule ${i + 1}: profile ${profile} changed how it describes ${metric} (unit, range or resolution)`);
       }
     }

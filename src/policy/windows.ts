@@ -1,11 +1,7 @@
 import { DateTime } from 'luxon';
+import type { TimeWindow } from '../core/index.js';
 import type { WindowSize } from './schema.js';
 
-/** A half-open span of time [start, end) in ms since the epoch. */
-export interface TimeWindow {
-  start: number;
-  end: number;
-}
 
 /** The calendar unit each window size is aligned to, in the household's timezone. */
 function unitOf(size: WindowSize): 'hour' | 'day' | 'week' {

@@ -1,9 +1,9 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Clock, Logger, Service, SluiceDatabase } from '../core/index.js';
-import type { Window } from './windows.js';
+import type { TimeWindow } from '../core/index.js';
 
 export interface WindowRun {
-  window: Window;
+  window: TimeWindow;
   /** Records the run; call it inside the job's own transaction so effect and record commit together. */
   markRun(): void;
 }
@@ -13,7 +13,7 @@ export interface WindowJob {
   name: string;
   /** The cron expression and timezone that wake the scheduler for this job (null: only ticks). */
   wake: { cron: string; timezone: string } | null;
-  dueWindows(now: number, ran: (w: Window) => boolean): Window[];
+  dueWindows(now: number, ran: (w: TimeWindow) => boolean): TimeWindow[];
   run(run: WindowRun): Promise<void> | void;
 }
 
@@ -21,16 +21,16 @@ export interface WindowJob {
 export class WindowRecords {
   constructor(private readonly db: SluiceDatabase) {}
 
-  has(job: string, w: Window): boolean {
+  has(job: string, w: TimeWindow): boolean {
     return this.db.raw.prepare('SELECT 1 FROM schedule_windows WHERE job = ? AND window_start = ? AND window_end = ?').get(job, w.start, w.end) !== undefined;
   }
 
   /** Returns false when the window was already recorded. */
-  record(job: string, w: Window, at: number): boolean {
+  record(job: string, w: TimeWindow, at: number): boolean {
     return this.db.raw.prepare('INSERT OR IGNORE INTO schedule_windows (job, window_start, window_end, ran_at) VALUES (?, ?, ?, ?)').run(job, w.start, w.end, at).changes === 1;
   }
 
-  list(job: string): Array<Window & { ranAt: number }> {
+  list(job: string): Array<TimeWindow & { ranAt: number }> {
     return this.db.raw
       .prepare<[string], { window_start: number; window_end: number; ran_at: number }>('SELECT * FROM schedule_windows WHERE job = ? ORDER BY window_start')
       .all(job)
@@ -114,7 +114,7 @@ export class WindowScheduler implements Service {
   }
 
   private async runJob(job: WindowJob): Promise<void> {
-    let windows: Window[];
+    let windows: TimeWindow[];
     try {
       windows = job.dueWindows(this.deps.clock.now(), (w) => this.records.has(job.name, w));
     } catch (err) {

@@ -1,10 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
+import type { TimeWindow } from '../core/index.js';
 
-/** A half-open span of time [start, end) in ms since the epoch. */
-export interface Window {
-  start: number;
-  end: number;
-}
 
 export interface DueWindowsInput {
   /** ms since the epoch */
@@ -14,9 +10,9 @@ export interface DueWindowsInput {
   /** Only fire times after this instant count (e.g. when the policy was approved). */
   since: number;
   /** The window a run at this fire time produces; never decreasing as the fire time grows, and ending at or before it. */
-  windowAt(fireTime: number): Window;
+  windowAt(fireTime: number): TimeWindow;
   /** True when a run of this window is already recorded. */
-  ran(window: Window): boolean;
+  ran(window: TimeWindow): boolean;
   /** Only the newest this many windows are considered, so catching up after downtime is bounded. */
   maxWindows: number;
   /** Bound on fire times examined (a per-minute cron over a long outage). */
@@ -28,10 +24,10 @@ export interface DueWindowsInput {
  * (since, now] — the newest `maxWindows` of them — minus those already recorded; returned
  * oldest first. Pure, so missed runs after downtime are computed, not remembered by a timer.
  */
-export function dueWindows(input: DueWindowsInput): Window[] {
+export function dueWindows(input: DueWindowsInput): TimeWindow[] {
   if (input.now <= input.since) return [];
   const seen = new Set<number>();
-  const due: Window[] = [];
+  const due: TimeWindow[] = [];
   const limit = input.maxFireTimes ?? 10_000;
   let before = input.now + 1;
   for (let i = 0; i < limit && seen.size < input.maxWindows; i++) {

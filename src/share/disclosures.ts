@@ -1,6 +1,6 @@
 import { SluiceError, type Clock, type EventBus, type SluiceDatabase } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
-import { isAlignedWindow, isoInZone, lastClosedWindow, parseWindowText, type EffectivePolicy, type PolicyBook, type TimeWindow, type WindowSize } from '../policy/index.js';
+import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
 import type { StoreQueries } from '../store/index.js';
 import { policyWindowSizes, summarise, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
 import type { Outbox } from './outbox.js';
@@ -66,13 +66,14 @@ export class Disclosures {
 
   /** Produces one window's summary under the approved version and queues it; a second run of a window adds nothing. */
   run(name: string, window: TimeWindow, markRun?: () => void): RunResult {
-    const result = this.deps.db.tx((): RunResult => {
-      const approved = this.deps.book.inForce(name);
-      if (!approved) {
-        const s = this.deps.book.approved(name);
-        const why = !s ? 'is not approved' : s.revokedAt !== null ? 'was revoked' : 'has expired';
-        throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} ${why}; nothing is produced or sent`);
+    const result = this.deps.db.tx((): RunResult | Exclude<Standing, { inForce: true }> => {
+      const standing = this.deps.book.standing(name);
+      if (!standing.inForce) {
+        // The expiry goes on the record with this (committed) answer, not with a rolled-back throw.
+        if (standing.reason === 'expired') this.deps.book.recordExpiries();
+        return standing;
       }
+      const approved = standing.approved;
       const outcome = this.build(approved.effective, window);
       if (outcome.kind === 'nothing') {
         // The window was considered: the ledger says why nothing left (the vendor sees nothing, not even a marker).
@@ -92,6 +93,7 @@ export class Disclosures {
       const stored = this.deps.outbox.get(summary.document.id);
       return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window };
     });
+    if ('inForce' in result) throw notInForceError(name, result.reason);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
   }

@@ -157,12 +157,15 @@ export class Outbox {
         const next = this.deps.db.raw.prepare<[], { at: number | null }>('SELECT MIN(next_attempt_at) AS at FROM outbox').get();
         return { kind: 'none', nextDueAt: next?.at ?? null };
       }
-      const policy = this.deps.book.inForce(row.policy);
-      if (!policy) {
-        const reason = this.deps.book.approved(row.policy)?.revokedAt != null ? 'revoked' : 'expired';
+      const standing = this.deps.book.standing(row.policy);
+      if (!standing.inForce) {
+        const reason = standing.reason === 'revoked' ? 'revoked' : 'expired';
+        // The expiry is recorded in the transaction that drops the summary it stops.
+        if (standing.reason === 'expired') this.deps.book.recordExpiries();
         this.dropRow(row.summary_id, row.vendor, row.policy, row.version, reason);
         return { kind: 'dropped', summaryId: row.summary_id, reason };
       }
+      const policy = standing.approved;
       try {
         keyCheck(policy);
       } catch (err) {

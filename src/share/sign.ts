@@ -1,8 +1,9 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { sha256Hex } from '../core/index.js';
 
 /** The fingerprint used as `kid` when a policy names no key_id: it identifies, never reveals, the key. */
 export function keyFingerprint(key: Buffer): string {
-  return createHash('sha256').update('sluice-kid/1\n').update(key).digest('hex').slice(0, 16);
+  return sha256Hex(Buffer.concat([Buffer.from('sluice-kid/1\n'), key])).slice(0, 16);
 }
 
 /** `Sluice-Signature: t=<unix seconds>,kid=<key id>,v1=<hex HMAC-SHA256(key, "<t>.<body>")>` */

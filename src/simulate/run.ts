@@ -1,5 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import { SluiceError, type Clock } from '../core/index.js';
+import type { Call } from '../app/index.js';
 import { createHome, type SimulatedDevice } from './home.js';
 
 export interface SimulateOptions {
@@ -15,13 +16,15 @@ export interface SimulateOptions {
   start?: number | undefined;
   /** Real ms to run after the start; undefined runs until stopped; 0 stops when the present is reached. */
   duration?: number | undefined;
+  /** Simulated end (ms, exclusive): no reading is stamped at or after it, whenever the run happens. */
+  until?: number | undefined;
   timezone: string;
 }
 
 export interface SimulateDeps {
   clock: Clock;
   /** The gateway's admin operations (through its socket). */
-  call: (op: string, params?: Record<string, unknown>) => Promise<unknown>;
+  call: Call;
   connect: (device: { id: string; password: string }) => Promise<MqttClient>;
   print: (text: string) => void;
   /** Stops the run (SIGINT). */
@@ -42,7 +45,8 @@ const WINDOW = 400;
 /**
  * Runs the simulated household against a running gateway: registers its devices (marked
  * simulated) through the admin operations, connects each over MQTT, and publishes telemetry
- * stamped with simulated time. The readings depend only on the seed, the options and the start.
+ * stamped with simulated time. The readings depend only on the seed, the options and the start;
+ * with `until` as well, they do not depend on when the run happens.
  */
 export async function runSimulation(deps: SimulateDeps, options: SimulateOptions): Promise<SimulationSummary> {
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
@@ -59,6 +63,7 @@ export async function runSimulation(deps: SimulateDeps, options: SimulateOptions
   try {
     for (;;) {
       if (deps.signal?.aborted) break;
+      if (options.until !== undefined && t >= options.until) break;
       if (options.duration === 0 && t > realStart) break;
       if (options.duration !== undefined && options.duration > 0 && deps.clock.now() - realStart >= options.duration) break;
       // When this tick is due in real time: the backfill window at once, older history `speed`
@@ -96,7 +101,7 @@ export async function runSimulation(deps: SimulateDeps, options: SimulateOptions
 
 /** Registers (or re-keys) each simulated device and connects it. A real device with the same id is never touched. */
 async function connectHome(deps: SimulateDeps, home: SimulatedDevice[]): Promise<MqttClient[]> {
-  const registered = (await deps.call('devices.list')) as Array<{ id: string; simulated: boolean }>;
+  const registered = await deps.call('devices.list');
   const clients: MqttClient[] = [];
   for (const device of home) {
     const existing = registered.find((d) => d.id === device.id);

@@ -1,5 +1,5 @@
 export { storeMigrations } from './schema.js';
-export { ReadingWriter, payloadDigest, type WriteRequest, type QuarantineEntry, type Delivery, type ReadingWriterOptions, type StoreFault } from './reading-writer.js';
+export { ReadingWriter, type ReadingWriterOptions, type StoreFault } from './reading-writer.js';
 export { StoreQueries, type StoredReading, type ReadingQuery, type QuarantinedMessage } from './queries.js';
 export { QUARANTINE_PAYLOAD_BYTES } from './quarantine.js';
 export { encodeValue, decodeValue, type SeriesType } from './codec.js';
@@ -8,5 +8,8 @@ export { HOUR, hourStart, zoneOffset, rollupHours, mergeRollups, type HourRollup
 export { Rollups, type SeriesSummary, type SpecOf, type SeriesRow } from './rollups.js';
 export { rawDaysFor, retentionCutoff, RetentionPurger, type RetentionSettings, type PurgeStep } from './retention.js';
 export { eraseScope, eraseCounts, databaseBytes, type EraseScope, type EraseResult, type EraseCounts } from './erase.js';
-export { StoreMaintenance, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
+export { StoreMaintenance, RETENTION_JOB, CHECKPOINT_JOB, maintenanceSettings, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
 export { recoverDatabase, type RecoverReport } from './recover.js';
+export { encodeChunk, decodeChunk, chunkCount, chunkKindFor, type ChunkKind, type ChunkSamples } from './chunk-codec.js';
+export { HotLog, type HotRecord, type LogReplay, type LogDamage, type HotLogOptions } from './hot-log.js';
+export { detectDurability, deviceNumbers, type DurabilityChoice, type DurabilityMode, type FlashDetectOptions } from './flash-detect.js';

@@ -1,5 +1,6 @@
 import { existsSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { SluiceConfig } from '../config/index.js';
 import type { RawDatabase, SluiceDatabase } from '../core/index.js';
 import { databaseBytes } from './erase.js';
 import { RetentionPurger, type RetentionSettings } from './retention.js';
@@ -10,6 +11,25 @@ export interface StoreMaintenanceSettings extends RetentionSettings {
   /** ms a value is held for time-weighted statistics */
   hold: number;
   walAutocheckpoint: number;
+}
+
+/** The scheduler job names of the store's upkeep (their run records are keyed by them). */
+export const RETENTION_JOB = 'store.retention';
+export const CHECKPOINT_JOB = 'store.checkpoint';
+
+/** The maintenance settings from the gateway's configuration. */
+export function maintenanceSettings(config: Readonly<SluiceConfig>): StoreMaintenanceSettings {
+  const r = config.retention;
+  return {
+    rawDays: r.raw_days,
+    rollupDays: r.rollup_days,
+    overrides: r.overrides,
+    batchSize: r.batch_size,
+    recheck: r.recheck,
+    hold: r.hold,
+    timeZone: config.timezone,
+    walAutocheckpoint: config.storage.wal_autocheckpoint,
+  };
 }
 
 /** Free bytes for an unprivileged writer on the file system holding `path`; null if unknown. */

@@ -1,5 +1,5 @@
 import type { SluiceDatabase } from '../core/index.js';
-import type { QuarantineEntry } from './reading-writer.js';
+import type { QuarantineEntry } from '../ingest/index.js';
 
 /** [PRIV-4] the quarantine keeps at most this much of a refused payload. */
 export const QUARANTINE_PAYLOAD_BYTES = 256;

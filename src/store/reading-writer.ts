@@ -1,39 +1,10 @@
-import { createHash } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { isStorageFault, type Clock, type EventBus, type Logger, type Service, type SluiceDatabase } from '../core/index.js';
-import type { MetricSpec } from '../devices/index.js';
-import type { Reading, RefusedMetric } from '../ingest/index.js';
+import { isStorageFault, ownValue, type Clock, type EventBus, type Logger, type Service, type SluiceDatabase } from '../core/index.js';
+import type { ReadingSink, StoredDelivery, WriteRequest } from '../ingest/index.js';
 import { encodeValue } from './codec.js';
 import { QuarantineWriter } from './quarantine.js';
 import { SeriesCatalog } from './series.js';
-
-export interface QuarantineEntry {
-  deviceId: string | null;
-  clientId: string | null;
-  topic: string;
-  reason: string;
-  message: string;
-  refused?: RefusedMetric[];
-  payload: Buffer;
-  receivedAt: number;
-}
-
-/** A QoS 1 message stamped with gateway time, remembered so its redelivery gets the same time. */
-export interface Delivery {
-  clientId: string;
-  packetId: number;
-  payloadHash: Buffer;
-  ts: number;
-}
-
-export interface WriteRequest {
-  deviceId: string;
-  readings: Reading[];
-  specs: Readonly<Record<string, MetricSpec>>;
-  quarantine?: QuarantineEntry;
-  delivery?: Delivery;
-}
 
 interface Pending extends WriteRequest {
   resolve(): void;
@@ -62,7 +33,7 @@ export interface ReadingWriterOptions {
  * While SQLite reports a storage fault (disk full), batches are held and retried, and no
  * promise resolves: devices keep their unacknowledged readings and resend.
  */
-export class ReadingWriter implements Service {
+export class ReadingWriter implements Service, ReadingSink {
   readonly name = 'reading-writer';
   private queue: Pending[] = [];
   private queuedReadings = 0;
@@ -78,7 +49,7 @@ export class ReadingWriter implements Service {
   private readonly quarantine: QuarantineWriter;
   private readonly insertReading;
   private readonly upsertDelivery;
-  private readonly pendingDeliveries = new Map<string, Delivery>();
+  private readonly selectDelivery;
 
   constructor(
     private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; events: EventBus; options: ReadingWriterOptions },
@@ -87,6 +58,7 @@ export class ReadingWriter implements Service {
     this.quarantine = new QuarantineWriter(deps.db, deps.options.quarantineMaxEntries, deps.options.quarantineMaxBytes);
     this.insertReading = deps.db.raw.prepare('INSERT OR IGNORE INTO readings (series_id, ts, v, flags) VALUES (?, ?, ?, ?)');
     this.upsertDelivery = deps.db.raw.prepare('INSERT OR REPLACE INTO deliveries (client_id, packet_id, payload_hash, ts) VALUES (?, ?, ?, ?)');
+    this.selectDelivery = deps.db.raw.prepare<[string, number], { payload_hash: Buffer; ts: number }>('SELECT payload_hash, ts FROM deliveries WHERE client_id = ? AND packet_id = ?');
   }
 
   start(): void {
@@ -120,22 +92,16 @@ export class ReadingWriter implements Service {
     if (this.stopped) return Promise.reject(new Error('reading writer is stopped'));
     return new Promise((resolve, reject) => {
       this.queue.push({ ...request, resolve, reject });
-      if (request.delivery) this.pendingDeliveries.set(deliveryKey(request.delivery.clientId, request.delivery.packetId), request.delivery);
       this.queuedReadings += request.readings.length + 1;
       if (this.queuedReadings >= this.deps.options.batchSize) this.schedule(0);
       else this.schedule(this.underLoad() ? this.deps.options.batchInterval : 0);
     });
   }
 
-  /** The timestamp given to an earlier delivery of this QoS 1 message, if it was already seen. */
-  previousDelivery(clientId: string, packetId: number, payloadHash: Buffer): number | undefined {
-    const key = deliveryKey(clientId, packetId);
-    const pending = this.pendingDeliveries.get(key);
-    if (pending) return pending.payloadHash.equals(payloadHash) ? pending.ts : undefined;
-    const row = this.deps.db.raw
-      .prepare<[string, number], { payload_hash: Buffer; ts: number }>('SELECT payload_hash, ts FROM deliveries WHERE client_id = ? AND packet_id = ?')
-      .get(clientId, packetId);
-    return row && row.payload_hash.equals(payloadHash) ? row.ts : undefined;
+  /** The committed delivery row of (client id, packet id), for ingest's redelivery memory. */
+  storedDelivery(clientId: string, packetId: number): StoredDelivery | undefined {
+    const row = this.selectDelivery.get(clientId, packetId);
+    return row ? { payloadHash: row.payload_hash, ts: row.ts } : undefined;
   }
 
   /** Commits everything queued now. */
@@ -211,7 +177,6 @@ export class ReadingWriter implements Service {
         return;
       }
       for (const p of batch) p.reject(err);
-      this.forgetDeliveries(batch);
       return;
     }
     if (this.faulted) {
@@ -220,7 +185,6 @@ export class ReadingWriter implements Service {
       this.deps.logger.warn({ held: batch.length }, 'storage works again; acknowledging readings');
       this.deps.events.emit('store.recovered', {});
     }
-    this.forgetDeliveries(batch);
     let count = 0;
     const devices = new Set<string>();
     for (const p of batch) {
@@ -235,7 +199,7 @@ export class ReadingWriter implements Service {
   private writeBatch(batch: Pending[]): void {
     for (const p of batch) {
       for (const r of p.readings) {
-        const spec = p.specs[r.metric];
+        const spec = ownValue(p.specs, r.metric);
         if (!spec) continue;
         const s = this.series.resolve(p.deviceId, r.component, r.metric, spec);
         this.insertReading.run(s.id, r.ts, storable(encodeValue(s.type, s.scale, r.value)), r.timeSource === 'gateway' ? 1 : null);
@@ -243,10 +207,6 @@ export class ReadingWriter implements Service {
       if (p.delivery) this.upsertDelivery.run(p.delivery.clientId, p.delivery.packetId, p.delivery.payloadHash, p.delivery.ts);
       if (p.quarantine) this.quarantine.add(p.quarantine);
     }
-  }
-
-  private forgetDeliveries(batch: Pending[]): void {
-    for (const p of batch) if (p.delivery) this.pendingDeliveries.delete(deliveryKey(p.delivery.clientId, p.delivery.packetId));
   }
 }
 
@@ -276,13 +236,4 @@ function freeDiskBytes(dbPath: string): number | null {
  */
 function storable(v: number | string): number | bigint | string {
   return typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v;
-}
-
-function deliveryKey(clientId: string, packetId: number): string {
-  return `${clientId}\0${packetId}`;
-}
-
-/** A short digest of a payload, enough to tell a redelivery from a new message with a reused packet id. */
-export function payloadDigest(payload: Buffer): Buffer {
-  return createHash('sha256').update(payload).digest().subarray(0, 12);
 }

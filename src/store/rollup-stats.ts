@@ -1,3 +1,4 @@
+import { ownValue, setOwn } from '../core/index.js';
 import { DateTime } from 'luxon';
 import type { SeriesType } from './codec.js';
 import { QuantileSketch } from './sketch.js';
@@ -110,12 +111,17 @@ function emptyRollup(hour: number, shape: SeriesShape): HourRollup {
   };
 }
 
+/** Enum states come from profile YAML: a state named `constructor` must not read Object.prototype. */
+function addState(states: Record<string, number>, key: string, ms: number): void {
+  setOwn(states, key, (ownValue(states, key) ?? 0) + ms);
+}
+
 function addHeld(r: HourRollup, value: Point['value'], ms: number): void {
   r.twMs += ms;
   if (typeof value === 'number') r.twSum += value * ms;
   else if (r.states) {
     const key = String(value);
-    r.states[key] = (r.states[key] ?? 0) + ms;
+    addState(r.states, key, ms);
   }
 }
 
@@ -205,7 +211,7 @@ export function mergeRollups(rows: readonly HourRollup[]): WindowStats {
     w.resets += r.resets;
     if (r.states) {
       w.states ??= {};
-      for (const [k, ms] of Object.entries(r.states)) w.states[k] = (w.states[k] ?? 0) + ms;
+      for (const [k, ms] of Object.entries(r.states)) addState(w.states, k, ms);
     }
     if (r.sketch) {
       w.sketch ??= new QuantileSketch();

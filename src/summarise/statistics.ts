@@ -1,3 +1,4 @@
+import { setOwn } from '../core/index.js';
 import type { Percentile } from '../policy/index.js';
 
 /** One reading as the summariser sees it: a number, boolean or enum state at a time. */
@@ -42,7 +43,7 @@ export function timeInState(all: readonly Series[], end: number, holdMs: number)
   const ms = new Map<string, number>();
   for (const series of all) forEachHeld(series, end, holdMs, (v, d) => ms.set(String(v), (ms.get(String(v)) ?? 0) + d));
   const out: Record<string, number> = {};
-  for (const key of [...ms.keys()].sort()) out[key] = ms.get(key)! / 3_600_000;
+  for (const key of [...ms.keys()].sort()) setOwn(out, key, ms.get(key)! / 3_600_000);
   return out;
 }
 

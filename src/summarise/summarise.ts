@@ -1,4 +1,4 @@
-import { canonicalJson, sha256Hex } from '../ledger/index.js';
+import { canonicalJson, ownValue, setOwn, sha256Hex } from '../core/index.js';
 import {
   applyDefaults,
   BUILTIN_DEFAULTS,
@@ -165,7 +165,7 @@ function settingsOf(rule: EffectiveRule, policy: EffectivePolicy): RuleSettings 
 }
 
 function statsOf(rule: EffectiveRule, settings: RuleSettings, metric: string, perDevice: Series[], end: number, holdMs: number): ItemStats {
-  const round = rounder(settings.round[metric] ?? 0.001);
+  const round = rounder(ownValue(settings.round, metric) ?? 0.001);
   const values = perDevice.flatMap((s) => s.flatMap((x) => (typeof x.value === 'number' ? [x.value] : [])));
   const sorted = [...values].sort((a, b) => a - b);
   const stats: ItemStats = {};
@@ -187,7 +187,7 @@ function statsOf(rule: EffectiveRule, settings: RuleSettings, metric: string, pe
 
 function mapValues(o: Record<string, number>, f: (v: number) => number): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(o)) out[k] = f(v);
+  for (const [k, v] of Object.entries(o)) setOwn(out, k, f(v));
   return out;
 }
 

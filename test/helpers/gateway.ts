@@ -129,6 +129,23 @@ export function addDevice(dataDir: string, id: string, profile = 'thermostat', e
 }
 
 /** Connects an MQTT.js 3.1.1 client; the caller ends it. */
-export async function connectClient(port: number, options: IClientOptions = {}): Promise<MqttClient> {
-  return mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+export async function connectClient(port: number, options: IClientOptions = {}, beforeConnect?: (client: MqttClient) => void): Promise<MqttClient> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  // Messages queued in a persistent session can arrive in the CONNACK's own TCP chunk, before an
+  // awaited connect returns: listeners that must see them are attached here, before connecting.
+  beforeConnect?.(client);
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      client.end(true);
+      reject(err);
+    };
+    client.once('connect', () => {
+      client.off('error', onError);
+      resolve(client);
+    });
+    client.once('error', onError);
+    client.once('close', () => {
+      if (!client.connected) onError(new Error('connection closed before CONNACK'));
+    });
+  });
 }

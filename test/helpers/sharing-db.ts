@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ManualClock, openDatabase, silentLogger, type SluiceDatabase } from '../../src/core/index.js';
-import { allMigrations } from '../../src/gateway/index.js';
+import { allMigrations } from '../../src/app/index.js';
 import { Ledger, LEDGER_HEAD_FILE } from '../../src/ledger/index.js';
 import { tmpDir } from './tmp-dir.js';
 

@@ -81,6 +81,17 @@ describe('bad input over MQTT: quarantined with its reason, then acknowledged', 
     expect(entry.message).toMatch(/^1 reading\(s\) stored; refused humidity: /);
   });
 
+  it('a key named like a built-in JavaScript property is an unknown metric; the good metrics of its message are stored', async () => {
+    const odd = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+    // Written by hand: JSON.stringify of an object literal would drop "__proto__".
+    for (const [i, key] of odd.entries()) await client.publishAsync('sluice/bad-thermo/telemetry', `{"temperature": ${30 + i}, "${key}": 5}`, { qos: 1 });
+    expect(client.connected).toBe(true);
+    const temperatures = readings().filter((r) => r.metric === 'temperature').map((r) => r.value);
+    expect(temperatures).toEqual(expect.arrayContaining([30, 31, 32, 33, 34]));
+    const entries = quarantine().slice(0, odd.length).reverse(); // oldest first
+    expect(entries.map((e) => [e.reason, e.refused.map((r) => [r.metric, r.reason])])).toEqual(odd.map((key) => ['unknown_metric', [[key, 'unknown_metric']]]));
+  });
+
   it('logs bad input from one device at most once a minute, without values', () => {
     const lines = gw.logs.filter((l) => l.msg?.toString().startsWith('device message quarantined') && l.deviceId === 'bad-thermo');
     expect(lines).toHaveLength(1);

@@ -37,8 +37,10 @@ describe('broker state survives a gateway restart', () => {
     await gw.kill();
 
     gw = await startGateway({ dataDir });
-    tool = await connectClient(gw.port, { username: 'dashboard', password: toolPw, clientId: 'dashboard', clean: false, reconnectPeriod: 0 });
-    const queued = collect(tool);
+    let queued: ReturnType<typeof collect> = [];
+    tool = await connectClient(gw.port, { username: 'dashboard', password: toolPw, clientId: 'dashboard', clean: false, reconnectPeriod: 0 }, (c) => {
+      queued = collect(c);
+    });
     expect(tool.connected).toBe(true);
     await until(() => queued.length >= 2);
     expect(queued.map((m) => m.payload)).toEqual(['{"power": 10}', '{"power": 11}']);

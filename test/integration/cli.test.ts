@@ -54,6 +54,8 @@ describe('sluice CLI', () => {
     const top = cli(['--help']);
     expect(top.status).toBe(0);
     for (const c of ['start', 'devices add', 'devices list', 'readings', 'quarantine']) expect(top.stdout).toContain(`  ${c}`);
+    // Piped, so not a terminal: wrapped to 80 columns.
+    expect(top.stdout.split('\n').filter((l) => l.length > 80)).toEqual([]);
     const sub = cli(['readings', '--help']);
     expect(sub.status).toBe(0);
     expect(sub.stdout).toContain('Usage: sluice readings ID [--metric M] [--since 1h|ISO] [--json]');

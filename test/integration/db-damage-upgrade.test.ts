@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, silentLogger } from '../../src/core/index.js';
 import { deviceMigrations, hashPassword } from '../../src/devices/index.js';
-import { allMigrations } from '../../src/gateway/index.js';
+import { allMigrations } from '../../src/app/index.js';
 import { storeMigrations } from '../../src/store/index.js';
 import { addDevice, cli, connectClient, startGateway } from '../helpers/gateway.js';
 import { tmpDir } from '../helpers/tmp-dir.js';

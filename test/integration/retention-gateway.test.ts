@@ -10,7 +10,9 @@ describe('retention in the running gateway', () => {
     const gw = await startGateway({ dataDir, env: { SLUICE_RETENTION_RAW_DAYS: '0.05', SLUICE_TIMEZONE: 'Europe/Berlin' } });
     try {
       const client = await connectClient(gw.port, { username: 'thermo', password, clientId: 'thermo' });
-      const old = Date.now() - 3 * 3_600_000;
+      // Ten minutes into the hour that began three hours ago: both old readings fall in one
+      // hourly rollup whatever the time of the run (xx:59:30 would have split them in two).
+      const old = Math.floor((Date.now() - 3 * 3_600_000) / 3_600_000) * 3_600_000 + 600_000;
       await client.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 19.5, heating: true, ts: old }), { qos: 1 });
       await client.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 20.5, heating: false, ts: old + 60_000 }), { qos: 1 });
       await client.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });

@@ -6,13 +6,16 @@ const SEED = '4242';
 
 describe('sluice simulate', () => {
   it('with a fixed seed publishes the same readings twice, from devices marked simulated', async () => {
-    // Both runs cover the same simulated period, 90 minutes ending shortly before now.
-    const start = new Date(Math.floor((Date.now() - 90 * 60_000) / 60_000) * 60_000).toISOString();
+    // Both runs cover the same simulated period, fixed once here: 90 minutes ending 10 minutes
+    // before the first run (recent enough for ingest.max_past); --until ends each run there,
+    // however long the runs take or whether they cross a minute boundary.
+    const until = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
+    const start = new Date(until - 90 * 60_000).toISOString();
     const runOnce = async () => {
       const dataDir = tmpDir();
       const gw = await startGateway({ dataDir, env: { SLUICE_TIMEZONE: 'Europe/Berlin' } });
       try {
-        const r = cli(['simulate', '--devices', '4', '--seed', SEED, '--rate', '1', '--backfill', '2h', '--start', start, '--duration', '0'], {
+        const r = cli(['simulate', '--devices', '4', '--seed', SEED, '--rate', '1', '--backfill', '2h', '--start', start, '--until', new Date(until).toISOString()], {
           dataDir,
           env: { SLUICE_TIMEZONE: 'Europe/Berlin' },
         });
@@ -35,7 +38,9 @@ describe('sluice simulate', () => {
     };
     const first = await runOnce();
     const second = await runOnce();
-    expect((first['sim-fridge-1'] as unknown[]).length).toBeGreaterThan(80 * 8);
+    const fridge = first['sim-fridge-1'] as Array<{ ts: string }>;
+    expect(fridge.length).toBeGreaterThan(80 * 8);
+    expect(fridge.every((r) => Date.parse(r.ts) < until)).toBe(true);
     expect(second).toEqual(first);
   });
 

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DB_FILE, EventBus, openDatabase, silentLogger, systemClock } from '../../src/core/index.js';
 import type { MetricSpec } from '../../src/devices/index.js';
-import { allMigrations } from '../../src/gateway/index.js';
+import { allMigrations } from '../../src/app/index.js';
 import { ReadingWriter } from '../../src/store/index.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openDatabase, silentLogger, type SluiceDatabase } from '../../src/core/index.js';
 import type { MetricSpec } from '../../src/devices/index.js';
-import { allMigrations } from '../../src/gateway/index.js';
+import { allMigrations } from '../../src/app/index.js';
 import {
   HOUR,
   QuantileSketch,

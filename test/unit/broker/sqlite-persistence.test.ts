@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, it } from 'vitest';
 import { SqlitePersistence } from '../../../src/broker/index.js';
 import { openDatabase, silentLogger, type SluiceDatabase } from '../../../src/core/index.js';
-import { allMigrations } from '../../../src/gateway/index.js';
+import { allMigrations } from '../../../src/app/index.js';
 
 const require = createRequire(import.meta.url);
 const abstractSuite = require('aedes-persistence/abstract.js') as (opts: { test: unknown; persistence: () => Promise<unknown>; testAsync: boolean }) => void;

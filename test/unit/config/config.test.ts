@@ -39,11 +39,47 @@ describe('config', () => {
     expect(withFlag.mqtt.port).toBe(3000);
   });
 
+  it('a flag path through __proto__ is an unknown key, not a change to every object', () => {
+    const dir = tmpDir();
+    expect(() => loadConfig({ cwd: dir, env: {}, flags: { '__proto__.polluted': 1 } })).toThrow(/__proto__/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('resolves paths in the file relative to the file', () => {
     const dir = tmpDir();
     writeFileSync(join(dir, 'custom.yaml'), 'data_dir: ./state\n');
     const config = loadConfig({ cwd: '/', file: join(dir, 'custom.yaml'), env: {} });
     expect(config.data_dir).toBe(join(dir, 'state'));
+  });
+
+  it('resolves devices_dir written in a file elsewhere next to that file', () => {
+    const dir = tmpDir();
+    const cwd = tmpDir();
+    writeFileSync(join(dir, 'sluice.yaml'), 'devices_dir: ./devs\n');
+    const config = loadConfig({ cwd, file: join(dir, 'sluice.yaml'), env: {} });
+    expect(config.devices_dir).toBe(join(dir, 'devs'));
+    expect(config.data_dir).toBe(join(cwd, 'data'));
+    expect(config.policies_dir).toBe(join(cwd, 'policies'));
+  });
+
+  it('keeps the defaults relative to the working directory when a file elsewhere sets only mqtt', () => {
+    const dir = tmpDir();
+    const cwd = tmpDir();
+    writeFileSync(join(dir, 'gateway.yaml'), 'mqtt:\n  port: 1884\n');
+    for (const options of [{ file: join(dir, 'gateway.yaml'), env: {} }, { env: { SLUICE_CONFIG: join(dir, 'gateway.yaml') } }]) {
+      const config = loadConfig({ cwd, ...options });
+      expect(config.mqtt.port).toBe(1884);
+      expect([config.data_dir, config.devices_dir, config.policies_dir]).toEqual([join(cwd, 'data'), join(cwd, 'devices'), join(cwd, 'policies')]);
+    }
+  });
+
+  it('resolves paths from the environment and flags against the working directory, not the file', () => {
+    const dir = tmpDir();
+    const cwd = tmpDir();
+    writeFileSync(join(dir, 'sluice.yaml'), 'data_dir: ./state\n');
+    const config = loadConfig({ cwd, file: join(dir, 'sluice.yaml'), env: { SLUICE_DEVICES_DIR: 'devs' }, flags: { data_dir: 'mine' } });
+    expect(config.devices_dir).toBe(join(cwd, 'devs'));
+    expect(config.data_dir).toBe(join(cwd, 'mine'));
   });
 
   it('names the environment variable of each key', () => {

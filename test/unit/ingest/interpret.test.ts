@@ -206,6 +206,27 @@ describe('profile validation', () => {
     `);
   });
 
+  it('a mapping metric or component named like a built-in JavaScript property must be declared', () => {
+    const r = profileSchema.safeParse({
+      version: 1,
+      kind: 'x',
+      components: ['constructor'],
+      metrics: { on: { type: 'boolean' } },
+      mappings: [{ topic: '', readings: [{ metric: 'constructor' }, { metric: 'on', component: 'constructor' }] }],
+    });
+    expect(r.success).toBe(false);
+    // Neither "has the name of a metric" for the component nor a pass for the undeclared metric.
+    expect(r.error!.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(['mappings.0.readings.0.metric: "constructor" is not a metric of this profile (declare it under metrics)']);
+  });
+
+  it('a topic placeholder named like a built-in JavaScript property is captured as such', () => {
+    const captures = matchTopic('switch/{__proto__}/{constructor}', 'switch/1/2');
+    expect(captures && Object.entries(captures)).toEqual([
+      ['__proto__', '1'],
+      ['constructor', '2'],
+    ]);
+  });
+
   it('keeps the foundation profile shape valid', () => {
     expect(profileSchema.safeParse({ version: 1, kind: 'thermostat', metrics: { temperature: { type: 'number', unit: '°C' } } }).success).toBe(true);
   });

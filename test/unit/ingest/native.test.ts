@@ -85,3 +85,23 @@ describe('native convention', () => {
     expect(decodeValue('boolean', null, 0)).toBe(false);
   });
 });
+
+describe('payload keys that are built-in JavaScript property names', () => {
+  const odd = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
+  for (const key of odd) {
+    it(`"${key}" is an unknown metric; the good metrics of the message are kept`, () => {
+      // JSON.parse makes "__proto__" an own key, as a device's payload arrives.
+      const out = msg(`{"temperature": 21, "${key}": 5}`);
+      expect(out).toMatchObject({ kind: 'readings', refused: [{ metric: key, reason: 'unknown_metric' }] });
+      if (out.kind !== 'readings') return;
+      expect(out.readings.map((r) => [r.metric, r.value])).toEqual([['temperature', 21]]);
+    });
+  }
+
+  it('a message of only such keys is refused as unknown metrics, not as an ingest crash', () => {
+    const out = msg(JSON.stringify(Object.fromEntries(odd.map((k) => [k, 1]))));
+    expect(out).toMatchObject({ kind: 'rejected', reason: 'unknown_metric' });
+    if (out.kind !== 'rejected') return;
+    expect(out.refused?.map((r) => r.metric)).toEqual(odd);
+  });
+});

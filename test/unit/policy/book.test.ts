@@ -65,4 +65,31 @@ describe('PolicyBook', () => {
     ]);
     f.db.close();
   });
+
+  it('standing() reads only: unapproved, in force, revoked, expired — and the ledger does not grow', async () => {
+    const f = await fixture();
+    const rows = () => f.ledger.rows().length;
+    expect(f.book.standing('acme')).toEqual({ inForce: false, reason: 'unapproved', approved: null });
+    const approved = f.book.approve('acme');
+    expect(f.book.standing('acme')).toMatchObject({ inForce: true, approved: { hash: approved.hash } });
+    f.book.revoke('acme');
+    const afterRevoke = rows();
+    expect(f.book.standing('acme')).toMatchObject({ inForce: false, reason: 'revoked' });
+    expect(rows()).toBe(afterRevoke);
+
+    writeFileSync(join(f.policiesDir, 'acme.yaml'), text('temperature').replace('2099-01-01', '2026-12-31'));
+    f.book.approve('acme');
+    f.clock.set(Date.parse('2027-01-05T00:00:00Z'));
+    const before = rows();
+    expect(f.book.standing('acme')).toMatchObject({ inForce: false, reason: 'expired' });
+    expect(f.book.inForce('acme')).toBeNull();
+    expect(f.book.standing('acme')).toMatchObject({ reason: 'expired', approved: { expiredAt: null } });
+    expect(rows()).toBe(before);
+
+    // The expiry goes on the record only when a step that acts on it says so, once.
+    expect(f.book.recordExpiries()).toBe(1);
+    expect(f.book.recordExpiries()).toBe(0);
+    expect(f.ledger.rows().slice(before).map((r) => r.kind)).toEqual(['policy.expired']);
+    f.db.close();
+  });
 });

@@ -134,6 +134,21 @@ share:
     `);
   });
 
+  it('a policy metric named like a built-in JavaScript property is not a metric of the profile', () => {
+    const pf = { name: 'p', file: 'policies/p.yaml', text: '', policy: undefined as never, parsed: undefined as never };
+    const text = VALID.replace('metrics: [temperature]', 'metrics: [temperature, constructor]');
+    const parsed = parseYaml(text, 'policies/p.yaml', policySchema, 'SLUICE_ERR_POLICY_INVALID');
+    const thermostat = {
+      name: 'thermostat',
+      file: 'devices/thermostat.yaml',
+      version: 1,
+      kind: 'thermostat',
+      metrics: { temperature: { type: 'number', unit: '°C', counter: false, never_store: false } },
+    } as unknown as DeviceProfile;
+    const { findings } = resolveEffective({ ...pf, text, policy: parsed.value, parsed }, [], new Map([['thermostat', thermostat]]));
+    expect(findings.filter((f) => f.severity === 'error').map((f) => f.message)).toEqual(['profile thermostat has no metric "constructor" (it has temperature)']);
+  });
+
   it('docs/schemas/policy.json and summary.json are generated from the zod schemas', () => {
     for (const [file, schema] of [
       ['policy.json', policyJsonSchema()],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../src/core/index.js';
 import { lastClosedWindow } from '../../../src/policy/index.js';
-import { WindowScheduler, dueWindows, type WindowJob, type Window } from '../../../src/schedule/index.js';
+import { WindowScheduler, dueWindows, type WindowJob, type TimeWindow } from '../../../src/schedule/index.js';
 import { ledgerFixture } from '../../helpers/sharing-db.js';
 
 const TZ = 'Europe/Berlin';
@@ -16,7 +16,7 @@ describe('WindowScheduler', () => {
       name,
       wake: { cron: '0 3 * * *', timezone: TZ },
       dueWindows: (now, ran) => dueWindows({ now, cron: '0 3 * * *', timezone: TZ, since, windowAt: (t) => lastClosedWindow(t, '1d', TZ), ran, maxWindows: 31 }),
-      run: ({ window, markRun }: { window: Window; markRun: () => void }) => {
+      run: ({ window, markRun }: { window: TimeWindow; markRun: () => void }) => {
         if (name === 'flaky' && failing) throw new Error('vendor down');
         db.tx(() => {
           db.raw.prepare('INSERT INTO effects VALUES (?, ?)').run(name, window.start);

@@ -1,11 +1,11 @@
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { lastClosedWindow } from '../../../src/policy/index.js';
-import { dueWindows, type Window } from '../../../src/schedule/index.js';
+import { dueWindows, type TimeWindow } from '../../../src/schedule/index.js';
 
 const TZ = 'Europe/Berlin';
 const at = (iso: string) => DateTime.fromISO(iso, { zone: TZ }).toMillis();
-const show = (ws: Window[]) => ws.map((w) => `${DateTime.fromMillis(w.start, { zone: TZ }).toISO({ suppressMilliseconds: true })}/${DateTime.fromMillis(w.end, { zone: TZ }).toISO({ suppressMilliseconds: true })}`);
+const show = (ws: TimeWindow[]) => ws.map((w) => `${DateTime.fromMillis(w.start, { zone: TZ }).toISO({ suppressMilliseconds: true })}/${DateTime.fromMillis(w.end, { zone: TZ }).toISO({ suppressMilliseconds: true })}`);
 
 function daily(now: number, since: number, ran: Set<number> = new Set(), maxWindows = 31) {
   return dueWindows({

@@ -94,3 +94,26 @@ describe('rollupHours', () => {
     expect(hours[0]!.states).toEqual({ off: 20 * 60_000, heat: 40 * 60_000 });
   });
 });
+
+describe('rollups of enum states named like built-in JavaScript properties', () => {
+  it('counts the time in each state as its own key', () => {
+    const h0 = Date.parse('2026-01-01T00:00:00Z');
+    const points = [
+      { ts: h0, value: 'constructor' },
+      { ts: h0 + 20 * 60_000, value: 'toString' },
+      { ts: h0 + 40 * 60_000, value: '__proto__' },
+    ];
+    const [hour] = rollupHours({ type: 'enum', counter: false }, points, undefined, h0, h0 + HOUR, HOUR);
+    expect(hour!.states && Object.entries(hour!.states)).toEqual([
+      ['constructor', 20 * 60_000],
+      ['toString', 20 * 60_000],
+      ['__proto__', 20 * 60_000],
+    ]);
+    const merged = mergeRollups([hour!, hour!]);
+    expect(merged.states && Object.entries(merged.states)).toEqual([
+      ['constructor', 40 * 60_000],
+      ['toString', 40 * 60_000],
+      ['__proto__', 40 * 60_000],
+    ]);
+  });
+});

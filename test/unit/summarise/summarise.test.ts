@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, sha256Hex } from '../../../src/ledger/index.js';
+import { canonicalJson, sha256Hex } from '../../../src/core/index.js';
 import { summarise, summaryId, vendorKey, householdPseudonym, type Sample, type SummariseInput } from '../../../src/summarise/index.js';
 import { policy } from './helpers.js';
 

@@ -1,0 +1,209 @@
+#!/usr/bin/env node
+// A vendor's receiver for Sluice summaries, in one file with no dependencies: copy it and start
+// from here. It verifies `Sluice-Signature` over the raw body, stores each summary once per
+// `Idempotency-Key` in an append-only JSONL file, and answers 2xx only once the line is on disk.
+// See docs/vendor-api.md for the request format and for running this at scale.
+//
+//   VENDOR_SECRET=… node server.js [--host 127.0.0.1] [--port 8787] [--dir ./received]
+//
+// Environment: VENDOR_SECRET (the key agreed with the household, required), VENDOR_KEY_ID (the
+// policy's key_id when it sets one; otherwise the key's fingerprint is its id), VENDOR_HOST,
+// VENDOR_PORT, VENDOR_DATA_DIR. Flags win over the environment. Needs Node 20 or later.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const PATH = '/v1/summaries';
+const MAX_BODY_BYTES = 1024 * 1024;
+const TOLERANCE_SECONDS = 300; // a signature older or newer than this is a replay
+
+/**
+ * `kid` of a key when the policy names no key_id (docs/vendor-api.md).
+ * @param {Buffer} key
+ */
+export function keyFingerprint(key) {
+  return createHash('sha256').update('sluice-kid/1\n').update(key).digest('hex').slice(0, 16);
+}
+
+/**
+ * Checks `t=<unix s>,kid=<id>,v1=<hex HMAC-SHA256(key, "<t>.<raw body>")>`.
+ * @param {string | undefined} header
+ * @param {Buffer} body the raw bytes, before any parsing
+ * @param {(kid: string) => Buffer | undefined} keyFor
+ * @param {number} nowSeconds
+ * @returns {{ ok: true, kid: string } | { ok: false, reason: string }}
+ */
+export function verifySignature(header, body, keyFor, nowSeconds) {
+  if (!header) return { ok: false, reason: 'no Sluice-Signature header' };
+  // A Map, not an object: a header may carry `__proto__=…`.
+  const parts = new Map();
+  for (const kv of header.split(',')) {
+    const eq = kv.indexOf('=');
+    if (eq > 0) parts.set(kv.slice(0, eq).trim(), kv.slice(eq + 1).trim());
+  }
+  const t = Number(parts.get('t'));
+  const kid = parts.get('kid');
+  const v1 = parts.get('v1');
+  if (!Number.isInteger(t) || !kid || !v1 || !/^[0-9a-f]{64}$/.test(v1)) return { ok: false, reason: 'malformed Sluice-Signature header' };
+  if (Math.abs(nowSeconds - t) > TOLERANCE_SECONDS) return { ok: false, reason: 'signature timestamp outside tolerance' };
+  const key = keyFor(kid);
+  if (!key) return { ok: false, reason: `unknown key id ${kid}` };
+  const expected = createHmac('sha256', key).update(`${t}.`).update(body).digest();
+  // Constant-time compare: a byte-by-byte compare leaks how much of a forged MAC was right.
+  if (!timingSafeEqual(expected, Buffer.from(v1, 'hex'))) return { ok: false, reason: 'signature does not match' };
+  return { ok: true, kid };
+}
+
+/**
+ * An append-only JSONL file of received summaries and the set of keys already in it. The set is
+ * rebuilt from the file at start, so a key stays known across restarts.
+ */
+export class SummaryStore {
+  /** @param {string} dir */
+  constructor(dir) {
+    mkdirSync(dir, { recursive: true });
+    this.file = join(dir, 'summaries.jsonl');
+    /** @type {Set<string>} */
+    this.keys = new Set();
+    let text = '';
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      if (/** @type {NodeJS.ErrnoException} */ (err).code !== 'ENOENT') throw err;
+    }
+    for (const line of text.split('\n')) {
+      // A line cut short by a crash mid-write was never acknowledged; Sluice sends it again.
+      try {
+        const key = JSON.parse(line).key;
+        if (typeof key === 'string') this.keys.add(key);
+      } catch {
+        continue;
+      }
+    }
+    this.fd = openSync(this.file, 'a');
+  }
+
+  /**
+   * Appends the record unless its key is known; durable (fsync) before it returns true.
+   * Synchronous, so two deliveries of one key cannot interleave between the check and the write.
+   * @param {string} key
+   * @param {Record<string, unknown>} record
+   */
+  add(key, record) {
+    if (this.keys.has(key)) return false;
+    writeSync(this.fd, `${JSON.stringify({ key, ...record })}\n`);
+    fsyncSync(this.fd);
+    this.keys.add(key);
+    return true;
+  }
+
+  close() {
+    closeSync(this.fd);
+  }
+}
+
+/**
+ * The HTTP handler: POST /v1/summaries, GET /healthz.
+ * @param {{ store: SummaryStore, keyFor: (kid: string) => Buffer | undefined, now?: () => number, log?: (line: Record<string, unknown>) => void }} deps
+ * @returns {import('node:http').RequestListener}
+ */
+export function receiver({ store, keyFor, now = () => Date.now() / 1000, log = (line) => console.log(JSON.stringify(line)) }) {
+  return (req, res) => {
+    /** @param {number} status @param {Record<string, unknown>} body */
+    const answer = (status, body) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    const url = new URL(req.url ?? '/', 'http://receiver');
+    if (req.method === 'GET' && url.pathname === '/healthz') return answer(200, { ok: true });
+    if (url.pathname !== PATH) return answer(404, { error: 'not found' });
+    if (req.method !== 'POST') return answer(405, { error: 'use POST' });
+
+    /** @type {Buffer[]} */
+    const chunks = [];
+    let size = 0;
+    req.on('data', (/** @type {Buffer} */ chunk) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk); // beyond it, read and drop until the end
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) return answer(413, { error: 'body too large' });
+      const body = Buffer.concat(chunks);
+      // Verify the raw bytes before parsing anything: unsigned input is not looked at.
+      const header = req.headers['sluice-signature'];
+      const sig = verifySignature(Array.isArray(header) ? header[0] : header, body, keyFor, now());
+      if (!sig.ok) {
+        log({ msg: 'request rejected', status: 401, reason: sig.reason });
+        return answer(401, { error: sig.reason });
+      }
+      const key = String(req.headers['idempotency-key'] ?? '');
+      let summary;
+      try {
+        summary = JSON.parse(body.toString('utf8'));
+      } catch {
+        summary = undefined;
+      }
+      // A 4xx other than 408/425/429 makes Sluice give up on the summary, so only for requests
+      // that can never succeed.
+      if (!summary || typeof summary !== 'object' || typeof summary.format !== 'string' || !summary.format.startsWith('sluice-summary/')) {
+        return answer(400, { error: 'not a Sluice summary' });
+      }
+      if (!key || key !== summary.id) return answer(400, { error: 'Idempotency-Key missing or not the summary id' });
+
+      const stored = store.add(key, { received_at: new Date(now() * 1000).toISOString(), kid: sig.kid, summary });
+      log({
+        msg: stored ? 'summary stored' : 'duplicate summary ignored',
+        key,
+        vendor: summary.vendor,
+        policy: summary.policy,
+        household: summary.household,
+        window: summary.window,
+        ...(stored ? { items: summary.items } : {}),
+      });
+      // The same 2xx for a key already stored: delivery is at least once, storage exactly once.
+      return answer(200, { status: stored ? 'stored' : 'duplicate', key });
+    });
+  };
+}
+
+function main() {
+  const { values } = parseArgs({
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      dir: { type: 'string' },
+    },
+  });
+  const secret = process.env.VENDOR_SECRET;
+  if (!secret) {
+    console.error('VENDOR_SECRET is not set: it is the key agreed with the household (its policy\'s secret_env or secret_file).');
+    process.exit(2);
+  }
+  const key = Buffer.from(secret, 'utf8');
+  const kid = process.env.VENDOR_KEY_ID || keyFingerprint(key);
+  const host = values.host ?? process.env.VENDOR_HOST ?? '127.0.0.1';
+  const port = Number(values.port ?? process.env.VENDOR_PORT ?? 8787);
+  const dir = resolve(values.dir ?? process.env.VENDOR_DATA_DIR ?? 'received');
+  const store = new SummaryStore(dir);
+  const server = createServer(receiver({ store, keyFor: (id) => (id === kid ? key : undefined) }));
+  server.listen(port, host, () => {
+    const address = server.address();
+    const bound = address && typeof address === 'object' ? address.port : port;
+    console.log(JSON.stringify({ msg: 'vendor receiver listening', host, port: bound, path: PATH, dir, kid }));
+  });
+  const stop = () => {
+    server.close(() => {
+      store.close();
+      process.exit(0);
+    });
+    server.closeAllConnections(); // idle keep-alive sockets would hold close() open
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+// Run when started as a program; importing the file (a test, your own server) only gets the exports.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) main();

@@ -1,0 +1,75 @@
+import { join } from 'node:path';
+import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
+import { PolicyBook, lastClosedWindow, type WindowSize } from '../policy/index.js';
+import { dueWindows, type WindowJob } from '../schedule/index.js';
+import { Disclosures, Outbox } from '../share/index.js';
+import type { GatewayContext } from './context.js';
+
+/** The disclosure path's parts over one gateway context; built once per process, so every caller sees one book and one outbox. */
+export interface Sharing {
+  ledger: Ledger;
+  book: PolicyBook;
+  outbox: Outbox;
+  disclosures: Disclosures;
+}
+
+export function buildSharing(ctx: GatewayContext): Sharing {
+  const { db, clock, config } = ctx;
+  const ledger = new Ledger({ db, clock, headFile: join(config.data_dir, LEDGER_HEAD_FILE) });
+  const book = new PolicyBook({
+    db,
+    ledger,
+    clock,
+    timezone: config.timezone,
+    policiesDir: config.policies_dir,
+    devices: () => ctx.registry.list(),
+    profiles: ctx.profiles,
+  });
+  const outbox = new Outbox({ db, ledger, book, clock });
+  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
+  return { ledger, book, outbox, disclosures };
+}
+
+/** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */
+export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
+  const { book, disclosures } = sharing;
+  const tz = ctx.config.timezone;
+  const jobs: WindowJob[] = [];
+  let statuses;
+  try {
+    statuses = book.refresh();
+  } catch (err) {
+    ctx.logger.error({ err }, 'cannot read the policies');
+    return [];
+  }
+  for (const s of statuses) {
+    const approved = s.inForce ? s.approved : null;
+    if (!approved) continue;
+    const p = approved.effective.policy;
+    const size = p.share[0]!.window as WindowSize;
+    jobs.push({
+      name: `policy:${s.name}`,
+      wake: { cron: p.schedule, timezone: tz },
+      dueWindows: (now, ran) =>
+        dueWindows({
+          now,
+          cron: p.schedule,
+          timezone: tz,
+          since: approved.approvedAt,
+          windowAt: (fire) => lastClosedWindow(fire, size, tz),
+          ran,
+          maxWindows: ctx.config.schedule.max_catch_up,
+        }),
+      run: ({ window, markRun }) => {
+        // The policy may have been revoked or expired since the jobs were listed: run() re-checks in its transaction.
+        const standing = book.standing(s.name);
+        if (!standing.inForce) {
+          if (standing.reason === 'expired') book.recordExpiries();
+          return;
+        }
+        disclosures.run(s.name, window, markRun);
+      },
+    });
+  }
+  return jobs;
+}

@@ -1,0 +1,39 @@
+import { defineOperation, noParams } from './operation.js';
+
+/** `status`: whether a gateway runs on the data directory and how it is doing. */
+export interface StatusResult {
+  running: boolean;
+  pid: number | null;
+  mqtt_port: number | null;
+  connected_clients: number;
+  store: string;
+  store_fault: string | null;
+  started_at: string | null;
+  devices: number;
+  data_dir: string;
+  broker?: Record<string, unknown>;
+}
+
+/** The gateway itself. */
+export const systemOperations = {
+  status: defineOperation({
+    params: noParams,
+    run: ({ context: ctx, runtime }): StatusResult => {
+      const rt = runtime?.();
+      return {
+        running: rt !== undefined,
+        pid: rt ? process.pid : null,
+        mqtt_port: rt?.mqttPort ?? null,
+        connected_clients: rt?.connectedClients ?? 0,
+        store: rt?.storeFaulted ? `faulted (${rt.storeFault?.code ?? 'storage fault'}): acknowledgements held` : 'ok',
+        store_fault: rt?.storeFault
+          ? `${rt.storeFault.message} since ${new Date(rt.storeFault.since).toISOString()}; ${rt.storeFault.freeBytes === null ? 'free disk unknown' : `${rt.storeFault.freeBytes} bytes free on disk`}`
+          : null,
+        started_at: rt ? new Date(rt.startedAt).toISOString() : null,
+        devices: ctx.registry.list().length,
+        data_dir: ctx.config.data_dir,
+        ...(rt?.broker ? { broker: rt.broker() } : {}),
+      };
+    },
+  }),
+};

@@ -1,0 +1,190 @@
+import type { SluiceConfig } from '../config/index.js';
+import type { Clock, EventBus, Logger } from '../core/index.js';
+import type { DeviceProfile, DeviceRecord } from '../devices/index.js';
+import type { PoisonGuard } from './poison-guard.js';
+import { DELIVERY_HASH_BYTES, messageDigest, type MessageDigest, type RedeliveryMemory } from './redelivery.js';
+import type { IncomingPublish, Ingest, IntakeVerdict, ReadingSink, WriteRequest } from './sink.js';
+import { interpretMessage } from './telemetry.js';
+import type { IngestLimits, IngestOutcome } from './types.js';
+
+
+// Repeated bad input from one device is logged at most this often (ms).
+const BAD_INPUT_LOG_INTERVAL = 60_000;
+
+export interface IntakeOptions {
+  limits: IngestLimits;
+}
+
+/** The intake's options from sluice.yaml `ingest`. */
+export function ingestOptionsFrom(config: Readonly<Pick<SluiceConfig, 'ingest'>>): IntakeOptions {
+  const i = config.ingest;
+  return { limits: { maxPayloadBytes: i.max_payload_bytes, maxFuture: i.max_future, maxPast: i.max_past } };
+}
+
+/**
+ * The service side of ingest: runs the pure interpreter on a device's message and hands the
+ * result to the sink. The returned promise settles when the readings (or the quarantine
+ * entry) are committed, which is when the broker may acknowledge.
+ */
+export class TelemetryIntake implements Ingest {
+  /** Last gateway-assigned ms per device, so two clock-less messages never share a timestamp. */
+  private readonly lastGatewayTs = new Map<string, number>();
+  private readonly lastBadInputLog = new Map<string, number>();
+  private readonly digest: MessageDigest;
+
+  constructor(
+    private readonly deps: {
+      sink: ReadingSink;
+      profiles: () => ReadonlyMap<string, DeviceProfile>;
+      clock: Clock;
+      logger: Logger;
+      events: EventBus;
+      options: IntakeOptions;
+      poison?: PoisonGuard;
+      /** Absent: QoS 1 redeliveries without a device ts are not recognised. */
+      redelivery?: RedeliveryMemory;
+      /** The message digest (default sha256); injected by tests to count calls. */
+      digest?: MessageDigest;
+      /** TEST-ONLY (env SLUICE_TEST_POISON): a payload containing this text kills the process mid-ingest. */
+      testPoison?: string | undefined;
+    },
+  ) {
+    this.digest = deps.digest ?? messageDigest;
+  }
+
+  /** Handles a publish under the device's own namespace `sluice/<id>/…`. */
+  async fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<IntakeVerdict> {
+    return this.ingest(device, clientId, packet, packet.topic.slice(`sluice/${device.id}/`.length), false);
+  }
+
+  /**
+   * Handles a publish under a bridge's base topic: a message of a device registered behind the
+   * bridge (`--via`, `--source`) is interpreted with that device's profile; anything else the
+   * bridge says (its own state, devices the household has not registered) is acknowledged and
+   * not kept.
+   */
+  async fromBridge(bridge: DeviceRecord, clientId: string, packet: IncomingPublish, behind: { record: DeviceRecord; subtopic: string } | undefined): Promise<IntakeVerdict> {
+    if (!behind) {
+      this.deps.logger.trace({ bridgeId: bridge.id, topic: packet.topic }, 'bridge message for no registered device; not kept');
+      return 'accepted';
+    }
+    return this.ingest(behind.record, clientId, packet, behind.subtopic, true);
+  }
+
+  private async ingest(device: DeviceRecord, clientId: string, packet: IncomingPublish, subtopic: string, viaBridge: boolean): Promise<IntakeVerdict> {
+    const receivedAt = this.deps.clock.now();
+    const profile = device.profile ? this.deps.profiles().get(device.profile) : undefined;
+    // One digest per message, shared by the poison guard and the redelivery memory; only computed when one of them needs it.
+    let digest: Buffer | undefined;
+    const digestOnce = (): Buffer => (digest ??= this.digest(packet.topic, packet.payload));
+    const outcome = this.interpret(device, clientId, packet, digestOnce, { subtopic, viaBridge, receivedAt, profile });
+    if (outcome === 'poison') return 'refused';
+    if (outcome.kind === 'ignored') return 'accepted';
+
+    if (outcome.kind === 'status') {
+      this.deps.events.emit('device.status', { deviceId: device.id, online: outcome.online });
+      return 'accepted';
+    }
+
+    const request: WriteRequest = { deviceId: device.id, readings: [], specs: profile?.metrics ?? {} };
+    if (outcome.kind === 'readings') {
+      request.readings = outcome.readings;
+      if (outcome.timeSource === 'gateway') {
+        const ts = this.gatewayTimestamp(device.id, clientId, packet, receivedAt, digestOnce, request);
+        for (const r of outcome.readings) r.ts = ts;
+      }
+    }
+    if (outcome.kind === 'rejected' || outcome.refused.length > 0) {
+      const reason = outcome.kind === 'rejected' ? outcome.reason : outcome.refused[0]!.reason;
+      const message =
+        outcome.kind === 'rejected'
+          ? outcome.message
+          : `${outcome.readings.length} reading(s) stored; refused ${outcome.refused.map((r) => `${r.metric}: ${r.message}`).join('; ')}`;
+      request.quarantine = { deviceId: device.id, clientId, topic: packet.topic, reason, message, refused: outcome.refused ?? [], payload: packet.payload, receivedAt };
+      this.logBadInput(device.id, packet.topic, reason, (outcome.refused ?? []).map((r) => r.metric), receivedAt);
+      this.deps.events.emit('message.quarantined', { deviceId: device.id, topic: packet.topic, reason });
+    }
+    const verdict = outcome.kind === 'rejected' ? 'refused' : 'accepted';
+    const { delivery } = request;
+    const { redelivery } = this.deps;
+    if (delivery && redelivery) redelivery.remember(delivery);
+    let committed = this.deps.sink.submit(request);
+    if (delivery && redelivery) {
+      committed = committed.finally(() => redelivery.settled(delivery));
+    }
+    if (packet.qos === 0) {
+      // QoS 0 promises nothing to the device, so it does not wait for the commit.
+      committed.catch((err: unknown) => this.deps.logger.error({ err, deviceId: device.id }, 'QoS 0 readings could not be written'));
+      return verdict;
+    }
+    await committed;
+    return verdict;
+  }
+
+  /** Runs the pure interpreter between the poison guard's mark and clear. */
+  private interpret(
+    device: DeviceRecord,
+    clientId: string,
+    packet: IncomingPublish,
+    digestOnce: () => Buffer,
+    at: { subtopic: string; viaBridge: boolean; receivedAt: number; profile: DeviceProfile | undefined },
+  ): IngestOutcome | 'poison' {
+    const { poison } = this.deps;
+    if (poison) {
+      const digest = digestOnce().toString('base64url');
+      if (poison.isPoison(digest)) {
+        // Its first delivery crashed the gateway and sits in the quarantine; do not try again.
+        this.deps.logger.warn({ deviceId: device.id, topic: packet.topic }, 'redelivery of a message that crashed ingest; acknowledged without interpreting it');
+        return 'poison';
+      }
+      poison.mark({ deviceId: device.id, clientId, topic: packet.topic, payload: packet.payload, digest, receivedAt: at.receivedAt });
+    }
+    let outcome: IngestOutcome;
+    try {
+      // TEST-ONLY: SLUICE_TEST_POISON stands in for a fault ingest cannot catch (stack overflow, abort).
+      if (this.deps.testPoison && packet.payload.includes(this.deps.testPoison)) process.exit(70);
+      outcome = interpretMessage({
+        deviceId: device.id,
+        subtopic: at.subtopic,
+        topic: packet.topic,
+        payload: packet.payload,
+        receivedAt: at.receivedAt,
+        profile: at.profile,
+        limits: this.deps.options.limits,
+        viaBridge: at.viaBridge,
+      });
+    } catch (err) {
+      // A bug in the interpreter must not cost the device its connection nor the gateway its life.
+      this.deps.logger.error({ err, deviceId: device.id, topic: packet.topic }, 'ingest failed on a message; quarantined');
+      outcome = { kind: 'rejected', reason: 'ingest_crashed', message: `ingest failed: ${(err as Error).message}` };
+    }
+    poison?.clear();
+    return outcome;
+  }
+
+  /**
+   * The time for a message the device did not stamp: the receive time, made unique per device,
+   * or — for a QoS 1 redelivery (DUP, same packet id and message digest) — the time given the first time.
+   */
+  private gatewayTimestamp(deviceId: string, clientId: string, packet: IncomingPublish, receivedAt: number, digestOnce: () => Buffer, request: WriteRequest): number {
+    const { redelivery } = this.deps;
+    const remembered = redelivery !== undefined && packet.qos > 0 && packet.messageId !== undefined;
+    const hash = remembered ? digestOnce().subarray(0, DELIVERY_HASH_BYTES) : undefined;
+    if (hash && packet.dup) {
+      const earlier = redelivery!.previous(clientId, packet.messageId!, hash);
+      if (earlier !== undefined) return earlier;
+    }
+    const ts = Math.max(receivedAt, (this.lastGatewayTs.get(deviceId) ?? 0) + 1);
+    this.lastGatewayTs.set(deviceId, ts);
+    if (hash) request.delivery = { clientId, packetId: packet.messageId!, payloadHash: hash, ts };
+    return ts;
+  }
+
+  /** [PRIV-3] logs reason codes and metric names, never the refused values. */
+  private logBadInput(deviceId: string, topic: string, reason: string, metrics: string[], now: number): void {
+    const last = this.lastBadInputLog.get(deviceId);
+    if (last !== undefined && now - last < BAD_INPUT_LOG_INTERVAL) return;
+    this.lastBadInputLog.set(deviceId, now);
+    this.deps.logger.warn({ deviceId, topic, reason, metrics }, 'device message quarantined (further ones from this device are not logged for a minute)');
+  }
+}

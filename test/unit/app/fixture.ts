@@ -1,0 +1,38 @@
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { buildApp, buildMaintenance, buildSharing, openContext, type App, type GatewayContext, type Sharing } from '../../../src/app/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { ManualClock, silentLogger } from '../../../src/core/index.js';
+import { tmpDir } from '../../helpers/tmp-dir.js';
+
+export const POLICY = `version: 1
+vendor: acme-heating
+endpoint: https://acme.example/v1
+purpose: Tune my heating schedule
+expires: 2026-12-31
+schedule: "0 3 * * *"
+secret_env: ACME_HEATING_SECRET
+share:
+  - devices: { kind: thermostat }
+    metrics: [temperature]
+    window: 1d
+    stats: [mean]
+`;
+
+/** A data directory opened the way a CLI command without a gateway opens it, with one policy file. */
+export async function appFixture(): Promise<{ dir: string; clock: ManualClock; context: GatewayContext; sharing: Sharing; app: App }> {
+  const dir = tmpDir();
+  const policiesDir = join(dir, 'policies');
+  mkdirSync(policiesDir);
+  writeFileSync(join(policiesDir, 'acme.yaml'), POLICY);
+  const config = loadConfig({
+    env: {},
+    cwd: dir,
+    flags: { data_dir: join(dir, 'data'), devices_dir: resolve(import.meta.dirname, '..', '..', '..', 'devices'), policies_dir: policiesDir, timezone: 'Europe/Berlin' },
+  });
+  const clock = new ManualClock(Date.parse('2026-11-23T12:00:00Z'));
+  const context = await openContext(config, { kind: 'cli', logger: silentLogger(), clock });
+  const sharing = buildSharing(context);
+  const app = buildApp({ context, sharing, maintenance: buildMaintenance(context) });
+  return { dir, clock, context, sharing, app };
+}
