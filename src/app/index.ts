@@ -6,6 +6,7 @@ import { deviceOperations } from './devices.js';
 import { ledgerOperations } from './ledger.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
+import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
@@ -14,6 +15,7 @@ export { buildMaintenance, specResolver, parseBefore, type InfoResult, type Eras
 export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
+export type { SentSummary } from './privacy.js';
 export type { StatusResult } from './system.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
@@ -22,6 +24,7 @@ export const operations = {
   ...deviceOperations,
   ...dataOperations,
   ...policyOperations,
+  ...privacyOperations,
   ...ledgerOperations,
   ...brokerOperations,
   ...systemOperations,

@@ -7,6 +7,7 @@ import { localTime, table } from './format.js';
 import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
+import { privacyCommands } from './commands-privacy.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -163,4 +164,5 @@ export const commands: Command[] = [
   ...simulateCommands,
   ...dataCommands,
   ...policyCommands,
+  ...privacyCommands,
 ];

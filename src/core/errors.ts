@@ -144,7 +144,7 @@ export const errorCatalogue = {
   SLUICE_ERR_SECRET_MISSING: {
     exit: 1,
     meaning: 'The signing key a policy names (secret_env or secret_file) is not available to the gateway.',
-    fix: 'Set the environment variable or create the file (mode 0600) the policy names, then restart the gateway.',
+    fix: 'Set the environment variable or create the file (mode 0600) the policy names; a running gateway picks up a key file at its next attempt (an environment variable needs a restart).',
   },
   SLUICE_ERR_LEDGER_BROKEN: {
     exit: 1,
@@ -156,6 +156,17 @@ export const errorCatalogue = {
     exit: 2,
     meaning: 'A TLS or secure WebSocket listener is enabled but its certificate or key is missing or unreadable.',
     fix: 'Set broker.tls.cert_file and broker.tls.key_file to readable PEM files, or disable the listener.',
+  },
+  // Privacy: what left, and sending it again (privacy issue)
+  SLUICE_ERR_SUMMARY_UNKNOWN: {
+    exit: 2,
+    meaning: 'No stored summary matches: the policy sent nothing for that window, or the ledger row names no summary.',
+    fix: 'List what was sent with `sluice policy summaries NAME` or `sluice ledger show`.',
+  },
+  SLUICE_ERR_SUMMARY_NOT_RESENDABLE: {
+    exit: 2,
+    meaning: 'Only a summary whose delivery failed for good can be sent again; this one is queued, delivered or was deleted unsent.',
+    fix: 'Check its state with `sluice policy summaries NAME`; a queued summary is retried on its own.',
   },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 

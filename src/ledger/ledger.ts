@@ -13,7 +13,11 @@ export type LedgerKind =
   | 'disclosure.failed'
   | 'disclosure.dropped'
   /** A window was considered and nothing left (too few readings, no rule for it). */
-  | 'disclosure.withheld';
+  | 'disclosure.withheld'
+  /** One attempt did not reach a 2xx: its HTTP status or error (refused, timeout, tls, network); another follows. */
+  | 'disclosure.retrying'
+  /** The household asked to send a failed summary again: same id, same bytes. */
+  | 'disclosure.resent';
 
 export interface LedgerEntry {
   kind: LedgerKind;

@@ -2,11 +2,12 @@ import { ownValue } from '../core/index.js';
 import { CronExpressionParser } from 'cron-parser';
 import { DateTime } from 'luxon';
 import type { PolicyStatus } from './book.js';
-import { canonicalJson } from '../ledger/index.js';
+import { canonicalJson } from '../core/index.js';
 import { BUILTIN_DEFAULTS, DEFAULTS_FILE } from './defaults.js';
 import { applyDefaults, type EffectivePolicy, type EffectiveRule, type RuleSettings } from './effective.js';
 import type { Stat } from './schema.js';
 
+const WINDOW_ADJECTIVES = { '1h': 'hourly', '1d': 'daily', '7d': 'weekly' } as const;
 const WINDOW_WORDS = { '1h': 'each hour', '1d': 'each day', '7d': 'each week (Monday to Sunday)' } as const;
 const STAT_WORDS: Record<Stat, string> = {
   mean: 'time-weighted average',
@@ -121,16 +122,17 @@ export function describeOverlaps(e: EffectivePolicy, others: readonly EffectiveP
     const out = new Map<string, string>();
     for (const r of p.rules) {
       const w = settingsOf(r).window;
-      for (const d of r.devices) for (const m of r.rule.metrics) for (const st of r.rule.stats) out.set(`${d}\n${m}\n${st}\n${w}`, `${st} of ${d} ${m} ${WINDOW_WORDS[w]}`);
+      for (const d of r.devices) for (const m of r.rule.metrics) for (const st of r.rule.stats) out.set(`${d}\n${m}\n${st}\n${w}`, `${WINDOW_ADJECTIVES[w]} ${st} of ${d} ${m}`);
     }
     return out;
   };
   const mine = keys(e);
   const lines: string[] = [];
   for (const o of others) {
-    if (o.name === e.name) continue;
+    // The same vendor under two policies links nothing it does not already hold.
+    if (o.name === e.name || o.policy.vendor === e.policy.vendor) continue;
     const shared = [...keys(o).keys()].filter((k) => mine.has(k)).map((k) => mine.get(k)!).sort();
-    if (shared.length > 0) lines.push(`Also sent to "${o.policy.vendor}" (policy ${o.name}): ${shared.join('; ')}`);
+    for (const what of shared) lines.push(`${e.policy.vendor} and ${o.policy.vendor} both receive the ${what}: they can link their views through the values`);
   }
   return lines;
 }

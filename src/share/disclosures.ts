@@ -34,6 +34,9 @@ export interface RunResult {
   created: boolean;
   state: string;
   window: { start: string; end: string };
+  /** Why nothing left, when state is 'withheld'. */
+  reason?: 'no-rule-for-window' | 'too-few-readings';
+  message?: string;
 }
 
 /**
@@ -85,7 +88,7 @@ export class Disclosures {
           detail: { window: outcome.window, reason: outcome.reason, omitted: outcome.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples })) },
         });
         markRun?.();
-        return { summaryId: null, created: false, state: 'withheld', window: outcome.window };
+        return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message };
       }
       const summary = outcome.summary;
       const created = this.deps.outbox.enqueue(summary, approved.effective.policy.endpoint);

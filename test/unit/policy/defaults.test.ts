@@ -96,7 +96,9 @@ describe('household defaults (policies/defaults.yaml)', () => {
   it('says when two vendors receive the same statistic of the same series over the same window', () => {
     const acme = policy('  - devices: { kind: thermostat }\n    metrics: [temperature]\n    window: 1d\n    stats: [mean, max]\n', { name: 'acme', vendor: 'Acme' });
     const volt = policy('  - devices: { id: a }\n    metrics: [temperature]\n    window: 1d\n    stats: [max, min]\n  - devices: { id: b }\n    metrics: [temperature]\n    window: 1h\n    stats: [max]\n', { name: 'volt', vendor: 'Volt' });
-    expect(describeOverlaps(acme, [acme, volt])).toEqual(['Also sent to "Volt" (policy volt): max of a temperature each day']);
+    expect(describeOverlaps(acme, [acme, volt])).toEqual(['Acme and Volt both receive the daily max of a temperature: they can link their views through the values']);
+    // The same vendor under another policy links nothing new.
+    expect(describeOverlaps(acme, [{ ...volt, policy: { ...volt.policy, vendor: 'Acme' } }])).toEqual([]);
   });
 
   it('the defaults file is read with positions', () => {
