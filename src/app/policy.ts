@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/index.js';
-import { notInForceError, describeChanges, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
+import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
 import { signingKeyStatus } from '../share/index.js';
 import type { GatewayContext } from './context.js';
 import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
@@ -174,7 +174,9 @@ export const policyOperations = {
     params: params({ name: policyName, hash: optionalText('hash') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
-      if (before.current) requireKey(ctx, before.current);
+      // The key is checked after what book.approve refuses first (problems, expiry), so those keep their own codes.
+      const approvable = before.current !== null && before.error === null && !before.findings.some((f) => f.severity === 'error') && ctx.clock.now() < expiryInstant(before.current.policy.expires, ctx.config.timezone);
+      if (approvable) requireKey(ctx, before.current!);
       const changes = changesSince(before, ctx.clock.now());
       const approved = book.approve(p.name, p.hash);
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'approved' });

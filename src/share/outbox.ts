@@ -239,12 +239,12 @@ export class Outbox {
   /** How many of a policy's summaries wait for a first attempt, wait for a retry, or failed for good. */
   counts(policy: string): DeliveryCounts {
     const r = this.deps.db.raw
-      .prepare<[string], DeliveryCounts>(
-        `SELECT (SELECT COUNT(*) FROM outbox WHERE policy = ?1 AND attempts = 0) AS queued,
-                (SELECT COUNT(*) FROM outbox WHERE policy = ?1 AND attempts > 0) AS retrying,
-                (SELECT COUNT(*) FROM summaries WHERE policy = ?1 AND state = 'failed') AS failed`,
+      .prepare<[{ policy: string }], DeliveryCounts>(
+        `SELECT (SELECT COUNT(*) FROM outbox WHERE policy = @policy AND attempts = 0) AS queued,
+                (SELECT COUNT(*) FROM outbox WHERE policy = @policy AND attempts > 0) AS retrying,
+                (SELECT COUNT(*) FROM summaries WHERE policy = @policy AND state = 'failed') AS failed`,
       )
-      .get(policy);
+      .get({ policy });
     return r ?? { queued: 0, retrying: 0, failed: 0 };
   }
 
