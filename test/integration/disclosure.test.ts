@@ -291,6 +291,13 @@ describe('first disclosure', () => {
     const ledger = s.json<LedgerJson[]>(['ledger', 'show']);
     expect(ledger.filter((r) => r.kind === 'disclosure.attempted')).toHaveLength(5);
     expect(ledger.filter((r) => r.kind === 'disclosure.acknowledged')).toHaveLength(1);
+    // Every attempt that did not reach a 2xx is on the record with how it ended.
+    expect(ledger.filter((r) => r.kind === 'disclosure.retrying').map((r) => [r.detail.attempt, r.detail.status, r.detail.outcome])).toEqual([
+      [1, 500, 'http'],
+      [2, 503, 'http'],
+      [3, 429, 'http'],
+      [4, null, 'timeout'],
+    ]);
   });
 
   it('a refused connection is retried until the vendor listens', async () => {
@@ -304,6 +311,9 @@ describe('first disclosure', () => {
     const vendor = await receiver(port);
     await vendor.waitFor((v) => v.deliveries().length === 1);
     expect(vendor.keyCounts().size).toBe(1);
+    const refused = s.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind === 'disclosure.retrying');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.every((r) => r.detail.outcome === 'refused' && r.detail.status === null)).toBe(true);
   });
 
   it('the vendor kills the gateway before answering: after restart the same key and body are delivered', async () => {
@@ -391,6 +401,7 @@ describe('first disclosure', () => {
     const retried = await s.gw.waitForLog((l) => l.msg === 'summary delivery will be retried');
     expect(String(retried.error)).toMatch(/SELF_SIGNED|CERT|certificate/i);
     expect(vendor.requests).toHaveLength(0);
+    expect(s.json<LedgerJson[]>(['ledger', 'show']).find((r) => r.kind === 'disclosure.retrying')!.detail).toMatchObject({ status: null, outcome: 'tls' });
     await s.gw.stop();
     s.env.NODE_EXTRA_CA_CERTS = certFile;
     await s.restart();
