@@ -47,6 +47,11 @@ function problemsText(s: PolicyStatus): string | null {
   return formatFindings(s.file.parsed.file, s.file.text, s.findings);
 }
 
+/** Problems one per paragraph, each once (a defaults file that never loaded is also the policy's own error). */
+function joinProblems(...all: Array<string | null>): string | null {
+  return [...new Set(all.filter((x): x is string => x !== null))].join('\n') || null;
+}
+
 /** The signing key problem of a policy version, or null when its key can be read now (read each time: a key set later counts at once). */
 function keyProblem(ctx: GatewayContext, e: EffectivePolicy | null | undefined): string | null {
   if (!e) return null;
@@ -133,7 +138,7 @@ export const policyOperations = {
         const s = book.status(n);
         const key = s.error === null ? keyProblem(ctx, s.current ?? s.approved?.effective) : null;
         const errors = s.error !== null || s.findings.some((f) => f.severity === 'error') || key !== null || defaultsError !== null;
-        const problems = [defaultsError, problemsText(s), key].filter((x): x is string => x !== null).join('\n') || null;
+        const problems = joinProblems(defaultsError, problemsText(s), key);
         return { name: n, ok: !errors, state: s.state, problems, version: s.current?.hash ?? null };
       });
     },
@@ -152,7 +157,7 @@ export const policyOperations = {
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
         changes: changesSince(s, ctx.clock.now()),
-        problems: [problemsText(s), keyProblem(ctx, e)].filter((x): x is string => x !== null).join('\n') || null,
+        problems: joinProblems(book.defaults().error?.message ?? null, problemsText(s), keyProblem(ctx, e)),
         overlaps: e ? describeOverlaps(e, others) : [],
       };
     },

@@ -78,4 +78,22 @@ describe('privacy wiring in the app', () => {
       f.context.close();
     }
   });
+
+  it('a broken defaults.yaml fails every check with file:line:col and keeps the last good floors in this process', async () => {
+    const f = await appFixture();
+    try {
+      await f.app.call('devices.add', { id: 't1', profile: 'thermostat' });
+      const dir = f.context.config.policies_dir;
+      writeFileSync(join(dir, 'defaults.yaml'), 'version: 1\nmin_samples: 4\n');
+      expect((await f.app.call('policy.check', { name: 'acme' }))[0]).toMatchObject({ ok: true, problems: null });
+      const good = (await f.app.call('policy.check', { name: 'acme' }))[0]!.version;
+      writeFileSync(join(dir, 'defaults.yaml'), 'version: 1\nmin_samples: 0\n');
+      const [check] = await f.app.call('policy.check', { name: 'acme' });
+      expect(check).toMatchObject({ ok: false, version: good });
+      expect(check!.problems).toMatch(/defaults\.yaml:2:14 SLUICE_ERR_POLICY_INVALID min_samples[\s\S]*the last good version stays in force/);
+      expect((await f.app.call('policy.explain', { name: 'acme' })).text).toMatch(/at least 4 readings per window/);
+    } finally {
+      f.context.close();
+    }
+  });
 });
