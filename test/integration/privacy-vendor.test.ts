@@ -111,6 +111,7 @@ interface LedgerJson {
   detail: Record<string, unknown>;
 }
 
+// Each scene runs a gateway and a few dozen CLI processes: generous timeouts for a loaded 2-core machine.
 describe('as the vendors see it', () => {
   it('two vendors of one home get bodies with no id or hash in common; preview = bytes received = policy sent = ledger --body; the chain links two windows', async () => {
     const acme = await receiver();
@@ -176,7 +177,7 @@ describe('as the vendors see it', () => {
     // A receiver that missed the first summary notices.
     const sig2 = Object.fromEntries(String(a2.headers['sluice-signature']).split(',').map((kv) => kv.split('=', 2) as [string, string]));
     expect(verifyPrevious(Buffer.from(SECRET), Number(sig2.t), String(a2.headers['sluice-previous']), a2.body, sig2.v2!, null)).toMatchObject({ ok: false });
-  });
+  }, 120_000);
 
   it('two homes with the same device names and policies send the same vendor nothing in common', async () => {
     const vendor = await receiver();
@@ -196,7 +197,7 @@ describe('as the vendors see it', () => {
     for (const f of ['id', 'household', 'version']) expect(dx[f]).not.toBe(dy[f]);
     expect(common(x.body, y.body)).toEqual([]);
     expect(x.key).not.toBe(y.key);
-  });
+  }, 90_000);
 
   it('a window with one reading sends nothing: run and preview say withheld, the ledger says why, the vendor gets no request', async () => {
     const vendor = await receiver();
@@ -220,7 +221,7 @@ describe('as the vendors see it', () => {
     const sent = h.cli(['policy', 'sent', 'acme', '--window', win(1)]);
     expect(sent.status).toBe(2);
     expect(sent.stderr).toContain('SLUICE_ERR_SUMMARY_UNKNOWN');
-  });
+  }, 90_000);
 
   it('a missing signing key stops check, approve and run and shows in the list; a key file is picked up without a restart; a failed summary is resent with the same id and bytes', async () => {
     const vendor = await receiver();
@@ -267,5 +268,5 @@ describe('as the vendors see it', () => {
     const again = h.cli(['policy', 'resend', 'acme', '--window', win(1)]);
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('SLUICE_ERR_SUMMARY_NOT_RESENDABLE');
-  });
+  }, 120_000);
 });
