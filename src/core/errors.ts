@@ -161,12 +161,12 @@ export const errorCatalogue = {
   SLUICE_ERR_SUMMARY_UNKNOWN: {
     exit: 2,
     meaning: 'No stored summary matches: the policy sent nothing for that window, or the ledger row names no summary.',
-    fix: 'List what was sent with `sluice policy summaries NAME` or `sluice ledger show`.',
+    fix: 'See what was sent and what was withheld with `sluice ledger show`; `sluice policy sent NAME` prints the newest summary.',
   },
   SLUICE_ERR_SUMMARY_NOT_RESENDABLE: {
     exit: 2,
     meaning: 'Only a summary whose delivery failed for good can be sent again; this one is queued, delivered or was deleted unsent.',
-    fix: 'Check its state with `sluice policy summaries NAME`; a queued summary is retried on its own.',
+    fix: 'Check its state with `sluice policy sent NAME --window START/END --json`; a queued summary is retried on its own.',
   },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 

@@ -111,6 +111,15 @@ interface LedgerJson {
   detail: Record<string, unknown>;
 }
 
+/** Waits until the gateway has recorded n acknowledgements (the vendor's 200 is answered before the gateway commits it). */
+async function acknowledged(h: Home, n: number): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    if (h.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind === 'disclosure.acknowledged').length >= n) return;
+    await sleep(100);
+  }
+  throw new Error(`fewer than ${n} acknowledgements on the ledger`);
+}
+
 // Each scene runs a gateway and a few dozen CLI processes: generous timeouts for a loaded 2-core machine.
 describe('as the vendors see it', () => {
   it('two vendors of one home get bodies with no id or hash in common; preview = bytes received = policy sent = ledger --body; the chain links two windows', async () => {
@@ -131,9 +140,12 @@ describe('as the vendors see it', () => {
     for (const name of ['acme', 'bolt']) expect(h.json<{ created: boolean }>(['policy', 'run', name, '--window', win(2)]).created).toBe(true);
     await acme.waitFor((v) => v.deliveries().length === 1);
     await bolt.waitFor((v) => v.deliveries().length === 1);
+    // The chain links to what the gateway saw acknowledged: both acknowledgements are committed before the next window.
+    await acknowledged(h, 2);
     for (const name of ['acme', 'bolt']) expect(h.json<{ created: boolean }>(['policy', 'run', name, '--window', win(1)]).created).toBe(true);
     await acme.waitFor((v) => v.deliveries().length === 2);
     await bolt.waitFor((v) => v.deliveries().length === 2);
+    await acknowledged(h, 4);
 
     const [a1, a2] = acme.deliveries() as [ReceivedRequest, ReceivedRequest];
     const [b1, b2] = bolt.deliveries() as [ReceivedRequest, ReceivedRequest];
