@@ -1,17 +1,20 @@
 import { join } from 'node:path';
-import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } from './broker/index.js';
+import { ExternalBrokerClient, MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures, externalBrokerOptionsFrom } from './broker/index.js';
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
-import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
+import { AdminSocketServer, Lifecycle, NO_TEST_SEAMS, SOCKET_FILE, systemClock, testSeamsFromEnv, type Clock, type Logger, type TestSeams } from './core/index.js';
 import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
-import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
+import { buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, policyJobs, type GatewayContext } from './app/index.js';
+import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
-import { Forwarder } from './share/index.js';
-import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, type ReadingWriterOptions } from './store/index.js';
+import { Forwarder, forwarderOptionsFrom } from './share/index.js';
+import { PausingSink } from './consent/index.js';
+import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, writerOptionsFrom, type ReadingWriterOptions } from './store/index.js';
 
-/** Seams for tests: an injected clock and commit hooks. */
+/** Seams for tests: an injected clock, commit hooks and the faults only a test may cause. */
 export interface GatewayOverrides {
   clock?: Clock;
   writer?: Partial<ReadingWriterOptions>;
+  seams?: TestSeams;
 }
 
 export interface Gateway {
@@ -23,40 +26,42 @@ export interface Gateway {
 }
 
 /**
- * The composition root: opens the data directory, builds the services and starts them in
- * order — writer, broker, admin socket — and stops them in reverse, so readings in the
- * last batch are committed before the database closes.
+ * The composition root: opens the data directory, builds each part from its module's
+ * `…OptionsFrom(config)`, starts them in order — writer, store upkeep, broker, forwarder,
+ * policy windows, admin socket — and stops them in reverse, so readings in the last batch
+ * are committed before the database closes.
  */
 export async function startGateway(config: Readonly<SluiceConfig>, logger: Logger, overrides: GatewayOverrides = {}): Promise<Gateway> {
   const clock = overrides.clock ?? systemClock;
+  const seams = overrides.seams ?? NO_TEST_SEAMS;
   const startedAt = clock.now();
   const context = await openContext(config, { kind: 'gateway', logger, clock });
   const { events, db, registry, profiles } = context;
+  if (seams.maxPageCount) db.raw.pragma(`max_page_count = ${seams.maxPageCount}`);
+
+  // Store: the writer behind every acknowledgement, and the upkeep jobs (rollups, retention, checkpoints).
+  const writer = new ReadingWriter({ db, clock, logger, events, options: { ...writerOptionsFrom(config), ...overrides.writer } });
   const maintenance = buildMaintenance(context);
   maintenance.configureConnection();
-  // TEST ONLY: SLUICE_TEST_MAX_PAGE_COUNT caps the database size to simulate a full disk;
-  // SLUICE_TEST_HOOKS=1 adds the admin operation that moves the cap while running.
-  const testHooks = process.env.SLUICE_TEST_HOOKS === '1';
-  if (process.env.SLUICE_TEST_MAX_PAGE_COUNT) db.raw.pragma(`max_page_count = ${Number(process.env.SLUICE_TEST_MAX_PAGE_COUNT)}`);
-
-  const writer = new ReadingWriter({
+  const scheduler = new Scheduler({
     db,
     clock,
     logger,
-    events,
-    options: {
-      batchInterval: config.ingest.batch_interval,
-      batchSize: config.ingest.batch_size,
-      idleCommit: config.ingest.idle_commit,
-      quarantineMaxEntries: config.quarantine.max_entries,
-      quarantineMaxBytes: config.quarantine.max_bytes,
-      ...overrides.writer,
-    },
+    timeZone: config.timezone,
+    jobs: [
+      { name: RETENTION_JOB, cron: config.retention.schedule, run: (now) => maintenance.retention(now) },
+      { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
+    ],
   });
+
+  // Ingest: a message the last run died on is quarantined first, then the intake takes new ones.
   const poison = new PoisonGuard({ file: join(config.data_dir, POISON_FILE), db });
   await replayCrash({ poison, sink: writer, logger, now: clock.now() });
+  // One Sharing per process: the admin operations, the pause check at ingest and the disclosure path share its book, outbox and ledger.
+  const sharing = buildSharing(context);
   const intake = new TelemetryIntake({
-    sink: writer,
+    // [PAUSE-1] a no-store pause keeps a scope's readings out of the store (safety alarms excepted).
+    sink: new PausingSink({ sink: writer, pauses: sharing.consent.pauses, clock }),
     profiles,
     clock,
     logger,
@@ -64,80 +69,56 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     options: ingestOptionsFrom(config),
     poison,
     redelivery: new RedeliveryMemory({ stored: (clientId, packetId) => writer.storedDelivery(clientId, packetId) }),
-    testPoison: process.env.SLUICE_TEST_POISON || undefined,
+    testPoison: seams.poison,
   });
-  // Retained messages and persistent sessions survive a restart.
+
+  // Broker: retained messages and persistent sessions survive a restart in the SQLite session store.
   const brokerOptions = brokerOptionsFrom(config);
-  const persistence = new SqlitePersistence({ db, logger, limits: brokerOptions.persistence });
-  const broker = new MqttBroker({
-    options: brokerOptions,
-    registry,
-    intake,
-    clock,
-    logger,
-    events,
-    sessionStore: persistence,
-  });
-  const scheduler = new Scheduler({
-    db,
-    clock,
-    logger,
-    timeZone: config.timezone,
-    jobs: [
-      {
-        name: RETENTION_JOB,
-        cron: config.retention.schedule,
-        run: async (now) => {
-          const result = await maintenance.retention(now);
-          writer.refreshCaches(); // the purge removed quarantine rows the writer keeps totals of
-          return result;
-        },
-      },
-      { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
-    ],
-  });
-  // One Sharing per process: the admin operations and the disclosure path share its book, outbox and ledger.
-  const sharing = buildSharing(context);
+  // External mode: the household's broker authenticates devices and Sluice is its client; no listener here.
+  const external =
+    config.broker.mode === 'external'
+      ? new ExternalBrokerClient({
+          options: externalBrokerOptionsFrom(config),
+          registry,
+          intake,
+          clock,
+          logger,
+          events,
+          testKillAfterCommit: seams.killAfterCommit ? { payload: seams.killAfterCommit, onceFile: join(config.data_dir, 'test-killed') } : undefined,
+        })
+      : undefined;
+  const broker = external
+    ? undefined
+    : new MqttBroker({ options: brokerOptions, registry, intake, clock, logger, events, sessionStore: new SqlitePersistence({ db, logger, limits: brokerOptions.persistence }) });
+
+  // Sharing: policy windows and the forwarder over the one Sharing built above.
+  const forwarder = new Forwarder({ outbox: sharing.outbox, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
+  const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
+  events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
+  // Intents: drafted from readings, sent and answered outbound only; nothing from a vendor reaches the broker.
+  const intents = new IntentService({ book: intentBook(context, sharing), clock, logger, events, latestOf: latestOf(context), options: intentOptionsFrom(config) });
+
+  // The application layer, served on the admin socket.
   const app = buildApp({
     context,
     sharing,
     maintenance,
     writer,
     scheduler,
-    testHooks,
+    testHooks: seams.hooks,
     runtime: () => ({
-      mqttPort: broker.port,
-      connectedClients: broker.connectedClients,
+      mqttPort: broker ? broker.port : null,
+      connectedClients: broker ? broker.connectedClients : 0,
       storeFaulted: writer.isFaulted,
       storeFault: writer.faultInfo,
       startedAt,
-      broker: () => broker.stats(),
+      ...(broker ? { broker: () => broker.stats() } : {}),
+      ...(external ? { external: () => external.status() } : {}),
     }),
   });
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
-  const share = config.share;
-  const forwarder = new Forwarder({
-    outbox: sharing.outbox,
-    clock,
-    logger,
-    events,
-    policiesDir: config.policies_dir,
-    options: {
-      requestTimeout: share.request_timeout,
-      backoffInitial: share.backoff_initial,
-      backoffMax: share.backoff_max,
-      backoffJitter: share.backoff_jitter,
-      retryAfterMax: share.retry_after_max,
-      maxAttempts: share.max_attempts,
-      pollInterval: share.poll_interval,
-    },
-  });
-  // Policy summaries: one window job per policy in force; approvals and revocations re-read them.
-  const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
-  events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
-
-  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker ?? external!, forwarder, policyScheduler, intents, admin]);
   try {
     await lifecycle.start();
   } catch (err) {
@@ -146,13 +127,13 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     throw err;
   }
   logger.info({ dataDir: config.data_dir, devices: registry.list().length, profiles: [...profiles().keys()] }, 'gateway started');
-  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker.port });
+  logStartupNotices(logger, config, { profiles: profiles().size, mqttPort: broker?.port ?? 0 });
 
   let stopping: Promise<void> | undefined;
   return {
     context,
-    mqttPort: broker.port,
-    reloadCertificates: () => broker.reloadCertificates(),
+    mqttPort: broker?.port ?? 0,
+    reloadCertificates: () => broker?.reloadCertificates(),
     stop: () =>
       (stopping ??= (async () => {
         const errors = await lifecycle.stop();
@@ -177,7 +158,7 @@ export async function runGateway(config: Readonly<SluiceConfig>, logger: Logger)
   const release = containFailures(logger);
   let gateway: Gateway;
   try {
-    gateway = await startGateway(config, logger);
+    gateway = await startGateway(config, logger, { seams: testSeamsFromEnv(process.env) });
   } catch (err) {
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);

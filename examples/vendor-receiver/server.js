@@ -9,7 +9,7 @@
 // Environment: VENDOR_SECRET (the key agreed with the household, required), VENDOR_KEY_ID (the
 // policy's key_id when it sets one; otherwise the key's fingerprint is its id), VENDOR_HOST,
 // VENDOR_PORT, VENDOR_DATA_DIR. Flags win over the environment. Needs Node 20 or later.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, timingSafeEqual, verify } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join, resolve } from 'node:path';
@@ -107,11 +107,13 @@ export class SummaryStore {
 
 /**
  * The HTTP handler: POST /v1/summaries, GET /healthz.
- * @param {{ store: SummaryStore, keyFor: (kid: string) => Buffer | undefined, now?: () => number, log?: (line: Record<string, unknown>) => void }} deps
+ * @param {{ store: SummaryStore, keyFor: (kid: string) => Buffer | undefined, offers?: ReturnType<typeof offerSettings>, now?: () => number, log?: (line: Record<string, unknown>) => void }} deps
  * @returns {import('node:http').RequestListener}
  */
-export function receiver({ store, keyFor, now = () => Date.now() / 1000, log = (line) => console.log(JSON.stringify(line)) }) {
+export function receiver({ store, keyFor, offers, now = () => Date.now() / 1000, log = (line) => console.log(JSON.stringify(line)) }) {
+  const intentRoutes = offers ? offerDesk(offers, now, log) : undefined;
   return (req, res) => {
+    if (intentRoutes && intentRoutes(req, res)) return;
     /** @param {number} status @param {Record<string, unknown>} body */
     const answer = (status, body) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -169,6 +171,151 @@ export function receiver({ store, keyFor, now = () => Date.now() / 1000, log = (
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Intents and offers (docs/vendor-api.md, "Intents and offers"): the household's gateway POSTs a
+// signed `sluice.intent/v1` to /intents, fetches `sluice.offer/v1` documents from
+// /offers?reply=REF, and POSTs a `sluice.acceptance/v1` to /acceptances when it accepts one.
+// Sluice never lets us connect in: we only answer its requests.
+
+/**
+ * Canonical JSON as Sluice signs it: object keys sorted, no whitespace, arrays in order.
+ * @param {unknown} value
+ * @returns {string}
+ */
+export function canonicalJson(value) {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v === undefined ? null : v)).join(',')}]`;
+  const entries = Object.entries(value)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/**
+ * Ed25519 over the canonical JSON of a document without its `signature`.
+ * @param {Record<string, unknown>} doc
+ * @param {string} publicKeyB64 base64 SPKI DER
+ */
+export function verifyDocument(doc, publicKeyB64) {
+  if (!doc || typeof doc !== 'object' || typeof doc.signature !== 'string' || typeof publicKeyB64 !== 'string') return false;
+  const { signature, ...rest } = doc;
+  try {
+    const key = createPublicKey({ key: Buffer.from(publicKeyB64, 'base64'), format: 'der', type: 'spki' });
+    return key.asymmetricKeyType === 'ed25519' && verify(null, Buffer.from(canonicalJson(rest)), key, Buffer.from(signature, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The vendor's offer settings from the environment: VENDOR_NAME, VENDOR_OFFER_KEY (base64 PKCS#8
+ * DER Ed25519; a fresh one per start when unset, its public key logged), VENDOR_PRICE, VENDOR_CURRENCY,
+ * VENDOR_DELIVERY_DAYS, VENDOR_ACCEPT_TERMS (default yes).
+ * @param {NodeJS.ProcessEnv} env
+ */
+export function offerSettings(env) {
+  const privateKey = env.VENDOR_OFFER_KEY
+    ? createPrivateKey({ key: Buffer.from(env.VENDOR_OFFER_KEY, 'base64'), format: 'der', type: 'pkcs8' })
+    : generateKeyPairSync('ed25519').privateKey;
+  return {
+    vendor: env.VENDOR_NAME || 'example-vendor',
+    privateKey,
+    publicKey: createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).toString('base64'),
+    price: Number(env.VENDOR_PRICE || 29.9),
+    currency: env.VENDOR_CURRENCY || 'EUR',
+    deliveryDays: Number(env.VENDOR_DELIVERY_DAYS || 3),
+    acceptTerms: env.VENDOR_ACCEPT_TERMS !== 'no',
+  };
+}
+
+/**
+ * POST /intents, GET /offers, POST /acceptances; answers true when it handled the request.
+ * Intents and offers live in memory here: a real vendor stores them.
+ * @param {ReturnType<typeof offerSettings>} settings
+ * @param {() => number} now seconds
+ * @param {(line: Record<string, unknown>) => void} log
+ */
+export function offerDesk(settings, now, log) {
+  /** @type {Map<string, { intent: Record<string, any>, offers: Record<string, unknown>[] }>} */
+  const byReply = new Map();
+  /** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} body */
+  const answer = (res, status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {(body: any) => void} then */
+  const readJson = (req, res, then) => {
+    /** @type {Buffer[]} */
+    const chunks = [];
+    let size = 0;
+    req.on('data', (/** @type {Buffer} */ chunk) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) return answer(res, 413, { error: 'body too large' });
+      try {
+        then(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+      } catch {
+        answer(res, 400, { error: 'not JSON' });
+      }
+    });
+  };
+  /** @param {Record<string, unknown>} doc */
+  const signed = (doc) => ({ ...doc, signature: sign(null, Buffer.from(canonicalJson(doc)), settings.privateKey).toString('base64') });
+
+  /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://receiver');
+    if (req.method === 'POST' && url.pathname === '/intents') {
+      readJson(req, res, (intent) => {
+        // The intent carries its own fresh public key: the signature proves it was not altered on the way.
+        if (intent?.format !== 'sluice.intent/v1' || !verifyDocument(intent, intent.public_key)) {
+          log({ msg: 'intent rejected', reason: 'bad format or signature' });
+          return answer(res, 400, { error: 'not a signed sluice.intent/v1' });
+        }
+        if (!byReply.has(intent.reply)) {
+          const valid = new Date((now() + 2 * 86_400) * 1000).toISOString();
+          const delivery = new Date((now() + settings.deliveryDays * 86_400) * 1000).toISOString().slice(0, 10);
+          const offer = signed({
+            format: 'sluice.offer/v1',
+            offer_id: randomUUID(),
+            reply: intent.reply,
+            price: { amount: Math.round(settings.price * intent.quantity * 100) / 100, currency: settings.currency },
+            delivery_by: delivery,
+            valid_until: valid,
+            terms_accepted: settings.acceptTerms,
+            note: `${settings.vendor}: ${intent.quantity} × ${intent.what?.category}`,
+          });
+          byReply.set(intent.reply, { intent, offers: [offer] });
+        }
+        log({ msg: 'intent received', vendor: settings.vendor, what: intent.what, quantity: intent.quantity, where: intent.where, terms: intent.terms });
+        return answer(res, 202, { status: 'received' });
+      });
+      return true;
+    }
+    if (req.method === 'GET' && url.pathname === '/offers') {
+      const entry = byReply.get(url.searchParams.get('reply') ?? '');
+      answer(res, 200, { offers: entry ? entry.offers : [] });
+      return true;
+    }
+    if (req.method === 'POST' && url.pathname === '/acceptances') {
+      readJson(req, res, (acceptance) => {
+        const entry = byReply.get(acceptance?.reply ?? '');
+        // Signed with the intent's key: only whoever sent the intent can accept its offers.
+        if (!entry || acceptance.format !== 'sluice.acceptance/v1' || !verifyDocument(acceptance, entry.intent.public_key)) {
+          log({ msg: 'acceptance rejected' });
+          return answer(res, 400, { error: 'unknown reply or bad signature' });
+        }
+        log({ msg: 'acceptance received', vendor: settings.vendor, offer_id: acceptance.offer_id, disclosed: acceptance.disclosed });
+        return answer(res, 200, { status: 'accepted', offer_id: acceptance.offer_id });
+      });
+      return true;
+    }
+    return false;
+  };
+}
+
 function main() {
   const { values } = parseArgs({
     options: {
@@ -188,11 +335,12 @@ function main() {
   const port = Number(values.port ?? process.env.VENDOR_PORT ?? 8787);
   const dir = resolve(values.dir ?? process.env.VENDOR_DATA_DIR ?? 'received');
   const store = new SummaryStore(dir);
-  const server = createServer(receiver({ store, keyFor: (id) => (id === kid ? key : undefined) }));
+  const offers = offerSettings(process.env);
+  const server = createServer(receiver({ store, keyFor: (id) => (id === kid ? key : undefined), offers }));
   server.listen(port, host, () => {
     const address = server.address();
     const bound = address && typeof address === 'object' ? address.port : port;
-    console.log(JSON.stringify({ msg: 'vendor receiver listening', host, port: bound, path: PATH, dir, kid }));
+    console.log(JSON.stringify({ msg: 'vendor receiver listening', host, port: bound, path: PATH, dir, kid, offer_key: offers.publicKey, vendor: offers.vendor }));
   });
   const stop = () => {
     server.close(() => {

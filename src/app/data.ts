@@ -58,7 +58,7 @@ export function specResolver(ctx: GatewayContext): SpecOf {
 }
 
 export function buildMaintenance(ctx: GatewayContext): StoreMaintenance {
-  return new StoreMaintenance({ db: ctx.db, specOf: specResolver(ctx), settings: maintenanceSettings(ctx.config) });
+  return new StoreMaintenance({ db: ctx.db, specOf: specResolver(ctx), settings: maintenanceSettings(ctx.config), events: ctx.events });
 }
 
 /** Parses `--before`: a date (midnight on the household's clock) or an ISO 8601 time. */
@@ -109,11 +109,11 @@ export const dataOperations = {
   }),
   erase: defineOperation({
     params: eraseParams,
-    run: async ({ context: ctx, writer }, p): Promise<EraseResult> => {
+    run: async ({ context: ctx }, p): Promise<EraseResult> => {
       const scope = eraseScopeOf(p, ctx.config.timezone);
       if (!p.yes) return { erased: false, would_remove: eraseCounts(ctx.db, scope) };
       const result = await eraseScope(ctx.db, scope, { batchSize: ctx.config.retention.batch_size, pause: yieldToEventLoop });
-      writer?.refreshCaches();
+      ctx.events.emit('store.purged', { by: 'erase' });
       return {
         erased: true,
         removed: { readings: result.readings, rollups: result.rollups, quarantine: result.quarantine, series: result.series },

@@ -1,13 +1,17 @@
 import type { z } from 'zod';
 import { SluiceError, type AdminOperations } from '../core/index.js';
 import { brokerOperations } from './broker.js';
+import { consentOperations } from './consent.js';
 import { dataOperations } from './data.js';
 import { deviceOperations } from './devices.js';
 import { ledgerOperations } from './ledger.js';
+import { mosquittoOperations } from './mosquitto.js';
+import { backupOperations } from './backup.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
+import { intentOperations } from './intents.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
 export { buildSharing, policyJobs, type Sharing } from './sharing.js';
@@ -16,7 +20,12 @@ export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { SentSummary } from './privacy.js';
+export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
 export type { StatusResult } from './system.js';
+export { intentBook, latestOf } from './intents.js';
+export type { MosquittoConfigResult } from './mosquitto.js';
+export { restoreBackup, type BackupResult, type RestoreResult } from './backup.js';
+export { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -28,6 +37,10 @@ export const operations = {
   ...ledgerOperations,
   ...brokerOperations,
   ...systemOperations,
+  ...consentOperations,
+  ...intentOperations,
+  ...mosquittoOperations,
+  ...backupOperations,
 };
 
 type Registry = typeof operations;

@@ -14,6 +14,8 @@ export interface RuntimeStatus {
   startedAt: number;
   /** Broker connections and limit counters. */
   broker?: () => Record<string, unknown>;
+  /** External-broker mode: the client's connection to the household's broker. */
+  external?: () => { url: string; client_id: string; connected: boolean; last_error: string | null; reconnects: number };
 }
 
 /** What every operation runs against: the context, the one Sharing, and what a running gateway adds. */

@@ -25,6 +25,17 @@ export interface PolicyRow {
   queued: number;
   retrying: number;
   failed: number;
+  /** Members whose approval of the current version is missing. */
+  waiting_for: string[];
+  vetoed_by: string[];
+}
+
+/** The state in words, with whom the policy waits for and who vetoed it. */
+function stateWords(s: PolicyStatus): string {
+  const parts = [stateText(s)];
+  if (s.vetoedBy.length > 0) parts.push(`vetoed by ${s.vetoedBy.join(', ')}`);
+  if (s.waitingFor.length > 0) parts.push(`waiting for ${s.waitingFor.join(', ')}`);
+  return parts.join(' — ');
 }
 
 /** `policy explain`. */
@@ -114,7 +125,7 @@ export const policyOperations = {
           name: n,
           vendor: e?.policy.vendor ?? null,
           state: s.state,
-          state_text: s.inForce && keyMissing ? 'waiting: signing key missing' : stateText(s),
+          state_text: s.inForce && keyMissing ? 'waiting: signing key missing' : stateWords(s),
           in_force: s.inForce,
           version: s.approved?.hash ?? null,
           pending_version: s.state === 'changed' ? (s.current?.hash ?? null) : null,
@@ -123,6 +134,8 @@ export const policyOperations = {
           next_run: next,
           signing_key: keyMissing ? 'missing' : 'ok',
           ...outbox.counts(n),
+          waiting_for: s.waitingFor,
+          vetoed_by: s.vetoedBy,
         };
       });
     },
@@ -152,7 +165,7 @@ export const policyOperations = {
       return {
         name: s.name,
         state: s.state,
-        state_text: stateText(s),
+        state_text: stateWords(s),
         text: explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
@@ -176,30 +189,44 @@ export const policyOperations = {
     },
   }),
   'policy.approve': defineOperation({
-    params: params({ name: policyName, hash: optionalText('hash') }),
+    params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
       // The key is checked after what book.approve refuses first (problems, expiry), so those keep their own codes.
       const approvable = before.current !== null && before.error === null && !before.findings.some((f) => f.severity === 'error') && ctx.clock.now() < expiryInstant(before.current.policy.expires, ctx.config.timezone);
       if (approvable) requireKey(ctx, before.current!);
       const changes = changesSince(before, ctx.clock.now());
-      const approved = book.approve(p.name, p.hash);
+      const outcome = book.approveAs(p.name, { expectedHash: p.hash, by: p.as });
+      if (!outcome.approved) return { name: p.name, version: outcome.version, changes, in_force: false, waiting_for: outcome.waitingFor, overlaps: [] as string[] };
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'approved' });
       return {
         name: p.name,
-        version: approved.hash,
+        version: outcome.approved.hash,
         changes,
-        overlaps: describeOverlaps(approved.effective, otherVersions(book, p.name)),
+        in_force: true,
+        waiting_for: [] as string[],
+        overlaps: describeOverlaps(outcome.approved.effective, otherVersions(book, p.name)),
       };
     },
   }),
+  'policy.veto': defineOperation({
+    params: params({ name: policyName, as: requiredText('--as', 'a veto names the member: --as NAME') }),
+    run: ({ context: ctx, sharing: { book, outbox } }, p) => {
+      let dropped = 0;
+      const v = book.veto(p.name, p.as, () => {
+        dropped = outbox.dropPolicy(p.name, 'revoked');
+      });
+      ctx.events.emit('policy.decided', { policy: p.name, decision: 'revoked' });
+      return { name: p.name, version: v.version, stopped: v.stopped, dropped, by: p.as };
+    },
+  }),
   'policy.revoke': defineOperation({
-    params: named,
+    params: params({ name: policyName, as: optionalText('--as') }),
     run: ({ context: ctx, sharing: { book, outbox } }, p) => {
       let dropped = 0;
       const revoked = book.revoke(p.name, () => {
         dropped = outbox.dropPolicy(p.name, 'revoked');
-      });
+      }, p.as);
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'revoked' });
       return { name: p.name, version: revoked.hash, dropped };
     },

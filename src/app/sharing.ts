@@ -4,6 +4,7 @@ import { PolicyBook, lastClosedWindow } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Outbox } from '../share/index.js';
 import { policyWindowSizes } from '../summarise/index.js';
+import { ConsentRecords, Members, Pauses } from '../consent/index.js';
 import type { GatewayContext } from './context.js';
 
 /** The disclosure path's parts over one gateway context; built once per process, so every caller sees one book and one outbox. */
@@ -12,11 +13,16 @@ export interface Sharing {
   book: PolicyBook;
   outbox: Outbox;
   disclosures: Disclosures;
+  /** The household's members, their consent records and privacy pauses. */
+  consent: { members: Members; records: ConsentRecords; pauses: Pauses };
 }
 
 export function buildSharing(ctx: GatewayContext): Sharing {
   const { db, clock, config } = ctx;
   const ledger = new Ledger({ db, clock, headFile: join(config.data_dir, LEDGER_HEAD_FILE) });
+  const members = new Members({ db, ledger, clock });
+  const records = new ConsentRecords({ db, ledger, clock, members, jurisdiction: 'unspecified' });
+  const pauses = new Pauses({ db, ledger, clock, members });
   const book = new PolicyBook({
     db,
     ledger,
@@ -25,10 +31,11 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     policiesDir: config.policies_dir,
     devices: () => ctx.registry.list(),
     profiles: ctx.profiles,
+    consent: records,
   });
   const outbox = new Outbox({ db, ledger, book, clock });
   const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
-  return { ledger, book, outbox, disclosures };
+  return { ledger, book, outbox, disclosures, consent: { members, records, pauses } };
 }
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */

@@ -12,6 +12,10 @@ export interface StatusResult {
   devices: number;
   data_dir: string;
   broker?: Record<string, unknown>;
+  /** `embedded` (Sluice's own broker) or `external` (a client of the household's broker). */
+  broker_mode: 'embedded' | 'external';
+  /** External mode only; the url carries no password. */
+  external?: { url: string; client_id: string; connected: boolean; last_error: string | null; reconnects: number };
 }
 
 /** The gateway itself. */
@@ -33,6 +37,8 @@ export const systemOperations = {
         devices: ctx.registry.list().length,
         data_dir: ctx.config.data_dir,
         ...(rt?.broker ? { broker: rt.broker() } : {}),
+        broker_mode: ctx.config.broker.mode,
+        ...(rt?.external ? { external: rt.external() } : {}),
       };
     },
   }),

@@ -9,6 +9,7 @@ import { Admission, AuthGate, PublishLimits, RefusedInput, SessionExpiry, Subscr
 import { LimitCounters } from './limit-counters.js';
 import type { BrokerLimits } from './limits.js';
 import { BrokerListeners, type ListenerOptions } from './listeners.js';
+import { bridgeRoute } from './route.js';
 import { memorySessionStore, type SessionStore } from './session-store.js';
 import type { PersistenceLimits } from './sqlite-persistence.js';
 
@@ -362,8 +363,7 @@ export class MqttBroker implements Service {
     let verdict: IntakeVerdict;
     try {
       if (device.role === 'bridge') {
-        const base = device.baseTopic ?? device.id;
-        const behind = packet.topic.length > base.length ? this.deps.registry.behindBridge(device.id, packet.topic.slice(base.length + 1)) : undefined;
+        const { behind } = bridgeRoute(this.deps.registry, device, packet.topic);
         verdict = await this.deps.intake.fromBridge(device, client.id, incoming, behind);
       } else {
         verdict = await this.deps.intake.fromDevice(device, client.id, incoming);

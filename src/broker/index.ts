@@ -8,3 +8,6 @@ export { RetainedIndex } from './retained-index.js';
 export { createBoundedEmitter, type BoundedEmitterOptions } from './bounded-emitter.js';
 export { BoundedPersistence, type BoundedPersistenceOptions } from './bounded-persistence.js';
 export { containFailures, FAULT_EXIT_CODE } from './containment.js';
+export { ExternalBrokerClient, NATIVE_FILTERS, externalBrokerOptionsFrom, type ExternalBrokerOptions, type ExternalBrokerStatus } from './external-client.js';
+export { routeTopic, bridgeRoute, type TopicRoute, type BridgeRoute } from './route.js';
+export { hasLogin, mosquittoAcl, mosquittoPasswordLine } from './mosquitto-config.js';

@@ -7,6 +7,7 @@ import { localTime, table } from './format.js';
 const json = { json: { type: 'boolean' } } as const;
 const yes = { yes: { type: 'boolean' } } as const;
 const window = { window: { type: 'string' } } as const;
+const as = { as: { type: 'string' } } as const;
 
 /** Asks on the terminal; without one, the household must say --yes explicitly. */
 async function confirm(question: string, flags: Record<string, unknown>): Promise<boolean> {
@@ -88,9 +89,9 @@ export const policyCommands: Command[] = [
   },
   {
     name: 'policy approve',
-    usage: 'policy approve NAME [--yes]',
-    summary: 'Show what a policy would share (and what changed) and approve exactly that version.',
-    options: yes,
+    usage: 'policy approve NAME [--as MEMBER] [--yes]',
+    summary: 'Show what a policy would share (and what changed) and approve exactly that version; with household members, as one of them.',
+    options: { ...yes, ...as },
     args: 1,
     async run({ args, flags, config, print }) {
       const cfg = config();
@@ -101,8 +102,9 @@ export const policyCommands: Command[] = [
         if (e.problems) print(`\nProblems:\n${e.problems}`);
         print(`\nWhat changes with this approval:\n${e.changes.map((c) => `  ${c}`).join('\n') || '  nothing: this version is already approved'}`);
         if (!(await confirm(`Approve ${e.name} version ${e.version?.slice(0, 12)}?`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not approved');
-        return await call('policy.approve', { name: args[0]!, hash: e.version });
+        return await call('policy.approve', { name: args[0]!, hash: e.version, as: text(flags.as) });
       });
+      if (!r.in_force) return print(`Recorded ${text(flags.as) ?? 'the'} approval of ${args[0]} (version ${r.version}). Nothing is sent yet: waiting for ${r.waiting_for.join(', ')}.`), 0;
       print(`Approved ${args[0]} (version ${r.version}). Summaries are sent on its schedule; revoke with: sluice policy revoke ${args[0]}`);
       for (const o of r.overlaps) print(`Note: ${o}`);
       return 0;
@@ -110,13 +112,13 @@ export const policyCommands: Command[] = [
   },
   {
     name: 'policy revoke',
-    usage: 'policy revoke NAME [--yes]',
+    usage: 'policy revoke NAME [--as MEMBER] [--yes]',
     summary: 'Stop a policy at once: nothing more is sent, queued summaries are deleted.',
-    options: yes,
+    options: { ...yes, ...as },
     args: 1,
     async run({ args, flags, config, print }) {
       if (!(await confirm(`Revoke ${args[0]}? Nothing more will be sent under it.`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not revoked');
-      const r = await withGateway(config(), (call) => call('policy.revoke', { name: args[0]! }));
+      const r = await withGateway(config(), (call) => call('policy.revoke', { name: args[0]!, as: text(flags.as) }));
       print(`Revoked ${args[0]}.${r.dropped > 0 ? ` ${r.dropped} queued summaries were deleted unsent.` : ''}`);
       return 0;
     },

@@ -1,4 +1,4 @@
-import { createLogger } from '../core/index.js';
+import { SluiceError, createLogger } from '../core/index.js';
 import { runGateway } from '../main.js';
 import { dataCommands } from './commands-data.js';
 import { text, type Command } from './command.js';
@@ -8,6 +8,10 @@ import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
 import { privacyCommands } from './commands-privacy.js';
+import { consentCommands } from './commands-consent.js';
+import { intentCommands } from './commands-intents.js';
+import { mosquittoCommands } from './commands-mosquitto.js';
+import { backupCommands } from './commands-backup.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -37,8 +41,11 @@ export const commands: Command[] = [
     summary: 'Run the gateway in the foreground until Ctrl-C (SIGINT) or SIGTERM.',
     options: { 'mqtt-port': { type: 'string' }, 'mqtt-host': { type: 'string' } },
     args: 0,
-    async run({ config }) {
+    async run({ config, flags }) {
       const cfg = config();
+      if (cfg.broker.mode === 'external' && (flags['mqtt-port'] !== undefined || flags['mqtt-host'] !== undefined)) {
+        throw new SluiceError('SLUICE_ERR_USAGE', '--mqtt-port and --mqtt-host are off in external-broker mode (broker.mode: external): the household broker listens, Sluice does not');
+      }
       const logger = createLogger({ level: cfg.log.level });
       return runGateway(cfg, logger);
     },
@@ -165,4 +172,8 @@ export const commands: Command[] = [
   ...dataCommands,
   ...policyCommands,
   ...privacyCommands,
+  ...consentCommands,
+  ...intentCommands,
+  ...mosquittoCommands,
+  ...backupCommands,
 ];

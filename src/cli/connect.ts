@@ -26,12 +26,15 @@ export async function withGateway<T>(config: Readonly<SluiceConfig>, work: (call
   }
 }
 
+/** Operations that may take longer than the socket's default answer time (ms): a backup copies the whole database. */
+const SLOW_OPERATIONS: Readonly<Record<string, number>> = { 'backup.create': 60 * 60_000 };
+
 /** A gateway that just took the lock may not listen yet; give it a few seconds. */
 async function callWithRetry(socket: string, op: string, params: Record<string, unknown>): Promise<unknown> {
   const deadline = Date.now() + 5000;
   for (;;) {
     try {
-      return await callAdmin(socket, op, params);
+      return await callAdmin(socket, op, params, Object.hasOwn(SLOW_OPERATIONS, op) ? SLOW_OPERATIONS[op] : undefined);
     } catch (err) {
       const unreachable = isSluiceError(err, 'SLUICE_ERR_ADMIN_SOCKET') && /ENOENT|ECONNREFUSED/.test(err.message);
       if (!unreachable || Date.now() > deadline) throw err;

@@ -14,7 +14,7 @@ export interface LoadConfigOptions {
   cwd?: string;
 }
 
-const PATH_KEYS = ['data_dir', 'devices_dir', 'policies_dir'] as const;
+const PATH_KEYS = ['data_dir', 'devices_dir', 'policies_dir', 'intents_dir'] as const;
 
 /** Loads the gateway settings: flag > env (`SLUICE_*`) > file > default. The result is frozen. */
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<SluiceConfig> {

@@ -38,10 +38,32 @@ export const configSchema = z
     data_dir: z.string().min(1).default('./data'),
     devices_dir: z.string().min(1).default('./devices'),
     policies_dir: z.string().min(1).default('./policies'),
+    intents_dir: z.string().min(1).default('./intents'),
     timezone: z
       .string()
       .refine((tz) => isTimezone(tz), { message: 'expected an IANA timezone such as Europe/Berlin' })
       .default(defaultTimezone),
+    /** Where the household is, as coarsely as vendors need it for an intent: a country and a postal prefix, never an address. */
+    household: z
+      .object({
+        /** ISO 3166-1 alpha-2, e.g. DE; empty until set (intents cannot be approved without it). */
+        country: z.union([z.literal(''), z.string().regex(/^[A-Z]{2}$/, { message: 'expected an ISO 3166-1 alpha-2 country code such as DE' })]).default(''),
+        /** Quote it in YAML when it starts with 0: a bare 010 is the number 10. */
+        postal_prefix: z.coerce.string().max(3, { message: 'at most 3 characters of the postal code' }).regex(/^[A-Za-z0-9]*$/, { message: 'letters and digits only' }).default(''),
+        /** Sent only to the vendor whose offer the household accepts. */
+        deliver_to: z.string().max(500).default(''),
+      })
+      .strict()
+      .prefault({}),
+    /** The intention economy: rules that draft requests for offers, and the poller that fetches offers. */
+    intents: z
+      .object({
+        /** How often open intents are sent and their offers fetched. */
+        poll_interval: duration.default(60_000),
+        request_timeout: duration.default(10_000),
+      })
+      .strict()
+      .prefault({}),
     log: z.object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') }).strict().prefault({}),
     mqtt: z
       .object({
@@ -143,6 +165,33 @@ export const configSchema = z
       .prefault({}),
     broker: z
       .object({
+        /** `external`: Sluice is a client of the household's own broker (Mosquitto) and runs no listener of its own. */
+        mode: z.enum(['embedded', 'external']).default('embedded'),
+        external: z
+          .object({
+            url: z
+              .string()
+              .regex(/^mqtts?:\/\/[^/]+$/, { message: 'expected mqtt://host:port or mqtts://host:port' })
+              .default('mqtt://127.0.0.1:1883'),
+            username: z.string().default(''),
+            /** Name of the environment variable holding the password; never the password itself. */
+            password_env: z.string().default(''),
+            password_file: z.string().default(''),
+            /** Fixed, so the broker keeps Sluice's session (and queues for it) while Sluice is down. */
+            client_id: z.string().min(1).max(64).default('sluice-gateway'),
+            /** PEM files for mqtts://: the CA to trust, and a client certificate and key if the broker asks for one. */
+            ca_file: z.string().default(''),
+            cert_file: z.string().default(''),
+            key_file: z.string().default(''),
+            connect_timeout: duration.default(10_000),
+            /** Reconnect backoff, doubling from min to max. */
+            reconnect_min: duration.default(500),
+            reconnect_max: duration.default(30_000),
+            keepalive: duration.default(30_000),
+          })
+          .strict()
+          .refine((e) => !(e.password_env && e.password_file), { message: 'give password_env or password_file, not both' })
+          .prefault({}),
         /** The plain-TCP listener on mqtt.host:mqtt.port; turn off when only TLS/WebSocket should serve. */
         tcp: z.boolean().default(true),
         tls: z

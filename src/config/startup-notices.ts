@@ -17,7 +17,11 @@ const ALL_INTERFACES = new Set(['0.0.0.0', '::', '[::]']);
  * machine), and a warning when no device profile was found, since no device can be added then.
  */
 export function logStartupNotices(logger: Logger, config: Readonly<SluiceConfig>, facts: StartupFacts): void {
-  if (config.broker.tcp) {
+  if (config.broker.mode === 'external') {
+    // The url may carry user info; only scheme, host and port are logged.
+    const u = new URL(config.broker.external.url);
+    logger.info({ broker: `${u.protocol}//${u.host}`, note: 'no MQTT listener here; the external broker authenticates the devices' }, 'external broker mode');
+  } else if (config.broker.tcp) {
     const { host } = config.mqtt;
     const where = `${host.includes(':') ? `[${host}]` : host}:${facts.mqttPort}`;
     // Devices on the LAN need the default; a household that has none should know it can close it.

@@ -168,6 +168,79 @@ export const errorCatalogue = {
     meaning: 'Only a summary whose delivery failed for good can be sent again; this one is queued, delivered or was deleted unsent.',
     fix: 'Check its state with `sluice policy sent NAME --window START/END --json`; a queued summary is retried on its own.',
   },
+  // --- household consent: members, approvals by every adult, vetoes, consent records, pauses ---
+  SLUICE_ERR_MEMBER_UNKNOWN: {
+    exit: 2,
+    meaning: 'No household member has this name.',
+    fix: 'List the members with `sluice members list`, or add one with `sluice members add NAME --role owner|adult|minor|guest`.',
+  },
+  SLUICE_ERR_MEMBER_REQUIRED: {
+    exit: 2,
+    meaning: 'The policy concerns household members, so the member deciding must be named; the household as a whole cannot approve or revoke it.',
+    fix: 'Repeat the command with `--as NAME` (the message lists whom the policy waits for).',
+  },
+  SLUICE_ERR_MEMBER_NOT_ALLOWED: {
+    exit: 2,
+    meaning: 'This member may not take this decision: the policy does not concern them, or the act needs an owner or an adult.',
+    fix: 'Let a member the policy concerns decide (`sluice policy explain NAME` names them), or ask an owner.',
+  },
+  SLUICE_ERR_CONSENT_WAITING: {
+    exit: 2,
+    meaning: 'The approval was recorded, but the policy is still waiting for the approval of other members it concerns; nothing is sent until they approve.',
+    fix: 'Ask each member named to approve the same version with `sluice policy approve NAME --as MEMBER`.',
+  },
+  SLUICE_ERR_CONSENT_UNKNOWN: {
+    exit: 2,
+    meaning: 'No consent record has this id.',
+    fix: 'List the records with `sluice consent list`.',
+  },
+  SLUICE_ERR_PAUSE_UNKNOWN: {
+    exit: 2,
+    meaning: 'No privacy pause with this id is running.',
+    fix: 'List the pauses with `sluice pause list`.',
+  },
+  // Intents and offers (the intention economy at home)
+  SLUICE_ERR_INTENT_RULE_INVALID: {
+    exit: 2,
+    meaning: 'An intent rule file (intents/*.yaml) is malformed or fails validation.',
+    fix: 'Correct the file at the printed file:line:col; every problem is listed at once.',
+  },
+  SLUICE_ERR_INTENT_UNKNOWN: {
+    exit: 2,
+    meaning: 'There is no intent with this id.',
+    fix: 'List the intents with `sluice intents list` and use an id from it.',
+  },
+  SLUICE_ERR_OFFER_UNKNOWN: {
+    exit: 2,
+    meaning: 'There is no offer with this id.',
+    fix: 'List the offers with `sluice offers list` and use an id from it.',
+  },
+  SLUICE_ERR_INTENT_STATE: {
+    exit: 2,
+    meaning: 'The intent or offer is not in a state that allows this (a dropped draft, an expired offer, an intent already decided), or the household location it needs is not set.',
+    fix: 'Check it with `sluice intents show ID` or `sluice offers show ID`; set household.country in sluice.yaml if the message asks for it.',
+  },
+  // --- backup and restore (external-broker issue) ---
+  SLUICE_ERR_BACKUP_INVALID: {
+    exit: 2,
+    meaning: 'The file given to `sluice backup restore` is not a Sluice backup, or it is damaged (a file in it does not match its digest).',
+    fix: 'Check that you named the right file; copy the backup again from where it is kept.',
+  },
+  SLUICE_ERR_BACKUP_PASSPHRASE: {
+    exit: 2,
+    meaning: 'The backup is encrypted and no passphrase was given, or the passphrase does not open it.',
+    fix: 'Run again with `--passphrase-env VAR`, VAR naming an environment variable that holds the passphrase used when the backup was made.',
+  },
+  SLUICE_ERR_BACKUP_TOO_NEW: {
+    exit: 2,
+    meaning: 'The backup was made by a newer Sluice (its database schema is newer than this one knows); nothing was restored.',
+    fix: 'Install the Sluice version that made the backup (or a newer one), then restore.',
+  },
+  SLUICE_ERR_BACKUP_OVERWRITE: {
+    exit: 2,
+    meaning: 'Restoring would replace existing files (the database, policies or profiles); nothing was changed.',
+    fix: 'Make sure you mean to replace them (take a backup of the current state first), then run again with `--yes`.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

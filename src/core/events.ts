@@ -6,8 +6,12 @@ export interface SluiceEvents {
   'device.status': { deviceId: string; online: boolean };
   'store.faulted': { message: string };
   'store.recovered': Record<string, never>;
+  /** Rows left the store (erase, retention): anyone caching counts or ids must re-read them. */
+  'store.purged': { by: 'erase' | 'retention' };
   'policy.decided': { policy: string; decision: 'approved' | 'revoked' };
   'summary.queued': { summaryId: string; policy: string };
+  /** The household approved an intent or accepted an offer: the intent service has something to send. */
+  'intent.decided': { intent: number; decision: 'approved' | 'accepted' };
 }
 
 type Listener<K extends keyof SluiceEvents> = (payload: SluiceEvents[K]) => void;

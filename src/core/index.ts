@@ -10,3 +10,4 @@ export { openDatabase, isStorageFault, SluiceDatabase, type Migration, type RawD
 export { ensureDataDir, lockHolder, DataDirLock, LOCK_FILE, SOCKET_FILE, DB_FILE, type LockHolder } from './data-dir.js';
 export { AdminSocketServer, callAdmin, type AdminHandler, type AdminOperations } from './admin-socket.js';
 export { ownValue, setOwn } from './own.js';
+export { testSeamsFromEnv, NO_TEST_SEAMS, type TestSeams } from './test-seams.js';

@@ -17,7 +17,26 @@ export type LedgerKind =
   /** One attempt did not reach a 2xx: its HTTP status or error (refused, timeout, tls, network); another follows. */
   | 'disclosure.retrying'
   /** The household asked to send a failed summary again: same id, same bytes. */
-  | 'disclosure.resent';
+  | 'disclosure.resent'
+  // household consent (members, records, pauses)
+  | 'policy.consented'
+  | 'policy.vetoed'
+  | 'consent.recorded'
+  | 'member.changed'
+  | 'pause.started'
+  | 'pause.ended'
+  // The intention economy (src/intents): a draft, its approval, where it went, each offer, the choice, closure.
+  | 'intent.drafted'
+  | 'intent.approved'
+  | 'intent.dropped'
+  | 'intent.sent'
+  | 'intent.closed'
+  | 'offer.received'
+  | 'offer.accepted'
+  | 'offer.declined'
+  | 'acceptance.sent'
+  /** `sluice backup restore` replaced the database with a backup; the row after it continues that backup's chain. */
+  | 'backup.restored';
 
 export interface LedgerEntry {
   kind: LedgerKind;

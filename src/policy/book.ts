@@ -24,7 +24,74 @@ export const policyMigrations: Migration[] = [
         ) WITHOUT ROWID;
       `),
   },
+  {
+    module: 'policy',
+    version: 2,
+    description: 'each household member\'s latest decision on a policy: approval of one version, or a veto',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE policy_member_decisions (
+          name TEXT NOT NULL,
+          member TEXT NOT NULL COLLATE NOCASE,
+          hash TEXT NOT NULL,
+          decision TEXT NOT NULL CHECK (decision IN ('approve', 'veto')),
+          decided_at INTEGER NOT NULL,
+          PRIMARY KEY (name, member)
+        ) WITHOUT ROWID;
+      `),
+  },
 ];
+
+/** Whose approval a policy needs and whose data it covers (computed by the household's member list). */
+export interface PolicyConcern {
+  /** Every one of these must approve the same version. */
+  allOf: string[];
+  /** From each group at least one must approve. */
+  anyOf: string[][];
+  /** The data subjects, each with a consent record of their own. */
+  subjects: string[];
+  /** Who may veto it. */
+  vetoers: string[];
+}
+
+/** One consent decision, handed to the consent records inside the transaction that makes it. */
+export interface ConsentEvent {
+  kind: 'given' | 'consented' | 'changed' | 'revoked' | 'vetoed' | 'expired';
+  policy: string;
+  vendor: string;
+  /** The version the decision is about. */
+  version: string;
+  effective: EffectivePolicy;
+  /** The member who decided; null for the household as a whole or for Sluice (expiry, a removed file). */
+  by: string | null;
+  waitingFor: string[];
+  concern: PolicyConcern | null;
+  /** The ledger row of the decision itself. */
+  ledgerSeq: number;
+}
+
+/** What the household's members add to the book: whose approval a policy needs, and a record of each decision. */
+export interface ConsentHooks {
+  /** Null when the household has named no adult members: one approval, by the household. */
+  concern(effective: EffectivePolicy): PolicyConcern | null;
+  /** Called inside the transaction of the decision. */
+  record(event: ConsentEvent): void;
+}
+
+/** Who still has to approve, given the members who approved the version in question. */
+export function waitingFor(concern: PolicyConcern, approvedBy: ReadonlySet<string>): string[] {
+  const has = (n: string) => approvedBy.has(n.toLowerCase());
+  const out = concern.allOf.filter((n) => !has(n));
+  for (const group of concern.anyOf) if (!group.some(has)) out.push(group.length === 1 ? group[0]! : `one of ${group.join(', ')}`);
+  return out;
+}
+
+/** What an approval by one member achieved: the policy in force, or whom it still waits for. */
+export interface ApprovalOutcome {
+  approved: ApprovedPolicy | null;
+  version: string;
+  waitingFor: string[];
+}
 
 /** The version of a policy the household approved, as it was approved. */
 export interface ApprovedPolicy {
@@ -58,6 +125,10 @@ export interface PolicyStatus {
   findings: Finding[];
   /** The file's own validation error, when it does not load. */
   error: SluiceError | null;
+  /** Members whose approval of the current version is still missing (empty without members). */
+  waitingFor: string[];
+  /** Members whose standing decision on this policy is a veto. */
+  vetoedBy: string[];
 }
 
 interface Row {
@@ -79,6 +150,8 @@ export interface PolicyBookDeps {
   policiesDir: string;
   devices: () => readonly DeviceRecord[];
   profiles: () => ReadonlyMap<string, DeviceProfile>;
+  /** The household's members; without them one approval by the household suffices. */
+  consent?: ConsentHooks;
 }
 
 /**
@@ -191,7 +264,9 @@ export class PolicyBook {
     else if (approved) state = invalid ? 'invalid' : 'changed';
     else state = invalid ? 'invalid' : 'unapproved';
     const inForce = approved !== null && approved.revokedAt === null && now < approved.expiresAt;
-    return { name, state, inForce, approved, current, file, findings, error };
+    const concern = current && !invalid ? (this.deps.consent?.concern(current) ?? null) : null;
+    const pending = concern && current && (state === 'unapproved' || state === 'changed' || state === 'revoked' || state === 'expired') ? waitingFor(concern, this.approvedBy(name, current.hash)) : [];
+    return { name, state, inForce, approved, current, file, findings, error, waitingFor: pending, vetoedBy: this.vetoedBy(name) };
   }
 
   /**
@@ -207,7 +282,9 @@ export class PolicyBook {
         if (s.error?.code === 'SLUICE_ERR_POLICY_UNKNOWN' && s.approved.revokedAt === null) {
           // Deleting the file is the household saying "stop": it counts as a revocation, on the record.
           this.deps.db.raw.prepare('UPDATE policy_approvals SET revoked_at = ? WHERE name = ?').run(this.deps.clock.now(), s.name);
-          this.deps.ledger.append({ kind: 'policy.revoked', vendor: s.approved.vendor, policy: s.name, version: s.approved.hash, detail: { reason: 'policy file removed' } });
+          const row = this.deps.ledger.append({ kind: 'policy.revoked', vendor: s.approved.vendor, policy: s.name, version: s.approved.hash, detail: { reason: 'policy file removed' } });
+          this.clearApprovals(s.name);
+          this.recordConsent('revoked', s.approved.effective, null, row.seq);
           continue;
         }
         if (s.state === 'changed' || s.state === 'invalid') {
@@ -221,6 +298,7 @@ export class PolicyBook {
             version: s.approved.hash,
             detail: { new_version: s.current?.hash ?? null, note: 'changed — awaiting approval; the approved version stays in force' },
           });
+          this.recordConsent('changed', s.approved.effective, null, this.deps.ledger.head()!.seq);
         }
       }
     });
@@ -229,6 +307,18 @@ export class PolicyBook {
 
   /** Approves the policy as it is now; `expectedHash` guards against a change since the household reviewed it. */
   approve(name: string, expectedHash?: string): ApprovedPolicy {
+    const outcome = this.approveAs(name, { expectedHash });
+    if (!outcome.approved) throw new SluiceError('SLUICE_ERR_CONSENT_WAITING', `policy ${name} is waiting for ${outcome.waitingFor.join(', ')}`, { waiting_for: outcome.waitingFor });
+    return outcome.approved;
+  }
+
+  /**
+   * One member's approval of the policy as it is now. With household members, the policy comes
+   * into force only when every adult it concerns has approved this same version; until then it
+   * is waiting for them, and the versions approved before stay as they were.
+   */
+  approveAs(name: string, opts: { expectedHash?: string | undefined; by?: string | undefined } = {}): ApprovalOutcome {
+    const expectedHash = opts.expectedHash;
     const s = this.status(name);
     if (s.error) throw s.error;
     const errors = s.findings.filter((f) => f.severity === 'error');
@@ -244,7 +334,35 @@ export class PolicyBook {
       throw new SluiceError('SLUICE_ERR_POLICY_EXPIRED', `policy ${name} expired on ${current.policy.expires}; change "expires" to approve it`);
     }
     const now = this.deps.clock.now();
+    const concern = this.deps.consent?.concern(current) ?? null;
+    const by = opts.by;
+    if (concern) {
+      const asked = [...concern.allOf, ...concern.anyOf.flat()];
+      const missing = waitingFor(concern, this.approvedBy(name, current.hash));
+      if (by === undefined) {
+        throw new SluiceError('SLUICE_ERR_MEMBER_REQUIRED', `policy ${name} concerns household members; approve as one of them with --as NAME (waiting for ${missing.join(', ') || 'nobody'})`, { waiting_for: missing });
+      }
+      if (!asked.some((n) => n.toLowerCase() === by.toLowerCase())) {
+        throw new SluiceError('SLUICE_ERR_MEMBER_NOT_ALLOWED', `${by} is not asked about policy ${name}; it needs the approval of ${[...new Set(asked)].join(', ')}`, { asked });
+      }
+    }
+    let waiting: string[] = [];
     this.deps.db.tx(() => {
+      if (concern && by !== undefined) {
+        this.deps.db.raw
+          .prepare(
+            `INSERT INTO policy_member_decisions (name, member, hash, decision, decided_at) VALUES (?, ?, ?, 'approve', ?)
+             ON CONFLICT (name, member) DO UPDATE SET hash = excluded.hash, decision = 'approve', decided_at = excluded.decided_at`,
+          )
+          .run(name, by, current.hash, now);
+        waiting = waitingFor(concern, this.approvedBy(name, current.hash));
+        if (waiting.length > 0) {
+          // [CONSENT-1] silence is never consent: one adult's approval leaves the policy waiting for the others.
+          const row = this.deps.ledger.append({ kind: 'policy.consented', vendor: current.policy.vendor, policy: name, version: current.hash, detail: { by, waiting_for: waiting } });
+          this.recordConsent('consented', current, by, row.seq, concern, waiting);
+          return;
+        }
+      }
       this.deps.db.raw
         .prepare(
           `INSERT INTO policy_approvals (name, vendor, hash, effective, approved_at, revoked_at, expired_at, changed_hash)
@@ -264,23 +382,90 @@ export class PolicyBook {
           expires: current.policy.expires,
           schedule: current.policy.schedule,
           rules: current.rules.map((r) => ({ devices: r.devices, metrics: r.rule.metrics, window: r.rule.window, stats: r.rule.stats })),
+          ...(concern ? { by: this.approvers(name, current.hash) } : by !== undefined ? { by: [by] } : {}),
         },
       });
+      this.recordConsent('given', current, by ?? null, this.deps.ledger.head()!.seq, concern);
+    });
+    return { approved: waiting.length > 0 ? null : this.approved(name)!, version: current.hash, waitingFor: waiting };
+  }
+
+  /** Revokes the approval; run `also` inside the same transaction (the outbox drops the policy's queued summaries). */
+  revoke(name: string, also?: () => void, by?: string): ApprovedPolicy {
+    const a = this.approved(name);
+    if (!a) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} is not approved, so there is nothing to revoke`);
+    if (a.revokedAt !== null) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} is already revoked`);
+    const concern = this.deps.consent?.concern(a.effective) ?? null;
+    if (concern && by === undefined) throw new SluiceError('SLUICE_ERR_MEMBER_REQUIRED', `policy ${name} concerns household members; revoke as one of them with --as NAME`);
+    this.deps.db.tx(() => {
+      this.deps.db.raw.prepare('UPDATE policy_approvals SET revoked_at = ? WHERE name = ?').run(this.deps.clock.now(), name);
+      const row = this.deps.ledger.append({ kind: 'policy.revoked', vendor: a.vendor, policy: name, version: a.hash, ...(by !== undefined ? { detail: { by } } : {}) });
+      this.clearApprovals(name);
+      this.recordConsent('revoked', a.effective, by ?? null, row.seq, concern);
+      also?.();
     });
     return this.approved(name)!;
   }
 
-  /** Revokes the approval; run `also` inside the same transaction (the outbox drops the policy's queued summaries). */
-  revoke(name: string, also?: () => void): ApprovedPolicy {
-    const a = this.approved(name);
-    if (!a) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} is not approved, so there is nothing to revoke`);
-    if (a.revokedAt !== null) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} is already revoked`);
+  /**
+   * A member's veto: it stops the policy at once, like a revocation, and stands — the policy
+   * waits for the vetoing member's own approval before it can come into force again.
+   */
+  veto(name: string, by: string, also?: () => void): { name: string; version: string; stopped: boolean } {
+    const s = this.status(name);
+    const a = s.approved;
+    const effective = s.current ?? a?.effective;
+    if (!effective) throw s.error ?? new SluiceError('SLUICE_ERR_POLICY_UNKNOWN', `no policy ${name}`);
+    const concern = this.deps.consent?.concern(effective) ?? (a ? (this.deps.consent?.concern(a.effective) ?? null) : null);
+    const vetoers = new Set([...(concern?.vetoers ?? []), ...(a ? (this.deps.consent?.concern(a.effective)?.vetoers ?? []) : [])].map((n) => n.toLowerCase()));
+    if (!vetoers.has(by.toLowerCase())) {
+      throw new SluiceError('SLUICE_ERR_MEMBER_NOT_ALLOWED', `${by} cannot veto policy ${name}: it does not concern them${concern ? ` (it concerns ${concern.vetoers.join(', ')})` : ''}`);
+    }
+    const inForce = a !== null && a.revokedAt === null && this.deps.clock.now() < a.expiresAt;
     this.deps.db.tx(() => {
-      this.deps.db.raw.prepare('UPDATE policy_approvals SET revoked_at = ? WHERE name = ?').run(this.deps.clock.now(), name);
-      this.deps.ledger.append({ kind: 'policy.revoked', vendor: a.vendor, policy: name, version: a.hash });
-      also?.();
+      this.deps.db.raw
+        .prepare(
+          `INSERT INTO policy_member_decisions (name, member, hash, decision, decided_at) VALUES (?, ?, ?, 'veto', ?)
+           ON CONFLICT (name, member) DO UPDATE SET hash = excluded.hash, decision = 'veto', decided_at = excluded.decided_at`,
+        )
+        .run(name, by, effective.hash, this.deps.clock.now());
+      let seq: number;
+      if (inForce) {
+        this.deps.db.raw.prepare('UPDATE policy_approvals SET revoked_at = ? WHERE name = ?').run(this.deps.clock.now(), name);
+        seq = this.deps.ledger.append({ kind: 'policy.revoked', vendor: a.vendor, policy: name, version: a.hash, detail: { by, veto: true } }).seq;
+        also?.();
+      } else {
+        seq = this.deps.ledger.append({ kind: 'policy.vetoed', vendor: effective.policy.vendor, policy: name, version: effective.hash, detail: { by } }).seq;
+      }
+      this.clearApprovals(name);
+      this.recordConsent('vetoed', inForce ? a.effective : effective, by, seq, concern);
     });
-    return this.approved(name)!;
+    return { name, version: inForce ? a.hash : effective.hash, stopped: inForce };
+  }
+
+  /** Members who approved this version of the policy (lower-cased). */
+  private approvedBy(name: string, hash: string): Set<string> {
+    const rows = this.deps.db.raw.prepare<[string, string], { member: string }>("SELECT member FROM policy_member_decisions WHERE name = ? AND hash = ? AND decision = 'approve'").all(name, hash);
+    return new Set(rows.map((r) => r.member.toLowerCase()));
+  }
+
+  private approvers(name: string, hash: string): string[] {
+    return this.deps.db.raw.prepare<[string, string], { member: string }>("SELECT member FROM policy_member_decisions WHERE name = ? AND hash = ? AND decision = 'approve' ORDER BY member").all(name, hash).map((r) => r.member);
+  }
+
+  private vetoedBy(name: string): string[] {
+    return this.deps.db.raw.prepare<[string], { member: string }>("SELECT member FROM policy_member_decisions WHERE name = ? AND decision = 'veto' ORDER BY member").all(name).map((r) => r.member);
+  }
+
+  /** A stop (revocation, expiry, veto) ends every approval: coming back into force needs everyone again. */
+  private clearApprovals(name: string): void {
+    this.deps.db.raw.prepare("DELETE FROM policy_member_decisions WHERE name = ? AND decision = 'approve'").run(name);
+  }
+
+  private recordConsent(kind: ConsentEvent['kind'], effective: EffectivePolicy, by: string | null, ledgerSeq: number, concern?: PolicyConcern | null, waiting: string[] = []): void {
+    const hooks = this.deps.consent;
+    if (!hooks) return;
+    hooks.record({ kind, policy: effective.name, vendor: effective.policy.vendor, version: effective.hash, effective, by, waitingFor: waiting, concern: concern === undefined ? hooks.concern(effective) : concern, ledgerSeq });
   }
 
   private changedHash(name: string): string | null {
@@ -292,7 +477,9 @@ export class PolicyBook {
     if (a.expiredAt !== null) return false;
     const done = this.deps.db.raw.prepare('UPDATE policy_approvals SET expired_at = ? WHERE name = ? AND expired_at IS NULL').run(this.deps.clock.now(), a.name);
     if (done.changes !== 1) return false;
-    this.deps.ledger.append({ kind: 'policy.expired', vendor: a.vendor, policy: a.name, version: a.hash, detail: { expires: a.effective.policy.expires } });
+    const row = this.deps.ledger.append({ kind: 'policy.expired', vendor: a.vendor, policy: a.name, version: a.hash, detail: { expires: a.effective.policy.expires } });
+    this.clearApprovals(a.name);
+    this.recordConsent('expired', a.effective, null, row.seq);
     return true;
   }
 }

@@ -1,3 +1,4 @@
+import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import { chainedSignature, PREVIOUS_HEADER, previousHeader } from './chain.js';
@@ -13,6 +14,20 @@ export interface ForwarderOptions {
   retryAfterMax: number; // ms
   maxAttempts: number; // 0: unlimited
   pollInterval: number; // ms
+}
+
+/** The forwarder's options from sluice.yaml's `share` section. */
+export function forwarderOptionsFrom(config: Pick<SluiceConfig, 'share'>): ForwarderOptions {
+  const s = config.share;
+  return {
+    requestTimeout: s.request_timeout,
+    backoffInitial: s.backoff_initial,
+    backoffMax: s.backoff_max,
+    backoffJitter: s.backoff_jitter,
+    retryAfterMax: s.retry_after_max,
+    maxAttempts: s.max_attempts,
+    pollInterval: s.poll_interval,
+  };
 }
 
 export interface ForwarderDeps {

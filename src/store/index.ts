@@ -1,5 +1,5 @@
 export { storeMigrations } from './schema.js';
-export { ReadingWriter, type ReadingWriterOptions, type StoreFault } from './reading-writer.js';
+export { ReadingWriter, writerOptionsFrom, type ReadingWriterOptions, type StoreFault } from './reading-writer.js';
 export { StoreQueries, type StoredReading, type ReadingQuery, type QuarantinedMessage } from './queries.js';
 export { QUARANTINE_PAYLOAD_BYTES } from './quarantine.js';
 export { encodeValue, decodeValue, type SeriesType } from './codec.js';

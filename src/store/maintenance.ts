@@ -1,7 +1,7 @@
 import { existsSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { SluiceConfig } from '../config/index.js';
-import type { RawDatabase, SluiceDatabase } from '../core/index.js';
+import type { EventBus, RawDatabase, SluiceDatabase } from '../core/index.js';
 import { databaseBytes } from './erase.js';
 import { RetentionPurger, type RetentionSettings } from './retention.js';
 import { Rollups, type SpecOf } from './rollups.js';
@@ -60,7 +60,7 @@ export class StoreMaintenance {
   readonly rollups: Rollups;
   readonly purger: RetentionPurger;
 
-  constructor(private readonly deps: { db: SluiceDatabase; specOf: SpecOf; settings: StoreMaintenanceSettings; pause?: () => Promise<void> }) {
+  constructor(private readonly deps: { db: SluiceDatabase; specOf: SpecOf; settings: StoreMaintenanceSettings; events?: EventBus; pause?: () => Promise<void> }) {
     const { db, specOf, settings } = deps;
     this.rollups = new Rollups({ db, timeZone: settings.timeZone, hold: settings.hold, specOf });
     this.purger = new RetentionPurger({ db, rollups: this.rollups, timeZone: settings.timeZone, specOf, settings });
@@ -79,6 +79,7 @@ export class StoreMaintenance {
     const pause = this.deps.pause ?? yieldToEventLoop;
     const rolled = await this.rollups.rollRecent(now, { recheck: this.deps.settings.recheck, batchSize: this.deps.settings.batchSize, pause });
     const purged = await this.purger.purge(now, pause);
+    this.deps.events?.emit('store.purged', { by: 'retention' });
     const raw = this.deps.db.raw;
     // Bounded like the deletes: at most 1000 pages (4 MB) per run.
     raw.pragma('incremental_vacuum(1000)');

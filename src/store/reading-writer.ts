@@ -1,10 +1,22 @@
 import { statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { isStorageFault, ownValue, type Clock, type EventBus, type Logger, type Service, type SluiceDatabase } from '../core/index.js';
+import type { SluiceConfig } from '../config/index.js';
 import type { ReadingSink, StoredDelivery, WriteRequest } from '../ingest/index.js';
 import { encodeValue } from './codec.js';
 import { QuarantineWriter } from './quarantine.js';
 import { SeriesCatalog } from './series.js';
+
+/** The writer's options from sluice.yaml's `ingest` and `quarantine` sections. */
+export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarantine'>): ReadingWriterOptions {
+  return {
+    batchInterval: config.ingest.batch_interval,
+    batchSize: config.ingest.batch_size,
+    idleCommit: config.ingest.idle_commit,
+    quarantineMaxEntries: config.quarantine.max_entries,
+    quarantineMaxBytes: config.quarantine.max_bytes,
+  };
+}
 
 interface Pending extends WriteRequest {
   resolve(): void;
@@ -63,12 +75,15 @@ export class ReadingWriter implements Service, ReadingSink {
 
   start(): void {
     this.stopped = false;
+    // Erase and retention delete series and quarantine rows this writer keeps ids and totals of.
+    this.deps.events.on('store.purged', this, () => this.refreshCaches());
   }
 
   /** Commits what is queued, then refuses new work. */
   async stop(): Promise<void> {
     await this.flush();
     this.stopped = true;
+    this.deps.events.off(this);
     if (this.timer) clearTimeout(this.timer);
   }
 
@@ -82,7 +97,7 @@ export class ReadingWriter implements Service, ReadingSink {
   }
 
   /** Forgets cached series ids and quarantine totals, after an erase removed rows. */
-  refreshCaches(): void {
+  private refreshCaches(): void {
     this.series.clear();
     this.quarantine.resync();
   }

@@ -29,11 +29,13 @@ export interface StartOptions {
   devicesDir?: string;
   /** The listener log line that means "ready" (default "mqtt listening"; e.g. "mqtts listening" with TCP off). */
   readyLog?: string;
+  /** Default true; false for external-broker mode, where Sluice has no listener and refuses --mqtt-port. */
+  mqttPort?: boolean;
 }
 
 /** Starts the built gateway as a child process on port 0 and waits for its listening log line. */
 export async function startGateway(options: StartOptions): Promise<GatewayChild> {
-  const child = spawn(process.execPath, [BIN, 'start', '--data', options.dataDir, '--mqtt-port', '0', ...(options.args ?? [])], {
+  const child = spawn(process.execPath, [BIN, 'start', '--data', options.dataDir, ...(options.mqttPort === false ? [] : ['--mqtt-port', '0']), ...(options.args ?? [])], {
     env: {
       ...process.env,
       SLUICE_MQTT_HOST: '127.0.0.1',

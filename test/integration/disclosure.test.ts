@@ -182,9 +182,10 @@ describe('first disclosure', () => {
     expect(delivery!.body.toString()).not.toMatch(/T0[89]:00/);
 
     const ledger = s.json<LedgerJson[]>(['ledger', 'show']);
-    expect(ledger.map((r) => r.kind)).toEqual(['policy.approved', 'disclosure.attempted', 'disclosure.acknowledged']);
-    expect(ledger[1]!.detail.body_sha256).toBe(sha256(delivery!.body));
-    expect(ledger[2]!.detail.status).toBe(200);
+    // The approval's consent record is bound to the ledger right after it.
+    expect(ledger.map((r) => r.kind)).toEqual(['policy.approved', 'consent.recorded', 'disclosure.attempted', 'disclosure.acknowledged']);
+    expect(ledger[2]!.detail.body_sha256).toBe(sha256(delivery!.body));
+    expect(ledger[3]!.detail.status).toBe(200);
     // [PRIV-13] nothing global in the body: no ledger head, and the version is keyed for this vendor, not the approved hash.
     expect(Object.keys(doc).sort()).toEqual(['format', 'household', 'id', 'items', 'policy', 'purpose', 'vendor', 'version', 'window']);
     for (const row of ledger as unknown as Array<{ hash: string; version: string | null }>) {
@@ -233,9 +234,9 @@ describe('first disclosure', () => {
     const middle = tampered((db) => db.prepare('DELETE FROM ledger WHERE seq = 2').run());
     expect(middle.status).toBe(1);
     expect(middle.stderr).toContain('row 2 is missing');
-    const last = tampered((db) => db.prepare('DELETE FROM ledger WHERE seq = 3').run());
+    const last = tampered((db) => db.prepare('DELETE FROM ledger WHERE seq = 4').run());
     expect(last.status).toBe(1);
-    expect(last.stderr).toContain('the chain ends at row 2, but the head file names row 3');
+    expect(last.stderr).toContain('the chain ends at row 3, but the head file names row 4');
   }, 90_000);
 
   it('a changed file or a new thermostat waits for re-approval while the approved version keeps sending', async () => {
@@ -351,7 +352,7 @@ describe('first disclosure', () => {
     expect(vendor.requests).toHaveLength(seen);
     expect(vendor.deliveries()).toHaveLength(0);
     const kinds = s.json<LedgerJson[]>(['ledger', 'show']).map((r) => r.kind);
-    expect(kinds.slice(-2)).toEqual(['policy.revoked', 'disclosure.dropped']);
+    expect(kinds.slice(-3)).toEqual(['policy.revoked', 'consent.recorded', 'disclosure.dropped']);
     expect(kinds).not.toContain('disclosure.acknowledged');
     const again = s.cli(['policy', 'run', 'acme', '--window', win(2)]);
     expect(again.status).toBe(2);

@@ -86,12 +86,12 @@ describe('application operations', () => {
       await f.app.call('policy.approve', { name: 'acme' });
       f.clock.set(Date.parse('2027-01-02T00:00:00Z'));
       const kinds = async () => (await f.app.call('ledger.show')).map((r) => r.kind);
-      expect(await kinds()).toEqual(['policy.approved']);
+      expect(await kinds()).toEqual(['policy.approved', 'consent.recorded']);
       for (let i = 0; i < 2; i++) {
         const err = await refusal(f.app.call('policy.run', { name: 'acme' }));
         expect(isSluiceError(err, 'SLUICE_ERR_POLICY_NOT_APPROVED') && err.message).toBe('policy acme has expired; nothing is produced or sent');
       }
-      expect(await kinds()).toEqual(['policy.approved', 'policy.expired']);
+      expect(await kinds()).toEqual(['policy.approved', 'consent.recorded', 'policy.expired', 'consent.recorded']);
     } finally {
       f.context.close();
     }
