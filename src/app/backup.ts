@@ -6,7 +6,7 @@ import type { SluiceConfig } from '../config/index.js';
 import { DB_FILE, DataDirLock, SluiceError, ensureDataDir, type Clock, type Logger } from '../core/index.js';
 import { POISON_FILE } from '../ingest/index.js';
 import { LEDGER_HEAD_FILE, writeFileAtomic } from '../ledger/index.js';
-import { HOUSEHOLD_SECRET_FILE } from '../share/index.js';
+import { GATEWAY_SECRET_FILE } from '../share/index.js';
 import { quickCheck } from '../store/index.js';
 import { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 import { allMigrations, openContext } from './context.js';
@@ -71,8 +71,8 @@ export const backupOperations = {
       const files = [{ path: `data/${DB_FILE}`, data: dbBytes }];
       // The head file as of the copy, not the live one, which may already be ahead of it.
       if (manifest.ledger_head) files.push({ path: `data/${LEDGER_HEAD_FILE}`, data: Buffer.from(`${JSON.stringify(manifest.ledger_head)}\n`) });
-      const secret = join(config.data_dir, HOUSEHOLD_SECRET_FILE);
-      if (existsSync(secret)) files.push({ path: `data/${HOUSEHOLD_SECRET_FILE}`, data: readFileSync(secret) });
+      const secret = join(config.data_dir, GATEWAY_SECRET_FILE);
+      if (existsSync(secret)) files.push({ path: `data/${GATEWAY_SECRET_FILE}`, data: readFileSync(secret) });
       // Policies with the signing keys they read from `secret_file` beside them (`*.secret`).
       files.push(...dirFiles(config.policies_dir, 'policies', ['.yaml', '.yml', '.secret']), ...dirFiles(config.devices_dir, 'profiles', ['.yaml', '.yml']));
       files.push({ path: 'config/effective.json', data: Buffer.from(`${JSON.stringify(config, null, 2)}\n`) });

@@ -9,6 +9,7 @@ import { mosquittoOperations } from './mosquitto.js';
 import { backupOperations } from './backup.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
+import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
 import { intentOperations } from './intents.js';
 
@@ -18,6 +19,7 @@ export { buildMaintenance, specResolver, parseBefore, type InfoResult, type Eras
 export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
+export type { SentSummary } from './privacy.js';
 export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
 export type { StatusResult } from './system.js';
 export { intentBook, latestOf } from './intents.js';
@@ -31,6 +33,7 @@ export const operations = {
   ...deviceOperations,
   ...dataOperations,
   ...policyOperations,
+  ...privacyOperations,
   ...ledgerOperations,
   ...brokerOperations,
   ...systemOperations,

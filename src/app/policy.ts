@@ -1,4 +1,7 @@
-import { notInForceError, describeChanges, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type PolicyState, type PolicyStatus } from '../policy/index.js';
+import { SluiceError } from '../core/index.js';
+import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
+import { signingKeyStatus } from '../share/index.js';
+import type { GatewayContext } from './context.js';
 import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
@@ -16,6 +19,12 @@ export interface PolicyRow {
   approved_at: string | null;
   expires: string | null;
   next_run: string | null;
+  /** Whether the signing key the policy names can be read now. */
+  signing_key: 'ok' | 'missing';
+  /** Summaries waiting for a first attempt, waiting for a retry, failed for good. */
+  queued: number;
+  retrying: number;
+  failed: number;
   /** Members whose approval of the current version is missing. */
   waiting_for: string[];
   vetoed_by: string[];
@@ -39,6 +48,8 @@ export interface ExplainResult {
   approved_version: string | null;
   changes: string[];
   problems: string | null;
+  /** Where another vendor receives the same statistic of the same series and window. */
+  overlaps: string[];
 }
 
 function problemsText(s: PolicyStatus): string | null {
@@ -47,14 +58,58 @@ function problemsText(s: PolicyStatus): string | null {
   return formatFindings(s.file.parsed.file, s.file.text, s.findings);
 }
 
+/** Problems one per paragraph, each once (a defaults file that never loaded is also the policy's own error). */
+function joinProblems(...all: Array<string | null>): string | null {
+  return [...new Set(all.filter((x): x is string => x !== null))].join('\n') || null;
+}
+
+/** The signing key problem of a policy version, or null when its key can be read now (read each time: a key set later counts at once). */
+function keyProblem(ctx: GatewayContext, e: EffectivePolicy | null | undefined): string | null {
+  if (!e) return null;
+  const k = signingKeyStatus(e.policy, ctx.config.policies_dir);
+  return k.ok ? null : k.message;
+}
+
+function requireKey(ctx: GatewayContext, e: EffectivePolicy): void {
+  const problem = keyProblem(ctx, e);
+  if (problem) throw new SluiceError('SLUICE_ERR_SECRET_MISSING', `${problem}; nothing can be signed or sent under ${e.name}`);
+}
+
+/** Every other policy's version as it is now (or as approved), for overlaps between vendors. */
+function otherVersions(book: PolicyBook, name: string): EffectivePolicy[] {
+  const out: EffectivePolicy[] = [];
+  for (const n of book.names()) {
+    if (n === name) continue;
+    try {
+      const s = book.status(n);
+      const e = s.inForce ? s.approved?.effective : (s.current ?? null);
+      if (e) out.push(e);
+    } catch {
+      // A policy that does not load overlaps with nothing.
+    }
+  }
+  return out;
+}
+
+/** What an approval now changes, against the version approved last — also after a revocation or expiry. */
+function changesSince(s: PolicyStatus, now: number): string[] {
+  if (!s.current) return [];
+  const a = s.approved;
+  if (!a) return describeChanges(null, s.current);
+  const diff = describeChanges(a.effective, s.current);
+  const stopped = a.revokedAt !== null ? 'revocation' : now >= a.expiresAt ? 'expiry' : null;
+  if (!stopped) return diff;
+  return [`re-approval after ${stopped}; compared with the version approved last (${new Date(a.approvedAt).toISOString()}):`, ...(diff.length > 0 ? diff : ['  no changes: the same version as approved last'])];
+}
+
 /** The disclosure path: policies, previews, approvals, runs and queued summaries. */
 export const policyOperations = {
   'policy.list': defineOperation({
     params: noParams,
-    run: ({ context: ctx, sharing: { book } }): PolicyRow[] => {
+    run: ({ context: ctx, sharing: { book, outbox } }): PolicyRow[] => {
       const tz = ctx.config.timezone;
       book.refresh();
-      return book.names().map((n) => {
+      return book.names().map((n): PolicyRow => {
         const s = book.status(n);
         const e = s.current ?? s.approved?.effective;
         let next: string | null = null;
@@ -65,17 +120,20 @@ export const policyOperations = {
             next = null;
           }
         }
+        const keyMissing = keyProblem(ctx, s.inForce ? s.approved?.effective : e) !== null;
         return {
           name: n,
           vendor: e?.policy.vendor ?? null,
           state: s.state,
-          state_text: stateWords(s),
+          state_text: s.inForce && keyMissing ? 'waiting: signing key missing' : stateWords(s),
           in_force: s.inForce,
           version: s.approved?.hash ?? null,
           pending_version: s.state === 'changed' ? (s.current?.hash ?? null) : null,
           approved_at: s.approved ? new Date(s.approved.approvedAt).toISOString() : null,
           expires: e?.policy.expires ?? null,
           next_run: next,
+          signing_key: keyMissing ? 'missing' : 'ok',
+          ...outbox.counts(n),
           waiting_for: s.waitingFor,
           vetoed_by: s.vetoedBy,
         };
@@ -84,13 +142,17 @@ export const policyOperations = {
   }),
   'policy.check': defineOperation({
     params: params({ name: optionalText('a policy NAME') }),
-    run: ({ sharing: { book } }, p) => {
+    run: ({ context: ctx, sharing: { book } }, p) => {
+      // NAME or a path to a file (policies/acme.yaml): a path is checked as written, against today's devices.
       const names = p.name !== undefined ? [p.name] : book.names();
       book.refresh();
+      const defaultsError = book.defaults().error?.message ?? null;
       return names.map((n) => {
         const s = book.status(n);
-        const errors = s.error !== null || s.findings.some((f) => f.severity === 'error');
-        return { name: n, ok: !errors, state: s.state, problems: problemsText(s), version: s.current?.hash ?? null };
+        const key = s.error === null ? keyProblem(ctx, s.current ?? s.approved?.effective) : null;
+        const errors = s.error !== null || s.findings.some((f) => f.severity === 'error') || key !== null || defaultsError !== null;
+        const problems = joinProblems(defaultsError, problemsText(s), key);
+        return { name: n, ok: !errors, state: s.state, problems, version: s.current?.hash ?? null };
       });
     },
   }),
@@ -98,15 +160,18 @@ export const policyOperations = {
     params: named,
     run: ({ context: ctx, sharing: { book } }, p): ExplainResult => {
       const s = book.status(p.name);
+      const others = otherVersions(book, p.name);
+      const e = s.current ?? s.approved?.effective;
       return {
         name: s.name,
         state: s.state,
         state_text: stateWords(s),
-        text: explainPolicy(s, ctx.config.timezone, ctx.clock.now()),
+        text: explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
-        changes: s.current ? describeChanges(s.approved && s.approved.revokedAt === null ? s.approved.effective : null, s.current) : [],
-        problems: problemsText(s),
+        changes: changesSince(s, ctx.clock.now()),
+        problems: joinProblems(book.defaults().error?.message ?? null, problemsText(s), keyProblem(ctx, e)),
+        overlaps: e ? describeOverlaps(e, others) : [],
       };
     },
   }),
@@ -114,29 +179,33 @@ export const policyOperations = {
     params: params({ name: policyName, window: optionalText('--window') }),
     run: ({ context: ctx, sharing: { disclosures } }, p) => {
       const tz = ctx.config.timezone;
-      const preview = disclosures.preview(p.name, p.window);
-      return {
-        body: preview.summary.body.toString('utf8'),
-        body_sha256: preview.summary.bodySha256,
-        basis: preview.basis,
-        window: { start: isoInZone(preview.window.start, tz), end: isoInZone(preview.window.end, tz) },
-        omitted: preview.summary.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples })),
-      };
+      const preview = disclosures.previewOutcome(p.name, p.window);
+      const o = preview.outcome;
+      const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples }));
+      const common = { basis: preview.basis, window: { start: isoInZone(preview.window.start, tz), end: isoInZone(preview.window.end, tz) }, omitted };
+      // [PRIV-15] an empty window is an answer, not a failure: nothing would leave, and why.
+      if (o.kind === 'nothing') return { state: 'withheld' as const, body: null, body_sha256: null, reason: o.reason, message: o.message, ...common };
+      return { state: 'summary' as const, body: o.summary.body.toString('utf8'), body_sha256: o.summary.bodySha256, reason: null, message: null, ...common };
     },
   }),
   'policy.approve': defineOperation({
     params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
-      const before = book.approved(p.name);
+      const before = book.status(p.name);
+      // The key is checked after what book.approve refuses first (problems, expiry), so those keep their own codes.
+      const approvable = before.current !== null && before.error === null && !before.findings.some((f) => f.severity === 'error') && ctx.clock.now() < expiryInstant(before.current.policy.expires, ctx.config.timezone);
+      if (approvable) requireKey(ctx, before.current!);
+      const changes = changesSince(before, ctx.clock.now());
       const outcome = book.approveAs(p.name, { expectedHash: p.hash, by: p.as });
-      if (!outcome.approved) return { name: p.name, version: outcome.version, changes: [], in_force: false, waiting_for: outcome.waitingFor };
+      if (!outcome.approved) return { name: p.name, version: outcome.version, changes, in_force: false, waiting_for: outcome.waitingFor, overlaps: [] as string[] };
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'approved' });
       return {
         name: p.name,
         version: outcome.approved.hash,
-        changes: describeChanges(before && before.revokedAt === null ? before.effective : null, outcome.approved.effective),
+        changes,
         in_force: true,
         waiting_for: [] as string[],
+        overlaps: describeOverlaps(outcome.approved.effective, otherVersions(book, p.name)),
       };
     },
   }),
@@ -164,16 +233,17 @@ export const policyOperations = {
   }),
   'policy.run': defineOperation({
     params: params({ name: policyName, window: optionalText('--window') }),
-    run: ({ sharing: { book, disclosures } }, p) => {
+    run: ({ context: ctx, sharing: { book, disclosures } }, p) => {
       const standing = book.standing(p.name);
       if (!standing.inForce) {
         if (standing.reason === 'unapproved') book.status(p.name); // throws SLUICE_ERR_POLICY_UNKNOWN for a name with no file
         if (standing.reason === 'expired') book.recordExpiries(); // the refusal is where the household learns of it
         throw notInForceError(p.name, standing.reason);
       }
+      requireKey(ctx, standing.approved.effective);
       const window = disclosures.window(standing.approved.effective, p.window);
       const r = disclosures.run(p.name, window);
-      return { summary_id: r.summaryId, created: r.created, state: r.state, window: r.window };
+      return { summary_id: r.summaryId, created: r.created, state: r.state, window: r.window, reason: r.reason ?? null, message: r.message ?? null };
     },
   }),
   'policy.summaries': defineOperation({

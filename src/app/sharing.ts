@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
-import { PolicyBook, lastClosedWindow, type WindowSize } from '../policy/index.js';
+import { PolicyBook, lastClosedWindow } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Outbox } from '../share/index.js';
+import { policyWindowSizes } from '../summarise/index.js';
 import { ConsentRecords, Members, Pauses } from '../consent/index.js';
 import type { GatewayContext } from './context.js';
 
@@ -53,29 +54,32 @@ export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
     const approved = s.inForce ? s.approved : null;
     if (!approved) continue;
     const p = approved.effective.policy;
-    const size = p.share[0]!.window as WindowSize;
-    jobs.push({
-      name: `policy:${s.name}`,
-      wake: { cron: p.schedule, timezone: tz },
-      dueWindows: (now, ran) =>
-        dueWindows({
-          now,
-          cron: p.schedule,
-          timezone: tz,
-          since: approved.approvedAt,
-          windowAt: (fire) => lastClosedWindow(fire, size, tz),
-          ran,
-          maxWindows: ctx.config.schedule.max_catch_up,
-        }),
-      run: ({ window, markRun }) => {
-        // The policy may have been revoked or expired since the jobs were listed: run() re-checks in its transaction.
-        const standing = book.standing(s.name);
-        if (!standing.inForce) {
-          if (standing.reason === 'expired') book.recordExpiries();
-          return;
-        }
-        disclosures.run(s.name, window, markRun);
-      },
+    // One job per window size the rules use (after the household floors): a 1h rule and a 1d rule each get their closed windows.
+    policyWindowSizes(approved.effective).forEach((size, i) => {
+      jobs.push({
+        // The smallest size keeps the job name older run records were written under.
+        name: i === 0 ? `policy:${s.name}` : `policy:${s.name}:${size}`,
+        wake: { cron: p.schedule, timezone: tz },
+        dueWindows: (now, ran) =>
+          dueWindows({
+            now,
+            cron: p.schedule,
+            timezone: tz,
+            since: approved.approvedAt,
+            windowAt: (fire) => lastClosedWindow(fire, size, tz),
+            ran,
+            maxWindows: ctx.config.schedule.max_catch_up,
+          }),
+        run: ({ window, markRun }) => {
+          // The policy may have been revoked or expired since the jobs were listed: run() re-checks in its transaction.
+          const standing = book.standing(s.name);
+          if (!standing.inForce) {
+            if (standing.reason === 'expired') book.recordExpiries();
+            return;
+          }
+          disclosures.run(s.name, window, markRun);
+        },
+      });
     });
   }
   return jobs;

@@ -19,7 +19,7 @@ export function canPublish(who: DeviceRecord, topic: string, ctx: AclContext): b
     case 'bridge':
       return bridgeNamespace(who).some((f) => topicMatches(f, topic));
     case 'household':
-      // [PRIV-11] Inside the native device namespaces the household only commands; everything
+      // [PRIV-16] Inside the native device namespaces the household only commands; everything
       // outside them (bridge commands and the household bus) is its own and never ingested.
       void ctx;
       if (topic === 'sluice' || topic.startsWith('sluice/')) return /^sluice\/[^/]+\/cmd(\/|$)/.test(topic);

@@ -30,7 +30,7 @@ export function discoveryConfig(device: DeviceRecord, profile: DeviceProfile): R
   for (const component of profile.components ?? []) for (const metric of Object.keys(profile.metrics)) parts.push({ component, metric });
   for (const { component, metric } of parts) {
     const spec = profile.metrics[metric]!;
-    // [PRIV-11] [PRIV-2] a never-stored metric is not handed to Home Assistant's recorder either.
+    // [PRIV-16] [PRIV-2] a never-stored metric is not handed to Home Assistant's recorder either.
     if (spec.never_store) continue;
     const key = component ? `${component}_${metric}` : metric;
     const path = component ? `value_json.${component}.${metric}` : `value_json.${metric}`;

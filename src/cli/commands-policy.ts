@@ -38,7 +38,7 @@ export const policyCommands: Command[] = [
   },
   {
     name: 'policy check',
-    usage: 'policy check NAME [--json]',
+    usage: 'policy check NAME|PATH [--json]',
     summary: 'Validate a policy file against the schema and the device profiles; every problem with file:line:col.',
     options: json,
     args: 1,
@@ -75,13 +75,14 @@ export const policyCommands: Command[] = [
       const r = await withGateway(config(), (call) => call('policy.preview', { name: args[0]!, window: text(flags.window) }));
       if (flags.json) return print(JSON.stringify(r)), 0;
       // stdout carries the body and nothing else, byte for byte; notes go to stderr.
-      process.stdout.write(r.body);
+      if (r.body !== null) process.stdout.write(r.body);
       const notes = [
         `window ${r.window.start} — ${r.window.end}`,
+        ...(r.state === 'withheld' ? [`nothing would be sent for this window: ${r.message ?? ''}`] : []),
         r.basis === 'pending' ? 'this is the policy as written now, which is not (or not yet) approved' : 'this is what the approved version sends',
         ...r.omitted.map((o) => `left out: rule ${o.rule} ${o.metric}: ${o.samples} readings, fewer than min_samples ${o.min_samples}`),
       ];
-      if (process.stdout.isTTY) process.stdout.write('\n');
+      if (process.stdout.isTTY && r.body !== null) process.stdout.write('\n');
       process.stderr.write(`${notes.map((n) => `# ${n}`).join('\n')}\n`);
       return 0;
     },
@@ -98,12 +99,14 @@ export const policyCommands: Command[] = [
         const e = (await call('policy.explain', { name: args[0]! }));
         if (e.problems && !e.version) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', e.problems);
         print(e.text);
+        if (e.problems) print(`\nProblems:\n${e.problems}`);
         print(`\nWhat changes with this approval:\n${e.changes.map((c) => `  ${c}`).join('\n') || '  nothing: this version is already approved'}`);
         if (!(await confirm(`Approve ${e.name} version ${e.version?.slice(0, 12)}?`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not approved');
         return await call('policy.approve', { name: args[0]!, hash: e.version, as: text(flags.as) });
       });
       if (!r.in_force) return print(`Recorded ${text(flags.as) ?? 'the'} approval of ${args[0]} (version ${r.version}). Nothing is sent yet: waiting for ${r.waiting_for.join(', ')}.`), 0;
       print(`Approved ${args[0]} (version ${r.version}). Summaries are sent on its schedule; revoke with: sluice policy revoke ${args[0]}`);
+      for (const o of r.overlaps) print(`Note: ${o}`);
       return 0;
     },
   },
@@ -129,18 +132,27 @@ export const policyCommands: Command[] = [
     async run({ args, flags, config, print }) {
       const r = await withGateway(config(), (call) => call('policy.run', { name: args[0]!, window: text(flags.window) }));
       if (flags.json) print(JSON.stringify(r));
+      else if (r.state === 'withheld') print(`Nothing sent for ${r.window.start} — ${r.window.end}: ${r.message ?? ''} (on the ledger as disclosure.withheld).`);
       else print(r.created ? `Queued summary ${r.summary_id} for ${r.window.start} — ${r.window.end}.` : `Summary ${r.summary_id} for that window already exists (${r.state}); nothing new.`);
       return 0;
     },
   },
   {
     name: 'ledger show',
-    usage: 'ledger show [--vendor V] [--json]',
-    summary: 'Show the ledger: every approval, change, revocation, expiry and disclosure.',
-    options: { vendor: { type: 'string' }, ...json },
+    usage: 'ledger show [--vendor V] [--body SEQ] [--json]',
+    summary: 'Show the ledger: every approval, change, revocation, expiry and disclosure; --body SEQ prints the exact bytes that row is about.',
+    options: { vendor: { type: 'string' }, body: { type: 'string' }, ...json },
     args: 0,
     async run({ flags, config, print }) {
       const cfg = config();
+      const seq = text(flags.body);
+      if (seq !== undefined) {
+        const r = await withGateway(cfg, (call) => call('ledger.body', { seq }));
+        // The stored bytes, unchanged: what the ledger row's body_sha256 is the hash of.
+        if (flags.json) print(JSON.stringify(r));
+        else process.stdout.write(r.body);
+        return 0;
+      }
       const rows = await withGateway(cfg, (call) => call('ledger.show', { vendor: text(flags.vendor) }));
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('The ledger is empty: nothing was approved or sent.');
@@ -148,7 +160,7 @@ export const policyCommands: Command[] = [
         print(
           table(
             ['#', 'TIME', 'WHAT', 'VENDOR', 'POLICY', 'DETAIL'],
-            rows.map((r) => [r.seq, localTime(r.at, cfg.timezone), r.kind, r.vendor, r.policy, [r.summary_id ? `summary ${r.summary_id}` : '', ...Object.entries(r.detail).filter(([k]) => ['status', 'body_sha256', 'reason', 'attempt'].includes(k)).map(([k, v]) => `${k}=${String(v)}`)].filter(Boolean).join(' ')]),
+            rows.map((r) => [r.seq, localTime(r.at, cfg.timezone), r.kind, r.vendor, r.policy, [r.summary_id ? `summary ${r.summary_id}` : '', ...Object.entries(r.detail).filter(([k]) => ['status', 'outcome', 'body_sha256', 'reason', 'attempt'].includes(k)).map(([k, v]) => `${k}=${String(v)}`)].filter(Boolean).join(' ')]),
           ),
         );
       return 0;

@@ -7,6 +7,7 @@ import { localTime, table } from './format.js';
 import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
+import { privacyCommands } from './commands-privacy.js';
 import { consentCommands } from './commands-consent.js';
 import { intentCommands } from './commands-intents.js';
 import { mosquittoCommands } from './commands-mosquitto.js';
@@ -177,6 +178,7 @@ export const commands: Command[] = [
   ...simulateCommands,
   ...dataCommands,
   ...policyCommands,
+  ...privacyCommands,
   ...consentCommands,
   ...intentCommands,
   ...mosquittoCommands,

@@ -3,6 +3,8 @@ import { relative } from 'node:path';
 import { LineCounter, parseDocument, isMap, isPair, isScalar, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { SluiceError, type ErrorCode } from '../core/index.js';
+import { didYouMean } from './did-you-mean.js';
+import { syntaxIssues } from './yaml-syntax.js';
 
 /** One problem in a YAML file, pinned to the line and column of the offending node. */
 export interface YamlIssue {
@@ -54,8 +56,10 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
     return { line: pos.line, col: pos.col };
   };
 
-  const syntax = [...doc.errors, ...doc.warnings].map((e) => issue(e.pos[0], '', e.message.split('\n')[0] ?? e.message));
-  if (doc.errors.length > 0) throw yamlError(code, shown, syntax);
+  if (doc.errors.length > 0) {
+    const syntax = syntaxIssues(doc.errors, text, lineCounter).map((e) => ({ file: shown, line: e.line, col: e.col, code, path: '', message: e.message, lineText: lines[e.line - 1] ?? '' }));
+    throw yamlError(code, shown, syntax);
+  }
 
   const parsed = schema.safeParse(doc.toJS() ?? {});
   const has = (path: ReadonlyArray<string | number>) => doc.hasIn(path);
@@ -63,7 +67,8 @@ export function parseYaml<S extends z.ZodType>(text: string, file: string, schem
   const issues = parsed.error.issues.flatMap((zi) => {
     const path = zi.path.filter((p): p is string | number => typeof p !== 'symbol');
     if (zi.code === 'unrecognized_keys') {
-      return zi.keys.map((key) => issue(keyOffset(doc, path, key), formatPath([...path, key]), `unknown key "${key}"`));
+      const known = knownKeys(schema, path);
+      return zi.keys.map((key) => issue(keyOffset(doc, path, key), formatPath([...path, key]), `unknown key "${key}"${didYouMean(key, known)}`));
     }
     return [issue(offsetOf(doc, path), formatPath(path), describeIssue(zi, doc, path))];
   });
@@ -119,7 +124,7 @@ function describeIssue(zi: z.core.$ZodIssue, doc: Document, path: ReadonlyArray<
   const gotText = got === undefined ? 'nothing' : JSON.stringify(got);
   switch (zi.code) {
     case 'invalid_value':
-      return `expected one of ${zi.values.map((v) => String(v)).join(', ')}, got ${gotText}`;
+      return `expected one of ${zi.values.map((v) => String(v)).join(', ')}, got ${gotText}${typeof got === 'string' ? didYouMean(got, zi.values.map((v) => String(v))) : ''}`;
     case 'invalid_type':
       return got === undefined ? `required ${zi.expected} is missing` : `expected ${zi.expected}, got ${gotText}`;
     case 'invalid_union': {
@@ -133,4 +138,29 @@ function describeIssue(zi: z.core.$ZodIssue, doc: Document, path: ReadonlyArray<
     default:
       return zi.message;
   }
+}
+
+/** The keys an object schema at this path accepts (for "did you mean"); [] when it cannot tell. */
+function knownKeys(schema: z.ZodType, path: ReadonlyArray<string | number>): string[] {
+  let node: unknown = schema;
+  const unwrap = (n: unknown): unknown => {
+    for (let k = 0; k < 20; k++) {
+      const def = (n as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
+      if (!def) return n;
+      if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'readonly' || def.type === 'prefault') n = def.innerType;
+      else if (def.type === 'pipe') n = def.in;
+      else return n;
+    }
+    return n;
+  };
+  for (const p of path) {
+    node = unwrap(node);
+    const def = (node as { _zod: { def: Record<string, unknown> } })._zod.def;
+    if (typeof p === 'number' && def.type === 'array') node = def.element;
+    else if (typeof p === 'string' && def.type === 'object') node = (def.shape as Record<string, unknown>)[p];
+    else return [];
+    if (node === undefined) return [];
+  }
+  const def = (unwrap(node) as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
+  return def?.type === 'object' ? Object.keys(def.shape as Record<string, unknown>) : [];
 }

@@ -136,10 +136,15 @@ export const errorCatalogue = {
     meaning: 'The --window is not one complete, closed window of the policy\'s window size in the household timezone.',
     fix: 'Give START/END of one whole hour, day or week (as the policy says) that has ended, e.g. 2026-11-22/2026-11-23.',
   },
+  SLUICE_ERR_NOTHING_TO_SEND: {
+    exit: 1,
+    meaning: 'The window has nothing to send: every item had fewer readings than its minimum, or no rule summarises windows of this size. Nothing leaves for it.',
+    fix: 'Nothing to fix: this is the privacy floor working. Pick another window, or lower min_samples in the policy (never below the household floor in policies/defaults.yaml).',
+  },
   SLUICE_ERR_SECRET_MISSING: {
     exit: 1,
     meaning: 'The signing key a policy names (secret_env or secret_file) is not available to the gateway.',
-    fix: 'Set the environment variable or create the file (mode 0600) the policy names, then restart the gateway.',
+    fix: 'Set the environment variable or create the file (mode 0600) the policy names; a running gateway picks up a key file at its next attempt (an environment variable needs a restart).',
   },
   SLUICE_ERR_LEDGER_BROKEN: {
     exit: 1,
@@ -151,6 +156,17 @@ export const errorCatalogue = {
     exit: 2,
     meaning: 'A TLS or secure WebSocket listener is enabled but its certificate or key is missing or unreadable.',
     fix: 'Set broker.tls.cert_file and broker.tls.key_file to readable PEM files, or disable the listener.',
+  },
+  // Privacy: what left, and sending it again (privacy issue)
+  SLUICE_ERR_SUMMARY_UNKNOWN: {
+    exit: 2,
+    meaning: 'No stored summary matches: the policy sent nothing for that window, or the ledger row names no summary.',
+    fix: 'See what was sent and what was withheld with `sluice ledger show`; `sluice policy sent NAME` prints the newest summary.',
+  },
+  SLUICE_ERR_SUMMARY_NOT_RESENDABLE: {
+    exit: 2,
+    meaning: 'Only a summary whose delivery failed for good can be sent again; this one is queued, delivered or was deleted unsent.',
+    fix: 'Check its state with `sluice policy sent NAME --window START/END --json`; a queued summary is retried on its own.',
   },
   // --- household consent: members, approvals by every adult, vetoes, consent records, pauses ---
   SLUICE_ERR_MEMBER_UNKNOWN: {

@@ -12,6 +12,12 @@ export type LedgerKind =
   | 'disclosure.acknowledged'
   | 'disclosure.failed'
   | 'disclosure.dropped'
+  /** A window was considered and nothing left (too few readings, no rule for it). */
+  | 'disclosure.withheld'
+  /** One attempt did not reach a 2xx: its HTTP status or error (refused, timeout, tls, network); another follows. */
+  | 'disclosure.retrying'
+  /** The household asked to send a failed summary again: same id, same bytes. */
+  | 'disclosure.resent'
   // household consent (members, records, pauses)
   | 'policy.consented'
   | 'policy.vetoed'

@@ -1,6 +1,7 @@
 import { SluiceError, isSluiceError, type Clock, type Migration, type SluiceDatabase } from '../core/index.js';
 import type { DeviceProfile, DeviceRecord } from '../devices/index.js';
 import type { Ledger } from '../ledger/index.js';
+import { readDefaultsFile, type DefaultsFile } from './defaults.js';
 import { listPolicyNames, readPolicyFile, resolveEffective, type EffectivePolicy, type Finding, type PolicyFile } from './effective.js';
 import { expiryInstant } from './windows.js';
 
@@ -159,7 +160,25 @@ export interface PolicyBookDeps {
  * while the version approved last stays in force.
  */
 export class PolicyBook {
+  /** The last defaults file that loaded: a broken edit keeps it in force (and says so) instead of dropping every floor. */
+  private lastGoodDefaults: DefaultsFile | null = null;
+
   constructor(private readonly deps: PolicyBookDeps) {}
+
+  /**
+   * policies/defaults.yaml as read now; when it does not load, the last good version (or none,
+   * so nothing new can be approved) and the error with file:line:col.
+   */
+  defaults(): { current: DefaultsFile | null; error: SluiceError | null } {
+    try {
+      this.lastGoodDefaults = readDefaultsFile(this.deps.policiesDir);
+      return { current: this.lastGoodDefaults, error: null };
+    } catch (err) {
+      if (!isSluiceError(err)) throw err;
+      const kept = this.lastGoodDefaults ? 'the last good version stays in force' : 'no policy can be approved until it loads';
+      return { current: this.lastGoodDefaults, error: new SluiceError(err.code, `${err.message}\nthe household defaults do not load; ${kept}`, err.details) };
+    }
+  }
 
   names(): string[] {
     const approved = this.deps.db.raw.prepare<[], { name: string }>('SELECT name FROM policy_approvals').all().map((r) => r.name);
@@ -226,7 +245,9 @@ export class PolicyBook {
     let findings: Finding[] = [];
     try {
       file = readPolicyFile(this.deps.policiesDir, name);
-      const resolved = resolveEffective(file, this.deps.devices(), this.deps.profiles());
+      const defaults = this.defaults();
+      if (!defaults.current) throw defaults.error!;
+      const resolved = resolveEffective(file, this.deps.devices(), this.deps.profiles(), defaults.current.defaults);
       current = resolved.effective;
       findings = resolved.findings;
     } catch (err) {

@@ -2,10 +2,33 @@ import { ownValue } from '../core/index.js';
 import { CronExpressionParser } from 'cron-parser';
 import { DateTime } from 'luxon';
 import type { PolicyStatus } from './book.js';
-import type { EffectivePolicy, EffectiveRule } from './effective.js';
+import { canonicalJson } from '../core/index.js';
+import { BUILTIN_DEFAULTS, DEFAULTS_FILE } from './defaults.js';
+import { applyDefaults, type EffectivePolicy, type EffectiveRule, type RuleSettings } from './effective.js';
+import type { Stat } from './schema.js';
 
+const WINDOW_ADJECTIVES = { '1h': 'hourly', '1d': 'daily', '7d': 'weekly' } as const;
 const WINDOW_WORDS = { '1h': 'each hour', '1d': 'each day', '7d': 'each week (Monday to Sunday)' } as const;
-const STAT_WORDS = { mean: 'average', min: 'lowest', max: 'highest', count: 'number of readings', increase: 'amount added (counter increase)' } as const;
+const STAT_WORDS: Record<Stat, string> = {
+  mean: 'time-weighted average',
+  min: 'lowest',
+  max: 'highest',
+  sum: 'sum of the readings',
+  count: 'number of readings',
+  last: 'latest reading',
+  increase: 'amount added (counter increase)',
+  p50: 'median (p50)',
+  p75: '75th percentile',
+  p90: '90th percentile',
+  p95: '95th percentile',
+  p99: '99th percentile',
+  histogram: 'number of readings per bucket',
+  time_in_state: 'hours spent in each state',
+};
+
+function settingsOf(r: EffectiveRule): RuleSettings {
+  return (r as Partial<EffectiveRule>).settings ?? applyDefaults(r.rule, r.profiles, BUILTIN_DEFAULTS);
+}
 
 /** The next few times a cron expression fires, in the household's timezone. */
 export function nextRuns(cron: string, timezone: string, from: number, count = 3): string[] {
@@ -17,7 +40,9 @@ export function nextRuns(cron: string, timezone: string, from: number, count = 3
 export function describeRule(r: EffectiveRule): string {
   const sel = r.rule.devices;
   const who = sel.kind !== undefined ? `every ${sel.kind} (${r.devices.length === 0 ? 'none registered yet' : r.devices.join(', ')})` : `${r.devices.join(', ') || 'no registered device'}`;
-  const stats = r.rule.stats.map((s) => STAT_WORDS[s]).join(', ');
+  const settings = settingsOf(r);
+  const stats = r.rule.stats.map((s) => (s === 'histogram' ? `${STAT_WORDS[s]} (edges ${(r.rule.buckets ?? []).join(', ')})` : STAT_WORDS[s])).join(', ');
+  const rounding = Object.entries(settings.round).map(([m, step]) => `${m} to the nearest ${step}`);
   const units = r.rule.metrics.map((m) => {
     const unit = Object.values(r.profiles).map((p) => {
       const spec = ownValue(p, m);
@@ -27,16 +52,17 @@ export function describeRule(r: EffectiveRule): string {
   });
   return [
     `Rule ${r.index} (line ${r.line}): from ${who}`,
-    `  ${units.join(', ')}: the ${stats} ${WINDOW_WORDS[r.rule.window]}, taken over all selected devices together`,
-    r.rule.round !== undefined ? `  rounded to the nearest ${r.rule.round}` : '',
-    r.rule.min_samples > 1 ? `  left out when a window has fewer than ${r.rule.min_samples} readings` : '',
+    `  ${units.join(', ')}: the ${stats} ${WINDOW_WORDS[settings.window]}, taken over all selected devices together`,
+    rounding.length > 0 ? `  rounded: ${rounding.join(', ')}` : '',
+    `  left out when a window has fewer than ${settings.minSamples} readings (nothing is sent for it)`,
+    ...settings.defaultsApplied.map((d) => `  household default: ${d}`),
   ]
     .filter(Boolean)
     .join('\n');
 }
 
 /** The whole policy in plain language, as `sluice policy explain` prints it. */
-export function explainPolicy(s: PolicyStatus, timezone: string, now: number): string {
+export function explainPolicy(s: PolicyStatus, timezone: string, now: number, others: readonly EffectivePolicy[] = []): string {
   const e = s.current ?? s.approved?.effective;
   if (!e) return `${s.name}: cannot be explained: ${s.error?.message ?? 'no file'}`;
   const p = e.policy;
@@ -50,6 +76,9 @@ export function explainPolicy(s: PolicyStatus, timezone: string, now: number): s
     '',
     'What leaves the house, per window:',
     ...e.rules.map(describeRule),
+    '',
+    ...describeDefaults(e),
+    ...describeOverlaps(e, others),
     '',
     'Never sent: raw readings, device ids or names, reading times, sample counts (unless a rule asks for "count").',
     'Each summary carries a pseudonymous household id that differs for every vendor.',
@@ -75,6 +104,39 @@ export function stateText(s: Pick<PolicyStatus, 'state' | 'inForce'>): string {
   }
 }
 
+/** Which household defaults (policies/defaults.yaml) this version was resolved with. */
+export function describeDefaults(e: EffectivePolicy): string[] {
+  const d = e.defaults ?? BUILTIN_DEFAULTS;
+  const rounding = Object.entries(d.round).map(([unit, step]) => `${step} ${unit}`);
+  return [
+    `Household defaults (${DEFAULTS_FILE}): windows of at least ${d.min_window}; at least ${d.min_samples} readings per window; rounding at least ${rounding.join(', ') || 'as the profiles'}; never shared through a kind: ${d.never_shared.join(', ') || 'nothing'}; simulated devices only when named by id.`,
+  ];
+}
+
+/**
+ * Where another vendor receives the same statistic of the same series (device, metric) over
+ * the same window size: two vendors could then pool or cross-check what they get.
+ */
+export function describeOverlaps(e: EffectivePolicy, others: readonly EffectivePolicy[]): string[] {
+  const keys = (p: EffectivePolicy) => {
+    const out = new Map<string, string>();
+    for (const r of p.rules) {
+      const w = settingsOf(r).window;
+      for (const d of r.devices) for (const m of r.rule.metrics) for (const st of r.rule.stats) out.set(`${d}\n${m}\n${st}\n${w}`, `${WINDOW_ADJECTIVES[w]} ${st} of ${d} ${m}`);
+    }
+    return out;
+  };
+  const mine = keys(e);
+  const lines: string[] = [];
+  for (const o of others) {
+    // The same vendor under two policies links nothing it does not already hold.
+    if (o.name === e.name || o.policy.vendor === e.policy.vendor) continue;
+    const shared = [...keys(o).keys()].filter((k) => mine.has(k)).map((k) => mine.get(k)!).sort();
+    for (const what of shared) lines.push(`${e.policy.vendor} and ${o.policy.vendor} both receive the ${what}: they can link their views through the values`);
+  }
+  return lines;
+}
+
 /** What differs between the approved version and the policy as it is now, one line per change. */
 export function describeChanges(before: EffectivePolicy | null, after: EffectivePolicy): string[] {
   if (!before) return ['first approval of this policy'];
@@ -86,6 +148,11 @@ export function describeChanges(before: EffectivePolicy | null, after: Effective
   const newSet = new Set(newLines);
   for (const l of oldLines) if (!newSet.has(l) && l.trim() !== '') out.push(`- file: ${l}`);
   for (const l of newLines) if (!oldSet.has(l) && l.trim() !== '') out.push(`+ file: ${l}`);
+  const db = before.defaults ?? BUILTIN_DEFAULTS;
+  const da = after.defaults ?? BUILTIN_DEFAULTS;
+  for (const key of Object.keys(da) as Array<keyof typeof da>) {
+    if (canonicalJson(db[key]) !== canonicalJson(da[key])) out.push(`~ household defaults: ${key} ${canonicalJson(db[key])} → ${canonicalJson(da[key])}`);
+  }
   const rules = Math.max(before.rules.length, after.rules.length);
   for (let i = 0; i < rules; i++) {
     const a = before.rules[i];

@@ -1,16 +1,20 @@
-export { policySchema, policyJsonSchema, isLoopbackHost, WINDOWS, STATS, type PolicyV1, type ShareRule, type Stat, type WindowSize } from './schema.js';
+export { policySchema, policyJsonSchema, isLoopbackHost, WINDOWS, STATS, PERCENTILES, NUMBER_STATS, type PolicyV1, type ShareRule, type Stat, type Percentile, type WindowSize } from './schema.js';
 export {
   listPolicyNames,
   readPolicyFile,
   resolveEffective,
   formatFindings,
+  applyDefaults,
+  unitOfMetric,
   POLICY_NAME,
   type EffectivePolicy,
   type EffectiveRule,
+  type RuleSettings,
   type Finding,
   type PolicyFile,
 } from './effective.js';
+export { defaultsSchema, defaultsJsonSchema, readDefaultsFile, BUILTIN_DEFAULTS, DEFAULTS_FILE, type HouseholdDefaults, type DefaultsFile } from './defaults.js';
 export { PolicyBook, policyMigrations, notInForceError, waitingFor, type PolicyConcern, type ConsentEvent, type ConsentHooks, type ApprovalOutcome, type Standing, type NotInForce, type ApprovedPolicy, type PolicyState, type PolicyStatus, type PolicyBookDeps } from './book.js';
-export { explainPolicy, describeChanges, describeRule, nextRuns, stateText } from './explain.js';
+export { explainPolicy, describeChanges, describeRule, describeDefaults, describeOverlaps, nextRuns, stateText } from './explain.js';
 export { lastClosedWindow, isAlignedWindow, isoInZone, parseWindowText, expiryInstant } from './windows.js';
 export type { TimeWindow } from '../core/index.js';

@@ -5,9 +5,18 @@ import { z } from 'zod';
 export const WINDOWS = ['1h', '1d', '7d'] as const;
 export type WindowSize = (typeof WINDOWS)[number];
 
-/** Statistics of version 1. `increase` is for counters (energy): the amount added within the window. */
-export const STATS = ['mean', 'min', 'max', 'count', 'increase'] as const;
+/** Percentiles a rule may ask for; exact (linear interpolation, Hyndman–Fan type 7) on raw readings. */
+export const PERCENTILES = ['p50', 'p75', 'p90', 'p95', 'p99'] as const;
+export type Percentile = (typeof PERCENTILES)[number];
+
+/**
+ * Statistics of version 1. `increase` is for counters (energy): the amount added within the
+ * window; `histogram` needs `buckets`; `time_in_state` is for boolean and enum metrics.
+ */
+export const STATS = ['mean', 'min', 'max', 'sum', 'count', 'last', 'increase', ...PERCENTILES, 'histogram', 'time_in_state'] as const;
 export type Stat = (typeof STATS)[number];
+/** Statistics that read a number; time_in_state reads states and count reads anything. */
+export const NUMBER_STATS: ReadonlySet<Stat> = new Set<Stat>(['mean', 'min', 'max', 'sum', 'last', 'increase', ...PERCENTILES, 'histogram']);
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected lower-case letters, digits, "-" and "_"');
 
@@ -65,14 +74,25 @@ const shareRule = z
     /** Which devices: by id (one or a list) or by the `kind` of their profile. */
     devices: deviceSelector,
     metrics: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/, 'metric names are snake_case')).min(1),
-    window: z.enum(WINDOWS).describe('Summary window: 1h, 1d (local midnight) or 7d (Monday to Monday).'),
-    stats: z.array(z.enum(STATS)).min(1).describe('Statistics sent per metric: mean, min, max, count; increase for counters.'),
-    /** Values are rounded to a multiple of this (0.5 → 21.5, 22.0). */
-    round: z.number().positive().optional().describe('Round values to a multiple of this, e.g. 0.5.'),
-    /** An item built from fewer readings is left out of the summary. */
-    min_samples: z.number().int().min(1).default(1).describe('Leave an item out when its window has fewer readings than this.'),
+    window: z.enum(WINDOWS).describe('Summary window of this rule: 1h, 1d (local midnight) or 7d (Monday to Monday); never below the household minimum (policies/defaults.yaml).'),
+    stats: z
+      .array(z.enum(STATS))
+      .min(1)
+      .describe('Statistics sent per metric: mean (time-weighted), min, max, sum, count, last, increase (counters), p50..p99, histogram (needs buckets), time_in_state (booleans, enums).'),
+    /** Values are rounded to a multiple of this (0.5 → 21.5, 22.0); never finer than the household default for the unit. */
+    round: z.number().positive().optional().describe('Round values to a multiple of this, e.g. 0.5; the household default for the unit applies when absent and is a floor.'),
+    /** An item built from fewer readings is left out of the summary; the household floor applies when lower or absent. */
+    min_samples: z.number().int().min(1).optional().describe('Leave an item out when its window has fewer readings than this (never fewer than the household floor, default 3).'),
+    /** Ascending bucket edges for `histogram`: counts of readings below the first, between edges, and at or above the last. */
+    buckets: z.array(z.number()).min(1).max(50).optional().describe('Ascending histogram bucket edges, e.g. [18, 20, 22]; needed by the histogram statistic.'),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.stats.includes('histogram') && r.buckets === undefined) ctx.addIssue({ code: 'custom', path: ['buckets'], message: 'the histogram statistic needs buckets: [edge, ...] (ascending)' });
+    if (r.buckets !== undefined && !r.stats.includes('histogram')) ctx.addIssue({ code: 'custom', path: ['buckets'], message: 'buckets is only used by the histogram statistic; add histogram to stats or remove buckets' });
+    if (r.buckets && r.buckets.some((b, i) => i > 0 && b <= r.buckets![i - 1]!)) ctx.addIssue({ code: 'custom', path: ['buckets'], message: 'bucket edges must be strictly ascending' });
+    if (new Set(r.stats).size !== r.stats.length) ctx.addIssue({ code: 'custom', path: ['stats'], message: 'a statistic is listed twice' });
+  });
 
 /**
  * A sharing policy, version 1: one vendor relationship per file. New versions add keys; a
@@ -100,10 +120,6 @@ export const policySchema = z
   .superRefine((p, ctx) => {
     if ((p.secret_env === undefined) === (p.secret_file === undefined)) {
       ctx.addIssue({ code: 'custom', path: ['secret_env'], message: 'name exactly one of secret_env or secret_file (where the signing key is kept; never the key itself)' });
-    }
-    const windows = new Set(p.share.map((r) => r.window));
-    if (windows.size > 1) {
-      ctx.addIssue({ code: 'custom', path: ['share'], message: `in version 1 every share rule of a policy uses the same window; got ${[...windows].join(', ')}` });
     }
   });
 

@@ -1,5 +1,5 @@
 import { canonicalJson, type TimeWindow } from '../core/index.js';
-import type { EffectivePolicy } from '../policy/index.js';
+import type { EffectivePolicy, WindowSize } from '../policy/index.js';
 import { decideSpend, type BudgetLimits, type SpentRelease } from './budget.js';
 import type { IntegerSource } from './mechanism.js';
 import { NOISY_STATS, noisyStatistic, refusalReason, type NoisyStat, type PrivacySpec, type PrivateSample } from './release.js';
@@ -9,9 +9,11 @@ import { NOISY_STATS, noisyStatistic, refusalReason, type NoisyStat, type Privac
 export interface ReplaySummariseInput {
   policy: EffectivePolicy;
   window: TimeWindow;
+  /** Which rules' window size this window is. */
+  size: WindowSize;
   timezone: string;
-  household: string;
-  ledgerHead: string;
+  /** The gateway's secret: ids in the body are keyed per vendor from it. */
+  gatewaySecret: Buffer;
   samples: (deviceId: string, metric: string) => readonly PrivateSample[];
 }
 export interface ReplaySummaryItem {
@@ -19,13 +21,17 @@ export interface ReplaySummaryItem {
   metric: string;
   unit: string | null;
   window: string;
-  stats: Partial<Record<string, number>>;
+  /** Statistic name → value (numbers; histograms and times in state are objects, never noised). */
+  stats: object;
 }
+type ReplayOmitted = ReadonlyArray<{ rule: number; metric: string; samples: number; minSamples: number }>;
 export interface ReplaySummary {
   document: { items: ReplaySummaryItem[] };
   body: Buffer;
-  omitted: ReadonlyArray<{ rule: number; metric: string; samples: number; minSamples: number }>;
+  omitted: ReplayOmitted;
 }
+/** A summary, or nothing for the window (every item under its minimum). */
+export type ReplayOutcome = { kind: 'summary'; summary: ReplaySummary } | { kind: 'nothing'; omitted: ReplayOmitted };
 
 /** Where a window's readings come from: raw readings within retention, hourly rollups beyond it. */
 export type ReplaySource = 'raw' | 'rollup';
@@ -35,8 +41,9 @@ export interface ReplayInput {
   /** The closed windows of the last N days, oldest first. */
   windows: readonly TimeWindow[];
   timezone: string;
-  household: string;
-  ledgerHead: string;
+  /** The window size of the rules replayed (one size per replay, as one document holds the rules of one size). */
+  size: WindowSize;
+  gatewaySecret: Buffer;
   /** One device's metric within one window, and whether it came from raw readings or rollups. */
   samples: (deviceId: string, metric: string, window: TimeWindow) => { samples: readonly PrivateSample[]; source: ReplaySource };
   /** rule index → its privacy spec (from the rule's `privacy:` once the schema has it). */
@@ -47,7 +54,7 @@ export interface ReplayInput {
   noise: IntegerSource;
   /** The real releases so far and the limits; the replay spends on a copy, never on these. */
   budget?: { vendor: string; releases: readonly SpentRelease[]; limits: BudgetLimits };
-  summarise: (input: ReplaySummariseInput) => ReplaySummary;
+  summarise: (input: ReplaySummariseInput) => ReplayOutcome;
 }
 
 export interface ReplayItem {
@@ -106,13 +113,14 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
       }
       return hit;
     };
-    const summary = input.summarise({ policy: input.policy, window, timezone: input.timezone, household: input.household, ledgerHead: input.ledgerHead, samples: read });
+    const outcome = input.summarise({ policy: input.policy, window, size: input.size, timezone: input.timezone, gatewaySecret: input.gatewaySecret, samples: read });
+    const summary: ReplaySummary = outcome.kind === 'summary' ? outcome.summary : { document: { items: [] }, body: Buffer.alloc(0), omitted: outcome.omitted };
     const suppressed: ReplaySuppressed[] = summary.omitted.map((o) => ({ rule: o.rule, metric: o.metric, stat: null, why: `${o.samples} readings, fewer than min_samples ${o.minSamples}` }));
     const items: ReplayItem[] = [];
     let epsilon = 0;
     for (const item of summary.document.items) {
       const spec = input.privacy?.get(item.rule);
-      const plain = Object.fromEntries(Object.entries(item.stats).filter((e): e is [string, number] => e[1] !== undefined));
+      const plain = Object.fromEntries(Object.entries(item.stats as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
       if (!spec) {
         items.push({ rule: item.rule, metric: item.metric, unit: item.unit, stats: plain });
         continue;

@@ -2,9 +2,9 @@ import { SluiceError, type Clock, type EventBus, type SluiceDatabase } from '../
 import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
 import type { StoreQueries } from '../store/index.js';
-import { householdPseudonym, summarise, type Sample, type Summary } from '../summarise/index.js';
+import { policyWindowSizes, summarise, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
 import type { Outbox } from './outbox.js';
-import { householdSecret } from './secrets.js';
+import { gatewaySecret } from './vendor-keys.js';
 
 export interface DisclosuresDeps {
   db: SluiceDatabase;
@@ -19,6 +19,9 @@ export interface DisclosuresDeps {
 }
 
 export interface Preview {
+  /** The summary that would be sent, or nothing and why. */
+  outcome: SummaryOutcome;
+  /** The bytes, when something would be sent (preview() refuses an empty window). */
   summary: Summary;
   window: TimeWindow;
   /** Which version the bytes are of: the one in force, or the file awaiting approval. */
@@ -26,10 +29,14 @@ export interface Preview {
 }
 
 export interface RunResult {
-  summaryId: string;
+  /** null when the window had nothing to send (recorded in the ledger as disclosure.withheld). */
+  summaryId: string | null;
   created: boolean;
   state: string;
   window: { start: string; end: string };
+  /** Why nothing left, when state is 'withheld'. */
+  reason?: 'no-rule-for-window' | 'too-few-readings';
+  message?: string;
 }
 
 /**
@@ -39,8 +46,15 @@ export interface RunResult {
 export class Disclosures {
   constructor(private readonly deps: DisclosuresDeps) {}
 
-  /** The exact bytes a run of this window would send now. */
+  /** The exact bytes a run of this window would send; refuses a window with nothing to send. */
   preview(name: string, windowText?: string): Preview {
+    const p = this.previewOutcome(name, windowText);
+    if (p.outcome.kind === 'nothing') throw new SluiceError('SLUICE_ERR_NOTHING_TO_SEND', `policy ${name}: ${p.outcome.message}`, { reason: p.outcome.reason, omitted: p.outcome.omitted });
+    return { ...p, summary: p.outcome.summary };
+  }
+
+  /** What a run of this window would produce: the same pure function of (version, window, readings) as run(). */
+  previewOutcome(name: string, windowText?: string): Omit<Preview, 'summary'> {
     const status = this.deps.book.status(name);
     const pendingOk = status.current !== null && !status.findings.some((f) => f.severity === 'error') && status.error === null;
     const useApproved = status.state === 'approved' || (!pendingOk && status.inForce);
@@ -49,8 +63,8 @@ export class Disclosures {
       throw status.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} has problems; see sluice policy check ${name}`);
     }
     const window = this.window(effective, windowText);
-    const summary = this.deps.db.tx(() => this.build(effective, window));
-    return { summary, window, basis: useApproved ? 'approved' : 'pending' };
+    const outcome = this.deps.db.tx(() => this.build(effective, window));
+    return { outcome, window, basis: useApproved ? 'approved' : 'pending' };
   }
 
   /** Produces one window's summary under the approved version and queues it; a second run of a window adds nothing. */
@@ -63,26 +77,43 @@ export class Disclosures {
         return standing;
       }
       const approved = standing.approved;
-      const summary = this.build(approved.effective, window);
+      const outcome = this.build(approved.effective, window);
+      if (outcome.kind === 'nothing') {
+        // The window was considered: the ledger says why nothing left (the vendor sees nothing, not even a marker).
+        this.deps.ledger.append({
+          kind: 'disclosure.withheld',
+          vendor: approved.effective.policy.vendor,
+          policy: name,
+          version: approved.effective.hash,
+          detail: { window: outcome.window, reason: outcome.reason, omitted: outcome.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples })) },
+        });
+        markRun?.();
+        return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message };
+      }
+      const summary = outcome.summary;
       const created = this.deps.outbox.enqueue(summary, approved.effective.policy.endpoint);
       markRun?.();
       const stored = this.deps.outbox.get(summary.document.id);
       return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window };
     });
-    if ('reason' in result) throw notInForceError(name, result.reason);
-    if (result.created) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
+    if ('inForce' in result) throw notInForceError(name, result.reason);
+    if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
   }
 
-  /** The window named by `START/END`, or the newest closed one; it must be one whole, closed window of the policy's size. */
+  /**
+   * The window named by `START/END`, or the newest closed one of the policy's smallest rule
+   * window; it must be one whole, closed window of a size some rule uses.
+   */
   window(effective: EffectivePolicy, text?: string): TimeWindow {
-    const size = effective.policy.share[0]!.window as WindowSize;
+    const sizes = policyWindowSizes(effective);
+    const size = sizes[0] ?? ('1d' as WindowSize);
     const tz = this.deps.timezone;
     const now = this.deps.clock.now();
     if (text === undefined) return lastClosedWindow(now, size, tz);
     const w = parseWindowText(text, tz);
     // [PRIV-10] only whole approved windows: a shorter window would approximate raw readings.
-    if (!w || !isAlignedWindow(w, size, tz)) {
+    if (!w || !sizes.some((sz) => isAlignedWindow(w, sz, tz))) {
       const example = lastClosedWindow(now, size, tz);
       throw new SluiceError('SLUICE_ERR_WINDOW_INVALID', `--window must be one whole ${size} window in ${tz}, e.g. ${isoInZone(example.start, tz)}/${isoInZone(example.end, tz)}; got "${text}"`);
     }
@@ -90,20 +121,24 @@ export class Disclosures {
     return w;
   }
 
-  /** Builds the summary; inside a transaction, so the ledger head it carries is the committed one. */
-  private build(effective: EffectivePolicy, window: TimeWindow): Summary {
+  /**
+   * Builds the summary from (approved version, window, stored readings, gateway secret) only —
+   * no ledger head, clock or send history — so preview and sent bytes are equal. [PRIV-14]
+   */
+  private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
     const { queries } = this.deps;
+    const tz = this.deps.timezone;
+    const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
     return summarise({
       policy: effective,
       window,
-      timezone: this.deps.timezone,
-      household: householdPseudonym(householdSecret(this.deps.dataDir), effective.policy.vendor),
-      ledgerHead: this.deps.ledger.headHash(),
+      size,
+      timezone: tz,
+      gatewaySecret: gatewaySecret(this.deps.dataDir),
       samples: (deviceId, metric) =>
         queries
           .readings({ deviceId, metric, since: window.start, until: window.end, limit: Number.MAX_SAFE_INTEGER })
-          .filter((r): r is typeof r & { value: number } => typeof r.value === 'number')
-          .map((r): Sample => ({ ts: r.ts, value: r.value })),
+          .map((r): Sample => ({ ts: r.ts, value: r.value as Sample['value'] })),
     });
   }
 }

@@ -1,7 +1,8 @@
 import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
-import type { Claim, Outbox } from './outbox.js';
+import { chainedSignature, PREVIOUS_HEADER, previousHeader } from './chain.js';
+import type { AttemptOutcome, Claim, Outbox } from './outbox.js';
 import { vendorKey, type VendorKey } from './secrets.js';
 import { signatureHeader } from './sign.js';
 
@@ -145,6 +146,9 @@ export class Forwarder implements Service {
     let status: number | null = null;
     let retryAfter: number | undefined;
     let error: string;
+    let outcome: AttemptOutcome = 'http';
+    // The link is outside the body (so the body stays equal to its preview) and signed with it by v2.
+    const previous = previousHeader(claim.previous);
     try {
       const res = await fetch(claim.endpoint, {
         method: 'POST',
@@ -152,7 +156,8 @@ export class Forwarder implements Service {
         headers: {
           'content-type': 'application/json',
           'idempotency-key': claim.summaryId,
-          'sluice-signature': signatureHeader(key.key, key.kid, t, claim.body),
+          'sluice-signature': `${signatureHeader(key.key, key.kid, t, claim.body)},v2=${chainedSignature(key.key, t, previous, claim.body)}`,
+          [PREVIOUS_HEADER]: previous,
           'user-agent': 'sluice/1',
         },
         // [PRIV-7] only to the approved endpoint: redirects are not followed.
@@ -164,7 +169,9 @@ export class Forwarder implements Service {
       await res.body?.cancel().catch(() => undefined);
       error = `HTTP ${status}`;
     } catch (err) {
-      error = controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed: ${causeOf(err)}`;
+      const cause = causeOf(err);
+      outcome = controller.signal.aborted ? 'timeout' : outcomeOf(cause);
+      error = controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed (${outcome}): ${cause}`;
     } finally {
       clearTimeout(timer);
       this.inFlight.delete(controller);
@@ -177,14 +184,22 @@ export class Forwarder implements Service {
     }
     const retryable = status === null || RETRYABLE.has(status);
     if (!retryable || (options.maxAttempts > 0 && claim.attempt >= options.maxAttempts)) {
-      outbox.failed(claim, status, retryable ? `gave up after ${claim.attempt} attempts: ${error}` : error);
+      outbox.failed(claim, status, retryable ? `gave up after ${claim.attempt} attempts: ${error}` : error, outcome);
       logger.error({ ...log, status }, 'summary delivery failed for good');
       return;
     }
     const delay = retryAfter !== undefined ? Math.min(retryAfter, options.retryAfterMax) : backoffDelay(claim.attempt, options, random);
-    outbox.retryLater(claim, clock.now() + delay, error);
+    outbox.retryLater(claim, clock.now() + delay, error, status, outcome);
     logger.warn({ ...log, status, retryInMs: delay, error }, 'summary delivery will be retried');
   }
+}
+
+/** The kind of failure a household can act on: the vendor refused the connection, did not answer, or failed TLS. */
+function outcomeOf(cause: string): AttemptOutcome {
+  if (cause === 'ECONNREFUSED') return 'refused';
+  if (cause === 'ETIMEDOUT' || cause === 'UND_ERR_CONNECT_TIMEOUT' || cause === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/i.test(cause)) return 'tls';
+  return 'network';
 }
 
 function causeOf(err: unknown): string {

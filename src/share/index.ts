@@ -1,5 +1,7 @@
 export { Outbox, shareMigrations, type Claim, type ClaimOutcome, type StoredSummary } from './outbox.js';
 export { Disclosures, type DisclosuresDeps, type Preview, type RunResult } from './disclosures.js';
 export { Forwarder, forwarderOptionsFrom, backoffDelay, parseRetryAfter, type ForwarderDeps, type ForwarderOptions } from './forwarder.js';
-export { householdSecret, vendorKey, HOUSEHOLD_SECRET_FILE, type VendorKey } from './secrets.js';
+export { vendorKey, signingKey, signingKeyStatus, type VendorKey } from './secrets.js';
+export { gatewaySecret, GATEWAY_SECRET_FILE } from './vendor-keys.js';
+export { previousHeader, chainedSignature, verifyPrevious, PREVIOUS_HEADER, type PreviousSummary } from './chain.js';
 export { signatureHeader, verifySignature, keyFingerprint } from './sign.js';

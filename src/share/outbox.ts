@@ -3,6 +3,7 @@ import { SluiceError, isSluiceError } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
 import type { ApprovedPolicy, PolicyBook } from '../policy/index.js';
 import type { Summary } from '../summarise/index.js';
+import type { PreviousSummary } from './chain.js';
 
 export const shareMigrations: Migration[] = [
   {
@@ -63,6 +64,18 @@ export interface Claim {
   body: Buffer;
   bodySha256: string;
   attempt: number;
+  /** The last summary this vendor acknowledged before this one, for `Sluice-Previous` (null: none yet). */
+  previous: PreviousSummary | null;
+}
+
+/** How one attempt ended when it did not reach a 2xx. */
+export type AttemptOutcome = 'http' | 'refused' | 'timeout' | 'tls' | 'network';
+
+/** A policy's summaries by where they are: waiting for a first attempt, waiting to be retried, given up. */
+export interface DeliveryCounts {
+  queued: number;
+  retrying: number;
+  failed: number;
 }
 
 export type ClaimOutcome =
@@ -102,7 +115,7 @@ export class Outbox {
         `INSERT OR IGNORE INTO summaries (id, policy, vendor, version, window_start, window_end, body, body_sha256, created_at, state)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued')`,
       )
-      .run(d.id, d.policy, d.vendor, d.version, windowStart, windowEnd, summary.body, summary.bodySha256, now);
+      .run(d.id, d.policy, d.vendor, summary.policyVersion, windowStart, windowEnd, summary.body, summary.bodySha256, now);
     if (inserted.changes === 0) return false;
     this.deps.db.raw.prepare('INSERT INTO outbox (summary_id, policy, endpoint, attempts, next_attempt_at) VALUES (?, ?, ?, 0, ?)').run(d.id, d.policy, endpoint, now);
     return true;
@@ -175,15 +188,16 @@ export class Outbox {
       }
       const attempt = row.attempts + 1;
       this.deps.db.raw.prepare('UPDATE outbox SET attempts = ?, next_attempt_at = ? WHERE summary_id = ?').run(attempt, now + leaseMs, row.summary_id);
+      const previous = this.lastDelivered(row.vendor, row.summary_id);
       this.deps.ledger.append({
         kind: 'disclosure.attempted',
         vendor: row.vendor,
         policy: row.policy,
         version: row.version,
         summaryId: row.summary_id,
-        detail: { endpoint: row.endpoint, attempt, body_sha256: row.body_sha256, bytes: row.body.length },
+        detail: { endpoint: row.endpoint, attempt, body_sha256: row.body_sha256, bytes: row.body.length, previous: previous?.id ?? null },
       });
-      return { kind: 'claimed', claim: { summaryId: row.summary_id, policy, endpoint: row.endpoint, body: row.body, bodySha256: row.body_sha256, attempt } };
+      return { kind: 'claimed', claim: { summaryId: row.summary_id, policy, endpoint: row.endpoint, body: row.body, bodySha256: row.body_sha256, attempt, previous } };
     });
   }
 
@@ -192,16 +206,62 @@ export class Outbox {
     this.finish(claim, 'delivered', status, 'disclosure.acknowledged', (now) => ({ status, at: new Date(now).toISOString(), attempt: claim.attempt }));
   }
 
-  /** A retryable failure: try again at `retryAt`. */
-  retryLater(claim: Claim, retryAt: number, error: string): void {
+  /** A retryable failure: try again at `retryAt`; the attempt's outcome goes on the record. */
+  retryLater(claim: Claim, retryAt: number, error: string, status: number | null = null, outcome: AttemptOutcome = status === null ? 'network' : 'http'): void {
     this.deps.db.tx(() => {
       this.deps.db.raw.prepare('UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE summary_id = ?').run(retryAt, error, claim.summaryId);
+      this.deps.ledger.append({
+        kind: 'disclosure.retrying',
+        vendor: claim.policy.vendor,
+        policy: claim.policy.name,
+        version: claim.policy.hash,
+        summaryId: claim.summaryId,
+        detail: { attempt: claim.attempt, status, outcome, error, retry_at: new Date(retryAt).toISOString() },
+      });
     });
   }
 
   /** A permanent failure (the vendor refused it, or attempts ran out): no more attempts. */
-  failed(claim: Claim, status: number | null, error: string): void {
-    this.finish(claim, 'failed', status, 'disclosure.failed', () => ({ status, error, attempt: claim.attempt }));
+  failed(claim: Claim, status: number | null, error: string, outcome: AttemptOutcome = status === null ? 'network' : 'http'): void {
+    this.finish(claim, 'failed', status, 'disclosure.failed', () => ({ status, outcome, error, attempt: claim.attempt }));
+  }
+
+  /** The last summary acknowledged by this vendor (other than `except`), newest first by when it was acknowledged. */
+  lastDelivered(vendor: string, except?: string): PreviousSummary | null {
+    const row = this.deps.db.raw
+      .prepare<[string, string], { id: string; body_sha256: string }>(
+        `SELECT id, body_sha256 FROM summaries WHERE vendor = ? AND state = 'delivered' AND id <> ? ORDER BY finished_at DESC, id DESC LIMIT 1`,
+      )
+      .get(vendor, except ?? '');
+    return row ? { id: row.id, bodySha256: row.body_sha256 } : null;
+  }
+
+  /** How many of a policy's summaries wait for a first attempt, wait for a retry, or failed for good. */
+  counts(policy: string): DeliveryCounts {
+    const r = this.deps.db.raw
+      .prepare<[{ policy: string }], DeliveryCounts>(
+        `SELECT (SELECT COUNT(*) FROM outbox WHERE policy = @policy AND attempts = 0) AS queued,
+                (SELECT COUNT(*) FROM outbox WHERE policy = @policy AND attempts > 0) AS retrying,
+                (SELECT COUNT(*) FROM summaries WHERE policy = @policy AND state = 'failed') AS failed`,
+      )
+      .get({ policy });
+    return r ?? { queued: 0, retrying: 0, failed: 0 };
+  }
+
+  /**
+   * Queues a failed summary again: the same id and the same stored bytes, so the vendor's
+   * Idempotency-Key still holds; the household's request is on the record. Inside the caller's transaction.
+   */
+  resend(id: string, endpoint: string): StoredSummary {
+    const s = this.get(id);
+    if (!s || s.state !== 'failed' || s.body === null) {
+      throw new SluiceError('SLUICE_ERR_SUMMARY_NOT_RESENDABLE', `summary ${id} ${!s ? 'does not exist' : `is ${s.state}`}; only a failed summary can be sent again`);
+    }
+    const now = this.deps.clock.now();
+    this.deps.db.raw.prepare(`UPDATE summaries SET state = 'queued', finished_at = NULL, http_status = NULL WHERE id = ?`).run(id);
+    this.deps.db.raw.prepare('INSERT INTO outbox (summary_id, policy, endpoint, attempts, next_attempt_at) VALUES (?, ?, ?, 0, ?)').run(id, s.policy, endpoint, now);
+    this.deps.ledger.append({ kind: 'disclosure.resent', vendor: s.vendor, policy: s.policy, version: s.version, summaryId: id, detail: { body_sha256: s.bodySha256 } });
+    return this.get(id)!;
   }
 
   /** Ends a summary's delivery: out of the outbox, its final state, and the ledger row, in one transaction. */

@@ -1,28 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { SluiceError } from '../core/index.js';
 import type { PolicyV1 } from '../policy/index.js';
 import { keyFingerprint } from './sign.js';
-
-export const HOUSEHOLD_SECRET_FILE = 'household.secret';
-
-/**
- * The gateway's own secret behind every vendor pseudonym; made on first use, mode 0600.
- * Losing it gives the household new pseudonyms at every vendor.
- */
-export function householdSecret(dataDir: string): Buffer {
-  const path = join(dataDir, HOUSEHOLD_SECRET_FILE);
-  if (!existsSync(path)) {
-    try {
-      writeFileSync(path, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
-  chmodSync(path, 0o600);
-  return Buffer.from(readFileSync(path, 'utf8').trim(), 'hex');
-}
 
 export interface VendorKey {
   kid: string;
@@ -49,4 +29,17 @@ export function vendorKey(policy: PolicyV1, policiesDir: string, env: NodeJS.Pro
   }
   const key = Buffer.from(text ?? '', 'utf8');
   return { kid: policy.key_id ?? keyFingerprint(key), key };
+}
+
+/** The signing key a policy names, read now (so a key set later is picked up without a restart). */
+export const signingKey = vendorKey;
+
+/** Whether the policy's signing key is available now: for check, approve, run and `policy list` ("waiting: signing key missing"). */
+export function signingKeyStatus(policy: PolicyV1, policiesDir: string, env: NodeJS.ProcessEnv = process.env): { ok: true; kid: string } | { ok: false; message: string } {
+  try {
+    return { ok: true, kid: vendorKey(policy, policiesDir, env).kid };
+  } catch (err) {
+    if (err instanceof SluiceError && err.code === 'SLUICE_ERR_SECRET_MISSING') return { ok: false, message: err.message };
+    throw err;
+  }
 }

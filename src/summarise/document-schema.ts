@@ -1,22 +1,40 @@
 import { z } from 'zod';
+import { SUMMARY_FORMAT } from './summarise.js';
 
 const stats = z
   .object({
-    mean: z.number().optional(),
+    mean: z.number().optional().describe('Time-weighted mean: each reading holds until the next one, the window end or 2 h.'),
     min: z.number().optional(),
     max: z.number().optional(),
+    sum: z.number().optional(),
     count: z.number().int().nonnegative().optional(),
-    increase: z.number().optional(),
+    last: z.number().optional().describe('The newest reading in the window, rounded.'),
+    increase: z.number().optional().describe('Counters: the amount added within the window; a drop is a reset.'),
+    p50: z.number().optional().describe('Percentiles: linear interpolation between closest ranks (Hyndman–Fan type 7) over the readings.'),
+    p75: z.number().optional(),
+    p90: z.number().optional(),
+    p95: z.number().optional(),
+    p99: z.number().optional(),
+    histogram: z
+      .object({
+        edges: z.array(z.number()).describe('The policy\'s ascending bucket edges.'),
+        counts: z.array(z.number().int().nonnegative()).describe('edges.length + 1 counts: below edges[0], [edges[i], edges[i+1]), at or above the last edge.'),
+      })
+      .strict()
+      .optional(),
+    time_in_state: z.record(z.string(), z.number().nonnegative()).optional().describe('Booleans and enums: hours in each state ("true"/"false" for booleans), over all selected devices.'),
   })
   .strict();
+
+const keyedHex = (n: number, what: string) => z.string().regex(new RegExp(`^[0-9a-f]{${n}}$`)).describe(what);
 
 /** The summary document as a vendor receives it; docs/schemas/summary.json is generated from this. */
 export const summaryDocumentSchema = z
   .object({
-    format: z.literal('sluice-summary/1').describe('Format and version of this document; new fields may be added within a version, never removed or renamed.'),
-    id: z.string().regex(/^[0-9a-f]{32}$/).describe('Deterministic id of (policy version, window); equals the Idempotency-Key header.'),
+    format: z.literal(SUMMARY_FORMAT).describe('Format and version of this document; new fields may be added within a version, never removed or renamed.'),
+    id: keyedHex(32, 'Id of this (policy version, window), keyed for this vendor; equals the Idempotency-Key header.'),
     policy: z.string().describe('Name of the household policy this summary was sent under.'),
-    version: z.string().regex(/^[0-9a-f]{64}$/).describe('Hash of the approved policy version (file, devices, metrics).'),
+    version: keyedHex(64, 'The approved policy version as this vendor sees it: keyed for this vendor, changes whenever the approved version changes, reveals nothing of it.'),
     vendor: z.string().describe('The vendor name as written in the policy.'),
     purpose: z.string().describe('The purpose the household agreed to.'),
     window: z
@@ -25,7 +43,7 @@ export const summaryDocumentSchema = z
         end: z.string().describe('ISO 8601 with the household offset; exclusive.'),
       })
       .strict(),
-    household: z.string().regex(/^[0-9a-f]{32}$/).describe('Pseudonymous household id; stable for this vendor, different for every other vendor.'),
+    household: keyedHex(32, 'Pseudonymous household id; stable for this vendor, unrelated to what any other vendor receives.'),
     items: z
       .array(
         z
@@ -38,8 +56,8 @@ export const summaryDocumentSchema = z
           })
           .strict(),
       )
-      .describe('Summaries over all devices a rule selects; no device ids, reading times or sample counts unless the policy asks for count.'),
-    ledger_head: z.string().regex(/^[0-9a-f]{64}$/).describe("Hash of the household ledger's newest row when this summary was made."),
+      .min(1)
+      .describe('Summaries over all devices a rule selects; no device ids, reading times or sample counts unless the policy asks for count. Never empty: a window with nothing to send sends nothing.'),
   })
   .strict();
 

@@ -1,26 +1,55 @@
-import { ownValue } from '../core/index.js';
-import { createHmac } from 'node:crypto';
-import { canonicalJson, sha256Hex } from '../core/index.js';
-import { isoInZone, type EffectivePolicy, type EffectiveRule, type Stat, type TimeWindow } from '../policy/index.js';
+import { canonicalJson, ownValue, setOwn, sha256Hex } from '../core/index.js';
+import {
+  applyDefaults,
+  BUILTIN_DEFAULTS,
+  isoInZone,
+  PERCENTILES,
+  unitOfMetric,
+  type EffectivePolicy,
+  type EffectiveRule,
+  type Percentile,
+  type RuleSettings,
+  type TimeWindow,
+  type WindowSize,
+} from '../policy/index.js';
+import { householdPseudonym, summaryId, vendorKey, vendorVersion } from './keys.js';
+import { counterIncrease, histogram, lastValue, percentileOf, percentileType7, timeInState, timeWeightedMean, type Sample, type Series } from './statistics.js';
 
-export const SUMMARY_FORMAT = 'sluice-summary/1';
+export const SUMMARY_FORMAT = 'sluice-summary/2';
 
-/** One reading as the summariser sees it: a number at a time. */
-export interface Sample {
-  ts: number;
-  value: number;
+/** The statistics of one item; only those the rule asks for. */
+export interface ItemStats {
+  mean?: number;
+  min?: number;
+  max?: number;
+  sum?: number;
+  count?: number;
+  last?: number;
+  increase?: number;
+  p50?: number;
+  p75?: number;
+  p90?: number;
+  p95?: number;
+  p99?: number;
+  /** Readings per bucket: below edges[0], [edges[i], edges[i+1]), at or above the last edge. */
+  histogram?: { edges: number[]; counts: number[] };
+  /** Hours in each state, over all selected devices together. */
+  time_in_state?: Record<string, number>;
 }
 
-/** One summarised metric of one rule; only the statistics the rule asks for. */
+/** One summarised metric of one rule. */
 export interface SummaryItem {
   rule: number;
   metric: string;
   unit: string | null;
-  window: string;
-  stats: Partial<Record<Stat, number>>;
+  window: WindowSize;
+  stats: ItemStats;
 }
 
-/** The document a vendor receives (docs/vendor-api.md). */
+/**
+ * The document a vendor receives (docs/vendor-api.md). A pure function of (approved effective
+ * policy, window, stored readings, gateway secret): no ledger head, no send history, no clock.
+ */
 export interface SummaryDocument {
   format: typeof SUMMARY_FORMAT;
   id: string;
@@ -31,7 +60,6 @@ export interface SummaryDocument {
   window: { start: string; end: string };
   household: string;
   items: SummaryItem[];
-  ledger_head: string;
 }
 
 /** An item left out of the summary, said in the preview (never sent). */
@@ -47,116 +75,127 @@ export interface Summary {
   /** The exact bytes that are stored, previewed, hashed in the ledger and sent. */
   body: Buffer;
   bodySha256: string;
+  /** The approved version's hash (for the household's ledger and outbox; the body carries only the vendor-keyed form). */
+  policyVersion: string;
   omitted: OmittedItem[];
 }
+
+/** What one window produces: a summary to send, or nothing and why (recorded, never sent). */
+export type SummaryOutcome =
+  | { kind: 'summary'; summary: Summary }
+  | { kind: 'nothing'; reason: 'no-rule-for-window' | 'too-few-readings'; message: string; omitted: OmittedItem[]; window: { start: string; end: string } };
 
 export interface SummariseInput {
   policy: EffectivePolicy;
   window: TimeWindow;
+  /** Which rules this window serves: those whose (floored) window is this size. */
+  size: WindowSize;
   timezone: string;
-  household: string;
-  ledgerHead: string;
+  /** The gateway's secret (data dir `gateway.secret`); every id and hash is keyed from it per vendor. */
+  gatewaySecret: Buffer;
   /** The stored readings of one device's metric within the window, oldest first. */
   samples: (deviceId: string, metric: string) => readonly Sample[];
+  /** ms a reading holds for time-weighted statistics without a newer one (default 2 h, as the rollups). */
+  holdMs?: number;
 }
 
-/** The deterministic id of a policy version's summary of one window (also the idempotency key). */
-export function summaryId(version: string, window: TimeWindow): string {
-  return sha256Hex(`${SUMMARY_FORMAT}\n${version}\n${window.start}\n${window.end}`).slice(0, 32);
-}
+const DEFAULT_HOLD_MS = 2 * 3_600_000;
+const HOURS_STEP = 0.01;
 
-/** Vendor names compared as a household would: case, width and spacing do not matter. */
-export function normaliseVendor(vendor: string): string {
-  return vendor.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ');
-}
-
-/**
- * The household's id for one vendor: a keyed hash of the gateway secret and the vendor name,
- * so two vendors cannot join their records on it and no vendor can reverse it.
- */
-export function householdPseudonym(secret: Buffer, vendor: string): string {
-  return createHmac('sha256', secret).update(`sluice-household/1\n${normaliseVendor(vendor)}`).digest('hex').slice(0, 32);
+/** The window sizes a policy's rules use, after the household floors, smallest first. */
+export function policyWindowSizes(policy: EffectivePolicy): WindowSize[] {
+  const order: Record<WindowSize, number> = { '1h': 0, '1d': 1, '7d': 2 };
+  return [...new Set(policy.rules.map((r) => settingsOf(r, policy).window))].sort((a, b) => order[a] - order[b]);
 }
 
 /**
- * Builds one window's summary of an approved policy. Pure: the readings come from the caller.
- * [PRIV-1] only aggregates over all selected devices leave; no device id, reading time or
- * sample count is in the document unless a rule asks for `count`.
+ * Builds one window's summary of an approved policy. Pure: the readings come from the caller,
+ * so a preview before approval, the bytes sent and a preview after sending are equal.
+ * [PRIV-1] only aggregates over all selected devices leave; no device id or reading time.
+ * [PRIV-11] an item with fewer readings than the floor is left out; [PRIV-15] a window with no item
+ * sends nothing at all (no empty document, no marker).
  */
-export function summarise(input: SummariseInput): Summary {
+export function summarise(input: SummariseInput): SummaryOutcome {
   const { policy, window } = input;
+  const holdMs = input.holdMs ?? DEFAULT_HOLD_MS;
   const items: SummaryItem[] = [];
   const omitted: OmittedItem[] = [];
-  for (const rule of policy.rules) {
+  const rules = policy.rules.filter((r) => settingsOf(r, policy).window === input.size);
+  for (const rule of rules) {
+    const settings = settingsOf(rule, policy);
     for (const metric of rule.rule.metrics) {
-      const perDevice = rule.devices.map((d) => input.samples(d, metric).filter((s) => s.ts >= window.start && s.ts < window.end));
+      const perDevice: Series[] = rule.devices.map((d) => input.samples(d, metric).filter((s) => s.ts >= window.start && s.ts < window.end));
       const count = perDevice.reduce((n, s) => n + s.length, 0);
-      if (count === 0 || count < rule.rule.min_samples) {
-        omitted.push({ rule: rule.index, metric, samples: count, minSamples: rule.rule.min_samples });
+      if (count === 0 || count < settings.minSamples) {
+        omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
         continue;
       }
-      const stats: Partial<Record<Stat, number>> = {};
-      const values = perDevice.flat().map((s) => s.value);
-      const round = rounder(rule, metric);
-      for (const stat of rule.rule.stats) {
-        if (stat === 'count') stats.count = count;
-        else if (stat === 'mean') stats.mean = round(values.reduce((a, b) => a + b, 0) / count);
-        else if (stat === 'min') stats.min = round(Math.min(...values));
-        else if (stat === 'max') stats.max = round(Math.max(...values));
-        else stats.increase = round(perDevice.reduce((sum, s) => sum + increase(s), 0));
-      }
-      items.push({ rule: rule.index, metric, unit: unitOf(rule, metric), window: rule.rule.window, stats });
+      const stats = statsOf(rule, settings, metric, perDevice, window.end, holdMs);
+      items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats });
     }
   }
-  const version = policy.hash;
+  const shownWindow = { start: isoInZone(window.start, input.timezone), end: isoInZone(window.end, input.timezone) };
+  if (items.length === 0) {
+    const reason = rules.length === 0 ? 'no-rule-for-window' : 'too-few-readings';
+    const message =
+      reason === 'no-rule-for-window'
+        ? `no rule of ${policy.name} summarises ${input.size} windows; nothing is sent`
+        : `every item had fewer readings than its minimum (${omitted.map((o) => `rule ${o.rule} ${o.metric}: ${o.samples} of ${o.minSamples}`).join('; ')}); nothing is sent`;
+    return { kind: 'nothing', reason, message, omitted, window: shownWindow };
+  }
+  const key = vendorKey(input.gatewaySecret, policy.policy.vendor);
   const document: SummaryDocument = {
     format: SUMMARY_FORMAT,
-    id: summaryId(version, window),
+    id: summaryId(key, policy.hash, window),
     policy: policy.name,
-    version,
+    version: vendorVersion(key, policy.hash),
     vendor: policy.policy.vendor,
     purpose: policy.policy.purpose,
-    window: { start: isoInZone(window.start, input.timezone), end: isoInZone(window.end, input.timezone) },
-    household: input.household,
+    window: shownWindow,
+    household: householdPseudonym(key),
     items,
-    ledger_head: input.ledgerHead,
   };
   const body = Buffer.from(canonicalJson(document), 'utf8');
-  return { document, body, bodySha256: sha256Hex(body), omitted };
+  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted } };
 }
 
-/** Sum of the rises of a cumulative counter; a drop is a reset, after which it counts from zero. */
-function increase(samples: readonly Sample[]): number {
-  let total = 0;
-  for (let i = 1; i < samples.length; i++) {
-    const d = samples[i]!.value - samples[i - 1]!.value;
-    total += d >= 0 ? d : samples[i]!.value;
-  }
-  return total;
+/** The rule's settings after the household floors; an approval stored before defaults existed gets the built-in floors. */
+function settingsOf(rule: EffectiveRule, policy: EffectivePolicy): RuleSettings {
+  return (rule as Partial<EffectiveRule>).settings ?? applyDefaults(rule.rule, rule.profiles, policy.defaults ?? BUILTIN_DEFAULTS);
 }
 
-function unitOf(rule: EffectiveRule, metric: string): string | null {
-  for (const p of Object.values(rule.profiles)) {
-    const spec = ownValue(p, metric);
-    if (spec?.type === 'number') return spec.unit;
+function statsOf(rule: EffectiveRule, settings: RuleSettings, metric: string, perDevice: Series[], end: number, holdMs: number): ItemStats {
+  const round = rounder(ownValue(settings.round, metric) ?? 0.001);
+  const values = perDevice.flatMap((s) => s.flatMap((x) => (typeof x.value === 'number' ? [x.value] : [])));
+  const sorted = [...values].sort((a, b) => a - b);
+  const stats: ItemStats = {};
+  for (const stat of rule.rule.stats) {
+    if (stat === 'count') stats.count = perDevice.reduce((n, s) => n + s.length, 0);
+    else if (stat === 'time_in_state') stats.time_in_state = mapValues(timeInState(perDevice, end, holdMs), rounder(HOURS_STEP));
+    else if (sorted.length === 0) continue;
+    else if (stat === 'mean') stats.mean = round(timeWeightedMean(perDevice, end, holdMs) ?? sorted.reduce((a, b) => a + b, 0) / sorted.length);
+    else if (stat === 'min') stats.min = round(sorted[0]!);
+    else if (stat === 'max') stats.max = round(sorted[sorted.length - 1]!);
+    else if (stat === 'sum') stats.sum = round(values.reduce((a, b) => a + b, 0));
+    else if (stat === 'last') stats.last = round(lastValue(perDevice)!);
+    else if (stat === 'increase') stats.increase = round(perDevice.reduce((sum, s) => sum + counterIncrease(s), 0));
+    else if (stat === 'histogram') stats.histogram = { edges: [...(rule.rule.buckets ?? [])], counts: histogram(values, rule.rule.buckets ?? []) };
+    else if ((PERCENTILES as readonly string[]).includes(stat)) stats[stat as Percentile] = round(percentileType7(sorted, percentileOf(stat as Percentile)));
   }
-  return null;
+  return stats;
 }
 
-/** Rounds to the rule's `round`, else to the coarsest resolution of the metric's profiles, else 0.001. */
-function rounder(rule: EffectiveRule, metric: string): (v: number) => number {
-  let step = rule.rule.round;
-  if (step === undefined) {
-    const steps = Object.values(rule.profiles).map((p) => {
-        const spec = ownValue(p, metric);
-        return spec?.type === 'number' ? spec.resolution : undefined;
-      }).filter((s): s is number => s !== undefined);
-    step = steps.length > 0 ? Math.max(...steps) : 0.001;
-  }
+function mapValues(o: Record<string, number>, f: (v: number) => number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(o)) setOwn(out, k, f(v));
+  return out;
+}
+
+/** Rounds to a multiple of step, printed with no more decimals than the step has. */
+function rounder(step: number): (v: number) => number {
   const decimals = decimalsOf(step);
-  const s = step;
   return (v) => {
-    const r = Number((Math.round(v / s) * s).toFixed(decimals));
+    const r = Number((Math.round(v / step) * step).toFixed(decimals));
     return Object.is(r, -0) ? 0 : r;
   };
 }

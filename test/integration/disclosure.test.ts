@@ -144,6 +144,9 @@ describe('first disclosure', () => {
     s.addThermostat('living');
     await s.publish('living', day(1), temps([19, 20.2, 21.4, 22.1]));
 
+    // [PRIV-14] the preview before approval is the exact bytes sent after it.
+    const pending = s.cli(['policy', 'preview', 'acme', '--window', win(1)]);
+    expect(pending.status).toBe(0);
     const before = s.cli(['policy', 'run', 'acme', '--window', win(1)]);
     expect(before.status).toBe(2);
     expect(before.stderr).toContain('SLUICE_ERR_POLICY_NOT_APPROVED');
@@ -158,6 +161,7 @@ describe('first disclosure', () => {
     await vendor.waitFor((v) => v.deliveries().length === 1);
     const [delivery] = vendor.deliveries();
     expect(delivery!.body.toString('utf8')).toBe(preview.stdout);
+    expect(delivery!.body.toString('utf8')).toBe(pending.stdout);
     expect(delivery!.signature.ok).toBe(true);
     expect(delivery!.key).toBe(run.summary_id);
     expect(delivery!.headers['content-type']).toBe('application/json');
@@ -168,7 +172,8 @@ describe('first disclosure', () => {
       vendor: 'Acme Heating',
       window: { start: day(1).toISO({ suppressMilliseconds: true }), end: day(0).toISO({ suppressMilliseconds: true }) },
       items: [
-        { rule: 1, metric: 'temperature', unit: '°C', window: '1d', stats: { mean: 20.5, min: 19, max: 22 } },
+        // time-weighted: (19 + 20.2 + 21.4 + 22.1 · 2 h held) / 5 h = 20.96 → 21
+        { rule: 1, metric: 'temperature', unit: '°C', window: '1d', stats: { mean: 21, min: 19, max: 22 } },
         { rule: 1, metric: 'setpoint_heat', unit: '°C', window: '1d', stats: { mean: 21, min: 21, max: 21 } },
       ],
     });
@@ -181,8 +186,18 @@ describe('first disclosure', () => {
     expect(ledger.map((r) => r.kind)).toEqual(['policy.approved', 'consent.recorded', 'disclosure.attempted', 'disclosure.acknowledged']);
     expect(ledger[2]!.detail.body_sha256).toBe(sha256(delivery!.body));
     expect(ledger[3]!.detail.status).toBe(200);
-    // Produced after the approval's consent record, the newest row then.
-    expect(doc.ledger_head).toBe(s.json<Array<{ hash: string }>>(['ledger', 'show'])[1]!.hash);
+    // [PRIV-13] nothing global in the body: no ledger head, and the version is keyed for this vendor, not the approved hash.
+    expect(Object.keys(doc).sort()).toEqual(['format', 'household', 'id', 'items', 'policy', 'purpose', 'vendor', 'version', 'window']);
+    for (const row of ledger as unknown as Array<{ hash: string; version: string | null }>) {
+      expect(delivery!.body.toString()).not.toContain(row.hash);
+      if (row.version) expect(delivery!.body.toString()).not.toContain(row.version);
+    }
+    // The household's ledger names the approved version it was sent under, not the vendor's keyed form.
+    const versions = ledger as unknown as Array<{ kind: string; version: string | null }>;
+    expect(versions.find((r) => r.kind === 'disclosure.attempted')!.version).toBe(versions.find((r) => r.kind === 'policy.approved')!.version);
+    expect(versions.find((r) => r.kind === 'policy.approved')!.version).not.toBe(doc.version);
+    // A preview of the window after it was sent is still the same bytes.
+    expect(s.cli(['policy', 'preview', 'acme', '--window', win(1)]).stdout).toBe(delivery!.body.toString('utf8'));
 
     // The same window again: nothing new is produced or sent.
     expect(s.json<{ created: boolean }>(['policy', 'run', 'acme', '--window', win(1)]).created).toBe(false);
@@ -222,7 +237,7 @@ describe('first disclosure', () => {
     const last = tampered((db) => db.prepare('DELETE FROM ledger WHERE seq = 4').run());
     expect(last.status).toBe(1);
     expect(last.stderr).toContain('the chain ends at row 3, but the head file names row 4');
-  });
+  }, 90_000);
 
   it('a changed file or a new thermostat waits for re-approval while the approved version keeps sending', async () => {
     const vendor = await receiver();
@@ -256,14 +271,14 @@ describe('first disclosure', () => {
     expect(second.items.map((i) => i.metric)).toEqual(['temperature', 'setpoint_heat', 'humidity']);
     expect(second.items[0]!.stats.max).toBe(30);
     expect(s.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind === 'policy.changed').length).toBeGreaterThanOrEqual(1);
-  });
+  }, 90_000);
 
   it('500s, 429 with Retry-After and a hanging vendor end in exactly one delivery of the same bytes', async () => {
     const vendor = await receiver();
     vendor.script([{ status: 500 }, { status: 503 }, { status: 429, headers: { 'retry-after': '1' } }, { hang: true }]);
     const s = await scene(vendor.url);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await vendor.waitFor((v) => v.deliveries().length === 1);
@@ -277,19 +292,29 @@ describe('first disclosure', () => {
     const ledger = s.json<LedgerJson[]>(['ledger', 'show']);
     expect(ledger.filter((r) => r.kind === 'disclosure.attempted')).toHaveLength(5);
     expect(ledger.filter((r) => r.kind === 'disclosure.acknowledged')).toHaveLength(1);
+    // Every attempt that did not reach a 2xx is on the record with how it ended.
+    expect(ledger.filter((r) => r.kind === 'disclosure.retrying').map((r) => [r.detail.attempt, r.detail.status, r.detail.outcome])).toEqual([
+      [1, 500, 'http'],
+      [2, 503, 'http'],
+      [3, 429, 'http'],
+      [4, null, 'timeout'],
+    ]);
   });
 
   it('a refused connection is retried until the vendor listens', async () => {
     const port = await freePort();
     const s = await scene(`http://127.0.0.1:${port}/v1/summaries`);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await s.gw.waitForLog((l) => l.msg === 'summary delivery will be retried' && String(l.error).includes('ECONNREFUSED'));
     const vendor = await receiver(port);
     await vendor.waitFor((v) => v.deliveries().length === 1);
     expect(vendor.keyCounts().size).toBe(1);
+    const refused = s.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind === 'disclosure.retrying');
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(refused.every((r) => r.detail.outcome === 'refused' && r.detail.status === null)).toBe(true);
   });
 
   it('the vendor kills the gateway before answering: after restart the same key and body are delivered', async () => {
@@ -297,7 +322,7 @@ describe('first disclosure', () => {
     const s = await scene(vendor.url);
     vendor.script([{ kill: () => s.gw.child }]);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await s.gw.exited;
@@ -315,7 +340,7 @@ describe('first disclosure', () => {
     vendor.script([{ status: 500 }, { status: 500 }, { status: 500 }]);
     const s = await scene(vendor.url, { SLUICE_SHARE_BACKOFF_INITIAL: '3000ms', SLUICE_SHARE_BACKOFF_MAX: '3000ms', SLUICE_SHARE_BACKOFF_JITTER: '0' });
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     await vendor.waitFor((v) => v.requests.length === 1);
@@ -371,12 +396,13 @@ describe('first disclosure', () => {
     const vendor = await receiver(undefined, { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') });
     const s = await scene(vendor.url);
     s.addThermostat('living');
-    await s.publish('living', day(1), temps([20, 21]));
+    await s.publish('living', day(1), temps([20, 21, 21]));
     s.cli(['policy', 'approve', 'acme', '--yes']);
     s.json(['policy', 'run', 'acme', '--window', win(1)]);
     const retried = await s.gw.waitForLog((l) => l.msg === 'summary delivery will be retried');
     expect(String(retried.error)).toMatch(/SELF_SIGNED|CERT|certificate/i);
     expect(vendor.requests).toHaveLength(0);
+    expect(s.json<LedgerJson[]>(['ledger', 'show']).find((r) => r.kind === 'disclosure.retrying')!.detail).toMatchObject({ status: null, outcome: 'tls' });
     await s.gw.stop();
     s.env.NODE_EXTRA_CA_CERTS = certFile;
     await s.restart();

@@ -27,6 +27,7 @@ describe('one Sharing per gateway', () => {
     const policiesDir = join(dir, 'policies');
     mkdirSync(policiesDir);
     writeFileSync(join(policiesDir, 'acme.yaml'), POLICY);
+    writeFileSync(join(policiesDir, 'acme.key'), 'test-signing-key\n', { mode: 0o600 });
     const dataDir = join(dir, 'data');
     const config = loadConfig({
       env: {},

@@ -11,7 +11,7 @@ endpoint: https://acme.example/v1
 purpose: Tune my heating schedule
 expires: 2026-12-31
 schedule: "0 3 * * *"
-secret_env: ACME_HEATING_SECRET
+secret_file: acme.key
 share:
   - devices: { kind: thermostat }
     metrics: [temperature]
@@ -25,6 +25,7 @@ export async function appFixture(): Promise<{ dir: string; clock: ManualClock; c
   const policiesDir = join(dir, 'policies');
   mkdirSync(policiesDir);
   writeFileSync(join(policiesDir, 'acme.yaml'), POLICY);
+  writeFileSync(join(policiesDir, 'acme.key'), 'test-signing-key\n', { mode: 0o600 });
   const config = loadConfig({
     env: {},
     cwd: dir,

@@ -104,7 +104,7 @@ describe('config', () => {
       sluice.yaml:3:9 SLUICE_ERR_CONFIG_INVALID mqtt.port: expected number, got "eighty"
           port: "eighty"
                 ^
-      sluice.yaml:4:3 SLUICE_ERR_CONFIG_INVALID mqtt.hots: unknown key "hots"
+      sluice.yaml:4:3 SLUICE_ERR_CONFIG_INVALID mqtt.hots: unknown key "hots"; did you mean "host"?
           hots: 127.0.0.1
           ^
       sluice.yaml:6:19 SLUICE_ERR_CONFIG_INVALID ingest.batch_interval: expected a duration such as 20ms, 30s, 5m, 1h, 7d, got "1 minute"

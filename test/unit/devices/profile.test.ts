@@ -33,7 +33,7 @@ describe('profile errors', () => {
       test/fixtures/devices/broken-profile.yaml:16:17 SLUICE_ERR_CONFIG_INVALID mappings[0].readings[0].invert: expected boolean, got "yes"
                 invert: yes
                         ^
-      test/fixtures/devices/broken-profile.yaml:21:9 SLUICE_ERR_CONFIG_INVALID mappings[0].readings[2].sclae: unknown key "sclae"
+      test/fixtures/devices/broken-profile.yaml:21:9 SLUICE_ERR_CONFIG_INVALID mappings[0].readings[2].sclae: unknown key "sclae"; did you mean "scale"?
                 sclae: 2
                 ^",
       ]

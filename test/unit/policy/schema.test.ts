@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../../src/config/index.js';
 import { isSluiceError } from '../../../src/core/index.js';
 import { loadProfiles, type DeviceProfile } from '../../../src/devices/index.js';
-import { policyJsonSchema, policySchema, readPolicyFile, resolveEffective, formatFindings } from '../../../src/policy/index.js';
+import { defaultsJsonSchema, policyJsonSchema, policySchema, readPolicyFile, resolveEffective, formatFindings } from '../../../src/policy/index.js';
 import { summaryJsonSchema } from '../../../src/summarise/index.js';
 import { ROOT } from '../../helpers/gateway.js';
 
@@ -52,9 +52,9 @@ share:
   - devices: { kind: thermostat, id: living }
     metrics: [temperature]
     window: 1m
-    stats: [mean, median]
+    stats: [mean, maxx]
     min_samples: 0
-    colour: blue
+    min_sample: 3
 `;
     expect(problems(text)).toMatchInlineSnapshot(`
       "policies/broken.yaml: 8 problems
@@ -73,19 +73,19 @@ share:
       policies/broken.yaml:10:13 SLUICE_ERR_POLICY_INVALID share[0].window: expected one of 1h, 1d, 7d, got "1m"
             window: 1m
                     ^
-      policies/broken.yaml:11:19 SLUICE_ERR_POLICY_INVALID share[0].stats[1]: expected one of mean, min, max, count, increase, got "median"
-            stats: [mean, median]
+      policies/broken.yaml:11:19 SLUICE_ERR_POLICY_INVALID share[0].stats[1]: expected one of mean, min, max, sum, count, last, increase, p50, p75, p90, p95, p99, histogram, time_in_state, got "maxx"; did you mean "max"?
+            stats: [mean, maxx]
                           ^
       policies/broken.yaml:12:18 SLUICE_ERR_POLICY_INVALID share[0].min_samples: Too small: expected number to be >=1
             min_samples: 0
                          ^
-      policies/broken.yaml:13:5 SLUICE_ERR_POLICY_INVALID share[0].colour: unknown key "colour"
-            colour: blue
+      policies/broken.yaml:13:5 SLUICE_ERR_POLICY_INVALID share[0].min_sample: unknown key "min_sample"; did you mean "min_samples"?
+            min_sample: 3
             ^"
     `);
   });
 
-  it('refuses a key inside the policy, a plain-http vendor and a second window size', () => {
+  it('refuses a key inside the policy and a plain-http vendor; rules may have their own windows', () => {
     const text = VALID.replace('secret_env: ACME_SECRET', 'secret: hunter2').replace('https://acme.example/v1', 'http://127.0.0.1:8080/ok') +
       `  - devices: { id: [living, bedroom] }
     metrics: [humidity]
@@ -93,16 +93,13 @@ share:
     stats: [max]
 `;
     expect(problems(text)).toMatchInlineSnapshot(`
-      "policies/broken.yaml: 3 problems
+      "policies/broken.yaml: 2 problems
       policies/broken.yaml:1:1 SLUICE_ERR_POLICY_INVALID secret_env: name exactly one of secret_env or secret_file (where the signing key is kept; never the key itself)
         version: 1
         ^
       policies/broken.yaml:7:1 SLUICE_ERR_POLICY_INVALID secret: unknown key "secret"
         secret: hunter2
-        ^
-      policies/broken.yaml:9:3 SLUICE_ERR_POLICY_INVALID share: in version 1 every share rule of a policy uses the same window; got 1d, 1h
-          - devices: { kind: thermostat }
-          ^"
+        ^"
     `);
   });
 
@@ -125,13 +122,13 @@ share:
       "policies/p.yaml:9:14 warning share[0].devices: no registered device has kind "thermostat" yet; nothing would be shared
           - devices: { kind: thermostat }
                      ^
-      policies/p.yaml:10:28 SLUICE_ERR_POLICY_INVALID share[0].metrics[1]: "heating" is a boolean metric; version 1 summarises number metrics only
-            metrics: [temperature, heating, watts]
-                                   ^
       policies/p.yaml:10:37 SLUICE_ERR_POLICY_INVALID share[0].metrics[2]: profile thermostat has no metric "watts" (it has temperature, heating)
             metrics: [temperature, heating, watts]
                                             ^
       policies/p.yaml:12:12 SLUICE_ERR_POLICY_INVALID share[0].stats: "increase" needs a counter metric; "temperature" in profile thermostat is not a counter
+            stats: [mean, increase]
+                   ^
+      policies/p.yaml:12:12 SLUICE_ERR_POLICY_INVALID share[0].stats: "heating" is a boolean metric: it has time_in_state and count, not mean, increase
             stats: [mean, increase]
                    ^"
     `);
@@ -156,6 +153,7 @@ share:
     for (const [file, schema] of [
       ['policy.json', policyJsonSchema()],
       ['summary.json', summaryJsonSchema()],
+      ['defaults.json', defaultsJsonSchema()],
     ] as const) {
       const path = join(ROOT, 'docs', 'schemas', file);
       const text = `${JSON.stringify(schema, null, 2)}\n`;

@@ -26,8 +26,8 @@ const input = (over: Partial<ReplayInput> = {}): ReplayInput => ({
   policy,
   windows,
   timezone: 'UTC',
-  household: 'h'.repeat(32),
-  ledgerHead: '0'.repeat(64),
+  size: '1d',
+  gatewaySecret: Buffer.alloc(32, 7),
   samples,
   resolutionOf: () => 0.001,
   noise: integerSourceFrom(seededRandom(11)),
@@ -45,8 +45,10 @@ describe('replay (pure)', () => {
       [true, 12, 0, ['raw']],
       [true, 12, 0, ['raw']],
     ]);
-    expect(lines[2]!.suppressed).toEqual([{ rule: 1, metric: 'energy', stat: null, why: '1 readings, fewer than min_samples 2' }]);
-    expect(lines[0]!.bytes).toBe(summarise({ policy, window: windows[0]!, timezone: 'UTC', household: 'h'.repeat(32), ledgerHead: '0'.repeat(64), samples: (d, m) => samples(d, m, windows[0]!).samples }).body.length);
+    // min_samples 2 in the file is raised to the household floor of 3 (policies/defaults.yaml built-ins).
+    expect(lines[2]!.suppressed).toEqual([{ rule: 1, metric: 'energy', stat: null, why: '1 readings, fewer than min_samples 3' }]);
+    const first = summarise({ policy, window: windows[0]!, size: '1d', timezone: 'UTC', gatewaySecret: Buffer.alloc(32, 7), samples: (d, m) => samples(d, m, windows[0]!).samples });
+    expect(first.kind === 'summary' && first.summary.body.length).toBe(lines[0]!.bytes);
   });
 
   it('with privacy: noised values, ε per window, and windows withheld once the (simulated) budget is spent', () => {

@@ -12,6 +12,8 @@ import { tmpDir } from '../../helpers/tmp-dir.js';
 const TZ = 'Europe/Berlin';
 const thermostat = { name: 'thermostat', file: 'x', version: 1, kind: 'thermostat', metrics: { temperature: { type: 'number', unit: '°C', counter: false, never_store: false } } } as unknown as DeviceProfile;
 
+const yesterday = { start: Date.parse('2026-11-21T23:00:00Z'), end: Date.parse('2026-11-22T23:00:00Z') };
+
 async function fixture(expires = '2026-11-30') {
   const f = await ledgerFixture(Date.parse('2026-11-23T12:00:00Z'));
   const policiesDir = tmpDir('sluice-pol-');
@@ -29,11 +31,11 @@ async function fixture(expires = '2026-11-30') {
     profiles: () => new Map([['thermostat', thermostat]]),
   });
   const outbox = new Outbox({ db: f.db, ledger: f.ledger, book, clock: f.clock });
-  const disclosures = new Disclosures({ db: f.db, ledger: f.ledger, book, outbox, queries: new StoreQueries(f.db), clock: f.clock, events: new EventBus(), timezone: TZ, dataDir: f.dir });
+  // Three readings in yesterday's window: the household floor (3) lets them leave as a summary.
+  const queries = { readings: () => [0, 1, 2].map((i) => ({ ts: yesterday.start + i * 3_600_000, value: 20 + i })) } as unknown as StoreQueries;
+  const disclosures = new Disclosures({ db: f.db, ledger: f.ledger, book, outbox, queries, clock: f.clock, events: new EventBus(), timezone: TZ, dataDir: f.dir });
   return { ...f, book, outbox, disclosures };
 }
-
-const yesterday = { start: Date.parse('2026-11-21T23:00:00Z'), end: Date.parse('2026-11-22T23:00:00Z') };
 
 describe('outbox claim', () => {
   it('records the attempt with the body hash in the claim transaction', async () => {
@@ -93,5 +95,27 @@ describe('backoff', () => {
     expect(parseRetryAfter('Mon, 23 Nov 2026 12:00:05 GMT', now)).toBe(5000);
     expect(parseRetryAfter('soon', now)).toBeUndefined();
     expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});
+
+describe('a window with nothing to send', () => {
+  it('queues nothing, sends nothing, and the ledger says the window was considered and why', async () => {
+    const f = await ledgerFixture(Date.parse('2026-11-23T12:00:00Z'));
+    const policiesDir = tmpDir('sluice-pol-');
+    writeFileSync(
+      join(policiesDir, 'acme.yaml'),
+      `version: 1\nvendor: Acme\nendpoint: https://acme.example/x\npurpose: p\nexpires: 2099-01-01\nschedule: "0 3 * * *"\nsecret_env: ACME_KEY\nshare:\n  - devices: { kind: thermostat }\n    metrics: [temperature]\n    window: 1d\n    stats: [mean]\n    min_samples: 1\n`,
+    );
+    const devices = () => [{ id: 't1', role: 'device', profile: 'thermostat', baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 }] as never;
+    const book = new PolicyBook({ db: f.db, ledger: f.ledger, clock: f.clock, timezone: TZ, policiesDir, devices, profiles: () => new Map([['thermostat', thermostat]]) });
+    const outbox = new Outbox({ db: f.db, ledger: f.ledger, book, clock: f.clock });
+    const queries = { readings: () => [{ ts: yesterday.start + 3_600_000, value: 21.37 }] } as unknown as StoreQueries;
+    const disclosures = new Disclosures({ db: f.db, ledger: f.ledger, book, outbox, queries, clock: f.clock, events: new EventBus(), timezone: TZ, dataDir: f.dir });
+    book.approve('acme');
+    expect(disclosures.run('acme', yesterday)).toMatchObject({ summaryId: null, created: false, state: 'withheld' });
+    expect(outbox.list()).toEqual([]);
+    expect(f.ledger.rows().at(-1)).toMatchObject({ kind: 'disclosure.withheld', detail: { reason: 'too-few-readings', omitted: [{ rule: 1, metric: 'temperature', samples: 1, min_samples: 3 }] } });
+    expect(() => disclosures.preview('acme', '2026-11-22/2026-11-23')).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_NOTHING_TO_SEND' }));
+    f.db.close();
   });
 });

@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { parseYaml } from '../config/index.js';
+import { WINDOWS, type WindowSize } from './schema.js';
+
+export const DEFAULTS_FILE = 'defaults.yaml';
+
+const metricName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'metric names are snake_case');
+
+/**
+ * policies/defaults.yaml: the household's floors, applied to every policy. A policy inherits
+ * them and cannot go below them; they are part of every policy's approved version.
+ */
+export const defaultsSchema = z
+  .object({
+    version: z.literal(1).describe('Version of the defaults language this file speaks.'),
+    min_window: z.enum(WINDOWS).default('1h').describe('Smallest window any rule may summarise over; a shorter rule window is raised to this.'),
+    min_samples: z.number().int().min(1).default(3).describe('Fewest readings a window needs; with fewer the item is suppressed (nothing sent, no marker).'),
+    round: z
+      .record(z.string().min(1), z.number().positive())
+      .default({ '°C': 0.5, W: 10, kWh: 0.1 })
+      .describe('Rounding step per unit: used when a rule names none, and the finest a rule may ask for.'),
+    never_shared: z
+      .array(metricName)
+      .default(['presence', 'motion', 'occupied', 'contact', 'open', 'door_open', 'locked', 'unlocked_by'])
+      .describe('Metrics that leave only when a rule names both the metric and its devices by id (never through a kind).'),
+  })
+  .strict();
+
+export type HouseholdDefaults = z.output<typeof defaultsSchema>;
+
+/** The defaults a household gets with no defaults.yaml: safe floors for every vendor. */
+export const BUILTIN_DEFAULTS: HouseholdDefaults = Object.freeze(defaultsSchema.parse({ version: 1 })) as HouseholdDefaults;
+
+/** The defaults as read (text kept for the approval diff) and where they came from. */
+export interface DefaultsFile {
+  file: string | null;
+  text: string;
+  defaults: HouseholdDefaults;
+}
+
+/** Reads policies/defaults.yaml; absent means the built-in floors. Throws SLUICE_ERR_POLICY_INVALID with file:line:col. */
+export function readDefaultsFile(dir: string): DefaultsFile {
+  const file = join(dir, DEFAULTS_FILE);
+  if (!existsSync(file)) return { file: null, text: '', defaults: BUILTIN_DEFAULTS };
+  const text = readFileSync(file, 'utf8');
+  const parsed = parseYaml(text, file, defaultsSchema, 'SLUICE_ERR_POLICY_INVALID');
+  return { file, text, defaults: Object.freeze(parsed.value) as HouseholdDefaults };
+}
+
+const WINDOW_ORDER: Record<WindowSize, number> = { '1h': 0, '1d': 1, '7d': 2 };
+
+/** The larger of two window sizes. */
+export function coarserWindow(a: WindowSize, b: WindowSize): WindowSize {
+  return WINDOW_ORDER[a] >= WINDOW_ORDER[b] ? a : b;
+}
+
+/** The JSON Schema editors use for policies/defaults.yaml. */
+export function defaultsJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(defaultsSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return {
+    $schema: schema.$schema,
+    $id: 'https://sluice.invalid/schemas/defaults.json',
+    title: 'Sluice household defaults',
+    description: 'policies/defaults.yaml: floors every sharing policy inherits and cannot go below. See docs/policies.md.',
+    ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$schema')),
+  };
+}
