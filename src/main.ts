@@ -6,6 +6,7 @@ import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOpti
 import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
+import { LoginLinks, WebServer } from './web/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -98,6 +99,8 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   });
   // One Sharing per process: the admin operations and the disclosure path share its book, outbox and ledger.
   const sharing = buildSharing(context);
+  // The dashboard calls the app and the app mints its login links: the link is made at call time.
+  let web: WebServer | null = null;
   const app = buildApp({
     context,
     sharing,
@@ -105,6 +108,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     writer,
     scheduler,
     testHooks,
+    ...(config.web.enabled ? { web: { loginLink: () => web!.loginLink() } } : {}),
     runtime: () => ({
       mqttPort: broker.port,
       connectedClients: broker.connectedClients,
@@ -112,8 +116,10 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       storeFault: writer.faultInfo,
       startedAt,
       broker: () => broker.stats(),
+      webUrl: web?.url ?? null,
     }),
   });
+  if (config.web.enabled) web = new WebServer({ config, call: app.call, logins: new LoginLinks({ clock, ttl: config.web.login_link_ttl }), clock, logger, events });
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
   const share = config.share;
@@ -137,7 +143,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin]);
+  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin, ...(web ? [web] : [])]);
   try {
     await lifecycle.start();
   } catch (err) {

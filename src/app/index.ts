@@ -7,6 +7,7 @@ import { ledgerOperations } from './ledger.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { systemOperations } from './system.js';
+import { deviceSharingOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
 export { buildSharing, policyJobs, type Sharing } from './sharing.js';
@@ -15,7 +16,8 @@ export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { StatusResult } from './system.js';
-export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
+export type { VendorOverview, SeriesResult, DeviceSharing } from './web.js';
+export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus, type WebRuntime } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
 export const operations = {
@@ -25,6 +27,8 @@ export const operations = {
   ...ledgerOperations,
   ...brokerOperations,
   ...systemOperations,
+  ...webOperations,
+  ...deviceSharingOperations,
 };
 
 type Registry = typeof operations;

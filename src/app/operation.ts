@@ -14,6 +14,14 @@ export interface RuntimeStatus {
   startedAt: number;
   /** Broker connections and limit counters. */
   broker?: () => Record<string, unknown>;
+  /** The dashboard's URL, when it listens. */
+  webUrl?: string | null;
+}
+
+/** What the running dashboard offers the operations: one-time login links. */
+export interface WebRuntime {
+  /** A fresh single-use login URL. */
+  loginLink(): string;
 }
 
 /** What every operation runs against: the context, the one Sharing, and what a running gateway adds. */
@@ -25,6 +33,8 @@ export interface AppContext {
   runtime?: () => RuntimeStatus;
   writer?: ReadingWriter;
   scheduler?: Scheduler;
+  /** Present only while the gateway serves the dashboard. */
+  web?: WebRuntime;
   /** TEST ONLY (SLUICE_TEST_HOOKS=1): enables the operations marked testOnly. */
   testHooks?: boolean;
 }

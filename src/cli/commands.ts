@@ -7,6 +7,7 @@ import { localTime, table } from './format.js';
 import type { DeviceCredentials } from '../app/index.js';
 import { simulateCommands } from './commands-simulate.js';
 import { policyCommands } from './commands-policy.js';
+import { webCommands } from './commands-web.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -32,9 +33,9 @@ function printCredentials(print: (t: string) => void, r: DeviceCredentials, asJs
 export const commands: Command[] = [
   {
     name: 'start',
-    usage: 'start [--mqtt-port N] [--mqtt-host ADDR] [--data DIR] [--config FILE]',
+    usage: 'start [--mqtt-port N] [--mqtt-host ADDR] [--web-port N] [--data DIR] [--config FILE]',
     summary: 'Run the gateway in the foreground until Ctrl-C (SIGINT) or SIGTERM.',
-    options: { 'mqtt-port': { type: 'string' }, 'mqtt-host': { type: 'string' } },
+    options: { 'mqtt-port': { type: 'string' }, 'mqtt-host': { type: 'string' }, 'web-port': { type: 'string' } },
     args: 0,
     async run({ config }) {
       const cfg = config();
@@ -163,4 +164,5 @@ export const commands: Command[] = [
   ...simulateCommands,
   ...dataCommands,
   ...policyCommands,
+  ...webCommands,
 ];

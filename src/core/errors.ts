@@ -152,6 +152,22 @@ export const errorCatalogue = {
     meaning: 'A TLS or secure WebSocket listener is enabled but its certificate or key is missing or unreadable.',
     fix: 'Set broker.tls.cert_file and broker.tls.key_file to readable PEM files, or disable the listener.',
   },
+  // Household dashboard (web)
+  SLUICE_ERR_WEB_UNAUTHENTICATED: {
+    exit: 2,
+    meaning: 'A dashboard page or call was made without a valid session, or a login link was used twice, expired, or a password was wrong.',
+    fix: 'Run `sluice web login` on the gateway and open the link it prints (each link works once, for 10 minutes).',
+  },
+  SLUICE_ERR_WEB_FORBIDDEN: {
+    exit: 2,
+    meaning: 'A dashboard change was refused: its security (CSRF) token was missing or stale, or it came from another origin.',
+    fix: 'Reload the dashboard page and do it again from there.',
+  },
+  SLUICE_ERR_WEB_RATE_LIMITED: {
+    exit: 2,
+    meaning: 'Too many dashboard login attempts came from one address within a minute.',
+    fix: 'Wait a minute, then log in again with the right password or a fresh login link.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

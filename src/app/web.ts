@@ -1,0 +1,163 @@
+import { z } from 'zod';
+import { SluiceError } from '../core/index.js';
+import { isoInZone, nextRuns } from '../policy/index.js';
+import { defineOperation, noParams, optionalText, params, requiredText, type AppContext } from './operation.js';
+
+const DAY = 86_400_000;
+
+/** One vendor's line on the dashboard's home page: what left the house for it lately. */
+export interface VendorOverview {
+  vendor: string;
+  policies: string[];
+  in_force: boolean;
+  summaries_sent: number;
+  bytes_sent: number;
+  failed: number;
+  queued: number;
+  last_sent: string | null;
+  next_send: string | null;
+}
+
+/** One point series of a device's metric for a chart: times in ms, values as numbers. */
+export interface SeriesResult {
+  device: string;
+  metric: string;
+  unit: string | null;
+  range: string;
+  ts: number[];
+  values: number[];
+}
+
+const RANGES = { '24h': DAY, '7d': 7 * DAY, '30d': 30 * DAY } as const;
+type Range = keyof typeof RANGES;
+
+function requireWeb(app: AppContext) {
+  if (!app.web) throw new SluiceError('SLUICE_ERR_GATEWAY_NOT_RUNNING', 'no gateway is running on this data directory; start it (sluice start) and ask again');
+  return app.web;
+}
+
+/** What the dashboard needs besides the operations the CLI already has. */
+export const webOperations = {
+  /** Mints a one-time login link held in the running gateway's memory. */
+  'web.login_link': defineOperation({
+    params: noParams,
+    run: (app) => ({ url: requireWeb(app).loginLink() }),
+  }),
+  /** Per vendor, what left in the last `days` days (default 30) and when the next send is due. */
+  'sharing.vendors': defineOperation({
+    params: params({ days: z.number({ error: 'days must be a number' }).int().positive().max(3650).default(30) }),
+    run: ({ context: ctx, sharing: { book, outbox } }, p): VendorOverview[] => {
+      const now = ctx.clock.now();
+      const since = now - p.days * DAY;
+      const tz = ctx.config.timezone;
+      const byVendor = new Map<string, VendorOverview>();
+      const entry = (vendor: string) => {
+        let v = byVendor.get(vendor);
+        if (!v) {
+          v = { vendor, policies: [], in_force: false, summaries_sent: 0, bytes_sent: 0, failed: 0, queued: 0, last_sent: null, next_send: null };
+          byVendor.set(vendor, v);
+        }
+        return v;
+      };
+      const nextByVendor = new Map<string, number>();
+      book.refresh();
+      for (const name of book.names()) {
+        const s = book.status(name);
+        const e = s.current ?? s.approved?.effective;
+        if (!e) continue;
+        const v = entry(e.policy.vendor);
+        v.policies.push(name);
+        if (s.inForce && s.approved) {
+          v.in_force = true;
+          try {
+            const next = nextRuns(s.approved.effective.policy.schedule, tz, now, 1)[0];
+            const at = next ? Date.parse(next) : NaN;
+            if (!Number.isNaN(at) && at < (nextByVendor.get(v.vendor) ?? Infinity)) nextByVendor.set(v.vendor, at);
+          } catch {
+            // an unreadable schedule has no next send; `policy check` names the problem
+          }
+        }
+      }
+      const lastByVendor = new Map<string, number>();
+      for (const s of outbox.list()) {
+        const v = entry(s.vendor);
+        if (s.state === 'delivered' && s.finishedAt !== null && s.finishedAt >= since) {
+          v.summaries_sent++;
+          v.bytes_sent += s.body?.length ?? 0;
+          if (s.finishedAt > (lastByVendor.get(s.vendor) ?? -Infinity)) lastByVendor.set(s.vendor, s.finishedAt);
+        } else if (s.state === 'failed' && (s.finishedAt ?? now) >= since) v.failed++;
+        else if (s.state !== 'delivered' && s.state !== 'failed' && s.finishedAt === null) v.queued++;
+      }
+      for (const v of byVendor.values()) {
+        const last = lastByVendor.get(v.vendor);
+        const next = nextByVendor.get(v.vendor);
+        v.last_sent = last === undefined ? null : isoInZone(last, tz);
+        v.next_send = next === undefined ? null : isoInZone(next, tz);
+      }
+      return [...byVendor.values()].sort((a, b) => a.vendor.localeCompare(b.vendor));
+    },
+  }),
+  /** A device's metric over the last 24 h, 7 d or 30 d, for a chart. */
+  'readings.series': defineOperation({
+    params: params({
+      id: requiredText('device id'),
+      metric: requiredText('metric'),
+      range: optionalText('range').transform((v, c): Range => {
+        const r = v ?? '24h';
+        if (Object.hasOwn(RANGES, r)) return r as Range;
+        c.addIssue({ code: 'custom', message: `range must be one of ${Object.keys(RANGES).join(', ')}; got "${r}"` });
+        return z.NEVER;
+      }),
+    }),
+    run: ({ context: ctx }, p): SeriesResult => {
+      if (!ctx.registry.get(p.id)) throw new SluiceError('SLUICE_ERR_DEVICE_UNKNOWN', `no device "${p.id}" is registered`);
+      const now = ctx.clock.now();
+      const rows = ctx.queries.readings({ deviceId: p.id, metric: p.metric, since: now - RANGES[p.range], limit: 20_000 });
+      const points = rows.filter((r) => typeof r.value === 'number').sort((a, b) => a.ts - b.ts);
+      return {
+        device: p.id,
+        metric: p.metric,
+        unit: points[0]?.unit ?? null,
+        range: p.range,
+        ts: points.map((r) => r.ts),
+        values: points.map((r) => r.value as number),
+      };
+    },
+  }),
+};
+
+/** Who receives what of one device, in words. */
+export interface DeviceSharing {
+  policy: string;
+  vendor: string;
+  in_force: boolean;
+  /** e.g. "temperature, setpoint_heat as a daily mean, min, max". */
+  what: string;
+}
+
+const WINDOW_WORDS: Record<string, string> = { '1h': 'hourly', '1d': 'daily', '1w': 'weekly', '7d': 'weekly' };
+
+/** Per device: which policies select it, for whom, and what they take. */
+export const deviceSharingOperations = {
+  'devices.sharing': defineOperation({
+    params: noParams,
+    run: ({ sharing: { book } }): Record<string, DeviceSharing[]> => {
+      const out: Record<string, DeviceSharing[]> = {};
+      book.refresh();
+      for (const name of book.names()) {
+        const s = book.status(name);
+        // What is in force is what the vendor receives; an unapproved file shows what it would take.
+        const e = s.inForce && s.approved ? s.approved.effective : s.current;
+        if (!e) continue;
+        for (const rule of e.rules) {
+          const what = `${rule.rule.metrics.join(', ')} as a ${WINDOW_WORDS[rule.rule.window] ?? rule.rule.window} ${rule.rule.stats.join(', ')}`;
+          for (const device of rule.devices) {
+            if (!Object.hasOwn(out, device)) out[device] = [];
+            out[device]!.push({ policy: name, vendor: e.policy.vendor, in_force: s.inForce, what });
+          }
+        }
+      }
+      return out;
+    },
+  }),
+};
