@@ -127,7 +127,7 @@ ${quarantine.length === 0 ? html`<p>No messages from this device were refused.</
   r.app.post('/devices/:id/remove', async (req, reply) => {
     const { id } = parseInput(idParam, req.params);
     await r.call('devices.remove', { id });
-    return r.page(reply, req, `Removed ${id}`, 'devices', html`<h1>Removed ${id}</h1><p><a href="/devices">Back to Devices</a></p>`);
+    return r.page(reply, req, `Removed ${id}`, 'devices', html`<h1>Removed ${id}</h1><p><a href="/devices">Back to the device list</a></p>`);
   });
 
   // Live latest values of one device over server-sent events.
@@ -158,5 +158,5 @@ function credentialsBody(verb: string, c: { id: string; username: string; passwo
   return html`<h1>${verb} ${c.id}</h1>
 <div class="banner" role="status"><p>The password is shown only now. Put it into the device; Sluice keeps only a hash of it.</p></div>
 <dl><dt>MQTT username</dt><dd><code>${c.username}</code></dd><dt>MQTT password</dt><dd><code>${c.password}</code></dd></dl>
-<p><a href="/devices/${encodeURIComponent(c.id)}">Open ${c.id}</a> · <a href="/devices">Back to Devices</a></p>`;
+<p><a href="/devices/${encodeURIComponent(c.id)}">Open ${c.id}</a> · <a href="/devices">Back to the device list</a></p>`;
 }

@@ -16,7 +16,7 @@ export function registerHomePage(r: WebRoutes): void {
     const failing = vendors.filter((v) => v.failed > 0);
     const banners = [
       ...awaiting.map((p) => html`<div class="banner" role="status"><p><strong>Waiting for your approval:</strong> ${p.name} (${p.vendor ?? 'unknown vendor'}) — ${p.state_text}. <a href="/sharing/${encodeURIComponent(p.name)}">Review ${p.name}</a></p></div>`),
-      ...failing.map((v) => html`<div class="banner bad" role="status"><p><strong>Delivery failing:</strong> ${v.failed} summar${v.failed === 1 ? 'y' : 'ies'} to ${v.vendor} could not be delivered. <a href="/ledger?vendor=${encodeURIComponent(v.vendor)}">See the ledger</a></p></div>`),
+      ...failing.map((v) => html`<div class="banner bad" role="status"><p><strong>Delivery failing:</strong> ${v.failed} summar${v.failed === 1 ? 'y' : 'ies'} to ${v.vendor} could not be delivered. <a href="/ledger?vendor=${encodeURIComponent(v.vendor)}">See what was sent</a></p></div>`),
       status.store !== 'ok' ? html`<div class="banner bad" role="alert"><p><strong>Store fault:</strong> ${status.store_fault ?? status.store}</p></div>` : '',
       quarantine.length > 0 ? html`<div class="banner" role="status"><p><strong>Quarantine:</strong> ${quarantine.length} message(s) could not be read. <a href="/quarantine">See the quarantine</a></p></div>` : '',
     ];
@@ -28,7 +28,7 @@ ${banners}
 <dt>Readings stored</dt><dd>${info.readings} (${bytesText(info.bytes)} on disk)</dd>
 <dt>Raw readings kept</dt><dd>${info.retention.raw_days} days, then only hourly rollups (kept ${info.retention.rollup_days} days)</dd>
 </dl>
-<p><a href="/devices">See your devices</a></p></section>
+<p><a href="/devices">Show every device</a></p></section>
 <section aria-labelledby="home-left"><h2 id="home-left">Left the house (last 30 days)</h2>
 ${
   vendors.length === 0
@@ -37,7 +37,7 @@ ${
 ${vendors.map((v) => html`<tr><td>${v.vendor}</td><td>${v.in_force ? 'On' : 'Off'}</td><td>${v.summaries_sent}</td><td>${bytesText(v.bytes_sent)}</td><td>${v.last_sent ?? 'never'}</td><td>${v.next_send ?? '—'}</td></tr>`)}
 </tbody></table></div>`
 }
-<p><a href="/sharing">See what is shared and why</a> · <a href="/ledger">Ledger</a></p></section>`;
+<p><a href="/sharing">See what is shared and why</a> · <a href="/ledger">See every send and approval</a></p></section>`;
     return r.page(reply, req, 'Home', 'home', body);
   });
 }

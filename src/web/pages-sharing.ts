@@ -85,7 +85,7 @@ ${
       req,
       `Sent ${name}`,
       'sharing',
-      html`<h1>Summary queued for ${name}</h1><div class="banner ok" role="status"><p>${run.created ? 'A summary was made' : 'The summary of this window was made already'} and is ${run.state}. The ledger shows when the vendor received it.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a> · <a href="/ledger">Ledger</a></p>`,
+      html`<h1>Summary queued for ${name}</h1><div class="banner ok" role="status"><p>${run.created ? 'A summary was made' : 'The summary of this window was made already'} and is ${run.state}. The ledger shows when the vendor received it.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a> · <a href="/ledger">See every send and approval</a></p>`,
     );
   });
 

@@ -164,7 +164,8 @@ export class WebServer implements Service {
       reply.header('Content-Security-Policy', CSP);
       reply.header('X-Content-Type-Options', 'nosniff');
       reply.header('X-Frame-Options', 'DENY');
-      reply.header('Referrer-Policy', 'no-referrer'); // login links carry their token in the URL
+      // Login links carry their token in the URL: no referrer to other sites. (no-referrer would make Chromium send `Origin: null` on our own forms.)
+      reply.header('Referrer-Policy', 'same-origin');
       reply.header('Cross-Origin-Opener-Policy', 'same-origin');
       reply.header('Cross-Origin-Resource-Policy', 'same-origin');
       reply.header('Permissions-Policy', 'camera=(), microphone=(), geolocation=()');
@@ -205,12 +206,12 @@ export class WebServer implements Service {
             csrf: session?.csrf,
             body: html`<h1>${status === 409 ? 'Changed since you looked' : status === 401 ? 'Please log in' : 'That did not work'}</h1>
 <div class="banner bad" role="alert"><p><strong>${code}</strong></p><p>${message}</p></div>
-<p><a href="/">Back to Home</a></p>`,
+<p><a href="/">Back to the start page</a></p>`,
           }),
         );
     });
     app.setNotFoundHandler((req, reply) => {
-      reply.code(404).type('text/html; charset=utf-8').send(layout({ title: 'Not found', body: html`<h1>Not found</h1><p>There is no page at ${req.url.split('?')[0]}.</p><p><a href="/">Home</a></p>` }));
+      reply.code(404).type('text/html; charset=utf-8').send(layout({ title: 'Not found', body: html`<h1>Not found</h1><p>There is no page at ${req.url.split('?')[0]}.</p><p><a href="/">Back to the start page</a></p>` }));
     });
   }
 

@@ -101,7 +101,7 @@ describe('dashboard routes', () => {
       expect(res.headers.get('content-security-policy')).toMatch(/^default-src 'self'/);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('x-frame-options')).toBe('DENY');
-      expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+      expect(res.headers.get('referrer-policy')).toBe('same-origin');
       const text = await res.text();
       if (res.headers.get('content-type')?.startsWith('text/html')) expect(text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     }
