@@ -3,7 +3,7 @@ import { MqttBroker, SqlitePersistence, brokerOptionsFrom, containFailures } fro
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, SOCKET_FILE, systemClock, type Clock, type Logger } from './core/index.js';
 import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
-import { buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
+import { DevicePresence, buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
 import { LoginLinks, WebServer } from './web/index.js';
@@ -101,6 +101,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const sharing = buildSharing(context);
   // The dashboard calls the app and the app mints its login links: the link is made at call time.
   let web: WebServer | null = null;
+  const presence = new DevicePresence({ events });
   const app = buildApp({
     context,
     sharing,
@@ -117,6 +118,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       startedAt,
       broker: () => broker.stats(),
       webUrl: web?.url ?? null,
+      presence: () => presence.snapshot(),
     }),
   });
   if (config.web.enabled) web = new WebServer({ config, call: app.call, logins: new LoginLinks({ clock, ttl: config.web.login_link_ttl }), clock, logger, events });
@@ -143,7 +145,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
 
-  const lifecycle = new Lifecycle([writer, scheduler, broker, forwarder, policyScheduler, admin, ...(web ? [web] : [])]);
+  const lifecycle = new Lifecycle([presence, writer, scheduler, broker, forwarder, policyScheduler, admin, ...(web ? [web] : [])]);
   try {
     await lifecycle.start();
   } catch (err) {

@@ -11,6 +11,7 @@ import { deviceSharingOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
 export { buildSharing, policyJobs, type Sharing } from './sharing.js';
+export { DevicePresence } from './presence.js';
 export { buildMaintenance, specResolver, parseBefore, type InfoResult, type EraseResult, type EraseCountsRow, type CheckResult } from './data.js';
 export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';

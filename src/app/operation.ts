@@ -16,6 +16,8 @@ export interface RuntimeStatus {
   broker?: () => Record<string, unknown>;
   /** The dashboard's URL, when it listens. */
   webUrl?: string | null;
+  /** device id → online, from the status messages heard since start. */
+  presence?: () => Record<string, boolean>;
 }
 
 /** What the running dashboard offers the operations: one-time login links. */

@@ -139,6 +139,16 @@ const WINDOW_WORDS: Record<string, string> = { '1h': 'hourly', '1d': 'daily', '1
 
 /** Per device: which policies select it, for whom, and what they take. */
 export const deviceSharingOperations = {
+  /** device id → online, offline or unknown (no status heard since the gateway started, or no gateway). */
+  'devices.presence': defineOperation({
+    params: noParams,
+    run: ({ context: ctx, runtime }): Record<string, 'online' | 'offline' | 'unknown'> => {
+      const heard = runtime?.().presence?.() ?? {};
+      const out: Record<string, 'online' | 'offline' | 'unknown'> = {};
+      for (const d of ctx.registry.list()) out[d.id] = Object.hasOwn(heard, d.id) ? (heard[d.id] ? 'online' : 'offline') : 'unknown';
+      return out;
+    },
+  }),
   'devices.sharing': defineOperation({
     params: noParams,
     run: ({ sharing: { book } }): Record<string, DeviceSharing[]> => {

@@ -37,7 +37,8 @@ section,.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding
 .table-wrap{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #d0d7de;vertical-align:top}
-td{overflow-wrap:anywhere}
+td{overflow-wrap:break-word}
+code{overflow-wrap:anywhere}
 button,.button{font:inherit;background:#12355b;color:#fff;border:0;border-radius:4px;padding:.45rem .9rem;cursor:pointer;text-decoration:none;display:inline-block}
 button.danger,.button.danger{background:#a40e26}
 button.secondary,.button.secondary{background:#fff;color:#12355b;border:1px solid #12355b}
@@ -51,7 +52,14 @@ dd{margin:0;overflow-wrap:anywhere}
 .chart{width:100%;min-height:240px}
 .muted{color:#57606a}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0}
-@media (max-width:30rem){dl{grid-template-columns:1fr}main{padding:.5rem}}
+@media (max-width:40rem){
+table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+table.stack tr{border:1px solid #d0d7de;border-radius:6px;margin:0 0 .5rem;padding:.25rem .5rem;background:#fff}
+table.stack td{border:0;padding:.15rem 0}
+table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600}
+}
+@media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}main{padding:.5rem}}
 `;
 
 /** The dashboard's one script: charts and live values. Loaded as a file, never inline (CSP). */

@@ -20,22 +20,25 @@ function source(d: { role: string; via: string | null; source: string | null; si
   return d.simulated ? 'native (simulated)' : 'native';
 }
 
+/** In words, never by colour alone. */
+const presenceText = (p: string | undefined) => (p === 'online' ? 'Online' : p === 'offline' ? 'Offline' : 'Status not reported');
+
 const valueText = (v: unknown, unit: string | null) => `${typeof v === 'object' ? JSON.stringify(v) : String(v)}${unit ? ` ${unit}` : ''}`;
 
 /** Devices: the list, one device with live values and charts, add, new password, remove. */
 export function registerDevicePages(r: WebRoutes): void {
   r.app.get('/devices', async (req, reply) => {
-    const [devices, sharing] = await Promise.all([r.call('devices.list'), r.call('devices.sharing')]);
+    const [devices, sharing, presence] = await Promise.all([r.call('devices.list'), r.call('devices.sharing'), r.call('devices.presence')]);
     const rows = await Promise.all(devices.map(async (d) => ({ d, show: await r.call('devices.show', { id: d.id }) })));
     const { csrf } = r.session(req);
     const body = html`<h1>Devices</h1>
 ${
   rows.length === 0
     ? html`<p>No devices yet.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Device</th><th scope="col">Kind</th><th scope="col">Source</th><th scope="col">Last seen</th><th scope="col">Who receives what</th></tr></thead><tbody>
+    : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">Device</th><th scope="col">Kind</th><th scope="col">Source</th><th scope="col">Status</th><th scope="col">Last seen</th><th scope="col">Who receives what</th></tr></thead><tbody>
 ${rows.map(({ d, show }) => {
   const last = show.latest.map((l) => l.ts).sort().at(-1);
-  return html`<tr><td><a href="/devices/${encodeURIComponent(d.id)}">${d.id}</a></td><td>${d.profile ?? d.role}</td><td>${source(d)}</td><td>${last ?? 'never'}</td><td>${badges(Object.hasOwn(sharing, d.id) ? sharing[d.id] : undefined)}</td></tr>`;
+  return html`<tr><td data-label="Device"><a href="/devices/${encodeURIComponent(d.id)}">${d.id}</a></td><td data-label="Kind">${d.profile ?? d.role}</td><td data-label="Source">${source(d)}</td><td data-label="Status">${presenceText(presence[d.id])}</td><td data-label="Last seen">${last ?? 'never'}</td><td data-label="Receives">${badges(Object.hasOwn(sharing, d.id) ? sharing[d.id] : undefined)}</td></tr>`;
 })}
 </tbody></table></div>`
 }
@@ -56,12 +59,12 @@ ${rows.map(({ d, show }) => {
   r.app.get('/devices/:id', async (req, reply) => {
     const { id } = parseInput(idParam, req.params);
     const range = parseInput(z.object({ range: z.enum(RANGES).default('24h') }), req.query).range;
-    const [show, sharing, quarantine] = await Promise.all([r.call('devices.show', { id }), r.call('devices.sharing'), r.call('quarantine', { device: id })]);
+    const [show, sharing, quarantine, presence] = await Promise.all([r.call('devices.show', { id }), r.call('devices.sharing'), r.call('quarantine', { device: id }), r.call('devices.presence')]);
     const { csrf } = r.session(req);
     const metrics = [...new Set(show.latest.filter((l) => typeof l.value === 'number').map((l) => l.metric))];
     const enc = encodeURIComponent(id);
     const body = html`<h1>Device ${id}</h1>
-<p>${show.profile ?? show.role} · ${source(show)} · ${badges(Object.hasOwn(sharing, id) ? sharing[id] : undefined)}</p>
+<p>${show.profile ?? show.role} · ${source(show)} · ${presenceText(presence[id])} · ${badges(Object.hasOwn(sharing, id) ? sharing[id] : undefined)}</p>
 <section aria-labelledby="latest"><h2 id="latest">Latest values</h2>
 ${
   show.latest.length === 0

@@ -4,14 +4,18 @@ import type { WebRoutes } from './routes.js';
 /** Home: what stays home and what left the house. */
 export function registerHomePage(r: WebRoutes): void {
   r.app.get('/', async (req, reply) => {
-    const [status, devices, info, vendors, policies, quarantine] = await Promise.all([
+    const [status, devices, info, vendors, policies, quarantine, presence, verify] = await Promise.all([
       r.call('status'),
       r.call('devices.list'),
       r.call('db.info'),
       r.call('sharing.vendors', {}),
       r.call('policy.list'),
       r.call('quarantine', {}),
+      r.call('devices.presence'),
+      r.call('ledger.verify').catch((err: Error) => ({ ok: false, rows: 0, problem: { seq: null, message: err.message } })),
     ]);
+    const online = Object.values(presence).filter((p) => p === 'online').length;
+    const offline = Object.values(presence).filter((p) => p === 'offline').length;
     const awaiting = policies.filter((p) => p.state === 'unapproved' || p.state === 'changed');
     const failing = vendors.filter((v) => v.failed > 0);
     const banners = [
@@ -24,7 +28,7 @@ export function registerHomePage(r: WebRoutes): void {
 ${banners}
 <section aria-labelledby="home-stays"><h2 id="home-stays">Stays home</h2>
 <dl>
-<dt>Devices</dt><dd>${devices.length} registered, ${status.connected_clients} connected now</dd>
+<dt>Devices</dt><dd>${devices.length} registered: ${online} online, ${offline} offline, ${devices.length - online - offline} not reporting a status</dd>
 <dt>Readings stored</dt><dd>${info.readings} (${bytesText(info.bytes)} on disk)</dd>
 <dt>Raw readings kept</dt><dd>${info.retention.raw_days} days, then only hourly rollups (kept ${info.retention.rollup_days} days)</dd>
 </dl>
@@ -33,10 +37,11 @@ ${banners}
 ${
   vendors.length === 0
     ? html`<p>Nothing. No sharing policy exists, so nothing leaves.</p>`
-    : html`<div class="table-wrap"><table><caption class="muted">Per vendor</caption><thead><tr><th scope="col">Vendor</th><th scope="col">Sharing</th><th scope="col">Summaries sent</th><th scope="col">Bytes</th><th scope="col">Last send</th><th scope="col">Next send</th></tr></thead><tbody>
-${vendors.map((v) => html`<tr><td>${v.vendor}</td><td>${v.in_force ? 'On' : 'Off'}</td><td>${v.summaries_sent}</td><td>${bytesText(v.bytes_sent)}</td><td>${v.last_sent ?? 'never'}</td><td>${v.next_send ?? '—'}</td></tr>`)}
+    : html`<div class="table-wrap"><table class="stack"><caption class="muted">Per vendor</caption><thead><tr><th scope="col">Vendor</th><th scope="col">Sharing</th><th scope="col">Summaries sent</th><th scope="col">Bytes</th><th scope="col">Last send</th><th scope="col">Next send</th></tr></thead><tbody>
+${vendors.map((v) => html`<tr><td data-label="Vendor">${v.vendor}</td><td data-label="Sharing">${v.in_force ? 'On' : 'Off'}</td><td data-label="Summaries sent">${v.summaries_sent}</td><td data-label="Bytes">${bytesText(v.bytes_sent)}</td><td data-label="Last send">${v.last_sent ?? 'never'}</td><td data-label="Next send">${v.next_send ?? '—'}</td></tr>`)}
 </tbody></table></div>`
 }
+<p>Ledger: ${verify.ok ? `verified, ${verify.rows} rows intact` : `NOT verified: ${verify.problem?.message ?? 'broken'}`}</p>
 <p><a href="/sharing">See what is shared and why</a> · <a href="/ledger">See every send and approval</a></p></section>`;
     return r.page(reply, req, 'Home', 'home', body);
   });

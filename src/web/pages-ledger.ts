@@ -20,6 +20,20 @@ const KIND_TEXT: Record<string, string> = {
   'disclosure.dropped': 'Summary deleted unsent',
 };
 
+/** A ledger row's detail for a person: key: value pairs, long hashes shortened, bytes named. */
+function detailText(row: LedgerRow, digests: Map<string, string>): string {
+  const parts: string[] = [];
+  if (row.summary_id && digests.has(row.summary_id)) parts.push(`summary ${digests.get(row.summary_id)!.slice(0, 12)}…`);
+  for (const [k, v] of Object.entries(row.detail)) {
+    if (k === 'body_sha256' || k === 'at') continue;
+    let text = typeof v === 'string' ? v : JSON.stringify(v);
+    if (k === 'bytes' && typeof v === 'number') text = `${v} bytes sent`;
+    if (/^[0-9a-f]{40,}$/.test(text)) text = `${text.slice(0, 12)}…`;
+    parts.push(k === 'bytes' ? text : `${k.replace(/_/g, ' ')}: ${text}`);
+  }
+  return parts.join('; ');
+}
+
 async function filtered(r: WebRoutes, q: unknown): Promise<{ rows: LedgerRow[]; vendor?: string | undefined; kind?: string | undefined }> {
   const f = parseInput(filterSchema, q);
   const all = await r.call('ledger.show', { vendor: f.vendor });
@@ -49,9 +63,9 @@ ${
 ${
   rows.length === 0
     ? html`<p>No ledger rows${vendor || kind ? ' match the filter' : ' yet'}.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">What</th><th scope="col">Vendor</th><th scope="col">Policy</th><th scope="col">Details</th></tr></thead><tbody>
+    : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">What</th><th scope="col">Vendor</th><th scope="col">Policy</th><th scope="col">Details</th></tr></thead><tbody>
 ${[...rows].reverse().map(
-  (row) => html`<tr><td>${row.seq}</td><td>${row.at}</td><td>${KIND_TEXT[row.kind] ?? row.kind}</td><td>${row.vendor ?? ''}</td><td>${row.policy ?? ''}</td><td>${row.summary_id && bytesOf.has(row.summary_id) ? html`summary sha256 <code>${bytesOf.get(row.summary_id)!.slice(0, 16)}…</code> ` : ''}${Object.keys(row.detail).length ? JSON.stringify(row.detail) : ''}</td></tr>`,
+  (row) => html`<tr><td data-label="#">${row.seq}</td><td data-label="When">${row.at}</td><td data-label="What">${KIND_TEXT[row.kind] ?? row.kind}</td><td data-label="Vendor">${row.vendor ?? ''}</td><td data-label="Policy">${row.policy ?? ''}</td><td data-label="Details">${detailText(row, bytesOf)}</td></tr>`,
 )}</tbody></table></div>`
 }`;
   };

@@ -53,6 +53,7 @@ async function publishReadings(password: string): Promise<void> {
       ...[19, 20.2, 21.4, 22.1].map((t, i) => ({ temperature: t, ts: yesterday.plus({ hours: 8 + i }).toMillis() })),
       ...[20.5, 21, 21.5].map((t, i) => ({ temperature: t, ts: now - (3 - i) * 3_600_000 })),
     ];
+    await client.publishAsync('sluice/living/status', 'online', { qos: 1, retain: true });
     for (const p of points) await client.publishAsync('sluice/living/telemetry', JSON.stringify({ ...p, setpoint_heat: 21, humidity: 40 }), { qos: 1 });
   } finally {
     await client.endAsync();
@@ -103,6 +104,7 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Devices' }).click();
     await page.getByRole('heading', { name: 'Devices', level: 1 }).waitFor(VISIBLE);
     await page.getByText('Stays home').first().waitFor(VISIBLE);
+    await page.getByRole('cell', { name: 'Online' }).waitFor(VISIBLE);
     await check(page, 'devices');
     await page.getByRole('link', { name: 'living' }).click();
     await page.getByRole('heading', { name: 'Device living' }).waitFor(VISIBLE);
