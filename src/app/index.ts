@@ -7,7 +7,7 @@ import { ledgerOperations } from './ledger.js';
 import { parseParams, type AppContext, type Operation } from './operation.js';
 import { policyOperations } from './policy.js';
 import { systemOperations } from './system.js';
-import { deviceSharingOperations, webOperations } from './web.js';
+import { deviceSharingOperations, overlayOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
 export { buildSharing, policyJobs, type Sharing } from './sharing.js';
@@ -30,6 +30,7 @@ export const operations = {
   ...systemOperations,
   ...webOperations,
   ...deviceSharingOperations,
+  ...overlayOperations,
 };
 
 type Registry = typeof operations;

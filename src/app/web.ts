@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { SluiceError } from '../core/index.js';
-import { isoInZone, nextRuns } from '../policy/index.js';
+import { SluiceError, type TimeWindow } from '../core/index.js';
+import { isoInZone, lastClosedWindow, nextRuns, type WindowSize } from '../policy/index.js';
 import { defineOperation, noParams, optionalText, params, requiredText, type AppContext } from './operation.js';
 
 const DAY = 86_400_000;
@@ -171,3 +171,65 @@ export const deviceSharingOperations = {
     },
   }),
 };
+
+/** The raw series that stays home beside what the vendor receives of it, per window. */
+export interface OverlayResult {
+  metric: string;
+  unit: string | null;
+  /** The statistic drawn for the vendor's side (the policy's first). */
+  stat: string;
+  raw: { ts: number[]; values: number[] };
+  vendor: { ts: number[]; values: number[] };
+}
+
+/** For the Sharing page's chart. */
+export const overlayOperations = {
+  'policy.overlay': defineOperation({
+    params: params({ name: requiredText('a policy NAME'), windows: z.number({ error: 'windows must be a number' }).int().min(1).max(31).default(7) }),
+    run: ({ context: ctx, sharing: { book, disclosures } }, p): OverlayResult => {
+      const s = book.status(p.name);
+      const e = s.inForce && s.approved ? s.approved.effective : s.current;
+      const rule = e?.rules[0];
+      if (!e || !rule) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} has problems; see sluice policy check ${p.name}`);
+      const tz = ctx.config.timezone;
+      const metric = rule.rule.metrics[0]!;
+      const stat = rule.rule.stats[0]!;
+      const windows: TimeWindow[] = [];
+      let t = ctx.clock.now();
+      for (let i = 0; i < p.windows; i++) {
+        const w = lastClosedWindow(t, rule.rule.window as WindowSize, tz);
+        windows.unshift(w);
+        t = w.start;
+      }
+      const vendor = { ts: [] as number[], values: [] as number[] };
+      for (const w of windows) {
+        let body: { items?: Array<{ rule?: number; metric?: string; stats?: Record<string, unknown> }> };
+        try {
+          body = JSON.parse(disclosures.preview(p.name, `${isoInZone(w.start, tz)}/${isoInZone(w.end, tz)}`).summary.body.toString('utf8')) as typeof body;
+        } catch {
+          continue; // a window the policy cannot summarise sends nothing
+        }
+        const item = body.items?.find((it) => it.rule === rule.index && it.metric === metric);
+        const value = item?.stats ? ownNumber(item.stats, stat) : undefined;
+        if (value === undefined) continue;
+        vendor.ts.push(w.start, w.end - 1);
+        vendor.values.push(value, value);
+      }
+      const raw = { ts: [] as number[], values: [] as number[] };
+      const points = rule.devices
+        .flatMap((id) => ctx.queries.readings({ deviceId: id, metric, since: windows[0]!.start, until: windows.at(-1)!.end, limit: 20_000 }))
+        .filter((r) => typeof r.value === 'number')
+        .sort((a, b) => a.ts - b.ts);
+      for (const r of points) {
+        raw.ts.push(r.ts);
+        raw.values.push(r.value as number);
+      }
+      return { metric, unit: points[0]?.unit ?? null, stat, raw, vendor };
+    },
+  }),
+};
+
+function ownNumber(o: Record<string, unknown>, key: string): number | undefined {
+  const v = Object.hasOwn(o, key) ? o[key] : undefined;
+  return typeof v === 'number' ? v : undefined;
+}

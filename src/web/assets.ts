@@ -75,8 +75,11 @@ export const SLUICE_JS = `
         .then(function(d){
           var status = el.querySelector('.chart-status');
           if (!d.series.length || !d.series[0].ts.length) { if (status) status.textContent = 'No readings in this range.'; return; }
-          if (status) status.textContent = d.series[0].ts.length + ' readings shown.';
-          var xs = d.series[0].ts.map(function(t){ return t / 1000; });
+          if (status) status.textContent = d.series[0].ts.length + ' readings shown' + d.series.slice(1).map(function(s){ return '; ' + s.label + ': ' + (s.ts.length / 2) + ' windows'; }).join('') + '.';
+          var seen = new Set(); var xs = [];
+          d.series.forEach(function(s){ s.ts.forEach(function(t){ if (!seen.has(t)) { seen.add(t); xs.push(t); } }); });
+          xs.sort(function(a, b){ return a - b; });
+          xs = xs.map(function(t){ return t / 1000; });
           var data = [xs];
           var series = [{}];
           var colours = ['#12355b', '#b35900'];

@@ -54,6 +54,13 @@ ${preview.omitted.length > 0 ? html`<p>Left out for too few readings: ${preview.
 <pre>${JSON.stringify(JSON.parse(preview.body), null, 2)}</pre>`
     : html`<p>No preview: ${previewProblem}</p>`
 }</section>
+${
+  explain.version !== null && explain.problems === null
+    ? html`<section aria-labelledby="overlay"><h2 id="overlay">What stays home and what the vendor receives</h2>
+<p>The solid line is every reading, which stays home; the dashed line is the one value per window the vendor gets, for the last 7 windows.</p>
+<div class="chart" data-chart="/api/sharing/${enc}/overlay" role="img" aria-label="Chart: raw readings that stay home against the summary the vendor receives"><div class="plot"></div><p class="chart-status muted">Loading chart…</p></div></section>`
+    : ''
+}
 <section aria-labelledby="sent"><h2 id="sent">Summaries under this policy</h2>
 ${
   summaries.length === 0
@@ -61,6 +68,18 @@ ${
     : html`<div class="table-wrap"><table><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td>${s.window.start} – ${s.window.end}</td><td>${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td>${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
 }</section>`;
     return r.page(reply, req, `Policy ${name}`, 'sharing', body);
+  });
+
+  r.app.get('/api/sharing/:name/overlay', async (req) => {
+    const { name } = parseInput(nameParam, req.params);
+    const o = await r.call('policy.overlay', { name });
+    return {
+      unit: o.unit,
+      series: [
+        { label: `${o.metric}, every reading (stays home)`, ts: o.raw.ts, values: o.raw.values },
+        { label: `${o.metric} ${o.stat} the vendor receives`, ts: o.vendor.ts, values: o.vendor.values },
+      ],
+    };
   });
 
   r.app.post('/sharing/:name/approve', async (req, reply) => {

@@ -118,6 +118,9 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await page.getByRole('link', { name: 'acme' }).click();
     await page.getByRole('heading', { name: 'Policy acme' }).waitFor(VISIBLE);
     await page.getByText('Exactly what the next send would contain').waitFor(VISIBLE);
+    // Yesterday's four readings stay home; the vendor's side is the one daily mean of that window.
+    await page.locator('[data-chart*="overlay"] canvas').first().waitFor(VISIBLE);
+    await page.getByText(/4 readings shown; temperature mean the vendor receives: 1 windows/).waitFor(VISIBLE);
     await check(page, 'policy');
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByRole('heading', { name: 'Approved acme' }).waitFor(VISIBLE);

@@ -49,7 +49,7 @@ afterAll(async () => {
 
 const PAGES = ['/', '/devices', '/devices/living', '/sharing', '/sharing/acme', '/sharing/acme/revoke', '/devices/living/remove', '/ledger', '/ledger.csv', '/ledger.json', '/data', '/quarantine'];
 const POSTS = ['/devices', '/devices/living/passwd', '/devices/living/remove', '/sharing/acme/approve', '/sharing/acme/run', '/sharing/acme/revoke', '/ledger/verify', '/data/erase', '/data/erase/confirm', '/logout'];
-const APIS = ['/api/devices/living/series?metric=temperature', '/api/devices/living/series.csv?metric=temperature', '/events/devices/living'];
+const APIS = ['/api/sharing/acme/overlay', '/api/devices/living/series?metric=temperature', '/api/devices/living/series.csv?metric=temperature', '/events/devices/living'];
 
 describe('dashboard routes', () => {
   it('listens on the loopback port it logged; status --json names the URL', () => {
