@@ -6,7 +6,7 @@ import { POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOpti
 import { DevicePresence, buildApp, buildMaintenance, buildSharing, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder } from './share/index.js';
-import { LoginLinks, WebServer } from './web/index.js';
+import type { WebServer } from './web/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, type ReadingWriterOptions } from './store/index.js';
 
 /** Seams for tests: an injected clock and commit hooks. */
@@ -121,7 +121,11 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       presence: () => presence.snapshot(),
     }),
   });
-  if (config.web.enabled) web = new WebServer({ config, call: app.call, logins: new LoginLinks({ clock, ttl: config.web.login_link_ttl }), clock, logger, events });
+  // Loaded only when the dashboard runs, so CLI commands (which import this file) start quickly.
+  if (config.web.enabled) {
+    const { LoginLinks, WebServer } = await import('./web/index.js');
+    web = new WebServer({ config, call: app.call, logins: new LoginLinks({ clock, ttl: config.web.login_link_ttl }), clock, logger, events });
+  }
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
   const share = config.share;

@@ -1,9 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardUrl, logIn, loginLink, type DashboardClient } from '../helpers/dashboard.js';
-import { addDevice, cli, startGateway, type GatewayChild } from '../helpers/gateway.js';
+import { addDevice, BIN, cli, startGateway, type GatewayChild } from '../helpers/gateway.js';
+import { hashPassword, verifyPassword } from '../../src/devices/index.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 const policyText = (purpose: string) =>
@@ -30,13 +32,14 @@ let dataDir: string;
 let policiesDir: string;
 let env: Record<string, string>;
 let client: DashboardClient;
+const PASSWORD = 'our household password';
 
 beforeAll(async () => {
   // One gateway for the whole file (tmpDir() cleans up per test).
   dataDir = mkdtempSync(join(tmpdir(), 'sluice-'));
   policiesDir = mkdtempSync(join(tmpdir(), 'sluice-pol-'));
   writeFileSync(join(policiesDir, 'acme.yaml'), policyText('Tune my heating'));
-  env = { SLUICE_POLICIES_DIR: policiesDir, ACME_TEST_SECRET: 'k'.repeat(24), SLUICE_METRICS_ENABLED: 'true', SLUICE_TIMEZONE: 'Europe/Berlin' };
+  env = { SLUICE_POLICIES_DIR: policiesDir, ACME_TEST_SECRET: 'k'.repeat(24), SLUICE_METRICS_ENABLED: 'true', SLUICE_TIMEZONE: 'Europe/Berlin', SLUICE_WEB_PASSWORD_HASH: await hashPassword(PASSWORD) };
   gw = await startGateway({ dataDir, env, args: ['--web-port', '0'] });
   base = await dashboardUrl(gw);
   addDevice(dataDir, 'living');
@@ -164,13 +167,25 @@ describe('dashboard routes', () => {
     for (const line of metrics.split('\n').filter((l) => l && !l.startsWith('#'))) expect(line.startsWith('sluice_')).toBe(true);
   });
 
-  it('the password login is off without a password and is rate-limited', async () => {
+  it('the household password logs in; wrong passwords are refused and attempts are rate-limited', async () => {
+    const attempt = (password: string) => fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ password }), headers: { origin: base }, redirect: 'manual' });
+    const right = await attempt(PASSWORD);
+    expect(right.status).toBe(200);
+    const cookie = (right.headers.get('set-cookie') ?? '').split(';')[0]!;
+    expect((await fetch(`${base}/devices`, { headers: { cookie }, redirect: 'manual' })).status).toBe(200);
     const statuses: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      const res = await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ password: 'guess' }), headers: { origin: base }, redirect: 'manual' });
-      statuses.push(res.status);
-    }
-    expect(statuses.slice(0, 10).every((s) => s === 401)).toBe(true);
-    expect(statuses.slice(10)).toEqual([429, 429]);
+    for (let i = 0; i < 11; i++) statuses.push((await attempt('not the password')).status);
+    // 10 attempts a minute per address: the right one above and 9 wrong ones, then refusals.
+    expect(statuses).toEqual([...Array(9).fill(401), 429, 429]);
+    expect((await fetch(`${base}/login`, { method: 'POST', body: new URLSearchParams({ password: PASSWORD }), headers: { origin: 'http://evil.example' } })).status).toBe(403);
+  });
+
+  it('sluice web password prints a hash the gateway accepts', async () => {
+    const r = spawnSync(process.execPath, [BIN, 'web', 'password', '--json'], { input: 'correct horse battery\n', encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    const { password_hash } = JSON.parse(r.stdout) as { password_hash: string };
+    expect(password_hash).toMatch(/^scrypt\$/);
+    expect(await verifyPassword('correct horse battery', password_hash)).toBe(true);
+    expect(spawnSync(process.execPath, [BIN, 'web', 'password'], { input: 'short\n', encoding: 'utf8' }).status).toBe(2);
   });
 });
