@@ -56,7 +56,7 @@ ${
       : html`<div class="banner bad" role="alert" id="verify-result"><p><strong>Chain broken</strong> at row ${verify.problem?.seq ?? '?'}: ${verify.problem?.message ?? ''}</p></div>`
     : ''
 }
-<div class="actions"><form method="post" action="/ledger/verify" class="inline">${csrfField(r.session(req).csrf)}<button type="submit">Verify chain</button></form></div>
+<div class="actions"><form method="post" action="/ledger/verify" class="inline" hx-post="/ledger/verify" hx-target="#main" hx-select="#main" hx-swap="outerHTML">${csrfField(r.session(req).csrf)}<button type="submit">Verify chain</button></form></div>
 <form method="get" action="/ledger" class="card"><label for="f-vendor">Vendor</label><input id="f-vendor" name="vendor" value="${vendor ?? ''}">
 <label for="f-kind">Kind</label><select id="f-kind" name="kind"><option value="">All kinds</option>${['policy', 'disclosure', ...Object.keys(KIND_TEXT)].map((k) => html`<option value="${k}"${k === kind ? html` selected` : ''}>${KIND_TEXT[k] ?? (k === 'policy' ? 'All consent events' : 'All disclosures')}</option>`)}</select>
 <div class="actions"><button type="submit" class="secondary">Filter</button> <a href="/ledger.csv?${qs}">Export CSV</a> <a href="/ledger.json?${qs}">Export JSON</a></div></form>

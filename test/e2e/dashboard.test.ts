@@ -142,6 +142,8 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     }, { timeout: 30_000 }).toBe(1);
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await page.getByText('Chain verified').waitFor(VISIBLE);
+    // htmx swapped the result into the page (no navigation to the POST URL), under the CSP.
+    expect(new URL(page.url()).pathname).toBe('/ledger');
     await check(page, 'ledger');
 
     await page.getByRole('navigation').getByRole('link', { name: 'Sharing' }).click();
