@@ -26,7 +26,11 @@ export interface SeriesResult {
   range: string;
   ts: number[];
   values: number[];
+  /** Before this time (ms) the points are hourly-rollup means, because raw readings were purged; null when all are raw. */
+  rolled_up_before: number | null;
 }
+
+const BUCKET = { '24h': 3_600_000, '7d': 6 * 3_600_000, '30d': DAY } as const;
 
 const RANGES = { '24h': DAY, '7d': 7 * DAY, '30d': 30 * DAY } as const;
 type Range = keyof typeof RANGES;
@@ -109,18 +113,33 @@ export const webOperations = {
         return z.NEVER;
       }),
     }),
-    run: ({ context: ctx }, p): SeriesResult => {
+    run: ({ context: ctx, maintenance }, p): SeriesResult => {
       if (!ctx.registry.get(p.id)) throw new SluiceError('SLUICE_ERR_DEVICE_UNKNOWN', `no device "${p.id}" is registered`);
       const now = ctx.clock.now();
-      const rows = ctx.queries.readings({ deviceId: p.id, metric: p.metric, since: now - RANGES[p.range], limit: 20_000 });
+      const since = now - RANGES[p.range];
+      const rows = ctx.queries.readings({ deviceId: p.id, metric: p.metric, since, limit: 20_000 });
       const points = rows.filter((r) => typeof r.value === 'number').sort((a, b) => a.ts - b.ts);
+      // Raw readings end at the retention horizon; earlier buckets come from the hourly rollups.
+      const rawFrom = points[0]?.ts ?? now;
+      const rolled: Array<{ ts: number; value: number }> = [];
+      let unit = points[0]?.unit ?? null;
+      const step = BUCKET[p.range];
+      for (let from = since - (since % step); from < rawFrom - step; from += step) {
+        for (const r of maintenance.rollups.query({ deviceId: p.id, metric: p.metric, from, to: Math.min(from + step, rawFrom) })) {
+          if (r.stats.count > 0 && typeof r.stats.mean === 'number') {
+            rolled.push({ ts: from + step / 2, value: r.stats.mean });
+            unit ??= r.unit;
+          }
+        }
+      }
       return {
         device: p.id,
         metric: p.metric,
-        unit: points[0]?.unit ?? null,
+        unit,
         range: p.range,
-        ts: points.map((r) => r.ts),
-        values: points.map((r) => r.value as number),
+        rolled_up_before: rolled.length > 0 ? rawFrom : null,
+        ts: [...rolled.map((r) => r.ts), ...points.map((r) => r.ts)],
+        values: [...rolled.map((r) => r.value), ...points.map((r) => r.value as number)],
       };
     },
   }),

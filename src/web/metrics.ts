@@ -2,7 +2,7 @@ import { Gauge, Registry } from 'prom-client';
 import type { Call } from '../app/index.js';
 
 /**
- * Prometheus metrics read from the application layer at scrape time. [PRIV-5] no label names a
+ * Prometheus metrics read from the application layer at scrape time. [PRIV-11] no label names a
  * device, topic, client or room, and no reading value is exported: only counts, bytes and times.
  */
 export function buildMetrics(call: Call): Registry {
