@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardUrl, logIn, loginLink, type DashboardClient } from '../helpers/dashboard.js';
-import { addDevice, BIN, cli, startGateway, type GatewayChild } from '../helpers/gateway.js';
+import { addDevice, BIN, cli, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
 import { hashPassword, verifyPassword } from '../../src/devices/index.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
@@ -33,6 +33,7 @@ let policiesDir: string;
 let env: Record<string, string>;
 let client: DashboardClient;
 const PASSWORD = 'our household password';
+let livingPassword: string;
 
 beforeAll(async () => {
   // One gateway for the whole file (tmpDir() cleans up per test).
@@ -42,7 +43,7 @@ beforeAll(async () => {
   env = { SLUICE_POLICIES_DIR: policiesDir, ACME_TEST_SECRET: 'k'.repeat(24), SLUICE_METRICS_ENABLED: 'true', SLUICE_TIMEZONE: 'Europe/Berlin', SLUICE_WEB_PASSWORD_HASH: await hashPassword(PASSWORD) };
   gw = await startGateway({ dataDir, env, args: ['--web-port', '0'] });
   base = await dashboardUrl(gw);
-  addDevice(dataDir, 'living');
+  livingPassword = addDevice(dataDir, 'living');
   client = await logIn(base, loginLink(dataDir, env));
 }, 60_000);
 afterAll(async () => {
@@ -187,5 +188,28 @@ describe('dashboard routes', () => {
     expect(password_hash).toMatch(/^scrypt\$/);
     expect(await verifyPassword('correct horse battery', password_hash)).toBe(true);
     expect(spawnSync(process.execPath, [BIN, 'web', 'password'], { input: 'short\n', encoding: 'utf8' }).status).toBe(2);
+  });
+
+  it('streams the latest values of a device over server-sent events when its readings commit', async () => {
+    const res = await client.get('/events/devices/living', { accept: 'text/event-stream' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = async (until: RegExp) => {
+      while (!until.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended: ${text}`);
+        text += Buffer.from(value).toString('utf8');
+      }
+    };
+    await read(/: connected/);
+    const mqtt = await connectClient(gw.port, { username: 'living', password: livingPassword, clientId: 'living-sse' });
+    await mqtt.publishAsync('sluice/living/telemetry', JSON.stringify({ temperature: 21.5 }), { qos: 1 });
+    await mqtt.endAsync();
+    await read(/event: latest\ndata: .*\n\n/);
+    const data = JSON.parse(/event: latest\ndata: (.*)\n\n/.exec(text)![1]!) as Array<{ key: string; text: string }>;
+    expect(data.find((r) => r.key === 'temperature')?.text).toMatch(/^21\.5 °C at /);
+    await reader.cancel();
   });
 });
