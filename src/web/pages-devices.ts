@@ -87,7 +87,7 @@ ${quarantine.length === 0 ? html`<p>No messages from this device were refused.</
 <section aria-labelledby="device-manage"><h2 id="device-manage">Manage</h2>
 <div class="actions">
 <form method="post" action="/devices/${enc}/passwd" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">New password</button></form>
-<a class="button danger" href="/devices/${enc}/remove">Remove device</a>
+<form method="get" action="/devices/${enc}/remove" class="inline"><button type="submit" class="danger">Remove device</button></form>
 </div></section>`;
     return r.page(reply, req, `Device ${id}`, 'devices', body);
   });

@@ -15,7 +15,7 @@ const KIND_TEXT: Record<string, string> = {
   'policy.changed': 'Policy file changed',
   'policy.expired': 'Policy expired',
   'disclosure.attempted': 'Send attempted',
-  'disclosure.acknowledged': 'Summary received by vendor',
+  'disclosure.acknowledged': 'Summary sent and received by vendor',
   'disclosure.failed': 'Send failed',
   'disclosure.dropped': 'Summary deleted unsent',
 };

@@ -44,7 +44,7 @@ ${
     ? html`<form method="post" action="/sharing/${enc}/approve" class="inline">${csrfField(csrf)}<input type="hidden" name="version" value="${explain.version ?? ''}"><button type="submit">Approve</button></form>`
     : ''
 }
-${row?.in_force ? html`<form method="post" action="/sharing/${enc}/run" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">Send now</button></form><a class="button danger" href="/sharing/${enc}/revoke">Revoke</a>` : ''}
+${row?.in_force ? html`<form method="post" action="/sharing/${enc}/run" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">Run now (send the latest summary)</button></form><form method="get" action="/sharing/${enc}/revoke" class="inline"><button type="submit" class="danger">Revoke</button></form>` : ''}
 </div></section>
 <section aria-labelledby="preview"><h2 id="preview">Exactly what the next send would contain</h2>
 ${

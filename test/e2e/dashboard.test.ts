@@ -125,7 +125,7 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Approve' }).click();
     await page.getByRole('heading', { name: 'Approved acme' }).waitFor(VISIBLE);
     await page.getByRole('link', { name: 'Back to acme' }).click();
-    await page.getByRole('button', { name: 'Send now' }).click();
+    await page.getByRole('button', { name: 'Run now' }).click();
     await page.getByRole('heading', { name: 'Summary queued for acme' }).waitFor(VISIBLE);
 
     await vendor.waitFor((v) => v.deliveries().length === 1, 30_000);
@@ -138,7 +138,7 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     // The vendor answered; the acknowledgement row commits right after, so look again until it shows.
     await expect.poll(async () => {
       await page.reload();
-      return page.getByRole('cell', { name: 'Summary received by vendor' }).count();
+      return page.getByRole('cell', { name: 'Summary sent and received by vendor' }).count();
     }, { timeout: 30_000 }).toBe(1);
     await page.getByRole('button', { name: 'Verify chain' }).click();
     await page.getByText('Chain verified').waitFor(VISIBLE);
@@ -148,7 +148,7 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
 
     await page.getByRole('navigation').getByRole('link', { name: 'Sharing' }).click();
     await page.getByRole('link', { name: 'acme' }).click();
-    await page.getByRole('link', { name: 'Revoke' }).click();
+    await page.getByRole('button', { name: 'Revoke' }).click();
     await page.getByRole('heading', { name: 'Revoke acme?' }).waitFor(VISIBLE);
     await check(page, 'revoke-confirm');
     await page.getByRole('button', { name: 'Yes, revoke acme' }).click();
