@@ -3,12 +3,13 @@ import { ExternalBrokerClient, HomeAssistantDiscovery, MqttBroker, SqlitePersist
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, NO_TEST_SEAMS, SOCKET_FILE, systemClock, testSeamsFromEnv, type Clock, type Logger, type TestSeams } from './core/index.js';
 import { BridgeReader, POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
-import { buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, policyJobs, type GatewayContext } from './app/index.js';
+import { DevicePresence, buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
 import { PausingSink } from './consent/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, hotPathFrom, writerOptionsFrom, type ReadingWriterOptions } from './store/index.js';
+import type { WebServer } from './web/index.js';
 
 /** Seams for tests: an injected clock, commit hooks and the faults only a test may cause. */
 export interface GatewayOverrides {
@@ -108,7 +109,9 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   // Intents: drafted from readings, sent and answered outbound only; nothing from a vendor reaches the broker.
   const intents = new IntentService({ book: intentBook(context, sharing), clock, logger, events, latestOf: latestOf(context), options: intentOptionsFrom(config) });
 
-  // The application layer, served on the admin socket.
+  // The application layer, served on the admin socket and the dashboard; the app mints the dashboard's login links at call time.
+  let web: WebServer | null = null;
+  const presence = new DevicePresence({ events });
   const app = buildApp({
     context,
     sharing,
@@ -116,6 +119,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     writer,
     scheduler,
     testHooks: seams.hooks,
+    ...(config.web.enabled ? { web: { loginLink: () => web!.loginLink() } } : {}),
     runtime: () => ({
       mqttPort: broker ? broker.port : null,
       connectedClients: broker ? broker.connectedClients : 0,
@@ -124,15 +128,22 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       startedAt,
       ...(broker ? { broker: () => broker.stats() } : {}),
       ...(external ? { external: () => external.status() } : {}),
+      webUrl: web?.url ?? null,
+      presence: () => presence.snapshot(),
     }),
   });
+  // Loaded only when the dashboard runs, so CLI commands (which import this file) start quickly.
+  if (config.web.enabled) {
+    const { LoginLinks, WebServer } = await import('./web/index.js');
+    web = new WebServer({ config, call: app.call, logins: new LoginLinks({ clock, ttl: config.web.login_link_ttl }), clock, logger, events });
+  }
   const admin = new AdminSocketServer({ path: join(config.data_dir, SOCKET_FILE), operations: app.handlers, logger });
 
   // Home Assistant hears of Sluice's own devices (opt-in); only the embedded broker can announce them.
   const homeassistant = config.homeassistant.discovery && broker
     ? [new HomeAssistantDiscovery({ bus: broker, devices: () => registry.list(), profiles, events, logger, prefix: config.homeassistant.prefix })]
     : [];
-  const lifecycle = new Lifecycle([writer, scheduler, broker ?? external!, ...homeassistant, forwarder, policyScheduler, intents, admin]);
+  const lifecycle = new Lifecycle([presence, writer, scheduler, broker ?? external!, ...homeassistant, forwarder, policyScheduler, intents, admin, ...(web ? [web] : [])]);
   try {
     await lifecycle.start();
   } catch (err) {

@@ -12,9 +12,11 @@ import { policyOperations } from './policy.js';
 import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
 import { intentOperations } from './intents.js';
+import { deviceSharingOperations, overlayOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
 export { buildSharing, policyJobs, type Sharing } from './sharing.js';
+export { DevicePresence } from './presence.js';
 export { buildMaintenance, specResolver, parseBefore, type InfoResult, type EraseResult, type EraseCountsRow, type CheckResult } from './data.js';
 export type { DeviceRow, DeviceCredentials } from './devices.js';
 export type { PolicyRow, ExplainResult } from './policy.js';
@@ -26,7 +28,8 @@ export { intentBook, latestOf } from './intents.js';
 export type { MosquittoConfigResult } from './mosquitto.js';
 export { restoreBackup, type BackupResult, type RestoreResult } from './backup.js';
 export { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
-export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus } from './operation.js';
+export type { VendorOverview, SeriesResult, DeviceSharing } from './web.js';
+export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus, type WebRuntime } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
 export const operations = {
@@ -41,6 +44,9 @@ export const operations = {
   ...intentOperations,
   ...mosquittoOperations,
   ...backupOperations,
+  ...webOperations,
+  ...deviceSharingOperations,
+  ...overlayOperations,
 };
 
 type Registry = typeof operations;

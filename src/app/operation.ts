@@ -16,6 +16,16 @@ export interface RuntimeStatus {
   broker?: () => Record<string, unknown>;
   /** External-broker mode: the client's connection to the household's broker. */
   external?: () => { url: string; client_id: string; connected: boolean; last_error: string | null; reconnects: number };
+  /** The dashboard's URL, when it listens. */
+  webUrl?: string | null;
+  /** device id → online, from the status messages heard since start. */
+  presence?: () => Record<string, boolean>;
+}
+
+/** What the running dashboard offers the operations: one-time login links. */
+export interface WebRuntime {
+  /** A fresh single-use login URL. */
+  loginLink(): string;
 }
 
 /** What every operation runs against: the context, the one Sharing, and what a running gateway adds. */
@@ -27,6 +37,8 @@ export interface AppContext {
   runtime?: () => RuntimeStatus;
   writer?: ReadingWriter;
   scheduler?: Scheduler;
+  /** Present only while the gateway serves the dashboard. */
+  web?: WebRuntime;
   /** TEST ONLY (SLUICE_TEST_HOOKS=1): enables the operations marked testOnly. */
   testHooks?: boolean;
 }

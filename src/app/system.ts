@@ -11,6 +11,8 @@ export interface StatusResult {
   started_at: string | null;
   devices: number;
   data_dir: string;
+  /** The dashboard's URL while the gateway serves it. */
+  web_url: string | null;
   broker?: Record<string, unknown>;
   /** `embedded` (Sluice's own broker) or `external` (a client of the household's broker). */
   broker_mode: 'embedded' | 'external';
@@ -36,6 +38,7 @@ export const systemOperations = {
         started_at: rt ? new Date(rt.startedAt).toISOString() : null,
         devices: ctx.registry.list().length,
         data_dir: ctx.config.data_dir,
+        web_url: rt?.webUrl ?? null,
         ...(rt?.broker ? { broker: rt.broker() } : {}),
         broker_mode: ctx.config.broker.mode,
         ...(rt?.external ? { external: rt.external() } : {}),

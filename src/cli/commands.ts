@@ -13,6 +13,7 @@ import { intentCommands } from './commands-intents.js';
 import { mosquittoCommands } from './commands-mosquitto.js';
 import { backupCommands } from './commands-backup.js';
 import { deviceCommands } from './commands-devices.js';
+import { webCommands } from './commands-web.js';
 
 const json = { json: { type: 'boolean' } } as const;
 
@@ -38,9 +39,9 @@ function printCredentials(print: (t: string) => void, r: DeviceCredentials, asJs
 export const commands: Command[] = [
   {
     name: 'start',
-    usage: 'start [--mqtt-port N] [--mqtt-host ADDR] [--data DIR] [--config FILE]',
+    usage: 'start [--mqtt-port N] [--mqtt-host ADDR] [--web-port N] [--data DIR] [--config FILE]',
     summary: 'Run the gateway in the foreground until Ctrl-C (SIGINT) or SIGTERM.',
-    options: { 'mqtt-port': { type: 'string' }, 'mqtt-host': { type: 'string' } },
+    options: { 'mqtt-port': { type: 'string' }, 'mqtt-host': { type: 'string' }, 'web-port': { type: 'string' } },
     args: 0,
     async run({ config, flags }) {
       const cfg = config();
@@ -184,4 +185,5 @@ export const commands: Command[] = [
   ...mosquittoCommands,
   ...backupCommands,
   ...deviceCommands,
+  ...webCommands,
 ];

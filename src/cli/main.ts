@@ -78,6 +78,11 @@ function configFlags(flags: Record<string, string | boolean | undefined>): Recor
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SluiceError('SLUICE_ERR_USAGE', `--mqtt-port must be a port number 0–65535; got "${flags['mqtt-port']}"`);
     out['mqtt.port'] = port;
   }
+  if (typeof flags['web-port'] === 'string') {
+    const port = Number(flags['web-port']);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SluiceError('SLUICE_ERR_USAGE', `--web-port must be a port number 0–65535; got "${flags['web-port']}"`);
+    out['web.port'] = port;
+  }
   if (typeof flags['mqtt-host'] === 'string') out['mqtt.host'] = flags['mqtt-host'];
   return out;
 }

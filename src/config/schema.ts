@@ -182,6 +182,33 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** The household dashboard, served by the gateway itself. */
+    web: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Loopback by default: the dashboard shows everything the house holds. */
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(8420),
+        /** scrypt hash (`scrypt$N$r$p$salt$hash`, from `sluice web password`) of the household password for logging in from another device; empty: login links only. */
+        password_hash: z.string().default(''),
+        /** A file holding that hash instead (relative to the working directory). */
+        password_file: z.string().default(''),
+        session_ttl: duration.default(12 * 3_600_000),
+        login_link_ttl: duration.default(10 * 60_000),
+        /** Password attempts per client address per minute. */
+        login_attempts_per_minute: z.number().int().min(1).default(10),
+        tls: z
+          .object({
+            cert_file: z.string().default(''),
+            key_file: z.string().default(''),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    /** Prometheus metrics on the dashboard's GET /metrics. */
+    metrics: z.object({ enabled: z.boolean().default(false) }).strict().prefault({}),
     broker: z
       .object({
         /** `external`: Sluice is a client of the household's own broker (Mosquitto) and runs no listener of its own. */

@@ -241,6 +241,22 @@ export const errorCatalogue = {
     meaning: 'Restoring would replace existing files (the database, policies or profiles); nothing was changed.',
     fix: 'Make sure you mean to replace them (take a backup of the current state first), then run again with `--yes`.',
   },
+  // Household dashboard (web)
+  SLUICE_ERR_WEB_UNAUTHENTICATED: {
+    exit: 2,
+    meaning: 'A dashboard page or call was made without a valid session, or a login link was used twice, expired, or a password was wrong.',
+    fix: 'Run `sluice web login` on the gateway and open the link it prints (each link works once, for 10 minutes).',
+  },
+  SLUICE_ERR_WEB_FORBIDDEN: {
+    exit: 2,
+    meaning: 'A dashboard change was refused: its security (CSRF) token was missing or stale, or it came from another origin.',
+    fix: 'Reload the dashboard page and do it again from there.',
+  },
+  SLUICE_ERR_WEB_RATE_LIMITED: {
+    exit: 2,
+    meaning: 'Too many dashboard login attempts came from one address within a minute.',
+    fix: 'Wait a minute, then log in again with the right password or a fresh login link.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

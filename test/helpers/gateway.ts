@@ -42,6 +42,8 @@ export async function startGateway(options: StartOptions): Promise<GatewayChild>
       SLUICE_DEVICES_DIR: options.devicesDir ?? DEVICES_DIR,
       SLUICE_POLICIES_DIR: join(ROOT, 'policies'),
       SLUICE_LOG_LEVEL: 'debug',
+      // Many gateways run at once in the suite: each dashboard takes a free port.
+      SLUICE_WEB_PORT: '0',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

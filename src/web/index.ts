@@ -1,0 +1,2 @@
+export { WebServer, statusOf, type WebServerDeps } from './server.js';
+export { LoginLinks, Sessions, AttemptLimiter } from './auth.js';

@@ -1,0 +1,133 @@
+import { z } from 'zod';
+import { csrfField, html } from './html.js';
+import { parseInput, type WebRoutes } from './routes.js';
+
+const nameParam = z.object({ name: z.string().min(1).max(64) });
+
+/** Sharing: each policy in plain language, approve (with its version hash), preview, run, revoke. */
+export function registerSharingPages(r: WebRoutes): void {
+  r.app.get('/sharing', async (req, reply) => {
+    const policies = await r.call('policy.list');
+    const body = html`<h1>Sharing</h1>
+<p>Nothing leaves the house unless you approve a policy here. Each policy names one vendor, what it receives and how often.</p>
+${
+  policies.length === 0
+    ? html`<p>There are no sharing policies.</p>`
+    : html`<ul>${policies.map((p) => html`<li class="card"><h2><a href="/sharing/${encodeURIComponent(p.name)}">${p.name}</a></h2><p>Vendor: ${p.vendor ?? 'unknown'} · State: <strong>${p.state_text}</strong>${p.next_run ? ` · next send ${p.next_run}` : ''}</p></li>`)}</ul>`
+}`;
+    return r.page(reply, req, 'Sharing', 'sharing', body);
+  });
+
+  r.app.get('/sharing/:name', async (req, reply) => {
+    const { name } = parseInput(nameParam, req.params);
+    const explain = await r.call('policy.explain', { name });
+    const [list, summaries] = await Promise.all([r.call('policy.list'), r.call('policy.summaries', { name })]);
+    const row = list.find((p) => p.name === name);
+    let preview: Awaited<ReturnType<typeof r.call<'policy.preview'>>> | null = null;
+    let previewProblem: string | null = null;
+    try {
+      preview = await r.call('policy.preview', { name });
+    } catch (err) {
+      previewProblem = (err as Error).message;
+    }
+    const { csrf } = r.session(req);
+    const enc = encodeURIComponent(name);
+    const canApprove = explain.version !== null && explain.problems === null && (explain.state !== 'approved' || explain.version !== explain.approved_version);
+    const body = html`<h1>Policy ${name}</h1>
+<p>State: <strong>${explain.state_text}</strong>${row?.vendor ? html` · Vendor: ${row.vendor}` : ''}</p>
+${explain.problems ? html`<div class="banner bad" role="alert"><p>This policy has problems and cannot be approved:</p><pre>${explain.problems}</pre></div>` : ''}
+<section aria-labelledby="plain"><h2 id="plain">In plain language</h2><pre>${explain.text}</pre></section>
+${explain.changes.length > 0 ? html`<section aria-labelledby="changes"><h2 id="changes">What changed since approval</h2><ul>${explain.changes.map((c) => html`<li>${c}</li>`)}</ul></section>` : ''}
+<section aria-labelledby="decide"><h2 id="decide">Your decision</h2><div class="actions">
+${
+  canApprove
+    ? html`<form method="post" action="/sharing/${enc}/approve" class="inline">${csrfField(csrf)}<input type="hidden" name="version" value="${explain.version ?? ''}"><button type="submit">Approve</button></form>`
+    : ''
+}
+${row?.in_force ? html`<form method="post" action="/sharing/${enc}/run" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">Run now (send the latest summary)</button></form><form method="get" action="/sharing/${enc}/revoke" class="inline"><button type="submit" class="danger">Revoke</button></form>` : ''}
+</div></section>
+<section aria-labelledby="preview"><h2 id="preview">Exactly what the next send would contain</h2>
+${
+  preview
+    ? html`<p>Window ${preview.window.start} to ${preview.window.end} (${preview.basis === 'approved' ? 'the approved version' : 'the version awaiting approval'}).</p>
+${preview.omitted.length > 0 ? html`<p>Left out for too few readings: ${preview.omitted.map((o) => `${o.metric} (${o.samples} of ${o.min_samples})`).join(', ')}</p>` : ''}
+${preview.body === null ? html`<p>Nothing would be sent for this window: ${preview.message}</p>` : html`<pre>${JSON.stringify(JSON.parse(preview.body), null, 2)}</pre>`}`
+    : html`<p>No preview: ${previewProblem}</p>`
+}</section>
+${
+  explain.version !== null && explain.problems === null
+    ? html`<section aria-labelledby="overlay"><h2 id="overlay">What stays home and what the vendor receives</h2>
+<p>The solid line is every reading, which stays home; the dashed line is the one value per window the vendor gets, for the last 7 windows.</p>
+<div class="chart" data-chart="/api/sharing/${enc}/overlay" role="img" aria-label="Chart: raw readings that stay home against the summary the vendor receives"><div class="plot"></div><p class="chart-status muted">Loading chart…</p></div></section>`
+    : ''
+}
+<section aria-labelledby="sent"><h2 id="sent">Summaries under this policy</h2>
+${
+  summaries.length === 0
+    ? html`<p>None yet.</p>`
+    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td>${s.window.start} – ${s.window.end}</td><td>${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td>${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
+}</section>`;
+    return r.page(reply, req, `Policy ${name}`, 'sharing', body);
+  });
+
+  r.app.get('/api/sharing/:name/overlay', async (req) => {
+    const { name } = parseInput(nameParam, req.params);
+    const o = await r.call('policy.overlay', { name });
+    return {
+      unit: o.unit,
+      series: [
+        { label: `${o.metric}, every reading (stays home)`, ts: o.raw.ts, values: o.raw.values },
+        { label: `${o.metric} ${o.stat} the vendor receives`, ts: o.vendor.ts, values: o.vendor.values },
+      ],
+    };
+  });
+
+  r.app.post('/sharing/:name/approve', async (req, reply) => {
+    const { name } = parseInput(nameParam, req.params);
+    const { version } = parseInput(z.object({ version: z.string({ error: 'the form carries the version you reviewed' }).regex(/^[0-9a-f]{8,128}$/, { error: 'version must be the hash shown on the page' }) }), req.body);
+    // The book refuses with SLUICE_ERR_POLICY_STALE_REVIEW (409) when the file changed after the page was drawn.
+    const r2 = await r.call('policy.approve', { name, hash: version });
+    return r.page(
+      reply,
+      req,
+      `Approved ${name}`,
+      'sharing',
+      html`<h1>Approved ${name}</h1><div class="banner ok" role="status"><p>Version ${r2.version.slice(0, 12)} is approved. It sends on its schedule; every send is on the ledger.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
+    );
+  });
+
+  r.app.post('/sharing/:name/run', async (req, reply) => {
+    const { name } = parseInput(nameParam, req.params);
+    const run = await r.call('policy.run', { name });
+    return r.page(
+      reply,
+      req,
+      `Sent ${name}`,
+      'sharing',
+      html`<h1>Summary queued for ${name}</h1><div class="banner ok" role="status"><p>${run.created ? 'A summary was made' : 'The summary of this window was made already'} and is ${run.state}. The ledger shows when the vendor received it.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a> · <a href="/ledger">See every send and approval</a></p>`,
+    );
+  });
+
+  r.app.get('/sharing/:name/revoke', async (req, reply) => {
+    const { name } = parseInput(nameParam, req.params);
+    await r.call('policy.explain', { name });
+    const enc = encodeURIComponent(name);
+    const body = html`<h1>Revoke ${name}?</h1>
+<p>Nothing more is sent under this policy. Summaries queued but not yet sent are deleted unsent. What was sent already stays on the ledger.</p>
+<div class="actions"><form method="post" action="/sharing/${enc}/revoke" class="inline">${csrfField(r.session(req).csrf)}<button type="submit" class="danger">Yes, revoke ${name}</button></form>
+<a class="button secondary" href="/sharing/${enc}">Cancel</a></div>`;
+    return r.page(reply, req, `Revoke ${name}`, 'sharing', body);
+  });
+
+  r.app.post('/sharing/:name/revoke', async (req, reply) => {
+    const { name } = parseInput(nameParam, req.params);
+    const rv = await r.call('policy.revoke', { name });
+    return r.page(
+      reply,
+      req,
+      `Revoked ${name}`,
+      'sharing',
+      html`<h1>Revoked ${name}</h1><div class="banner ok" role="status"><p>Nothing more is sent under ${name}. ${rv.dropped} queued summar${rv.dropped === 1 ? 'y was' : 'ies were'} deleted unsent.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
+    );
+  });
+}
