@@ -7,7 +7,7 @@ import { DB_FILE, DataDirLock, SluiceError, ensureDataDir, type Clock, type Logg
 import { POISON_FILE } from '../ingest/index.js';
 import { LEDGER_HEAD_FILE, writeFileAtomic } from '../ledger/index.js';
 import { GATEWAY_SECRET_FILE } from '../share/index.js';
-import { quickCheck } from '../store/index.js';
+import { HOT_LOG_DIR, quickCheck } from '../store/index.js';
 import { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 import { allMigrations, openContext } from './context.js';
 import { defineOperation, flag, params } from './operation.js';
@@ -35,8 +35,13 @@ export const backupOperations = {
       passphrase: z.string().min(8, { error: 'the passphrase must have at least 8 characters' }).optional(),
       configOnly: flag('--config-only'),
     }),
-    run: async ({ context: ctx }, p): Promise<BackupResult> => {
+    run: async ({ context: ctx, writer }, p): Promise<BackupResult> => {
       const { config } = ctx;
+      // Readings still in the hot log are sealed into the database first, so the copy holds every acknowledged reading.
+      if (!p.configOnly) {
+        if (writer?.durability) writer.seal();
+        else ctx.hot.seal(ctx.db);
+      }
       const tmp = `${p.file}.db-tmp-${process.pid}`;
       let manifest: Omit<BackupManifest, 'files' | 'format'>;
       let dbBytes: Buffer;
@@ -152,8 +157,9 @@ export async function restoreBackup(
       }
       written.push(t.to);
     }
-    // Its message belonged to the replaced database.
+    // Its message, and the unsealed readings of the hot log, belonged to the replaced database.
     rmSync(join(config.data_dir, POISON_FILE), { force: true });
+    rmSync(join(config.data_dir, HOT_LOG_DIR), { recursive: true, force: true });
   } finally {
     lock.release();
   }

@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import { addDevice, connectClient, startGateway } from '../helpers/gateway.js';
@@ -34,6 +36,11 @@ describe('broker state survives a gateway restart', () => {
     await device.publishAsync('sluice/kitchen-plug/telemetry', '{"power": 10}', { qos: 1 });
     await device.publishAsync('sluice/kitchen-plug/telemetry', '{"power": 11}', { qos: 1 });
     device.end(true);
+    // aedes writes a persistent session's queue after the PUBACK: wait until both are on disk, so
+    // the kill tests what survives a restart and not the race before the enqueue.
+    const db = new Database(join(dataDir, 'sluice.db'), { readonly: true });
+    await until(() => (db.prepare('SELECT COUNT(*) AS n FROM broker_outgoing').get() as { n: number }).n >= 2);
+    db.close();
     await gw.kill();
 
     gw = await startGateway({ dataDir });

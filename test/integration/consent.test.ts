@@ -63,6 +63,11 @@ describe('a household with two adults, a teenager and a guest room', () => {
       ['Gia', [], ['guest-room']],
     ]);
 
+    // Yesterday's readings, so the window has something to send (an empty window sends nothing; the household floor is 3 readings).
+    const living = await connectClient(gw.port, { username: 'living', password: passwords.get('living')!, clientId: 'living-seed' });
+    for (const h of [6, 12, 18]) await living.publishAsync('sluice/living/telemetry', JSON.stringify({ temperature: 20 + h / 6, ts: day(1).plus({ hours: h }).toMillis() }), { qos: 1 });
+    await living.endAsync();
+
     // One adult is not enough: silence is never consent.
     expect(run(['policy', 'approve', 'acme', '--yes']).stderr).toContain('SLUICE_ERR_MEMBER_REQUIRED');
     expect(ok(['policy', 'approve', 'acme', '--yes', '--as', 'Ana'])).toContain('waiting for Ben');
