@@ -1,3 +1,4 @@
+import { topicMatches } from '../core/index.js';
 import { bridgeNamespace, type DeviceRecord } from '../devices/index.js';
 
 /**
@@ -44,17 +45,6 @@ export function canSubscribe(who: DeviceRecord, filter: string, householdDeny: r
   }
 }
 
-/** MQTT topic filter match ([MQTT-4.7.1]): `+` one level, `#` the rest (and the parent). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
 
 /** True when every topic the filter can match lies at or below base (wildcards only below it). */
 function filterWithin(filter: string, base: string): boolean {

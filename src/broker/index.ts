@@ -12,4 +12,3 @@ export { ExternalBrokerClient, NATIVE_FILTERS, externalBrokerOptionsFrom, type E
 export { routeTopic, bridgeRoute, type TopicRoute, type BridgeRoute } from './route.js';
 export { hasLogin, mosquittoAcl, mosquittoPasswordLine } from './mosquitto-config.js';
 export { HomeAssistantDiscovery, discoveryConfig, type DiscoveryBus } from './ha-discovery.js';
-export { topicMatches } from './acl.js';

@@ -1,5 +1,5 @@
 import { bridgeNamespace, isConvention, type DeviceRecord, type DeviceRegistry } from '../devices/index.js';
-import { topicMatches } from './acl.js';
+import { topicMatches } from '../core/index.js';
 
 /** Who a message on a topic belongs to, for ingest: a device in its own namespace, or a bridge and (maybe) the device behind it. */
 export type TopicRoute = { kind: 'device'; device: DeviceRecord } | BridgeRoute;

@@ -1,3 +1,4 @@
+import { topicMatches } from '../core/index.js';
 export type JsonObject = Record<string, unknown>;
 
 export function isObject(v: unknown): v is JsonObject {
@@ -42,17 +43,6 @@ export function ignored(why: string) {
   return { kind: 'ignored' as const, why };
 }
 
-/** MQTT filter match with '+' and '#' ([MQTT-4.7.1]); used for namespace checks. */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === '#') return true;
-    if (i >= t.length) return false;
-    if (f[i] !== '+' && f[i] !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
 
 export function inNamespace(namespace: readonly string[], topic: string): boolean {
   return namespace.some((f) => topicMatches(f, topic));

@@ -11,3 +11,4 @@ export { ensureDataDir, lockHolder, DataDirLock, LOCK_FILE, SOCKET_FILE, DB_FILE
 export { AdminSocketServer, callAdmin, type AdminHandler, type AdminOperations } from './admin-socket.js';
 export { ownValue, setOwn } from './own.js';
 export { testSeamsFromEnv, NO_TEST_SEAMS, type TestSeams } from './test-seams.js';
+export { topicMatches } from './topic.js';

@@ -1,13 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { loadYamlFile } from '../config/index.js';
+import { loadYamlFile, vendorEndpoint } from '../config/index.js';
 import { SluiceError, isSluiceError, tryParseDuration } from '../core/index.js';
 
-/** True for hosts that never leave this machine: 127.0.0.0/8, ::1, localhost. */
-export function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '[::1]' || hostname === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
 
 const duration = z.string().transform((text, ctx) => {
   const ms = tryParseDuration(text);
@@ -18,19 +14,7 @@ const duration = z.string().transform((text, ctx) => {
   return ms;
 });
 
-const endpoint = z.string().superRefine((text, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `expected an https:// URL, got "${text}"` });
-    return;
-  }
-  // [PRIV-7] intents travel only over verified TLS; plain http only to this machine (tests, the example receiver).
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
-  ctx.addIssue({ code: 'custom', message: `expected an https:// URL (http:// only for 127.0.0.1 or localhost), got "${text}"` });
-});
+const endpoint = vendorEndpoint;
 
 /** Categories whose very request says something about health, children, beliefs or money: off unless opted in. */
 export const SENSITIVE_CATEGORIES = ['health', 'medical', 'pharmacy', 'baby', 'adult', 'religion', 'finance', 'insurance'] as const;

@@ -4,7 +4,8 @@ import type { SluiceConfig } from '../config/index.js';
 import { IntentBook, type PendingAcceptance, type PendingDelivery } from './book.js';
 import { checkOffer } from './documents.js';
 import { evaluateRules, type DeviceLatest } from './evaluate.js';
-import { isLoopbackHost, loadIntentRules, type IntentRule } from './rules.js';
+import { isLoopbackHost } from '../config/index.js';
+import { loadIntentRules, type IntentRule } from './rules.js';
 
 export interface IntentServiceOptions {
   rulesDir: string;

@@ -1,4 +1,4 @@
-export { policySchema, policyJsonSchema, isLoopbackHost, WINDOWS, STATS, PERCENTILES, NUMBER_STATS, type PolicyV1, type ShareRule, type Stat, type Percentile, type WindowSize } from './schema.js';
+export { policySchema, policyJsonSchema, WINDOWS, STATS, PERCENTILES, NUMBER_STATS, type PolicyV1, type ShareRule, type Stat, type Percentile, type WindowSize } from './schema.js';
 export {
   listPolicyNames,
   readPolicyFile,

@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
+import { vendorEndpoint } from '../config/index.js';
 
 /** Window lengths a share rule may summarise over; each is aligned to the household's calendar. */
 export const WINDOWS = ['1h', '1d', '7d'] as const;
@@ -20,26 +21,8 @@ export const NUMBER_STATS: ReadonlySet<Stat> = new Set<Stat>(['mean', 'min', 'ma
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected lower-case letters, digits, "-" and "_"');
 
-const LOOPBACK_HOSTS = new Set(['localhost', '[::1]']);
 
-/** True for hosts that never leave this machine: 127.0.0.0/8, ::1, localhost. */
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname);
-}
-
-const endpoint = z.string().superRefine((text, ctx) => {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `expected an https:// URL, got "${text}"` });
-    return;
-  }
-  // [PRIV-7] summaries travel only over verified TLS; plain http only to this machine (tests, local bridges).
-  if (url.protocol === 'https:') return;
-  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return;
-  ctx.addIssue({ code: 'custom', message: `expected an https:// URL (http:// only for 127.0.0.1 or localhost), got "${text}"` });
-});
+const endpoint = vendorEndpoint;
 
 const cron = z.string().superRefine((text, ctx) => {
   const fields = text.trim().split(/\s+/).length;
