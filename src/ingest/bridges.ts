@@ -31,7 +31,7 @@ export interface BridgeResult {
   added: DeviceRecord[];
   removed: DeviceRecord[];
   /** Forms of the announcements the gateway could not use, per device key, for the maker. */
-  flags: { key: string; code: string; detail: string }[];
+  flags: { key: string; deviceId: string; code: string; detail: string }[];
 }
 
 // Maps in convention state survive JSON as tagged entry lists.
@@ -70,7 +70,10 @@ export class BridgeReader {
         learned = true;
         const added = this.deps.directory.learn(bridge, o.devices);
         result.added.push(...added);
-        for (const d of o.devices) if (added.some((a) => a.source === d.key)) for (const f of d.flags) result.flags.push({ key: d.key, ...f });
+        for (const d of o.devices) {
+          const device = this.deps.directory.discoveredBy(bridge.id, d.key);
+          if (device) for (const f of d.flags) result.flags.push({ key: d.key, deviceId: device.id, ...f });
+        }
         for (const key of o.removed) {
           const gone = this.deps.directory.forget(bridge.id, key);
           if (gone) result.removed.push(gone);

@@ -34,6 +34,8 @@ export class TelemetryIntake implements Ingest {
   private readonly lastGatewayTs = new Map<string, number>();
   private readonly lastBadInputLog = new Map<string, number>();
   private readonly lastTimeNote = new Map<string, number>();
+  /** Announcement flags already put on their device (device, code, detail). */
+  private readonly flagged = new Set<string>();
   private readonly digest: MessageDigest;
 
   constructor(
@@ -114,7 +116,15 @@ export class TelemetryIntake implements Ingest {
       this.deps.logger.info({ bridgeId: bridge.id, deviceId: d.id, kind: d.kind, source: d.source }, 'device discovered');
       this.deps.events.emit('device.changed', { deviceId: d.id, change: 'added' });
     }
-    for (const f of result.flags) this.deps.logger.warn({ bridgeId: bridge.id, source: f.key, code: f.code }, `a discovered device announced something Sluice cannot read: ${f.detail}`);
+    for (const f of result.flags) {
+      // Flagged on the device itself (its quarantine: `quarantine --device`, the dashboard), never guessed;
+      // once per flag and run, though bridges repeat their announcements.
+      const seen = `${f.deviceId}\0${f.code}\0${f.detail}`;
+      if (this.flagged.has(seen)) continue;
+      this.flagged.add(seen);
+      this.deps.logger.warn({ bridgeId: bridge.id, source: f.key, code: f.code }, `a discovered device announced something Sluice cannot read: ${f.detail}`);
+      await this.commit(packet, { deviceId: f.deviceId, readings: [], specs: {}, quarantine: quarantine(f.deviceId, f.code, `announced something Sluice cannot read: ${f.detail}`) });
+    }
     for (const d of result.removed) {
       this.deps.logger.info({ bridgeId: bridge.id, deviceId: d.id, source: d.source }, 'device removed by its bridge');
       this.deps.events.emit('device.changed', { deviceId: d.id, change: 'removed' });

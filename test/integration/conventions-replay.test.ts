@@ -214,6 +214,8 @@ describe('conventions replayed over MQTT into the gateway', { timeout: 120_000 }
       power: { value: 1520.4, unit: 'W' },
       energy: { value: 1.5204, unit: 'kWh' },
     });
+    // A template Sluice cannot evaluate is flagged on the device, never guessed.
+    expect(quarantine(node!.id).map((x) => x.reason)).toEqual(expect.arrayContaining(['unsupported_template']));
     // A config pointing at another device's topic is refused and not retained.
     await send(c, 'homeassistant/sensor/kitchen-node/spy/config', ha.malformed.foreign, true);
     await send(c, 'homeassistant/sensor/kitchen-node/bad/config', ha.malformed.notJson, true);
