@@ -34,10 +34,12 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     devices: () => ctx.registry.list(),
     profiles: ctx.profiles,
     consent: records,
+    // An expiry (or a removed policy file) asks the vendor to erase in the transaction that records it.
+    onStopped: (a, reason) => erasures.request(a, reason),
   });
   const outbox = new Outbox({ db, ledger, book, clock });
+  const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
   const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
-  const erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
   return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses } };
 }
 
