@@ -103,7 +103,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     : new MqttBroker({ options: brokerOptions, registry, intake, clock, logger, events, sessionStore: new SqlitePersistence({ db, logger, limits: brokerOptions.persistence }) });
 
   // Sharing: policy windows and the forwarder over the one Sharing built above.
-  const forwarder = new Forwarder({ outbox: sharing.outbox, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
+  const forwarder = new Forwarder({ outbox: sharing.outbox, erasures: sharing.erasures, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
   // Intents: drafted from readings, sent and answered outbound only; nothing from a vendor reaches the broker.

@@ -1,6 +1,7 @@
 import { SluiceError } from '../core/index.js';
 import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
-import { signingKeyStatus } from '../share/index.js';
+import { signingKeyStatus, type Erasures } from '../share/index.js';
+import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
 import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
 
@@ -76,6 +77,13 @@ function requireKey(ctx: GatewayContext, e: EffectivePolicy): void {
 }
 
 /** Every other policy's version as it is now (or as approved), for overlaps between vendors. */
+/** Queues an erasure request inside the decision's transaction and wakes the forwarder once it commits. */
+function requestErasure(ctx: GatewayContext, erasures: Erasures, a: ApprovedPolicy, reason: 'revoked' | 'vetoed' | 'requested'): string | null {
+  const e = erasures.request(a, reason);
+  if (e) queueMicrotask(() => ctx.events.emit('summary.queued', { summaryId: e.id, policy: a.name }));
+  return e?.id ?? null;
+}
+
 function otherVersions(book: PolicyBook, name: string): EffectivePolicy[] {
   const out: EffectivePolicy[] = [];
   for (const n of book.names()) {
@@ -211,20 +219,37 @@ export const policyOperations = {
   }),
   'policy.veto': defineOperation({
     params: params({ name: policyName, as: requiredText('--as', 'a veto names the member: --as NAME') }),
-    run: ({ context: ctx, sharing: { book, outbox } }, p) => {
+    run: ({ context: ctx, sharing: { book, outbox, erasures } }, p) => {
       let dropped = 0;
       const v = book.veto(p.name, p.as, () => {
+        const a = book.standing(p.name).approved;
+        if (a) requestErasure(ctx, erasures, a, 'vetoed');
         dropped = outbox.dropPolicy(p.name, 'revoked');
       });
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'revoked' });
       return { name: p.name, version: v.version, stopped: v.stopped, dropped, by: p.as };
     },
   }),
+  'policy.erase-request': defineOperation({
+    params: named,
+    run: ({ context: ctx, sharing: { book, erasures } }, p) => {
+      const a = book.standing(p.name).approved;
+      if (!a) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${p.name} was never approved, so nothing was sent to erase`);
+      if (!a.effective.policy.deletion_endpoint) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} names no deletion_endpoint`);
+      const id = ctx.db.tx(() => requestErasure(ctx, erasures, a, 'requested'));
+      if (id === null) throw new SluiceError('SLUICE_ERR_NOTHING_TO_SEND', `policy ${p.name}: nothing was sent to ${a.vendor}, so there is nothing to erase`);
+      const e = erasures.get(id)!;
+      return { name: p.name, id, endpoint: e.endpoint, household: e.document.household, versions: e.document.versions, windows: e.document.windows, state: e.state };
+    },
+  }),
   'policy.revoke': defineOperation({
     params: params({ name: policyName, as: optionalText('--as') }),
-    run: ({ context: ctx, sharing: { book, outbox } }, p) => {
+    run: ({ context: ctx, sharing: { book, outbox, erasures } }, p) => {
       let dropped = 0;
       const revoked = book.revoke(p.name, () => {
+        // The request is queued before the drop, so it names the windows that were being attempted too.
+        const a = book.standing(p.name).approved;
+        if (a) requestErasure(ctx, erasures, a, 'revoked');
         dropped = outbox.dropPolicy(p.name, 'revoked');
       }, p.as);
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'revoked' });

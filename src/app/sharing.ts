@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
 import { PolicyBook, lastClosedWindow } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
-import { Disclosures, Outbox } from '../share/index.js';
+import { Disclosures, Erasures, Outbox } from '../share/index.js';
 import { policyWindowSizes } from '../summarise/index.js';
 import { ConsentRecords, Members, Pauses } from '../consent/index.js';
 import type { GatewayContext } from './context.js';
@@ -12,6 +12,8 @@ export interface Sharing {
   ledger: Ledger;
   book: PolicyBook;
   outbox: Outbox;
+  /** Erasure requests to policies' deletion endpoints. */
+  erasures: Erasures;
   disclosures: Disclosures;
   /** The household's members, their consent records and privacy pauses. */
   consent: { members: Members; records: ConsentRecords; pauses: Pauses };
@@ -32,10 +34,13 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     devices: () => ctx.registry.list(),
     profiles: ctx.profiles,
     consent: records,
+    // An expiry (or a removed policy file) asks the vendor to erase in the transaction that records it.
+    onStopped: (a, reason) => erasures.request(a, reason),
   });
   const outbox = new Outbox({ db, ledger, book, clock });
+  const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
   const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
-  return { ledger, book, outbox, disclosures, consent: { members, records, pauses } };
+  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses } };
 }
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */

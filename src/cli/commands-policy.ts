@@ -124,6 +124,19 @@ export const policyCommands: Command[] = [
     },
   },
   {
+    name: 'policy erase-request',
+    usage: 'policy erase-request NAME [--json]',
+    summary: "Ask the policy's vendor (at its deletion_endpoint) to delete what it received: the household id and windows it saw.",
+    options: { ...json },
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = await withGateway(config(), (call) => call('policy.erase-request', { name: args[0]! }));
+      if (flags.json) print(JSON.stringify(r));
+      else print(`Erasure request ${r.id} queued for ${r.endpoint}: ${r.windows.length} windows, ${r.versions.length} versions.`);
+      return 0;
+    },
+  },
+  {
     name: 'policy run',
     usage: 'policy run NAME [--window START/END] [--json]',
     summary: 'Produce and queue one summary now under the approved version (default: the newest closed window).',

@@ -16,6 +16,12 @@ export type LedgerKind =
   | 'disclosure.withheld'
   /** One attempt did not reach a 2xx: its HTTP status or error (refused, timeout, tls, network); another follows. */
   | 'disclosure.retrying'
+  /** Erasure requests (sluice.erasure/v1) to a policy's deletion_endpoint: queued, each attempt and its outcome. */
+  | 'erasure.requested'
+  | 'erasure.attempted'
+  | 'erasure.retrying'
+  | 'erasure.acknowledged'
+  | 'erasure.failed'
   /** The household asked to send a failed summary again: same id, same bytes. */
   | 'disclosure.resent'
   // household consent (members, records, pauses)

@@ -152,6 +152,8 @@ export interface PolicyBookDeps {
   profiles: () => ReadonlyMap<string, DeviceProfile>;
   /** The household's members; without them one approval by the household suffices. */
   consent?: ConsentHooks;
+  /** Called inside the transaction that records an expiry or a removed file's revocation (erasure requests). */
+  onStopped?: (approved: ApprovedPolicy, reason: 'expired' | 'revoked') => void;
 }
 
 /**
@@ -285,6 +287,7 @@ export class PolicyBook {
           const row = this.deps.ledger.append({ kind: 'policy.revoked', vendor: s.approved.vendor, policy: s.name, version: s.approved.hash, detail: { reason: 'policy file removed' } });
           this.clearApprovals(s.name);
           this.recordConsent('revoked', s.approved.effective, null, row.seq);
+          this.deps.onStopped?.(s.approved, 'revoked');
           continue;
         }
         if (s.state === 'changed' || s.state === 'invalid') {
@@ -480,6 +483,7 @@ export class PolicyBook {
     const row = this.deps.ledger.append({ kind: 'policy.expired', vendor: a.vendor, policy: a.name, version: a.hash, detail: { expires: a.effective.policy.expires } });
     this.clearApprovals(a.name);
     this.recordConsent('expired', a.effective, null, row.seq);
+    this.deps.onStopped?.(a, 'expired');
     return true;
   }
 }

@@ -86,6 +86,7 @@ export const policySchema = z
     version: z.literal(1).describe('Version of the policy language this file speaks.'),
     vendor: z.string().min(1).max(100).describe('Who receives the summaries; also keys the household pseudonym this vendor sees.'),
     endpoint: endpoint.describe('Where summaries are POSTed: https:// (http:// only for 127.0.0.1 or localhost).'),
+    deletion_endpoint: endpoint.optional().describe('Where erasure requests (sluice.erasure/v1) are POSTed on revocation, expiry or veto: https:// (http:// only for 127.0.0.1 or localhost).'),
     purpose: z.string().min(1).max(500).describe('Why the household shares this, in its own words; sent with every summary.'),
     /** Last day the policy is in force, in the household's timezone. */
     expires: isoDate.describe('Last day the policy is in force (YYYY-MM-DD, household timezone).'),

@@ -2,6 +2,7 @@ import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import { chainedSignature, PREVIOUS_HEADER, previousHeader } from './chain.js';
+import type { ErasureClaim, Erasures } from './erasure.js';
 import type { AttemptOutcome, Claim, Outbox } from './outbox.js';
 import { vendorKey, type VendorKey } from './secrets.js';
 import { signatureHeader } from './sign.js';
@@ -32,6 +33,8 @@ export function forwarderOptionsFrom(config: Pick<SluiceConfig, 'share'>): Forwa
 
 export interface ForwarderDeps {
   outbox: Outbox;
+  /** Erasure requests, sent after the due summaries with the same signature, retries and backoff. */
+  erasures?: Erasures;
   clock: Clock;
   logger: Logger;
   events: EventBus;
@@ -115,6 +118,7 @@ export class Forwarder implements Service {
         key = this.keyOf(policy);
       });
       if (outcome.kind === 'none') {
+        if (await this.drainErasure(lease)) continue;
         const wait = outcome.nextDueAt === null ? options.pollInterval : Math.min(options.pollInterval, Math.max(0, outcome.nextDueAt - clock.now()));
         this.timer = setTimeout(() => this.kick(), wait);
         return;
@@ -129,6 +133,71 @@ export class Forwarder implements Service {
       }
       await this.deliver(outcome.claim, key!);
     }
+  }
+
+  /** Sends one due erasure request, if any; true when one was handled. */
+  private async drainErasure(lease: number): Promise<boolean> {
+    const erasures = this.deps.erasures;
+    if (!erasures) return false;
+    let key: VendorKey | undefined;
+    const outcome = erasures.claim(lease, (policy) => {
+      key = this.keyOf(policy);
+    });
+    if (outcome.kind === 'none') return false;
+    if (outcome.kind === 'deferred') {
+      this.deps.logger.error({ erasure: outcome.erasureId, code: outcome.error.code }, outcome.error.message);
+      return false;
+    }
+    await this.deliverErasure(erasures, outcome.claim, key!);
+    return true;
+  }
+
+  private async deliverErasure(erasures: Erasures, claim: ErasureClaim, key: VendorKey): Promise<void> {
+    const { clock, options, logger } = this.deps;
+    const t = Math.floor(clock.now() / 1000);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), options.requestTimeout);
+    this.inFlight.add(controller);
+    let status: number | null = null;
+    let retryAfter: number | undefined;
+    let error: string;
+    let outcome: AttemptOutcome = 'http';
+    try {
+      const res = await fetch(claim.endpoint, {
+        method: 'POST',
+        body: claim.body,
+        headers: { 'content-type': 'application/json', 'idempotency-key': claim.erasureId, 'sluice-signature': signatureHeader(key.key, key.kid, t, claim.body), 'user-agent': 'sluice/1' },
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      status = res.status;
+      retryAfter = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+      await res.body?.cancel().catch(() => undefined);
+      error = `HTTP ${status}`;
+    } catch (err) {
+      const cause = causeOf(err);
+      outcome = controller.signal.aborted ? 'timeout' : outcomeOf(cause);
+      error = controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed (${outcome}): ${cause}`;
+    } finally {
+      clearTimeout(timer);
+      this.inFlight.delete(controller);
+    }
+    if (this.stopped && status === null) return;
+    const log = { erasure: claim.erasureId, vendor: claim.policy.vendor, attempt: claim.attempt, status };
+    if (status !== null && status >= 200 && status < 300) {
+      erasures.acknowledged(claim, status);
+      logger.info(log, 'erasure request acknowledged');
+      return;
+    }
+    const retryable = status === null || RETRYABLE.has(status);
+    if (!retryable || (options.maxAttempts > 0 && claim.attempt >= options.maxAttempts)) {
+      erasures.failed(claim, status, retryable ? `gave up after ${claim.attempt} attempts: ${error}` : error, outcome);
+      logger.error(log, 'erasure request failed for good');
+      return;
+    }
+    const delay = retryAfter !== undefined ? Math.min(retryAfter, options.retryAfterMax) : backoffDelay(claim.attempt, options, this.deps.random ?? Math.random);
+    erasures.retryLater(claim, clock.now() + delay, error, status, outcome);
+    logger.warn({ ...log, retryInMs: delay }, 'erasure request will be retried');
   }
 
   private keyOf(policy: ApprovedPolicy): VendorKey {

@@ -5,3 +5,4 @@ export { vendorKey, signingKey, signingKeyStatus, type VendorKey } from './secre
 export { gatewaySecret, GATEWAY_SECRET_FILE } from './vendor-keys.js';
 export { previousHeader, chainedSignature, verifyPrevious, PREVIOUS_HEADER, type PreviousSummary } from './chain.js';
 export { signatureHeader, verifySignature, keyFingerprint } from './sign.js';
+export { Erasures, ERASURE_FORMAT, type ErasureDocument, type StoredErasure, type ErasureClaim } from './erasure.js';

@@ -37,6 +37,31 @@ export const shareMigrations: Migration[] = [
         CREATE INDEX outbox_due ON outbox (next_attempt_at);
       `),
   },
+  {
+    module: 'share',
+    version: 2,
+    description: 'erasure requests to a policy\'s deletion_endpoint, with their delivery state',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE erasures (
+          id TEXT PRIMARY KEY,
+          policy TEXT NOT NULL,
+          vendor TEXT NOT NULL,
+          version TEXT NOT NULL,
+          endpoint TEXT NOT NULL,
+          body BLOB NOT NULL,
+          body_sha256 TEXT NOT NULL,
+          created_at INTEGER NOT NULL,
+          state TEXT NOT NULL CHECK (state IN ('queued', 'acknowledged', 'failed')),
+          attempts INTEGER NOT NULL DEFAULT 0,
+          next_attempt_at INTEGER,
+          last_error TEXT,
+          finished_at INTEGER,
+          http_status INTEGER
+        ) WITHOUT ROWID;
+        CREATE INDEX erasures_due ON erasures (state, next_attempt_at);
+      `),
+  },
 ];
 
 export interface StoredSummary {
