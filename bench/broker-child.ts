@@ -45,7 +45,7 @@ export async function startBrokerChild(options: { root?: string; env?: Record<st
   const root = options.root ?? findRoot();
   const bin = join(root, 'bin', 'sluice.js');
   const dataDir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
-  const env = { ...process.env, SLUICE_DEVICES_DIR: join(root, 'devices'), SLUICE_POLICIES_DIR: join(root, 'policies'), SLUICE_MQTT_HOST: '127.0.0.1', SLUICE_LOG_LEVEL: 'info', ...options.env };
+  const env = { ...process.env, SLUICE_DEVICES_DIR: join(root, 'devices'), SLUICE_POLICIES_DIR: join(root, 'policies'), SLUICE_MQTT_HOST: '127.0.0.1', SLUICE_WEB_PORT: '0', SLUICE_LOG_LEVEL: 'info', ...options.env };
   const cli = (args: string[]) => {
     const r = spawnSync(process.execPath, [bin, ...args, '--data', dataDir], { env, encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`sluice ${args.join(' ')} failed: ${r.stderr}`);

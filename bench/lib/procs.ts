@@ -126,6 +126,8 @@ export async function startGateway(options: GatewayOptions): Promise<BrokerChild
     env: {
       ...process.env,
       SLUICE_MQTT_HOST: '127.0.0.1',
+      // Gateways run side by side in the suite: the dashboard takes any free port.
+      SLUICE_WEB_PORT: '0',
       SLUICE_DEVICES_DIR: join(ROOT, 'devices'),
       SLUICE_POLICIES_DIR: join(ROOT, 'policies'),
       SLUICE_LOG_LEVEL: options.logLevel ?? 'info',

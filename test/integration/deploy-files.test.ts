@@ -180,7 +180,7 @@ describe('Dockerfile', () => {
     mkdirSync(at('data'), { mode: 0o700 });
     const imageEnv: Record<string, string> = {};
     for (const [k, v] of env) imageEnv[k] = v.startsWith('/') ? at(v) : v;
-    const childEnv = { PATH: process.env.PATH ?? '', ...imageEnv, SLUICE_MQTT_HOST: '127.0.0.1', SLUICE_MQTT_PORT: '0' };
+    const childEnv = { PATH: process.env.PATH ?? '', ...imageEnv, SLUICE_MQTT_HOST: '127.0.0.1', SLUICE_MQTT_PORT: '0', SLUICE_WEB_PORT: '0' };
     const cwd = at(workdir);
 
     const [entry, ...entryArgs] = JSON.parse(runtime.instructions.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
