@@ -2,6 +2,7 @@ import { SluiceError } from '../core/index.js';
 import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
 import { signingKeyStatus } from '../share/index.js';
 import type { GatewayContext } from './context.js';
+import { policyRisk, riskText, type RiskResult } from './privacy.js';
 import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
@@ -50,6 +51,8 @@ export interface ExplainResult {
   problems: string | null;
   /** Where another vendor receives the same statistic of the same series and window. */
   overlaps: string[];
+  /** The heuristic risk score of the version explained (null when none loads). */
+  risk: RiskResult | null;
 }
 
 function problemsText(s: PolicyStatus): string | null {
@@ -162,16 +165,18 @@ export const policyOperations = {
       const s = book.status(p.name);
       const others = otherVersions(book, p.name);
       const e = s.current ?? s.approved?.effective;
+      const risk = policyRisk(ctx, book, p.name);
       return {
         name: s.name,
         state: s.state,
         state_text: stateWords(s),
-        text: explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others),
+        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
         changes: changesSince(s, ctx.clock.now()),
         problems: joinProblems(book.defaults().error?.message ?? null, problemsText(s), keyProblem(ctx, e)),
         overlaps: e ? describeOverlaps(e, others) : [],
+        risk,
       };
     },
   }),
@@ -189,9 +194,12 @@ export const policyOperations = {
     },
   }),
   'policy.approve': defineOperation({
-    params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as') }),
+    params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as'), accept_risk: optionalText('--accept-risk') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
+      const risk = before.current ? policyRisk(ctx, book, p.name) : null;
+      if (risk?.level === 'high' && p.accept_risk !== 'high')
+        throw new SluiceError('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED', `policy ${p.name} scores high risk (${risk.points} points, a heuristic, not a probability): ${risk.reasons.filter((r) => r.points > 0).map((r) => r.text).join('; ')}. Make it coarser, or approve with --accept-risk high`, { level: risk.level, points: risk.points });
       // The key is checked after what book.approve refuses first (problems, expiry), so those keep their own codes.
       const approvable = before.current !== null && before.error === null && !before.findings.some((f) => f.severity === 'error') && ctx.clock.now() < expiryInstant(before.current.policy.expires, ctx.config.timezone);
       if (approvable) requireKey(ctx, before.current!);

@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/index.js';
-import { isoInZone, notInForceError, parseWindowText } from '../policy/index.js';
+import { isoInZone, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook } from '../policy/index.js';
+import { releaseProfileOf, scoreCoalitions, scoreProfile, type RiskLevel, type RiskReason } from '../privacy/index.js';
 import { signingKeyStatus, type StoredSummary } from '../share/index.js';
 import type { GatewayContext } from './context.js';
 import { defineOperation, optionalText, params, requiredText } from './operation.js';
@@ -49,8 +50,72 @@ function summaryFor(ctx: GatewayContext, list: StoredSummary[], name: string, wi
   return found;
 }
 
+/** `policy risk`: a heuristic score of what one policy shows, and of every group of vendors that could link their views. */
+export interface RiskResult {
+  name: string;
+  vendor: string;
+  level: RiskLevel;
+  points: number;
+  /** Every reason that fired, strongest first, each with its source. */
+  reasons: RiskReason[];
+  /** "a heuristic, not a probability", said with every score. */
+  note: string;
+  /** Groups this policy's vendor belongs to, scored as one combined view. */
+  coalitions: Array<{ vendors: string[]; links: string[]; level: RiskLevel; points: number; reasons: RiskReason[] }>;
+}
+
+/** The version a score is about: as written now, else as approved; other policies as in force (or as written). */
+function scoredVersions(book: PolicyBook, name: string): { self: EffectivePolicy | null; others: EffectivePolicy[] } {
+  const s = book.status(name);
+  const others: EffectivePolicy[] = [];
+  for (const n of book.names()) {
+    if (n === name) continue;
+    try {
+      const o = book.status(n);
+      const e = o.inForce ? o.approved?.effective : (o.current ?? null);
+      if (e) others.push(e);
+    } catch {
+      // A policy that does not load releases nothing.
+    }
+  }
+  return { self: s.current ?? s.approved?.effective ?? null, others };
+}
+
+/** The risk score of a policy, or null when no version of it loads. */
+export function policyRisk(ctx: GatewayContext, book: PolicyBook, name: string): RiskResult | null {
+  const { self, others } = scoredVersions(book, name);
+  if (!self) return null;
+  const profiles = ctx.profiles();
+  const options = { now: ctx.clock.now(), kindOf: (p: string) => profiles.get(p)?.kind ?? null };
+  const mine = releaseProfileOf(self, options);
+  const score = scoreProfile(mine);
+  const coalitions = scoreCoalitions([mine, ...others.filter((o) => o.policy.vendor !== self.policy.vendor).map((o) => releaseProfileOf(o, options))])
+    .filter((c) => c.vendors.includes(mine.vendor))
+    .map((c) => ({ vendors: c.vendors, links: c.links, level: c.level, points: c.points, reasons: c.reasons }));
+  return { name, vendor: mine.vendor, level: score.level, points: score.points, reasons: score.reasons, note: score.note, coalitions };
+}
+
+/** The risk in words, for `policy explain` and `policy risk`. */
+export function riskText(r: RiskResult): string {
+  const lines = [`Risk: ${r.level} (${r.points} points). ${r.note}`];
+  for (const x of r.reasons) lines.push(`  ${x.points >= 0 ? '+' : ''}${x.points} ${x.text} (source: ${x.source})`);
+  for (const c of r.coalitions) {
+    lines.push(`Together, ${c.vendors.join(', ')}: ${c.level} (${c.points} points), because ${c.links.join('; ')}.`);
+    for (const x of c.reasons) lines.push(`  ${x.points >= 0 ? '+' : ''}${x.points} ${x.text} (source: ${x.source})`);
+  }
+  return lines.join('\n');
+}
+
 /** What left the house, byte for byte, and sending a failed summary again. */
 export const privacyOperations = {
+  'policy.risk': defineOperation({
+    params: params({ name: requiredText('a policy NAME', 'a policy NAME is required') }),
+    run: ({ context: ctx, sharing: { book } }, p): RiskResult & { text: string } => {
+      const r = policyRisk(ctx, book, p.name);
+      if (!r) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} does not load, so it cannot be scored; see sluice policy check ${p.name}`);
+      return { ...r, text: riskText(r) };
+    },
+  }),
   'policy.sent': defineOperation({
     params: params({ name: requiredText('a policy NAME'), window: optionalText('--window') }),
     run: ({ context: ctx, sharing: { outbox } }, p): SentSummary => shown(ctx, summaryFor(ctx, outbox.list({ policy: p.name }), p.name, p.window)),

@@ -7,6 +7,18 @@ const window = { window: { type: 'string' } } as const;
 /** What left the house, byte for byte, and sending a failed summary again. */
 export const privacyCommands: Command[] = [
   {
+    name: 'policy risk',
+    usage: 'policy risk NAME [--json]',
+    summary: 'A heuristic risk score of what a policy shows (not a probability): level, every reason with its source, and vendors that could combine their views.',
+    options: json,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = await withGateway(config(), (call) => call('policy.risk', { name: args[0]! }));
+      print(flags.json ? JSON.stringify(r) : r.text);
+      return 0;
+    },
+  },
+  {
     name: 'policy sent',
     usage: 'policy sent NAME [--window START/END] [--json]',
     summary: 'Print the exact stored bytes of a summary of this policy (default: the newest); --json adds its state and hash.',
