@@ -371,7 +371,11 @@ describe('first disclosure', () => {
       await client.publishAsync('sluice/living/telemetry', JSON.stringify({ temperature: v, setpoint_heat: 21, ts: hour.plus({ minutes: 10 * (i + 1) }).toMillis() }), { qos: 1 });
     }
     await client.endAsync();
-    expect(s.cli(['policy', 'approve', 'acme', '--yes']).status).toBe(0);
+    // Hourly temperature and setpoint for years under one id scores high: approving it needs the household to accept that.
+    const refused = s.cli(['policy', 'approve', 'acme', '--yes']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED');
+    expect(s.cli(['policy', 'approve', 'acme', '--yes', '--accept-risk', 'high']).status).toBe(0);
     await vendor.waitFor((v) => v.deliveries().length >= 1);
     await sleep(2500);
     const windows = vendor.deliveries().map((d) => (JSON.parse(d.body.toString()) as { window: { start: string } }).window.start);
