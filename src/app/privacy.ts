@@ -1,7 +1,8 @@
 import { SluiceError } from '../core/index.js';
-import { isoInZone, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook } from '../policy/index.js';
-import { releaseProfileOf, scoreCoalitions, scoreProfile, type RiskLevel, type RiskReason } from '../privacy/index.js';
-import { signingKeyStatus, type StoredSummary } from '../share/index.js';
+import { isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type TimeWindow, type WindowSize } from '../policy/index.js';
+import { cryptoSource, releaseProfileOf, replayPolicy, scoreCoalitions, scoreProfile, type PrivacySpec, type ReplayLine, type ReplayOutcome, type ReplaySource, type RiskLevel, type RiskReason } from '../privacy/index.js';
+import { gatewaySecret, signingKeyStatus, type StoredSummary } from '../share/index.js';
+import { policyWindowSizes, summarise, type Sample } from '../summarise/index.js';
 import type { GatewayContext } from './context.js';
 import { defineOperation, optionalText, params, requiredText } from './operation.js';
 
@@ -106,8 +107,100 @@ export function riskText(r: RiskResult): string {
   return lines.join('\n');
 }
 
+const DAY = 86_400_000;
+
+/** One window of `policy replay`, as JSON. */
+export interface ReplayRow {
+  window: { start: string; end: string };
+  size: WindowSize;
+  sent: boolean;
+  items: ReplayLine['items'];
+  suppressed: ReplayLine['suppressed'];
+  epsilon: number;
+  bytes: number;
+  sources: ReplaySource[];
+}
+
+/** `policy replay`: what the policy would have sent; nothing is sent, stored or spent. */
+export interface ReplayResult {
+  name: string;
+  days: number;
+  /** Which version was replayed: the file as written (pending approval or equal to the approved one), or the approved one. */
+  basis: 'current' | 'approved';
+  windows: ReplayRow[];
+  totals: { windows: number; sent: number; epsilon: number; bytes: number };
+}
+
+/** Each rule's privacy spec (rule index → spec); empty until rules can say `privacy:`. */
+export function privacySpecsOf(_policy: EffectivePolicy): Map<number, PrivacySpec> {
+  return new Map();
+}
+
+/** The coarsest resolution of a rule's metric over its selected profiles (the integer step noise is drawn in). */
+function resolutionOf(policy: EffectivePolicy, rule: number, metric: string): number {
+  const r = policy.rules.find((x) => x.index === rule);
+  const found = Object.values(r?.profiles ?? {})
+    .map((p) => (Object.hasOwn(p, metric) ? p[metric] : undefined))
+    .map((spec) => (spec?.type === 'number' ? spec.resolution : undefined))
+    .filter((x): x is number => x !== undefined && x > 0);
+  return found.length > 0 ? Math.max(...found) : 0.001;
+}
+
+/** The closed windows of one size that lie within the last `days` days, oldest first. */
+function windowsWithin(now: number, days: number, size: WindowSize, tz: string): TimeWindow[] {
+  const out: TimeWindow[] = [];
+  for (let w = lastClosedWindow(now, size, tz); w.start >= now - days * DAY; w = lastClosedWindow(w.start, size, tz)) out.push(w);
+  return out.reverse();
+}
+
+function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: number): ReplayResult {
+  const s = book.status(name);
+  const pendingOk = s.current !== null && s.error === null && !s.findings.some((f) => f.severity === 'error');
+  const policy = pendingOk ? s.current! : (s.approved?.effective ?? null);
+  if (!policy) throw s.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} has problems; see sluice policy check ${name}`);
+  const tz = ctx.config.timezone;
+  const now = ctx.clock.now();
+  const secret = gatewaySecret(ctx.config.data_dir);
+  const privacy = privacySpecsOf(policy);
+  const rows: ReplayRow[] = [];
+  for (const size of policyWindowSizes(policy)) {
+    const lines = replayPolicy({
+      policy,
+      windows: windowsWithin(now, days, size, tz),
+      timezone: tz,
+      size,
+      gatewaySecret: secret,
+      // Raw readings as the real run reads them (a window past raw retention shows what is still stored; rollups are not read yet).
+      samples: (deviceId, metric, w) => ({
+        samples: ctx.queries.readings({ deviceId, metric, since: w.start, until: w.end, limit: Number.MAX_SAFE_INTEGER }).map((r) => ({ ts: r.ts, value: r.value as number })),
+        source: 'raw',
+      }),
+      privacy,
+      resolutionOf: (rule, metric) => resolutionOf(policy, rule, metric),
+      // Throw-away noise: never stored, so the real release draws its own.
+      noise: cryptoSource,
+      summarise: (input): ReplayOutcome => {
+        const o = summarise({ ...input, samples: (d, m) => input.samples(d, m) as readonly Sample[] });
+        return o.kind === 'summary' ? { kind: 'summary', summary: o.summary } : { kind: 'nothing', omitted: o.omitted };
+      },
+    });
+    for (const l of lines) rows.push({ window: { start: isoInZone(l.window.start, tz), end: isoInZone(l.window.end, tz) }, size, sent: l.sent, items: l.items, suppressed: l.suppressed, epsilon: l.epsilon, bytes: l.bytes, sources: l.sources });
+  }
+  rows.sort((a, b) => Date.parse(a.window.start) - Date.parse(b.window.start) || Date.parse(a.window.end) - Date.parse(b.window.end));
+  const epsilon = Math.round(rows.reduce((a, r) => a + r.epsilon, 0) * 1e9) / 1e9;
+  return { name, days, basis: pendingOk ? 'current' : 'approved', windows: rows, totals: { windows: rows.length, sent: rows.filter((r) => r.sent).length, epsilon, bytes: rows.reduce((a, r) => a + r.bytes, 0) } };
+}
+
 /** What left the house, byte for byte, and sending a failed summary again. */
 export const privacyOperations = {
+  'policy.replay': defineOperation({
+    params: params({ name: requiredText('a policy NAME', 'a policy NAME is required'), days: optionalText('--days') }),
+    run: ({ context: ctx, sharing: { book } }, p): ReplayResult => {
+      const days = p.days === undefined ? 30 : Number(p.days);
+      if (!Number.isInteger(days) || days < 1 || days > 730) throw new SluiceError('SLUICE_ERR_USAGE', `--days must be a whole number of days from 1 to 730; got "${p.days}"`);
+      return replayOf(ctx, book, p.name, days);
+    },
+  }),
   'policy.risk': defineOperation({
     params: params({ name: requiredText('a policy NAME', 'a policy NAME is required') }),
     run: ({ context: ctx, sharing: { book } }, p): RiskResult & { text: string } => {

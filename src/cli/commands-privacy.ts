@@ -7,6 +7,29 @@ const window = { window: { type: 'string' } } as const;
 /** What left the house, byte for byte, and sending a failed summary again. */
 export const privacyCommands: Command[] = [
   {
+    name: 'policy replay',
+    usage: 'policy replay NAME [--days 30] [--json]',
+    summary: 'What the policy would have sent over the last N days, window by window (noised with throw-away noise); sends, stores and spends nothing; works before approval.',
+    options: { days: { type: 'string' }, ...json },
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = await withGateway(config(), (call) => call('policy.replay', { name: args[0]!, days: text(flags.days) }));
+      if (flags.json) return print(JSON.stringify(r)), 0;
+      print(`Replay of ${r.name} (${r.basis === 'current' ? 'the file as written' : 'the approved version'}) over the last ${r.days} days: nothing is sent, stored or spent.`);
+      for (const w of r.windows) {
+        const head = `${w.window.start} — ${w.window.end}`;
+        if (!w.sent) print(`${head}  nothing sent${w.suppressed.length > 0 ? `: ${w.suppressed.map((x) => `${x.metric ?? 'window'}${x.stat ? ` ${x.stat}` : ''}: ${x.why}`).join('; ')}` : ''}`);
+        else {
+          const values = w.items.map((i) => `${i.metric} ${Object.entries(i.stats).map(([k, v]) => `${k} ${v}${i.noise ? ` ±${i.noise.accuracy95[k]}` : ''}`).join(', ')}${i.unit ? ` ${i.unit}` : ''}`).join('; ');
+          const left = w.suppressed.length > 0 ? ` (left out: ${w.suppressed.map((x) => `${x.metric ?? 'window'}${x.stat ? ` ${x.stat}` : ''}: ${x.why}`).join('; ')})` : '';
+          print(`${head}  ${values}${left}  ε ${w.epsilon}  ${w.bytes} bytes  from ${w.sources.join(' and ') || 'no readings'}`);
+        }
+      }
+      print(`${r.totals.sent} of ${r.totals.windows} windows would have been sent: ${r.totals.bytes} bytes, ε ${r.totals.epsilon} spent.`);
+      return 0;
+    },
+  },
+  {
     name: 'policy risk',
     usage: 'policy risk NAME [--json]',
     summary: 'A heuristic risk score of what a policy shows (not a probability): level, every reason with its source, and vendors that could combine their views.',
