@@ -1,6 +1,6 @@
-import { SluiceError } from '../core/index.js';
+import { SluiceError, tryParseDuration } from '../core/index.js';
 import { isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type TimeWindow, type WindowSize } from '../policy/index.js';
-import { cryptoSource, releaseProfileOf, replayPolicy, scoreCoalitions, scoreProfile, type PrivacySpec, type ReplayLine, type ReplayOutcome, type ReplaySource, type RiskLevel, type RiskReason } from '../privacy/index.js';
+import { cryptoSource, DEFAULT_HOUSEHOLD_BUDGET, PrivacyAccountant, releaseProfileOf, type BudgetLimits, type BudgetStanding, replayPolicy, scoreCoalitions, scoreProfile, type PrivacySpec, type ReplayLine, type ReplayOutcome, type ReplaySource, type RiskLevel, type RiskReason } from '../privacy/index.js';
 import { gatewaySecret, signingKeyStatus, type StoredSummary } from '../share/index.js';
 import { policyWindowSizes, summarise, type Sample } from '../summarise/index.js';
 import type { GatewayContext } from './context.js';
@@ -87,10 +87,11 @@ export function policyRisk(ctx: GatewayContext, book: PolicyBook, name: string):
   const { self, others } = scoredVersions(book, name);
   if (!self) return null;
   const profiles = ctx.profiles();
-  const options = { now: ctx.clock.now(), kindOf: (p: string) => profiles.get(p)?.kind ?? null };
-  const mine = releaseProfileOf(self, options);
+  const base = { now: ctx.clock.now(), kindOf: (p: string) => profiles.get(p)?.kind ?? null };
+  const profileOf = (e: EffectivePolicy) => releaseProfileOf(e, { ...base, epsilonByRule: new Map([...privacySpecsOf(e)].map(([rule, spec]) => [rule, spec.epsilon])) });
+  const mine = profileOf(self);
   const score = scoreProfile(mine);
-  const coalitions = scoreCoalitions([mine, ...others.filter((o) => o.policy.vendor !== self.policy.vendor).map((o) => releaseProfileOf(o, options))])
+  const coalitions = scoreCoalitions([mine, ...others.filter((o) => o.policy.vendor !== self.policy.vendor).map(profileOf)])
     .filter((c) => c.vendors.includes(mine.vendor))
     .map((c) => ({ vendors: c.vendors, links: c.links, level: c.level, points: c.points, reasons: c.reasons }));
   return { name, vendor: mine.vendor, level: score.level, points: score.points, reasons: score.reasons, note: score.note, coalitions };
@@ -131,10 +132,32 @@ export interface ReplayResult {
   totals: { windows: number; sent: number; epsilon: number; bytes: number };
 }
 
-/** Each rule's privacy spec (rule index → spec); empty until rules can say `privacy:`. */
-export function privacySpecsOf(_policy: EffectivePolicy): Map<number, PrivacySpec> {
-  return new Map();
+/** Each rule's privacy spec (rule index → spec), the clamp defaulting to the widest min–max of its metrics' profiles. */
+export function privacySpecsOf(policy: EffectivePolicy): Map<number, PrivacySpec> {
+  const out = new Map<number, PrivacySpec>();
+  for (const r of policy.rules) {
+    const priv = r.rule.privacy;
+    if (!priv) continue;
+    let clamp = priv.clamp;
+    if (!clamp) {
+      const specs = Object.values(r.profiles).flatMap((p) => r.rule.metrics.map((m) => (Object.hasOwn(p, m) ? p[m] : undefined)));
+      const lows = specs.map((x) => (x?.type === 'number' ? x.min : undefined)).filter((x): x is number => x !== undefined);
+      const highs = specs.map((x) => (x?.type === 'number' ? x.max : undefined)).filter((x): x is number => x !== undefined);
+      clamp = [lows.length > 0 ? Math.min(...lows) : 0, highs.length > 0 ? Math.max(...highs) : 1];
+    }
+    out.set(r.index, { epsilon: priv.epsilon, clamp, unitMs: tryParseDuration(priv.unit ?? '1h') ?? 3_600_000 });
+  }
+  return out;
 }
+
+/** A vendor's limit from its policy's `budget:` (the household cap when it has none) and the household cap. */
+export function budgetLimitsOf(policy: EffectivePolicy): BudgetLimits {
+  const b = policy.policy.budget;
+  return { vendor: b ? { epsilon: b.epsilon, perMs: tryParseDuration(b.per) ?? DEFAULT_HOUSEHOLD_BUDGET.perMs } : DEFAULT_HOUSEHOLD_BUDGET, household: DEFAULT_HOUSEHOLD_BUDGET };
+}
+
+/** Budgets are kept per vendor by its normalised name, not per policy version. */
+const vendorKey = (vendor: string) => vendor.trim().toLowerCase();
 
 /** The coarsest resolution of a rule's metric over its selected profiles (the integer step noise is drawn in). */
 function resolutionOf(policy: EffectivePolicy, rule: number, metric: string): number {
@@ -176,6 +199,8 @@ function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: num
         source: 'raw',
       }),
       privacy,
+      // A simulated copy of the real spending so far; the replay never spends from it.
+      ...(privacy.size > 0 ? { budget: { vendor: vendorKey(policy.policy.vendor), releases: new PrivacyAccountant({ db: ctx.db }).releasesSince(now - days * DAY - 2 * budgetLimitsOf(policy).vendor.perMs), limits: budgetLimitsOf(policy) } } : {}),
       resolutionOf: (rule, metric) => resolutionOf(policy, rule, metric),
       // Throw-away noise: never stored, so the real release draws its own.
       noise: cryptoSource,
@@ -193,6 +218,19 @@ function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: num
 
 /** What left the house, byte for byte, and sending a failed summary again. */
 export const privacyOperations = {
+  'policy.budget': defineOperation({
+    params: params({ name: requiredText('a policy NAME', 'a policy NAME is required') }),
+    run: ({ context: ctx, sharing: { book } }, p) => {
+      const s = book.status(p.name);
+      const policy = s.approved?.effective ?? s.current;
+      if (!policy) throw s.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} does not load; see sluice policy check ${p.name}`);
+      const limits = budgetLimitsOf(policy);
+      const now = ctx.clock.now();
+      const st = new PrivacyAccountant({ db: ctx.db }).standing(vendorKey(policy.policy.vendor), now, limits);
+      const shown = (b: BudgetStanding) => ({ spent: b.spent, left: b.left, cap: b.cap, per_days: b.perMs / DAY, next_renewal: b.nextRenewal === null ? null : isoInZone(b.nextRenewal, ctx.config.timezone) });
+      return { name: p.name, vendor: policy.policy.vendor, noised: privacySpecsOf(policy).size > 0, vendor_budget: shown(st.vendor), household_budget: shown(st.household) };
+    },
+  }),
   'policy.replay': defineOperation({
     params: params({ name: requiredText('a policy NAME', 'a policy NAME is required'), days: optionalText('--days') }),
     run: ({ context: ctx, sharing: { book } }, p): ReplayResult => {

@@ -7,6 +7,22 @@ const window = { window: { type: 'string' } } as const;
 /** What left the house, byte for byte, and sending a failed summary again. */
 export const privacyCommands: Command[] = [
   {
+    name: 'policy budget',
+    usage: 'policy budget NAME [--json]',
+    summary: "The privacy budget of a policy's vendor and of the household: ε spent, left, and when the oldest spending leaves the period.",
+    options: json,
+    args: 1,
+    async run({ args, flags, config, print }) {
+      const r = await withGateway(config(), (call) => call('policy.budget', { name: args[0]!}));
+      if (flags.json) return print(JSON.stringify(r)), 0;
+      const line = (who: string, b: typeof r.vendor_budget) => `${who}: ε ${b.spent} of ${b.cap} spent per ${b.per_days} days, ${b.left} left; ${b.next_renewal === null ? 'nothing to renew' : `next renewal ${b.next_renewal}`}`;
+      print(line(r.vendor, r.vendor_budget));
+      print(line('household (all vendors)', r.household_budget));
+      if (!r.noised) print(`No rule of ${r.name} adds noise (privacy:), so it spends no budget.`);
+      return 0;
+    },
+  },
+  {
     name: 'policy replay',
     usage: 'policy replay NAME [--days 30] [--json]',
     summary: 'What the policy would have sent over the last N days, window by window (noised with throw-away noise); sends, stores and spends nothing; works before approval.',

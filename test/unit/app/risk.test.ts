@@ -42,3 +42,43 @@ describe('risk score in the app', () => {
     }
   });
 });
+
+const NOISED = `${POLICY.replace('stats: [mean]', 'stats: [mean]\n    privacy: { epsilon: 0.5, clamp: [10, 30] }')}budget: { epsilon: 1, per: 30d }\n`;
+
+describe('privacy in the policy language', () => {
+  it('policy check refuses noise on min, max and percentiles with the reason', async () => {
+    const f = await appFixture();
+    try {
+      await f.app.call('devices.add', { id: 't1', profile: 'thermostat' });
+      writeFileSync(join(f.context.config.policies_dir, 'acme.yaml'), NOISED.replace('stats: [mean]', 'stats: [mean, max, p95]'));
+      const [check] = await f.app.call('policy.check', { name: 'acme' });
+      expect(check).toMatchObject({ ok: false });
+      expect(check!.problems).toContain('"max" is not offered with noise: the lowest or highest reading is one single event');
+      expect(check!.problems).toContain('"p95" is not offered with noise: a percentile is one reading of the window');
+      writeFileSync(join(f.context.config.policies_dir, 'acme.yaml'), NOISED);
+      expect((await f.app.call('policy.check', { name: 'acme' }))[0]).toMatchObject({ ok: true });
+    } finally {
+      f.context.close();
+    }
+  });
+
+  it('policy budget shows spent, left and renewal for the vendor and the household; noise lowers the risk', async () => {
+    const f = await appFixture();
+    try {
+      await f.app.call('devices.add', { id: 't1', profile: 'thermostat' });
+      writeFileSync(join(f.context.config.policies_dir, 'acme.yaml'), NOISED);
+      expect(await f.app.call('policy.budget', { name: 'acme' })).toEqual({
+        name: 'acme',
+        vendor: 'acme-heating',
+        noised: true,
+        vendor_budget: { spent: 0, left: 1, cap: 1, per_days: 30, next_renewal: null },
+        household_budget: { spent: 0, left: 2, cap: 2, per_days: 30, next_renewal: null },
+      });
+      const risk = await f.app.call('policy.risk', { name: 'acme' });
+      expect({ level: risk.level, points: risk.points }).toEqual({ level: 'low', points: 0 });
+      expect(risk.reasons.find((r) => r.code === 'mitigation.dp')).toMatchObject({ points: -3, text: expect.stringContaining('ε 0.5 per window') });
+    } finally {
+      f.context.close();
+    }
+  });
+});
