@@ -2,7 +2,7 @@ import { SluiceError } from '../core/index.js';
 import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
 import { signingKeyStatus } from '../share/index.js';
 import type { GatewayContext } from './context.js';
-import { policyRisk, riskText, type RiskResult } from './privacy.js';
+import { policyRisk, privacySpecsOf, riskText, type RiskResult } from './privacy.js';
 import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
@@ -197,6 +197,9 @@ export const policyOperations = {
     params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as'), accept_risk: optionalText('--accept-risk') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
+      // [PRIV-DP-2] until the disclosure path draws and stores the noise, a noised rule would leave exact: refuse rather than pretend.
+      if (before.current && privacySpecsOf(before.current).size > 0)
+        throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} asks for privacy: noise, which this version does not yet add to sent summaries; remove privacy: to approve it now (policy replay and policy budget already show its effect)`);
       const risk = before.current ? policyRisk(ctx, book, p.name) : null;
       if (risk?.level === 'high' && p.accept_risk !== 'high')
         throw new SluiceError('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED', `policy ${p.name} scores high risk (${risk.points} points, a heuristic, not a probability): ${risk.reasons.filter((r) => r.points > 0).map((r) => r.text).join('; ')}. Make it coarser, or approve with --accept-risk high`, { level: risk.level, points: risk.points });
