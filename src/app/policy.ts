@@ -3,6 +3,7 @@ import { notInForceError, describeChanges, expiryInstant, describeOverlaps, expl
 import { signingKeyStatus, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
+import { policyRisk, privacySpecsOf, riskText, type RiskResult } from './privacy.js';
 import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
@@ -51,6 +52,8 @@ export interface ExplainResult {
   problems: string | null;
   /** Where another vendor receives the same statistic of the same series and window. */
   overlaps: string[];
+  /** The heuristic risk score of the version explained (null when none loads). */
+  risk: RiskResult | null;
 }
 
 function problemsText(s: PolicyStatus): string | null {
@@ -170,16 +173,18 @@ export const policyOperations = {
       const s = book.status(p.name);
       const others = otherVersions(book, p.name);
       const e = s.current ?? s.approved?.effective;
+      const risk = policyRisk(ctx, book, p.name);
       return {
         name: s.name,
         state: s.state,
         state_text: stateWords(s),
-        text: explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others),
+        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
         changes: changesSince(s, ctx.clock.now()),
         problems: joinProblems(book.defaults().error?.message ?? null, problemsText(s), keyProblem(ctx, e)),
         overlaps: e ? describeOverlaps(e, others) : [],
+        risk,
       };
     },
   }),
@@ -197,9 +202,15 @@ export const policyOperations = {
     },
   }),
   'policy.approve': defineOperation({
-    params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as') }),
+    params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as'), accept_risk: optionalText('--accept-risk') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
+      // [PRIV-DP-2] until the disclosure path draws and stores the noise, a noised rule would leave exact: refuse rather than pretend.
+      if (before.current && privacySpecsOf(before.current).size > 0)
+        throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} asks for privacy: noise, which this version does not yet add to sent summaries; remove privacy: to approve it now (policy replay and policy budget already show its effect)`);
+      const risk = before.current ? policyRisk(ctx, book, p.name) : null;
+      if (risk?.level === 'high' && p.accept_risk !== 'high')
+        throw new SluiceError('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED', `policy ${p.name} scores high risk (${risk.points} points, a heuristic, not a probability): ${risk.reasons.filter((r) => r.points > 0).map((r) => r.text).join('; ')}. Make it coarser, or approve with --accept-risk high`, { level: risk.level, points: risk.points });
       // The key is checked after what book.approve refuses first (problems, expiry), so those keep their own codes.
       const approvable = before.current !== null && before.error === null && !before.findings.some((f) => f.severity === 'error') && ctx.clock.now() < expiryInstant(before.current.policy.expires, ctx.config.timezone);
       if (approvable) requireKey(ctx, before.current!);

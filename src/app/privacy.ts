@@ -1,6 +1,8 @@
-import { SluiceError } from '../core/index.js';
-import { isoInZone, notInForceError, parseWindowText } from '../policy/index.js';
-import { signingKeyStatus, type StoredSummary } from '../share/index.js';
+import { SluiceError, tryParseDuration } from '../core/index.js';
+import { isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type TimeWindow, type WindowSize } from '../policy/index.js';
+import { cryptoSource, DEFAULT_HOUSEHOLD_BUDGET, PrivacyAccountant, releaseProfileOf, type BudgetLimits, type BudgetStanding, replayPolicy, scoreCoalitions, scoreProfile, type PrivacySpec, type ReplayLine, type ReplayOutcome, type ReplaySource, type RiskLevel, type RiskReason } from '../privacy/index.js';
+import { gatewaySecret, signingKeyStatus, type StoredSummary } from '../share/index.js';
+import { policyWindowSizes, summarise, type Sample } from '../summarise/index.js';
 import type { GatewayContext } from './context.js';
 import { defineOperation, optionalText, params, requiredText } from './operation.js';
 
@@ -49,8 +51,202 @@ function summaryFor(ctx: GatewayContext, list: StoredSummary[], name: string, wi
   return found;
 }
 
+/** `policy risk`: a heuristic score of what one policy shows, and of every group of vendors that could link their views. */
+export interface RiskResult {
+  name: string;
+  vendor: string;
+  level: RiskLevel;
+  points: number;
+  /** Every reason that fired, strongest first, each with its source. */
+  reasons: RiskReason[];
+  /** "a heuristic, not a probability", said with every score. */
+  note: string;
+  /** Groups this policy's vendor belongs to, scored as one combined view. */
+  coalitions: Array<{ vendors: string[]; links: string[]; level: RiskLevel; points: number; reasons: RiskReason[] }>;
+}
+
+/** The version a score is about: as written now, else as approved; other policies as in force (or as written). */
+function scoredVersions(book: PolicyBook, name: string): { self: EffectivePolicy | null; others: EffectivePolicy[] } {
+  const s = book.status(name);
+  const others: EffectivePolicy[] = [];
+  for (const n of book.names()) {
+    if (n === name) continue;
+    try {
+      const o = book.status(n);
+      const e = o.inForce ? o.approved?.effective : (o.current ?? null);
+      if (e) others.push(e);
+    } catch {
+      // A policy that does not load releases nothing.
+    }
+  }
+  return { self: s.current ?? s.approved?.effective ?? null, others };
+}
+
+/** The risk score of a policy, or null when no version of it loads. */
+export function policyRisk(ctx: GatewayContext, book: PolicyBook, name: string): RiskResult | null {
+  const { self, others } = scoredVersions(book, name);
+  if (!self) return null;
+  const profiles = ctx.profiles();
+  const base = { now: ctx.clock.now(), kindOf: (p: string) => profiles.get(p)?.kind ?? null };
+  const profileOf = (e: EffectivePolicy) => releaseProfileOf(e, { ...base, epsilonByRule: new Map([...privacySpecsOf(e)].map(([rule, spec]) => [rule, spec.epsilon])) });
+  const mine = profileOf(self);
+  const score = scoreProfile(mine);
+  const coalitions = scoreCoalitions([mine, ...others.filter((o) => o.policy.vendor !== self.policy.vendor).map(profileOf)])
+    .filter((c) => c.vendors.includes(mine.vendor))
+    .map((c) => ({ vendors: c.vendors, links: c.links, level: c.level, points: c.points, reasons: c.reasons }));
+  return { name, vendor: mine.vendor, level: score.level, points: score.points, reasons: score.reasons, note: score.note, coalitions };
+}
+
+/** The risk in words, for `policy explain` and `policy risk`. */
+export function riskText(r: RiskResult): string {
+  const lines = [`Risk: ${r.level} (${r.points} points). ${r.note}`];
+  for (const x of r.reasons) lines.push(`  ${x.points >= 0 ? '+' : ''}${x.points} ${x.text} (source: ${x.source})`);
+  for (const c of r.coalitions) {
+    lines.push(`Together, ${c.vendors.join(', ')}: ${c.level} (${c.points} points), because ${c.links.join('; ')}.`);
+    for (const x of c.reasons) lines.push(`  ${x.points >= 0 ? '+' : ''}${x.points} ${x.text} (source: ${x.source})`);
+  }
+  return lines.join('\n');
+}
+
+const DAY = 86_400_000;
+
+/** One window of `policy replay`, as JSON. */
+export interface ReplayRow {
+  window: { start: string; end: string };
+  size: WindowSize;
+  sent: boolean;
+  items: ReplayLine['items'];
+  suppressed: ReplayLine['suppressed'];
+  epsilon: number;
+  bytes: number;
+  sources: ReplaySource[];
+}
+
+/** `policy replay`: what the policy would have sent; nothing is sent, stored or spent. */
+export interface ReplayResult {
+  name: string;
+  days: number;
+  /** Which version was replayed: the file as written (pending approval or equal to the approved one), or the approved one. */
+  basis: 'current' | 'approved';
+  windows: ReplayRow[];
+  totals: { windows: number; sent: number; epsilon: number; bytes: number };
+}
+
+/** Each rule's privacy spec (rule index → spec), the clamp defaulting to the widest min–max of its metrics' profiles. */
+export function privacySpecsOf(policy: EffectivePolicy): Map<number, PrivacySpec> {
+  const out = new Map<number, PrivacySpec>();
+  for (const r of policy.rules) {
+    const priv = r.rule.privacy;
+    if (!priv) continue;
+    let clamp = priv.clamp;
+    if (!clamp) {
+      const specs = Object.values(r.profiles).flatMap((p) => r.rule.metrics.map((m) => (Object.hasOwn(p, m) ? p[m] : undefined)));
+      const lows = specs.map((x) => (x?.type === 'number' ? x.min : undefined)).filter((x): x is number => x !== undefined);
+      const highs = specs.map((x) => (x?.type === 'number' ? x.max : undefined)).filter((x): x is number => x !== undefined);
+      clamp = [lows.length > 0 ? Math.min(...lows) : 0, highs.length > 0 ? Math.max(...highs) : 1];
+    }
+    out.set(r.index, { epsilon: priv.epsilon, clamp, unitMs: tryParseDuration(priv.unit ?? '1h') ?? 3_600_000 });
+  }
+  return out;
+}
+
+/** A vendor's limit from its policy's `budget:` (the household cap when it has none) and the household cap. */
+export function budgetLimitsOf(policy: EffectivePolicy): BudgetLimits {
+  const b = policy.policy.budget;
+  return { vendor: b ? { epsilon: b.epsilon, perMs: tryParseDuration(b.per) ?? DEFAULT_HOUSEHOLD_BUDGET.perMs } : DEFAULT_HOUSEHOLD_BUDGET, household: DEFAULT_HOUSEHOLD_BUDGET };
+}
+
+/** Budgets are kept per vendor by its normalised name, not per policy version. */
+const vendorKey = (vendor: string) => vendor.trim().toLowerCase();
+
+/** The coarsest resolution of a rule's metric over its selected profiles (the integer step noise is drawn in). */
+function resolutionOf(policy: EffectivePolicy, rule: number, metric: string): number {
+  const r = policy.rules.find((x) => x.index === rule);
+  const found = Object.values(r?.profiles ?? {})
+    .map((p) => (Object.hasOwn(p, metric) ? p[metric] : undefined))
+    .map((spec) => (spec?.type === 'number' ? spec.resolution : undefined))
+    .filter((x): x is number => x !== undefined && x > 0);
+  return found.length > 0 ? Math.max(...found) : 0.001;
+}
+
+/** The closed windows of one size that lie within the last `days` days, oldest first. */
+function windowsWithin(now: number, days: number, size: WindowSize, tz: string): TimeWindow[] {
+  const out: TimeWindow[] = [];
+  for (let w = lastClosedWindow(now, size, tz); w.start >= now - days * DAY; w = lastClosedWindow(w.start, size, tz)) out.push(w);
+  return out.reverse();
+}
+
+function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: number): ReplayResult {
+  const s = book.status(name);
+  const pendingOk = s.current !== null && s.error === null && !s.findings.some((f) => f.severity === 'error');
+  const policy = pendingOk ? s.current! : (s.approved?.effective ?? null);
+  if (!policy) throw s.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} has problems; see sluice policy check ${name}`);
+  const tz = ctx.config.timezone;
+  const now = ctx.clock.now();
+  const secret = gatewaySecret(ctx.config.data_dir);
+  const privacy = privacySpecsOf(policy);
+  const rows: ReplayRow[] = [];
+  for (const size of policyWindowSizes(policy)) {
+    const lines = replayPolicy({
+      policy,
+      windows: windowsWithin(now, days, size, tz),
+      timezone: tz,
+      size,
+      gatewaySecret: secret,
+      // Raw readings as the real run reads them (a window past raw retention shows what is still stored; rollups are not read yet).
+      samples: (deviceId, metric, w) => ({
+        samples: ctx.queries.readings({ deviceId, metric, since: w.start, until: w.end, limit: Number.MAX_SAFE_INTEGER }).map((r) => ({ ts: r.ts, value: r.value as number })),
+        source: 'raw',
+      }),
+      privacy,
+      // A simulated copy of the real spending so far; the replay never spends from it.
+      ...(privacy.size > 0 ? { budget: { vendor: vendorKey(policy.policy.vendor), releases: new PrivacyAccountant({ db: ctx.db }).releasesSince(now - days * DAY - 2 * budgetLimitsOf(policy).vendor.perMs), limits: budgetLimitsOf(policy) } } : {}),
+      resolutionOf: (rule, metric) => resolutionOf(policy, rule, metric),
+      // Throw-away noise: never stored, so the real release draws its own.
+      noise: cryptoSource,
+      summarise: (input): ReplayOutcome => {
+        const o = summarise({ ...input, samples: (d, m) => input.samples(d, m) as readonly Sample[] });
+        return o.kind === 'summary' ? { kind: 'summary', summary: o.summary } : { kind: 'nothing', omitted: o.omitted };
+      },
+    });
+    for (const l of lines) rows.push({ window: { start: isoInZone(l.window.start, tz), end: isoInZone(l.window.end, tz) }, size, sent: l.sent, items: l.items, suppressed: l.suppressed, epsilon: l.epsilon, bytes: l.bytes, sources: l.sources });
+  }
+  rows.sort((a, b) => Date.parse(a.window.start) - Date.parse(b.window.start) || Date.parse(a.window.end) - Date.parse(b.window.end));
+  const epsilon = Math.round(rows.reduce((a, r) => a + r.epsilon, 0) * 1e9) / 1e9;
+  return { name, days, basis: pendingOk ? 'current' : 'approved', windows: rows, totals: { windows: rows.length, sent: rows.filter((r) => r.sent).length, epsilon, bytes: rows.reduce((a, r) => a + r.bytes, 0) } };
+}
+
 /** What left the house, byte for byte, and sending a failed summary again. */
 export const privacyOperations = {
+  'policy.budget': defineOperation({
+    params: params({ name: requiredText('a policy NAME', 'a policy NAME is required') }),
+    run: ({ context: ctx, sharing: { book } }, p) => {
+      const s = book.status(p.name);
+      const policy = s.approved?.effective ?? s.current;
+      if (!policy) throw s.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} does not load; see sluice policy check ${p.name}`);
+      const limits = budgetLimitsOf(policy);
+      const now = ctx.clock.now();
+      const st = new PrivacyAccountant({ db: ctx.db }).standing(vendorKey(policy.policy.vendor), now, limits);
+      const shown = (b: BudgetStanding) => ({ spent: b.spent, left: b.left, cap: b.cap, per_days: b.perMs / DAY, next_renewal: b.nextRenewal === null ? null : isoInZone(b.nextRenewal, ctx.config.timezone) });
+      return { name: p.name, vendor: policy.policy.vendor, noised: privacySpecsOf(policy).size > 0, vendor_budget: shown(st.vendor), household_budget: shown(st.household) };
+    },
+  }),
+  'policy.replay': defineOperation({
+    params: params({ name: requiredText('a policy NAME', 'a policy NAME is required'), days: optionalText('--days') }),
+    run: ({ context: ctx, sharing: { book } }, p): ReplayResult => {
+      const days = p.days === undefined ? 30 : Number(p.days);
+      if (!Number.isInteger(days) || days < 1 || days > 730) throw new SluiceError('SLUICE_ERR_USAGE', `--days must be a whole number of days from 1 to 730; got "${p.days}"`);
+      return replayOf(ctx, book, p.name, days);
+    },
+  }),
+  'policy.risk': defineOperation({
+    params: params({ name: requiredText('a policy NAME', 'a policy NAME is required') }),
+    run: ({ context: ctx, sharing: { book } }, p): RiskResult & { text: string } => {
+      const r = policyRisk(ctx, book, p.name);
+      if (!r) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} does not load, so it cannot be scored; see sluice policy check ${p.name}`);
+      return { ...r, text: riskText(r) };
+    },
+  }),
   'policy.sent': defineOperation({
     params: params({ name: requiredText('a policy NAME'), window: optionalText('--window') }),
     run: ({ context: ctx, sharing: { outbox } }, p): SentSummary => shown(ctx, summaryFor(ctx, outbox.list({ policy: p.name }), p.name, p.window)),

@@ -89,9 +89,9 @@ export const policyCommands: Command[] = [
   },
   {
     name: 'policy approve',
-    usage: 'policy approve NAME [--as MEMBER] [--yes]',
+    usage: 'policy approve NAME [--as MEMBER] [--accept-risk high] [--yes]',
     summary: 'Show what a policy would share (and what changed) and approve exactly that version; with household members, as one of them.',
-    options: { ...yes, ...as },
+    options: { ...yes, ...as, 'accept-risk': { type: 'string' } },
     args: 1,
     async run({ args, flags, config, print }) {
       const cfg = config();
@@ -102,7 +102,7 @@ export const policyCommands: Command[] = [
         if (e.problems) print(`\nProblems:\n${e.problems}`);
         print(`\nWhat changes with this approval:\n${e.changes.map((c) => `  ${c}`).join('\n') || '  nothing: this version is already approved'}`);
         if (!(await confirm(`Approve ${e.name} version ${e.version?.slice(0, 12)}?`, flags))) throw new SluiceError('SLUICE_ERR_USAGE', 'not approved');
-        return await call('policy.approve', { name: args[0]!, hash: e.version, as: text(flags.as) });
+        return await call('policy.approve', { name: args[0]!, hash: e.version, as: text(flags.as), accept_risk: text(flags['accept-risk']) });
       });
       if (!r.in_force) return print(`Recorded ${text(flags.as) ?? 'the'} approval of ${args[0]} (version ${r.version}). Nothing is sent yet: waiting for ${r.waiting_for.join(', ')}.`), 0;
       print(`Approved ${args[0]} (version ${r.version}). Summaries are sent on its schedule; revoke with: sluice policy revoke ${args[0]}`);

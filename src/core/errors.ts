@@ -257,6 +257,12 @@ export const errorCatalogue = {
     meaning: 'Too many dashboard login attempts came from one address within a minute.',
     fix: 'Wait a minute, then log in again with the right password or a fresh login link.',
   },
+  // Differential privacy and the risk score (docs/privacy.md).
+  SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED: {
+    exit: 2,
+    meaning: 'The policy scores high on the risk heuristic (see `sluice policy risk NAME`), and its approval did not accept that risk explicitly.',
+    fix: 'Make the policy coarser (longer windows, fewer metrics, rounding, privacy noise), or approve it with `--accept-risk high` if the household accepts what it shows.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -18,3 +18,4 @@ export { PolicyBook, policyMigrations, notInForceError, waitingFor, type PolicyC
 export { explainPolicy, describeChanges, describeRule, describeDefaults, describeOverlaps, nextRuns, stateText } from './explain.js';
 export { lastClosedWindow, isAlignedWindow, isoInZone, parseWindowText, expiryInstant } from './windows.js';
 export type { TimeWindow } from '../core/index.js';
+export { NOISY_STATS, refusalReason, type NoisyStat } from './noise.js';

@@ -1,6 +1,7 @@
 import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { vendorEndpoint } from '../config/index.js';
+import { refusalReason } from './noise.js';
 
 /** Window lengths a share rule may summarise over; each is aligned to the household's calendar. */
 export const WINDOWS = ['1h', '1d', '7d'] as const;
@@ -52,6 +53,19 @@ const deviceSelector = z
   .strict()
   .refine((s) => (s.id === undefined) !== (s.kind === undefined), { message: 'select devices by exactly one of id (one or a list) or kind' });
 
+/** A rule's differential privacy: ε per window release, the clamp of one protected unit, the unit (docs/privacy.md). */
+const rulePrivacy = z
+  .object({
+    epsilon: z.number().positive().max(10).describe('ε of one window of this rule (split over its metrics and statistics); smaller hides more.'),
+    clamp: z
+      .tuple([z.number(), z.number()])
+      .optional()
+      .refine((c) => c === undefined || c[0] < c[1], { message: 'clamp is [low, high] with low below high' })
+      .describe("Bounds of one protected unit's contribution, in the metric's unit; default the profile's min and max."),
+    unit: z.string().regex(/^[1-9][0-9]*(m|h|d)$/, 'expected a duration such as 1h or 1d').optional().describe('What one protected event is: one unit of time of the household (default 1h).'),
+  })
+  .strict();
+
 const shareRule = z
   .object({
     /** Which devices: by id (one or a list) or by the `kind` of their profile. */
@@ -68,9 +82,16 @@ const shareRule = z
     min_samples: z.number().int().min(1).optional().describe('Leave an item out when its window has fewer readings than this (never fewer than the household floor, default 3).'),
     /** Ascending bucket edges for `histogram`: counts of readings below the first, between edges, and at or above the last. */
     buckets: z.array(z.number()).min(1).max(50).optional().describe('Ascending histogram bucket edges, e.g. [18, 20, 22]; needed by the histogram statistic.'),
+    /** Noise on this rule's statistics, calibrated to hide any one protected unit (docs/privacy.md). */
+    privacy: rulePrivacy.optional().describe('Differential privacy for this rule: { epsilon, clamp?, unit? }; only sum, increase, count and mean can be noised.'),
   })
   .strict()
   .superRefine((r, ctx) => {
+    // [PRIV-DP-1] order statistics are never released with noise.
+    if (r.privacy) for (const stat of r.stats) {
+      const why = refusalReason(stat);
+      if (why !== null) ctx.addIssue({ code: 'custom', path: ['stats'], message: `${why} (this rule has privacy:)` });
+    }
     if (r.stats.includes('histogram') && r.buckets === undefined) ctx.addIssue({ code: 'custom', path: ['buckets'], message: 'the histogram statistic needs buckets: [edge, ...] (ascending)' });
     if (r.buckets !== undefined && !r.stats.includes('histogram')) ctx.addIssue({ code: 'custom', path: ['buckets'], message: 'buckets is only used by the histogram statistic; add histogram to stats or remove buckets' });
     if (r.buckets && r.buckets.some((b, i) => i > 0 && b <= r.buckets![i - 1]!)) ctx.addIssue({ code: 'custom', path: ['buckets'], message: 'bucket edges must be strictly ascending' });
@@ -99,6 +120,15 @@ export const policySchema = z
     /** Names the key in the signature header (`kid=`); defaults to a fingerprint of the key. */
     key_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('kid in the signature header; default: a fingerprint of the key.'),
     share: z.array(shareRule).min(1).describe('What is shared: each rule selects devices and metrics and the statistics sent per window.'),
+    /** This vendor's privacy budget: ε spent over a sliding period (docs/privacy.md). */
+    budget: z
+      .object({
+        epsilon: z.number().positive().max(100).describe('Most ε this vendor may receive within the period.'),
+        per: z.string().regex(/^[1-9][0-9]*d$/, 'expected a number of days such as 30d').describe('The sliding period, in days, e.g. 30d.'),
+      })
+      .strict()
+      .optional()
+      .describe("This vendor's privacy budget: { epsilon, per }; a release that would exceed it is withheld."),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -74,4 +74,5 @@ export {
   type ReplaySummariseInput,
   type ReplaySummary,
   type ReplaySummaryItem,
+  type ReplayOutcome,
 } from './replay.js';

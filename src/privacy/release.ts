@@ -1,8 +1,8 @@
 import { drawNoise, noiseBound, type IntegerSource } from './mechanism.js';
 
-/** The statistics a rule may release with noise, and those it may not. */
-export const NOISY_STATS = ['sum', 'increase', 'count', 'mean'] as const;
-export type NoisyStat = (typeof NOISY_STATS)[number];
+// What may be noised is part of the policy language (policy check refuses the rest); re-exported here for the mechanism.
+import { NOISY_STATS, refusalReason, type NoisyStat } from '../policy/index.js';
+export { NOISY_STATS, refusalReason, type NoisyStat };
 
 /** What a rule's `privacy:` says, after defaults are applied (clamp from the profile's range, unit 1h). */
 export interface PrivacySpec {
@@ -22,22 +22,6 @@ export const MECHANISM = 'discrete-laplace' as const;
 export interface PrivateSample {
   ts: number;
   value: number;
-}
-
-/**
- * Why a statistic is not offered with noise, in plain words for `policy check`; null when it is.
- * [PRIV-DP-1] order statistics change by a whole reading when one event changes, so no bounded
- * noise hides a single event in them.
- */
-export function refusalReason(stat: string): string | null {
-  if ((NOISY_STATS as readonly string[]).includes(stat)) return null;
-  if (stat === 'min' || stat === 'max')
-    return `"${stat}" is not offered with noise: the lowest or highest reading is one single event, so changing that one event can move it anywhere within the clamp; noise large enough to hide it would leave nothing useful`;
-  if (stat === 'percentiles' || /^p\d+$/.test(stat))
-    return `"${stat}" is not offered with noise: a percentile is one reading of the window, and where it lies depends on single events in ways a fixed amount of noise cannot hide`;
-  if (stat === 'last') return `"last" is not offered with noise: it is one single reading, exactly the kind of event the noise is meant to hide`;
-  if (stat === 'histogram' || stat === 'time_in_state') return `"${stat}" is not offered with noise in this version: each bucket would need its own share of ε; use count or sum instead`;
-  return `"${stat}" is not offered with noise`;
 }
 
 /** ε for each noisy query a statistic makes: mean is a noisy sum over a noisy count, ε split in half. */

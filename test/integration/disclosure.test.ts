@@ -371,7 +371,11 @@ describe('first disclosure', () => {
       await client.publishAsync('sluice/living/telemetry', JSON.stringify({ temperature: v, setpoint_heat: 21, ts: hour.plus({ minutes: 10 * (i + 1) }).toMillis() }), { qos: 1 });
     }
     await client.endAsync();
-    expect(s.cli(['policy', 'approve', 'acme', '--yes']).status).toBe(0);
+    // Hourly temperature and setpoint for years under one id scores high: approving it needs the household to accept that.
+    const refused = s.cli(['policy', 'approve', 'acme', '--yes']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED');
+    expect(s.cli(['policy', 'approve', 'acme', '--yes', '--accept-risk', 'high']).status).toBe(0);
     await vendor.waitFor((v) => v.deliveries().length >= 1);
     await sleep(2500);
     const windows = vendor.deliveries().map((d) => (JSON.parse(d.body.toString()) as { window: { start: string } }).window.start);
@@ -429,3 +433,34 @@ async function freePort(): Promise<number> {
   await new Promise<void>((r) => server.close(() => r()));
   return port;
 }
+
+describe('policy replay', () => {
+  it('shows what the policy would have sent, before approval, and sends, stores and records nothing', async () => {
+    const vendor = await receiver();
+    const s = await scene(vendor.url);
+    s.addThermostat('living');
+    await s.publish('living', day(1), temps([19, 20.2, 21.4, 22.1]));
+    const ledgerBefore = s.json<LedgerJson[]>(['ledger', 'show']).length;
+    const preview = s.cli(['policy', 'preview', 'acme', '--window', win(1)]);
+    expect(preview.status).toBe(0);
+
+    const r = s.json<{ basis: string; days: number; windows: Array<{ window: { start: string }; sent: boolean; bytes: number; epsilon: number; sources: string[]; items: Array<{ metric: string; stats: Record<string, number> }>; suppressed: Array<{ why: string }> }> }>(['policy', 'replay', 'acme', '--days', '3']);
+    expect(r).toMatchObject({ basis: 'current', days: 3 });
+    const yesterday = r.windows.find((w) => w.window.start === day(1).toISO({ suppressMilliseconds: true }))!;
+    // No privacy on this rule, so the values are the exact ones and the bytes those preview would send.
+    expect(yesterday).toMatchObject({ sent: true, epsilon: 0, sources: ['raw'], bytes: Buffer.byteLength(preview.stdout) });
+    expect(yesterday.items.find((i) => i.metric === 'temperature')!.stats).toMatchObject({ min: 19, max: 22 });
+    const earlier = r.windows.filter((w) => w !== yesterday);
+    expect(earlier.length).toBeGreaterThan(0);
+    for (const w of earlier) expect(w).toMatchObject({ sent: false, bytes: 0, suppressed: expect.arrayContaining([{ rule: 1, metric: 'temperature', stat: null, why: '0 readings, fewer than min_samples 3' }]) });
+    const text = s.cli(['policy', 'replay', 'acme', '--days', '3']);
+    expect(text.stdout).toMatch(/nothing is sent, stored or spent/);
+    expect(text.stdout).toMatch(/1 of \d windows would have been sent/);
+
+    expect(s.json<LedgerJson[]>(['ledger', 'show']).length).toBe(ledgerBefore);
+    expect(s.cli(['policy', 'sent', 'acme']).stderr).toContain('has no stored summary');
+    expect(s.cli(['policy', 'replay', 'acme', '--days', 'lots']).status).toBe(2);
+    await sleep(300);
+    expect(vendor.deliveries()).toEqual([]);
+  });
+});
