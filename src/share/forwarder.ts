@@ -153,51 +153,22 @@ export class Forwarder implements Service {
   }
 
   private async deliverErasure(erasures: Erasures, claim: ErasureClaim, key: VendorKey): Promise<void> {
-    const { clock, options, logger } = this.deps;
-    const t = Math.floor(clock.now() / 1000);
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), options.requestTimeout);
-    this.inFlight.add(controller);
-    let status: number | null = null;
-    let retryAfter: number | undefined;
-    let error: string;
-    let outcome: AttemptOutcome = 'http';
-    try {
-      const res = await fetch(claim.endpoint, {
-        method: 'POST',
-        body: claim.body,
-        headers: { 'content-type': 'application/json', 'idempotency-key': claim.erasureId, 'sluice-signature': signatureHeader(key.key, key.kid, t, claim.body), 'user-agent': 'sluice/1' },
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      status = res.status;
-      retryAfter = parseRetryAfter(res.headers.get('retry-after'), clock.now());
-      await res.body?.cancel().catch(() => undefined);
-      error = `HTTP ${status}`;
-    } catch (err) {
-      const cause = causeOf(err);
-      outcome = controller.signal.aborted ? 'timeout' : outcomeOf(cause);
-      error = controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed (${outcome}): ${cause}`;
-    } finally {
-      clearTimeout(timer);
-      this.inFlight.delete(controller);
+    const t = Math.floor(this.deps.clock.now() / 1000);
+    // Outside the summary chain: signed v1 only, no Sluice-Previous.
+    const answer = await this.post(claim.endpoint, claim.body, { 'idempotency-key': claim.erasureId, 'sluice-signature': signatureHeader(key.key, key.kid, t, claim.body) });
+    if (!answer) return;
+    const log = { erasure: claim.erasureId, vendor: claim.policy.vendor, attempt: claim.attempt, status: answer.status };
+    const next = this.nextStep(answer, claim.attempt);
+    if (next.kind === 'acknowledged') {
+      erasures.acknowledged(claim, answer.status!);
+      this.deps.logger.info(log, 'erasure request acknowledged');
+    } else if (next.kind === 'failed') {
+      erasures.failed(claim, answer.status, next.error, answer.outcome);
+      this.deps.logger.error(log, 'erasure request failed for good');
+    } else {
+      erasures.retryLater(claim, this.deps.clock.now() + next.delay, answer.error, answer.status, answer.outcome);
+      this.deps.logger.warn({ ...log, retryInMs: next.delay }, 'erasure request will be retried');
     }
-    if (this.stopped && status === null) return;
-    const log = { erasure: claim.erasureId, vendor: claim.policy.vendor, attempt: claim.attempt, status };
-    if (status !== null && status >= 200 && status < 300) {
-      erasures.acknowledged(claim, status);
-      logger.info(log, 'erasure request acknowledged');
-      return;
-    }
-    const retryable = status === null || RETRYABLE.has(status);
-    if (!retryable || (options.maxAttempts > 0 && claim.attempt >= options.maxAttempts)) {
-      erasures.failed(claim, status, retryable ? `gave up after ${claim.attempt} attempts: ${error}` : error, outcome);
-      logger.error(log, 'erasure request failed for good');
-      return;
-    }
-    const delay = retryAfter !== undefined ? Math.min(retryAfter, options.retryAfterMax) : backoffDelay(claim.attempt, options, this.deps.random ?? Math.random);
-    erasures.retryLater(claim, clock.now() + delay, error, status, outcome);
-    logger.warn({ ...log, retryInMs: delay }, 'erasure request will be retried');
   }
 
   private keyOf(policy: ApprovedPolicy): VendorKey {
@@ -205,62 +176,79 @@ export class Forwarder implements Service {
   }
 
   private async deliver(claim: Claim, key: VendorKey): Promise<void> {
-    const { outbox, clock, options, logger } = this.deps;
-    const random = this.deps.random ?? Math.random;
-    const t = Math.floor(clock.now() / 1000);
+    const t = Math.floor(this.deps.clock.now() / 1000);
+    // The link is outside the body (so the body stays equal to its preview) and signed with it by v2.
+    const previous = previousHeader(claim.previous);
+    const answer = await this.post(claim.endpoint, claim.body, {
+      'idempotency-key': claim.summaryId,
+      'sluice-signature': `${signatureHeader(key.key, key.kid, t, claim.body)},v2=${chainedSignature(key.key, t, previous, claim.body)}`,
+      [PREVIOUS_HEADER]: previous,
+    });
+    if (!answer) return;
+    const { outbox, logger } = this.deps;
+    const log = { summary: claim.summaryId, vendor: claim.policy.vendor, attempt: claim.attempt, status: answer.status };
+    const next = this.nextStep(answer, claim.attempt);
+    if (next.kind === 'acknowledged') {
+      outbox.acknowledged(claim, answer.status!);
+      logger.info(log, 'summary delivered');
+    } else if (next.kind === 'failed') {
+      outbox.failed(claim, answer.status, next.error, answer.outcome);
+      logger.error(log, 'summary delivery failed for good');
+    } else {
+      outbox.retryLater(claim, this.deps.clock.now() + next.delay, answer.error, answer.status, answer.outcome);
+      logger.warn({ ...log, retryInMs: next.delay, error: answer.error }, 'summary delivery will be retried');
+    }
+  }
+
+  /** One signed POST with the request timeout; undefined when the gateway stopped mid-request (the lease expires and a later run retries). */
+  private async post(endpoint: string, body: Buffer, headers: Record<string, string>): Promise<Answer | undefined> {
+    const { clock, options } = this.deps;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), options.requestTimeout);
     this.inFlight.add(controller);
-    const log = { summary: claim.summaryId, vendor: claim.policy.vendor, attempt: claim.attempt };
-    let status: number | null = null;
-    let retryAfter: number | undefined;
-    let error: string;
-    let outcome: AttemptOutcome = 'http';
-    // The link is outside the body (so the body stays equal to its preview) and signed with it by v2.
-    const previous = previousHeader(claim.previous);
+    let answer: Answer;
     try {
-      const res = await fetch(claim.endpoint, {
+      const res = await fetch(endpoint, {
         method: 'POST',
-        body: claim.body,
-        headers: {
-          'content-type': 'application/json',
-          'idempotency-key': claim.summaryId,
-          'sluice-signature': `${signatureHeader(key.key, key.kid, t, claim.body)},v2=${chainedSignature(key.key, t, previous, claim.body)}`,
-          [PREVIOUS_HEADER]: previous,
-          'user-agent': 'sluice/1',
-        },
+        body,
+        headers: { 'content-type': 'application/json', ...headers, 'user-agent': 'sluice/1' },
         // [PRIV-7] only to the approved endpoint: redirects are not followed.
         redirect: 'manual',
         signal: controller.signal,
       });
-      status = res.status;
-      retryAfter = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+      answer = { status: res.status, retryAfter: parseRetryAfter(res.headers.get('retry-after'), clock.now()), error: `HTTP ${res.status}`, outcome: 'http' };
       await res.body?.cancel().catch(() => undefined);
-      error = `HTTP ${status}`;
     } catch (err) {
       const cause = causeOf(err);
-      outcome = controller.signal.aborted ? 'timeout' : outcomeOf(cause);
-      error = controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed (${outcome}): ${cause}`;
+      const outcome = controller.signal.aborted ? 'timeout' : outcomeOf(cause);
+      answer = { status: null, retryAfter: undefined, outcome, error: controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed (${outcome}): ${cause}` };
     } finally {
       clearTimeout(timer);
       this.inFlight.delete(controller);
     }
-    if (this.stopped && status === null) return; // shutting down: the lease expires and a later run retries
-    if (status !== null && status >= 200 && status < 300) {
-      outbox.acknowledged(claim, status);
-      logger.info({ ...log, status }, 'summary delivered');
-      return;
-    }
-    const retryable = status === null || RETRYABLE.has(status);
-    if (!retryable || (options.maxAttempts > 0 && claim.attempt >= options.maxAttempts)) {
-      outbox.failed(claim, status, retryable ? `gave up after ${claim.attempt} attempts: ${error}` : error, outcome);
-      logger.error({ ...log, status }, 'summary delivery failed for good');
-      return;
-    }
-    const delay = retryAfter !== undefined ? Math.min(retryAfter, options.retryAfterMax) : backoffDelay(claim.attempt, options, random);
-    outbox.retryLater(claim, clock.now() + delay, error, status, outcome);
-    logger.warn({ ...log, status, retryInMs: delay, error }, 'summary delivery will be retried');
+    return this.stopped && answer.status === null ? undefined : answer;
   }
+
+  /** What follows an answer: done, given up (not retryable, or out of attempts), or a retry after backoff or Retry-After. */
+  private nextStep(answer: Answer, attempt: number): { kind: 'acknowledged' } | { kind: 'failed'; error: string } | { kind: 'retry'; delay: number } {
+    const { options } = this.deps;
+    const { status } = answer;
+    if (status !== null && status >= 200 && status < 300) return { kind: 'acknowledged' };
+    const retryable = status === null || RETRYABLE.has(status);
+    if (!retryable || (options.maxAttempts > 0 && attempt >= options.maxAttempts)) {
+      return { kind: 'failed', error: retryable ? `gave up after ${attempt} attempts: ${answer.error}` : answer.error };
+    }
+    const delay = answer.retryAfter !== undefined ? Math.min(answer.retryAfter, options.retryAfterMax) : backoffDelay(attempt, options, this.deps.random ?? Math.random);
+    return { kind: 'retry', delay };
+  }
+}
+
+/** A vendor's answer to one POST, or why there was none. */
+interface Answer {
+  status: number | null;
+  retryAfter: number | undefined;
+  error: string;
+  outcome: AttemptOutcome;
 }
 
 /** The kind of failure a household can act on: the vendor refused the connection, did not answer, or failed TLS. */
