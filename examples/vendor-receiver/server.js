@@ -2,13 +2,14 @@
 // A vendor's receiver for Sluice summaries, in one file with no dependencies: copy it and start
 // from here. It verifies `Sluice-Signature` over the raw body, stores each summary once per
 // `Idempotency-Key` in an append-only JSONL file, and answers 2xx only once the line is on disk.
+// It checks each household's `Sluice-Previous` chain: a summary must name the last one stored.
 // See docs/vendor-api.md for the request format and for running this at scale.
 //
-//   VENDOR_SECRET=… node server.js [--host 127.0.0.1] [--port 8787] [--dir ./received]
+//   VENDOR_SECRET=… node server.js [--host 127.0.0.1] [--port 8787] [--dir ./received] [--chain report|refuse]
 //
 // Environment: VENDOR_SECRET (the key agreed with the household, required), VENDOR_KEY_ID (the
 // policy's key_id when it sets one; otherwise the key's fingerprint is its id), VENDOR_HOST,
-// VENDOR_PORT, VENDOR_DATA_DIR. Flags win over the environment. Needs Node 20 or later.
+// VENDOR_PORT, VENDOR_DATA_DIR, VENDOR_CHAIN. Flags win over the environment. Needs Node 20 or later.
 import { createHash, createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, timingSafeEqual, verify } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -34,7 +35,7 @@ export function keyFingerprint(key) {
  * @param {Buffer} body the raw bytes, before any parsing
  * @param {(kid: string) => Buffer | undefined} keyFor
  * @param {number} nowSeconds
- * @returns {{ ok: true, kid: string } | { ok: false, reason: string }}
+ * @returns {{ ok: true, kid: string, t: number, v2: string | undefined } | { ok: false, reason: string }}
  */
 export function verifySignature(header, body, keyFor, nowSeconds) {
   if (!header) return { ok: false, reason: 'no Sluice-Signature header' };
@@ -54,7 +55,31 @@ export function verifySignature(header, body, keyFor, nowSeconds) {
   const expected = createHmac('sha256', key).update(`${t}.`).update(body).digest();
   // Constant-time compare: a byte-by-byte compare leaks how much of a forged MAC was right.
   if (!timingSafeEqual(expected, Buffer.from(v1, 'hex'))) return { ok: false, reason: 'signature does not match' };
-  return { ok: true, kid };
+  return { ok: true, kid, t, v2: parts.get('v2') };
+}
+
+/**
+ * Checks `v2=<hex HMAC-SHA256(key, "<t>.<Sluice-Previous>.<raw body>")>`: the link to the previous
+ * summary is signed with the body, so nobody on the way can rewrite it.
+ * @param {Buffer} key
+ * @param {number} t
+ * @param {string} previous the Sluice-Previous header as received
+ * @param {Buffer} body
+ * @param {string | undefined} v2
+ */
+export function verifyChainSignature(key, t, previous, body, v2) {
+  if (!v2 || !/^[0-9a-f]{64}$/.test(v2)) return false;
+  const expected = createHmac('sha256', key).update(`${t}.${previous}.`).update(body).digest();
+  return timingSafeEqual(expected, Buffer.from(v2, 'hex'));
+}
+
+/**
+ * The `Sluice-Previous` value this receiver expects from a household: `none` before its first
+ * summary, then `id=<last id>,sha256=<sha256 of the last body stored>`.
+ * @param {{ id: string, sha256: string } | undefined} last
+ */
+export function expectedPrevious(last) {
+  return last ? `id=${last.id},sha256=${last.sha256}` : 'none';
 }
 
 /**
@@ -68,6 +93,12 @@ export class SummaryStore {
     this.file = join(dir, 'summaries.jsonl');
     /** @type {Set<string>} */
     this.keys = new Set();
+    /**
+     * household id → the last summary stored from it (file order is acceptance order).
+     * A Map: a household id comes from the request body.
+     * @type {Map<string, { id: string, sha256: string }>}
+     */
+    this.lastByHousehold = new Map();
     let text = '';
     try {
       text = readFileSync(this.file, 'utf8');
@@ -77,8 +108,9 @@ export class SummaryStore {
     for (const line of text.split('\n')) {
       // A line cut short by a crash mid-write was never acknowledged; Sluice sends it again.
       try {
-        const key = JSON.parse(line).key;
-        if (typeof key === 'string') this.keys.add(key);
+        const record = JSON.parse(line);
+        if (typeof record.key === 'string') this.keys.add(record.key);
+        this.remember(record);
       } catch {
         continue;
       }
@@ -94,10 +126,26 @@ export class SummaryStore {
    */
   add(key, record) {
     if (this.keys.has(key)) return false;
-    writeSync(this.fd, `${JSON.stringify({ key, ...record })}\n`);
+    const line = { key, ...record };
+    writeSync(this.fd, `${JSON.stringify(line)}\n`);
     fsyncSync(this.fd);
     this.keys.add(key);
+    this.remember(line);
     return true;
+  }
+
+  /**
+   * The last summary stored from a household, for checking the next one's Sluice-Previous.
+   * @param {string} household
+   */
+  last(household) {
+    return this.lastByHousehold.get(household);
+  }
+
+  /** @param {Record<string, any>} record */
+  remember(record) {
+    const household = record.summary?.household;
+    if (typeof household === 'string' && typeof record.body_sha256 === 'string') this.lastByHousehold.set(household, { id: record.key, sha256: record.body_sha256 });
   }
 
   close() {
@@ -107,10 +155,15 @@ export class SummaryStore {
 
 /**
  * The HTTP handler: POST /v1/summaries, GET /healthz.
- * @param {{ store: SummaryStore, keyFor: (kid: string) => Buffer | undefined, offers?: ReturnType<typeof offerSettings>, now?: () => number, log?: (line: Record<string, unknown>) => void }} deps
+ *
+ * `chain`: what to do when a summary's Sluice-Previous does not name the last summary stored from
+ * its household (a summary is missing, or the link was not signed): `report` stores it and logs
+ * `chain break` (the default: the data is still genuine, and refusing would stall the household),
+ * `refuse` answers 409 and stores nothing — Sluice then records the failure in its ledger.
+ * @param {{ store: SummaryStore, keyFor: (kid: string) => Buffer | undefined, offers?: ReturnType<typeof offerSettings>, chain?: 'report' | 'refuse', now?: () => number, log?: (line: Record<string, unknown>) => void }} deps
  * @returns {import('node:http').RequestListener}
  */
-export function receiver({ store, keyFor, offers, now = () => Date.now() / 1000, log = (line) => console.log(JSON.stringify(line)) }) {
+export function receiver({ store, keyFor, offers, chain = 'report', now = () => Date.now() / 1000, log = (line) => console.log(JSON.stringify(line)) }) {
   const intentRoutes = offers ? offerDesk(offers, now, log) : undefined;
   return (req, res) => {
     if (intentRoutes && intentRoutes(req, res)) return;
@@ -154,21 +207,47 @@ export function receiver({ store, keyFor, offers, now = () => Date.now() / 1000,
         return answer(400, { error: 'not a Sluice summary' });
       }
       if (!key || key !== summary.id) return answer(400, { error: 'Idempotency-Key missing or not the summary id' });
+      const about = { key, vendor: summary.vendor, policy: summary.policy, household: summary.household, window: summary.window };
+      // De-duplicate before the chain check: a retry whose answer was lost carries its first attempt's link.
+      if (store.keys.has(key)) {
+        log({ msg: 'duplicate summary ignored', ...about });
+        return answer(200, { status: 'duplicate', key });
+      }
 
-      const stored = store.add(key, { received_at: new Date(now() * 1000).toISOString(), kid: sig.kid, summary });
-      log({
-        msg: stored ? 'summary stored' : 'duplicate summary ignored',
-        key,
-        vendor: summary.vendor,
-        policy: summary.policy,
-        household: summary.household,
-        window: summary.window,
-        ...(stored ? { items: summary.items } : {}),
-      });
+      const link = chainCheck(req.headers['sluice-previous'], store.last(String(summary.household)), keyFor(sig.kid), sig, body);
+      if (!link.ok) {
+        log({ msg: 'chain break', ...about, reason: link.reason, expected: link.expected, got: link.got, action: chain === 'refuse' ? 'refused' : 'stored' });
+        if (chain === 'refuse') return answer(409, { error: `chain break: ${link.reason}`, expected: link.expected });
+      }
+      const bodySha256 = createHash('sha256').update(body).digest('hex');
+      const stored = store.add(key, { received_at: new Date(now() * 1000).toISOString(), kid: sig.kid, body_sha256: bodySha256, chain: link.ok ? 'ok' : 'break', summary });
+      log({ msg: stored ? 'summary stored' : 'duplicate summary ignored', ...about, chain: link.ok ? 'ok' : 'break', ...(stored ? { items: summary.items } : {}) });
       // The same 2xx for a key already stored: delivery is at least once, storage exactly once.
-      return answer(200, { status: stored ? 'stored' : 'duplicate', key });
+      return answer(200, { status: stored ? 'stored' : 'duplicate', key, chain: link.ok ? 'ok' : 'break' });
     });
   };
+}
+
+/**
+ * Whether a summary continues its household's chain: Sluice-Previous is signed (v2) and names the
+ * last summary stored from that household (`none` for the first one).
+ * @param {string | string[] | undefined} header
+ * @param {{ id: string, sha256: string } | undefined} last
+ * @param {Buffer | undefined} key
+ * @param {{ t: number, v2?: string }} sig
+ * @param {Buffer} body
+ * @returns {{ ok: true } | { ok: false, reason: string, expected: string, got: string | null }}
+ */
+export function chainCheck(header, last, key, sig, body) {
+  const expected = expectedPrevious(last);
+  const previous = Array.isArray(header) ? header[0] : header;
+  if (previous === undefined) return { ok: false, reason: 'no Sluice-Previous header', expected, got: null };
+  if (!key || !verifyChainSignature(key, sig.t, previous, body, sig.v2)) return { ok: false, reason: 'Sluice-Previous is not signed (v2 missing or wrong)', expected, got: previous };
+  if (previous !== expected) {
+    const reason = last ? 'a summary is missing: Sluice-Previous does not name the last summary stored from this household' : 'the first summary stored from this household names a previous one';
+    return { ok: false, reason, expected, got: previous };
+  }
+  return { ok: true };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +401,7 @@ function main() {
       host: { type: 'string' },
       port: { type: 'string' },
       dir: { type: 'string' },
+      chain: { type: 'string' },
     },
   });
   const secret = process.env.VENDOR_SECRET;
@@ -334,13 +414,18 @@ function main() {
   const host = values.host ?? process.env.VENDOR_HOST ?? '127.0.0.1';
   const port = Number(values.port ?? process.env.VENDOR_PORT ?? 8787);
   const dir = resolve(values.dir ?? process.env.VENDOR_DATA_DIR ?? 'received');
+  const chain = values.chain ?? process.env.VENDOR_CHAIN ?? 'report';
+  if (chain !== 'report' && chain !== 'refuse') {
+    console.error(`--chain must be report or refuse; got "${chain}"`);
+    process.exit(2);
+  }
   const store = new SummaryStore(dir);
   const offers = offerSettings(process.env);
-  const server = createServer(receiver({ store, keyFor: (id) => (id === kid ? key : undefined), offers }));
+  const server = createServer(receiver({ store, keyFor: (id) => (id === kid ? key : undefined), offers, chain }));
   server.listen(port, host, () => {
     const address = server.address();
     const bound = address && typeof address === 'object' ? address.port : port;
-    console.log(JSON.stringify({ msg: 'vendor receiver listening', host, port: bound, path: PATH, dir, kid, offer_key: offers.publicKey, vendor: offers.vendor }));
+    console.log(JSON.stringify({ msg: 'vendor receiver listening', host, port: bound, path: PATH, dir, kid, chain, offer_key: offers.publicKey, vendor: offers.vendor }));
   });
   const stop = () => {
     server.close(() => {

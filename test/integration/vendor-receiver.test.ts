@@ -87,7 +87,7 @@ async function lossyProxy(target: string): Promise<{ url: string; forwarded: For
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       const headers: Record<string, string> = {};
-      for (const name of ['content-type', 'idempotency-key', 'sluice-signature']) {
+      for (const name of ['content-type', 'idempotency-key', 'sluice-signature', 'sluice-previous']) {
         const v = req.headers[name];
         if (typeof v === 'string') headers[name] = v;
       }
@@ -149,7 +149,7 @@ const storedLines = (dir: string) =>
   readFileSync(join(dir, 'summaries.jsonl'), 'utf8')
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as { key: string; kid: string; summary: Record<string, unknown> });
+    .map((l) => JSON.parse(l) as { key: string; kid: string; chain: string; summary: Record<string, unknown> });
 
 describe('examples/vendor-receiver against the gateway', () => {
   it('stores a summary delivered twice once, answers 2xx both times, rejects a bad signature with 401, and remembers keys across a restart', async () => {
@@ -197,10 +197,13 @@ describe('examples/vendor-receiver against the gateway', () => {
     expect(second!.body.equals(first!.body)).toBe(true);
     expect([first!.receiverStatus, first!.receiverAnswer.status]).toEqual([200, 'stored']);
     expect([second!.receiverStatus, second!.receiverAnswer.status]).toEqual([200, 'duplicate']);
+    // The household's first summary to this vendor starts the chain: Sluice-Previous none, checked and signed.
+    expect(first!.receiverAnswer.chain).toBe('ok');
 
     // Stored once, exactly the bytes the gateway signed, under the key's fingerprint.
     const stored = storedLines(receivedDir);
     expect(stored).toHaveLength(1);
+    expect(stored[0]!.chain).toBe('ok');
     expect(stored[0]!.key).toBe(summaryId);
     expect(stored[0]!.kid).toBe(keyFingerprint(Buffer.from(SECRET, 'utf8')));
     expect(stored[0]!.summary).toEqual(JSON.parse(first!.body.toString('utf8')));
