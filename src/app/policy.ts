@@ -1,6 +1,6 @@
 import { SluiceError } from '../core/index.js';
 import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
-import { signingKeyStatus, type Erasures } from '../share/index.js';
+import { signingKeyStatus, windowSource, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
 import { policyRisk, privacySpecsOf, riskText, type RiskResult } from './privacy.js';
@@ -195,7 +195,9 @@ export const policyOperations = {
       const preview = disclosures.previewOutcome(p.name, p.window);
       const o = preview.outcome;
       const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples }));
-      const common = { basis: preview.basis, window: { start: isoInZone(preview.window.start, tz), end: isoInZone(preview.window.end, tz) }, omitted };
+      const sources = o.kind === 'summary' ? o.summary.sources : o.sources;
+      // Which readings the bytes come from: raw within raw retention, hourly rollups past it.
+      const common = { basis: preview.basis, window: { start: isoInZone(preview.window.start, tz), end: isoInZone(preview.window.end, tz) }, omitted, source: windowSource(sources), sources };
       // [PRIV-15] an empty window is an answer, not a failure: nothing would leave, and why.
       if (o.kind === 'nothing') return { state: 'withheld' as const, body: null, body_sha256: null, reason: o.reason, message: o.message, ...common };
       return { state: 'summary' as const, body: o.summary.body.toString('utf8'), body_sha256: o.summary.bodySha256, reason: null, message: null, ...common };
@@ -279,7 +281,7 @@ export const policyOperations = {
       requireKey(ctx, standing.approved.effective);
       const window = disclosures.window(standing.approved.effective, p.window);
       const r = disclosures.run(p.name, window);
-      return { summary_id: r.summaryId, created: r.created, state: r.state, window: r.window, reason: r.reason ?? null, message: r.message ?? null };
+      return { summary_id: r.summaryId, created: r.created, state: r.state, window: r.window, reason: r.reason ?? null, message: r.message ?? null, source: r.source };
     },
   }),
   'policy.summaries': defineOperation({

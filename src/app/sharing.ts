@@ -5,6 +5,8 @@ import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
 import { policyWindowSizes } from '../summarise/index.js';
 import { ConsentRecords, Members, Pauses } from '../consent/index.js';
+import { maintenanceSettings, Rollups, WindowSource } from '../store/index.js';
+import { ownValue } from '../core/index.js';
 import type { GatewayContext } from './context.js';
 
 /** The disclosure path's parts over one gateway context; built once per process, so every caller sees one book and one outbox. */
@@ -39,8 +41,21 @@ export function buildSharing(ctx: GatewayContext): Sharing {
   });
   const outbox = new Outbox({ db, ledger, book, clock });
   const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
-  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
+  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, readings: windowSourceOf(ctx), clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
   return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses } };
+}
+
+/** What summaries read: raw readings within raw retention, hourly rollups past it (the retention settings of sluice.yaml). */
+export function windowSourceOf(ctx: GatewayContext): WindowSource {
+  const settings = maintenanceSettings(ctx.config);
+  // As data.ts's specResolver (not imported: data.ts imports the operation table, which imports this file).
+  const specOf = (deviceId: string, metric: string) => {
+    const profile = ctx.registry.get(deviceId)?.profile;
+    const metrics = profile ? ctx.profiles().get(profile)?.metrics : undefined;
+    return metrics ? ownValue(metrics, metric) : undefined;
+  };
+  const rollups = new Rollups({ db: ctx.db, timeZone: settings.timeZone, hold: settings.hold, specOf });
+  return new WindowSource({ queries: ctx.queries, rollups, specOf, timeZone: settings.timeZone, hold: settings.hold, retention: settings });
 }
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */

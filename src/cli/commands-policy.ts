@@ -81,6 +81,7 @@ export const policyCommands: Command[] = [
         ...(r.state === 'withheld' ? [`nothing would be sent for this window: ${r.message ?? ''}`] : []),
         r.basis === 'pending' ? 'this is the policy as written now, which is not (or not yet) approved' : 'this is what the approved version sends',
         ...r.omitted.map((o) => `left out: rule ${o.rule} ${o.metric}: ${o.samples} readings, fewer than min_samples ${o.min_samples}`),
+        ...r.sources.filter((x) => x.source === 'rollup').map((x) => `rule ${x.rule} ${x.metric}: from the hourly rollups (the window reaches past raw retention): percentiles within 1 %, histogram left out`),
       ];
       if (process.stdout.isTTY && r.body !== null) process.stdout.write('\n');
       process.stderr.write(`${notes.map((n) => `# ${n}`).join('\n')}\n`);
@@ -146,7 +147,7 @@ export const policyCommands: Command[] = [
       const r = await withGateway(config(), (call) => call('policy.run', { name: args[0]!, window: text(flags.window) }));
       if (flags.json) print(JSON.stringify(r));
       else if (r.state === 'withheld') print(`Nothing sent for ${r.window.start} — ${r.window.end}: ${r.message ?? ''} (on the ledger as disclosure.withheld).`);
-      else print(r.created ? `Queued summary ${r.summary_id} for ${r.window.start} — ${r.window.end}.` : `Summary ${r.summary_id} for that window already exists (${r.state}); nothing new.`);
+      else print(r.created ? `Queued summary ${r.summary_id} for ${r.window.start} — ${r.window.end}${r.source === 'raw' ? '' : ` (${r.source === 'rollup' ? 'from the hourly rollups' : 'partly from the hourly rollups'}: the window reaches past raw retention)`}.` : `Summary ${r.summary_id} for that window already exists (${r.state}); nothing new.`);
       return 0;
     },
   },

@@ -1,8 +1,8 @@
 import { SluiceError, type Clock, type EventBus, type SluiceDatabase } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
-import type { StoreQueries } from '../store/index.js';
-import { policyWindowSizes, summarise, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
+import type { StoreQueries, WindowSource } from '../store/index.js';
+import { policyWindowSizes, summarise, type ItemSource, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
 import type { Outbox } from './outbox.js';
 import { gatewaySecret } from './vendor-keys.js';
 
@@ -12,6 +12,8 @@ export interface DisclosuresDeps {
   book: PolicyBook;
   outbox: Outbox;
   queries: StoreQueries;
+  /** Raw readings within raw retention, hourly rollups past it; without it every window reads raw readings. */
+  readings?: WindowSource;
   clock: Clock;
   events: EventBus;
   timezone: string;
@@ -37,6 +39,16 @@ export interface RunResult {
   /** Why nothing left, when state is 'withheld'. */
   reason?: 'no-rule-for-window' | 'too-few-readings';
   message?: string;
+  /** raw when every item read raw readings, rollup when every item read hourly rollups (past raw retention), else mixed. */
+  source: WindowSourceKind;
+}
+
+export type WindowSourceKind = 'raw' | 'rollup' | 'mixed';
+
+/** One word for the sources of a window's items. */
+export function windowSource(sources: readonly ItemSource[]): WindowSourceKind {
+  const kinds = new Set(sources.map((s) => s.source));
+  return kinds.size > 1 ? 'mixed' : kinds.has('rollup') ? 'rollup' : 'raw';
 }
 
 /**
@@ -88,13 +100,13 @@ export class Disclosures {
           detail: { window: outcome.window, reason: outcome.reason, omitted: outcome.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples })) },
         });
         markRun?.();
-        return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message };
+        return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message, source: windowSource(outcome.sources) };
       }
       const summary = outcome.summary;
       const created = this.deps.outbox.enqueue(summary, approved.effective.policy.endpoint);
       markRun?.();
       const stored = this.deps.outbox.get(summary.document.id);
-      return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window };
+      return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window, source: windowSource(summary.sources) };
     });
     if ('inForce' in result) throw notInForceError(name, result.reason);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
@@ -123,12 +135,15 @@ export class Disclosures {
 
   /**
    * Builds the summary from (approved version, window, stored readings, gateway secret) only —
-   * no ledger head, clock or send history — so preview and sent bytes are equal. [PRIV-14]
+   * no ledger head or send history — so preview and sent bytes are equal. [PRIV-14] The clock
+   * only decides whether the window is past raw retention (then rollups are read): once it is,
+   * the raw readings are going, and `policy sent` keeps the bytes that left.
    */
   private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
-    const { queries } = this.deps;
+    const { queries, readings } = this.deps;
     const tz = this.deps.timezone;
     const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
+    const read = readings?.forWindow(window, this.deps.clock.now());
     return summarise({
       policy: effective,
       window,
@@ -136,9 +151,12 @@ export class Disclosures {
       timezone: tz,
       gatewaySecret: gatewaySecret(this.deps.dataDir),
       samples: (deviceId, metric) =>
-        queries
-          .readings({ deviceId, metric, since: window.start, until: window.end, limit: Number.MAX_SAFE_INTEGER })
-          .map((r): Sample => ({ ts: r.ts, value: r.value as Sample['value'] })),
+        read
+          ? read.samples(deviceId, metric)
+          : queries
+              .readings({ deviceId, metric, since: window.start, until: window.end, limit: Number.MAX_SAFE_INTEGER })
+              .map((r): Sample => ({ ts: r.ts, value: r.value as Sample['value'] })),
+      ...(read ? { rollups: read } : {}),
     });
   }
 }

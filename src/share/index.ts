@@ -1,5 +1,5 @@
 export { Outbox, shareMigrations, type Claim, type ClaimOutcome, type StoredSummary } from './outbox.js';
-export { Disclosures, type DisclosuresDeps, type Preview, type RunResult } from './disclosures.js';
+export { Disclosures, windowSource, type DisclosuresDeps, type Preview, type RunResult, type WindowSourceKind } from './disclosures.js';
 export { Forwarder, forwarderOptionsFrom, backoffDelay, parseRetryAfter, type ForwarderDeps, type ForwarderOptions } from './forwarder.js';
 export { vendorKey, signingKey, signingKeyStatus, type VendorKey } from './secrets.js';
 export { gatewaySecret, GATEWAY_SECRET_FILE } from './vendor-keys.js';

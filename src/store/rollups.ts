@@ -161,17 +161,36 @@ export class Rollups {
 
   /** Hourly rollups of a device's metric in [from, to) (hour starts), merged into window statistics. */
   query(q: { deviceId: string; metric: string; component?: string; from: number; to: number }): SeriesSummary[] {
-    const raw = this.deps.db.raw;
-    const series = raw
-      .prepare<[string, string, string | null, string | null], SeriesRow>('SELECT * FROM series WHERE device_id = ? AND metric = ? AND (? IS NULL OR component = ?) ORDER BY component')
-      .all(q.deviceId, q.metric, q.component ?? null, q.component ?? null);
-    return series.map((s) => {
-      const hours = raw
-        .prepare<[number, number, number], RollupRow>('SELECT * FROM rollups WHERE series_id = ? AND hour >= ? AND hour < ? ORDER BY hour')
-        .all(s.id, q.from, q.to)
-        .map((r) => toHourRollup(s.type, r));
+    return this.seriesOf(q.deviceId, q.metric, q.component).map((s) => {
+      const hours = this.hoursOf(s, q.from, q.to);
       return { deviceId: s.device_id, component: s.component, metric: s.metric, type: s.type, unit: s.unit, hours, stats: mergeRollups(hours) };
     });
+  }
+
+  /** The series of a device's metric, one per component. */
+  seriesOf(deviceId: string, metric: string, component?: string): SeriesRow[] {
+    return this.deps.db.raw
+      .prepare<[string, string, string | null, string | null], SeriesRow>('SELECT * FROM series WHERE device_id = ? AND metric = ? AND (? IS NULL OR component = ?) ORDER BY component')
+      .all(deviceId, metric, component ?? null, component ?? null);
+  }
+
+  /** The stored rollups of one series for the hours in [from, to) (hour starts), oldest first. */
+  hoursOf(series: SeriesRow, from: number, to: number): HourRollup[] {
+    if (from >= to) return [];
+    return this.deps.db.raw
+      .prepare<[number, number, number], RollupRow>('SELECT * FROM rollups WHERE series_id = ? AND hour >= ? AND hour < ? ORDER BY hour')
+      .all(series.id, from, to)
+      .map((r) => toHourRollup(series.type, r));
+  }
+
+  /** The newest reading rolled up before `ts` (its value and time), from the rollups alone. */
+  lastRolledBefore(series: SeriesRow, ts: number): Point | undefined {
+    const rolled = this.deps.db.raw
+      .prepare<[number, number, number], { last: number | string; last_ts: number }>(
+        'SELECT last, last_ts FROM rollups WHERE series_id = ? AND hour < ? AND last_ts IS NOT NULL AND last_ts < ? ORDER BY hour DESC LIMIT 1',
+      )
+      .get(series.id, ts, ts);
+    return rolled ? { ts: rolled.last_ts, value: loadValue(series.type, rolled.last) } : undefined;
   }
 }
 

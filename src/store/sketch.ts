@@ -45,7 +45,12 @@ export class QuantileSketch {
    */
   quantile(q: number): number | null {
     if (this.count === 0 || q < 0 || q > 1) return null;
-    const rank = Math.floor(q * (this.count - 1));
+    return this.atRank(Math.floor(q * (this.count - 1)));
+  }
+
+  /** The value of the given 0-based rank of the sorted values, within SKETCH_RELATIVE_ERROR; null outside 0..count−1. */
+  atRank(rank: number): number | null {
+    if (!Number.isInteger(rank) || rank < 0 || rank >= this.count) return null;
     let seen = 0;
     // Ascending order: most negative first (largest index among negatives), then zero, then positives.
     for (const i of [...this.negative.keys()].sort((a, b) => b - a)) {

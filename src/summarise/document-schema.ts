@@ -53,6 +53,14 @@ export const summaryDocumentSchema = z
             unit: z.string().nullable(),
             window: z.enum(['1h', '1d', '7d']),
             stats: stats.describe('Only the statistics the policy lists; items with too few readings are left out.'),
+            rollup: z
+              .object({
+                percentile_relative_error: z.number().positive().describe('p50..p99 of this item are within this relative error of the exact value (a quantile sketch, DDSketch); the other statistics are exact over the hourly rollups.'),
+                left_out: z.array(z.string()).optional().describe('Statistics the policy lists that need raw readings (histogram) and are therefore not in stats.'),
+              })
+              .strict()
+              .optional()
+              .describe('Present only when the window reaches past the household\'s raw retention, so the item was computed from hourly rollups instead of raw readings.'),
           })
           .strict(),
       )

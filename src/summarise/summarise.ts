@@ -12,6 +12,7 @@ import {
   type TimeWindow,
   type WindowSize,
 } from '../policy/index.js';
+import { mergeRollups, SKETCH_RELATIVE_ERROR, type HourRollup, type QuantileSketch, type SummarySource } from '../store/index.js';
 import { householdPseudonym, summaryId, vendorKey, vendorVersion } from './keys.js';
 import { counterIncrease, histogram, lastValue, percentileOf, percentileType7, timeInState, timeWeightedMean, type Sample, type Series } from './statistics.js';
 
@@ -44,6 +45,19 @@ export interface SummaryItem {
   unit: string | null;
   window: WindowSize;
   stats: ItemStats;
+  /**
+   * Present only when the window reaches past raw retention, so the item was computed from the
+   * hourly rollups: percentiles come from the quantile sketch within this relative error, and
+   * statistics that need the raw readings (histogram) are left out and named.
+   */
+  rollup?: { percentile_relative_error: number; left_out?: string[] };
+}
+
+/** Which source an item (rule × metric) of this window was computed from. */
+export interface ItemSource {
+  rule: number;
+  metric: string;
+  source: SummarySource;
 }
 
 /**
@@ -78,12 +92,14 @@ export interface Summary {
   /** The approved version's hash (for the household's ledger and outbox; the body carries only the vendor-keyed form). */
   policyVersion: string;
   omitted: OmittedItem[];
+  /** Per item (sent or left out): raw readings, or hourly rollups past raw retention. */
+  sources: ItemSource[];
 }
 
 /** What one window produces: a summary to send, or nothing and why (recorded, never sent). */
 export type SummaryOutcome =
   | { kind: 'summary'; summary: Summary }
-  | { kind: 'nothing'; reason: 'no-rule-for-window' | 'too-few-readings'; message: string; omitted: OmittedItem[]; window: { start: string; end: string } };
+  | { kind: 'nothing'; reason: 'no-rule-for-window' | 'too-few-readings'; message: string; omitted: OmittedItem[]; sources: ItemSource[]; window: { start: string; end: string } };
 
 export interface SummariseInput {
   policy: EffectivePolicy;
@@ -97,6 +113,15 @@ export interface SummariseInput {
   samples: (deviceId: string, metric: string) => readonly Sample[];
   /** ms a reading holds for time-weighted statistics without a newer one (default 2 h, as the rollups). */
   holdMs?: number;
+  /**
+   * Whether each device's metric is past raw retention in this window, and its hourly rollups.
+   * An item with any device past retention is computed from the rollups of all its devices.
+   * Without it every item is computed from `samples` (raw readings).
+   */
+  rollups?: {
+    sourceOf(deviceId: string, metric: string): SummarySource;
+    hours(deviceId: string, metric: string): readonly HourRollup[];
+  };
 }
 
 const DEFAULT_HOLD_MS = 2 * 3_600_000;
@@ -120,10 +145,27 @@ export function summarise(input: SummariseInput): SummaryOutcome {
   const holdMs = input.holdMs ?? DEFAULT_HOLD_MS;
   const items: SummaryItem[] = [];
   const omitted: OmittedItem[] = [];
+  const sources: ItemSource[] = [];
   const rules = policy.rules.filter((r) => settingsOf(r, policy).window === input.size);
   for (const rule of rules) {
     const settings = settingsOf(rule, policy);
     for (const metric of rule.rule.metrics) {
+      const rolled = input.rollups;
+      if (rolled && rule.devices.some((d) => rolled.sourceOf(d, metric) === 'rollup')) {
+        // [PRIV-5] past raw retention only the hourly rollups are left (or about to be): every device of the item reads them.
+        sources.push({ rule: rule.index, metric, source: 'rollup' });
+        const hours = rule.devices.map((d) => rolled.hours(d, metric).filter((h) => h.hour >= window.start && h.hour < window.end));
+        const count = hours.reduce((n, hs) => n + hs.reduce((m, h) => m + h.count, 0), 0);
+        if (count === 0 || count < settings.minSamples) {
+          omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
+          continue;
+        }
+        const { stats, leftOut } = rollupStatsOf(rule, settings, metric, hours);
+        const rollup = { percentile_relative_error: SKETCH_RELATIVE_ERROR, ...(leftOut.length > 0 ? { left_out: leftOut } : {}) };
+        items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, rollup });
+        continue;
+      }
+      sources.push({ rule: rule.index, metric, source: 'raw' });
       const perDevice: Series[] = rule.devices.map((d) => input.samples(d, metric).filter((s) => s.ts >= window.start && s.ts < window.end));
       const count = perDevice.reduce((n, s) => n + s.length, 0);
       if (count === 0 || count < settings.minSamples) {
@@ -141,7 +183,7 @@ export function summarise(input: SummariseInput): SummaryOutcome {
       reason === 'no-rule-for-window'
         ? `no rule of ${policy.name} summarises ${input.size} windows; nothing is sent`
         : `every item had fewer readings than its minimum (${omitted.map((o) => `rule ${o.rule} ${o.metric}: ${o.samples} of ${o.minSamples}`).join('; ')}); nothing is sent`;
-    return { kind: 'nothing', reason, message, omitted, window: shownWindow };
+    return { kind: 'nothing', reason, message, omitted, sources, window: shownWindow };
   }
   const key = vendorKey(input.gatewaySecret, policy.policy.vendor);
   const document: SummaryDocument = {
@@ -156,7 +198,7 @@ export function summarise(input: SummariseInput): SummaryOutcome {
     items,
   };
   const body = Buffer.from(canonicalJson(document), 'utf8');
-  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted } };
+  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted, sources } };
 }
 
 /** The rule's settings after the household floors; an approval stored before defaults existed gets the built-in floors. */
@@ -183,6 +225,73 @@ function statsOf(rule: EffectiveRule, settings: RuleSettings, metric: string, pe
     else if ((PERCENTILES as readonly string[]).includes(stat)) stats[stat as Percentile] = round(percentileType7(sorted, percentileOf(stat as Percentile)));
   }
   return stats;
+}
+
+/**
+ * The statistics of an item from the hourly rollups of its devices: count, sum, min, max, the
+ * time-weighted mean, last, increase and time in state exactly as the rollup columns hold them;
+ * percentiles from the merged quantile sketch (within SKETCH_RELATIVE_ERROR); histogram left out,
+ * because the sketch's buckets do not line up with the policy's edges (docs/policies.md).
+ */
+function rollupStatsOf(rule: EffectiveRule, settings: RuleSettings, metric: string, perDevice: ReadonlyArray<readonly HourRollup[]>): { stats: ItemStats; leftOut: string[] } {
+  const round = rounder(ownValue(settings.round, metric) ?? 0.001);
+  const w = mergeRollups(perDevice.flat());
+  const stats: ItemStats = {};
+  const leftOut: string[] = [];
+  for (const stat of rule.rule.stats) {
+    if (stat === 'count') stats.count = w.count;
+    else if (stat === 'time_in_state') stats.time_in_state = hoursInState(w.states ?? {});
+    else if (w.min === null || w.max === null) continue;
+    else if (stat === 'mean') stats.mean = round(w.timeWeightedMean ?? w.sum / w.count);
+    else if (stat === 'min') stats.min = round(w.min);
+    else if (stat === 'max') stats.max = round(w.max);
+    else if (stat === 'sum') stats.sum = round(w.sum);
+    else if (stat === 'last') {
+      const last = newestLast(perDevice);
+      if (last !== null) stats.last = round(last);
+    } else if (stat === 'increase') {
+      // Only counters (by their profile) carry an increase in their rollups.
+      if (w.increase === null) leftOut.push('increase');
+      else stats.increase = round(w.increase);
+    } else if (stat === 'histogram') leftOut.push('histogram');
+    else if ((PERCENTILES as readonly string[]).includes(stat)) {
+      const v = w.sketch ? sketchPercentile(w.sketch, percentileOf(stat as Percentile), w.min, w.max) : null;
+      if (v !== null) stats[stat as Percentile] = round(v);
+    }
+  }
+  return { stats, leftOut };
+}
+
+/**
+ * Type 7 on the sketch: the values of ranks ⌊h⌋ and ⌊h⌋+1 each within the sketch's relative error,
+ * interpolated as percentileType7 does, so the result is within that error of the exact type 7
+ * value (when the readings around that rank have one sign); kept within the exact min and max.
+ */
+function sketchPercentile(sketch: QuantileSketch, p: number, min: number, max: number): number | null {
+  if (sketch.count === 0) return null;
+  const h = (sketch.count - 1) * p;
+  const lo = Math.floor(h);
+  const a = sketch.atRank(lo);
+  const b = sketch.atRank(Math.min(lo + 1, sketch.count - 1));
+  if (a === null || b === null) return null;
+  return Math.min(max, Math.max(min, a + (h - lo) * (b - a)));
+}
+
+/** The newest rolled-up reading over all devices (the first device's on a tie), if it is a number. */
+function newestLast(perDevice: ReadonlyArray<readonly HourRollup[]>): number | null {
+  let best: { ts: number; value: unknown } | undefined;
+  for (const hours of perDevice) {
+    for (const h of hours) if (h.lastTs !== null && (!best || h.lastTs > best.ts)) best = { ts: h.lastTs, value: h.last };
+  }
+  return typeof best?.value === 'number' ? best.value : null;
+}
+
+/** ms per state → hours per state, keys sorted (as timeInState gives them from raw readings). */
+function hoursInState(ms: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const round = rounder(HOURS_STEP);
+  for (const key of Object.keys(ms).sort()) setOwn(out, key, round(ownValue(ms, key)! / 3_600_000));
+  return out;
 }
 
 function mapValues(o: Record<string, number>, f: (v: number) => number): Record<string, number> {
