@@ -178,7 +178,7 @@ export const policyOperations = {
         name: s.name,
         state: s.state,
         state_text: stateWords(s),
-        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
+        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...retentionNote(ctx, e), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
         changes: changesSince(s, ctx.clock.now()),
@@ -302,3 +302,13 @@ export const policyOperations = {
     },
   }),
 };
+
+/** What changes for windows past raw retention, said only to a policy whose statistics it changes (percentiles, histogram). */
+function retentionNote(ctx: GatewayContext, e: EffectivePolicy | null | undefined): string[] {
+  const stats = new Set(e?.rules.flatMap((r) => r.rule.stats as readonly string[]) ?? []);
+  const percentiles = [...stats].some((x) => /^p\d\d$/.test(x));
+  if (!percentiles && !stats.has('histogram')) return [];
+  const days = ctx.config.retention.raw_days;
+  const what = [percentiles ? 'percentiles are read from an hourly sketch, within 1 %' : null, stats.has('histogram') ? 'the histogram is left out' : null].filter(Boolean).join(' and ');
+  return [`A window reaching past raw retention (${days} days, or a device's or metric's own) is summarised from the hourly rollups: ${what}; the vendor is told in the summary.`];
+}

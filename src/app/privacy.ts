@@ -3,7 +3,9 @@ import { isoInZone, lastClosedWindow, notInForceError, parseWindowText, type Eff
 import { cryptoSource, DEFAULT_HOUSEHOLD_BUDGET, PrivacyAccountant, releaseProfileOf, type BudgetLimits, type BudgetStanding, replayPolicy, scoreCoalitions, scoreProfile, type PrivacySpec, type ReplayLine, type ReplayOutcome, type ReplaySource, type RiskLevel, type RiskReason } from '../privacy/index.js';
 import { gatewaySecret, signingKeyStatus, type StoredSummary } from '../share/index.js';
 import { policyWindowSizes, summarise, type Sample } from '../summarise/index.js';
+import { HOUR, type HourRollup } from '../store/index.js';
 import type { GatewayContext } from './context.js';
+import { windowSourceOf } from './sharing.js';
 import { defineOperation, optionalText, params, requiredText } from './operation.js';
 
 /** A stored summary with the exact bytes that left (or would leave) the house. */
@@ -176,6 +178,32 @@ function windowsWithin(now: number, days: number, size: WindowSize, tz: string):
   return out.reverse();
 }
 
+/**
+ * Hourly rollups as readings the noise mechanism can take (it works on readings per protected
+ * unit): a counter as its running increase at the end of each hour, anything else as `count`
+ * readings of the hour's mean at its start. Sums, counts, means and increases per hour are kept,
+ * so a replay past raw retention shows noise of the right size; units shorter than an hour see
+ * whole hours.
+ */
+function mechanismSamples(hours: readonly HourRollup[]): Array<{ ts: number; value: number }> {
+  const sorted = [...hours].sort((a, b) => a.hour - b.hour);
+  const out: Array<{ ts: number; value: number }> = [];
+  if (sorted.some((h) => h.increase !== null)) {
+    let total = 0;
+    if (sorted[0]) out.push({ ts: sorted[0].hour, value: 0 });
+    for (const h of sorted) {
+      total += h.increase ?? 0;
+      if (h.count > 0) out.push({ ts: h.hour + HOUR - 1, value: total });
+    }
+    return out;
+  }
+  for (const h of sorted) {
+    const mean = h.min === null ? 0 : h.sum / h.count;
+    for (let i = 0; i < h.count; i++) out.push({ ts: h.hour, value: mean });
+  }
+  return out;
+}
+
 function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: number): ReplayResult {
   const s = book.status(name);
   const pendingOk = s.current !== null && s.error === null && !s.findings.some((f) => f.severity === 'error');
@@ -185,6 +213,7 @@ function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: num
   const now = ctx.clock.now();
   const secret = gatewaySecret(ctx.config.data_dir);
   const privacy = privacySpecsOf(policy);
+  const readings = windowSourceOf(ctx);
   const rows: ReplayRow[] = [];
   for (const size of policyWindowSizes(policy)) {
     const lines = replayPolicy({
@@ -193,11 +222,12 @@ function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: num
       timezone: tz,
       size,
       gatewaySecret: secret,
-      // Raw readings as the real run reads them (a window past raw retention shows what is still stored; rollups are not read yet).
-      samples: (deviceId, metric, w) => ({
-        samples: ctx.queries.readings({ deviceId, metric, since: w.start, until: w.end, limit: Number.MAX_SAFE_INTEGER }).map((r) => ({ ts: r.ts, value: r.value as number })),
-        source: 'raw',
-      }),
+      // As the real run reads them: raw readings within raw retention, hourly rollups past it.
+      samples: (deviceId, metric, w) => {
+        const source = readings.sourceOf(deviceId, metric, w, now);
+        if (source === 'raw') return { samples: readings.samples(deviceId, metric, w).map((p) => ({ ts: p.ts, value: p.value as number })), source };
+        return { samples: mechanismSamples(readings.hours(deviceId, metric, w)), source };
+      },
       privacy,
       // A simulated copy of the real spending so far; the replay never spends from it.
       ...(privacy.size > 0 ? { budget: { vendor: vendorKey(policy.policy.vendor), releases: new PrivacyAccountant({ db: ctx.db }).releasesSince(now - days * DAY - 2 * budgetLimitsOf(policy).vendor.perMs), limits: budgetLimitsOf(policy) } } : {}),
@@ -205,8 +235,9 @@ function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: num
       // Throw-away noise: never stored, so the real release draws its own.
       noise: cryptoSource,
       summarise: (input): ReplayOutcome => {
-        const o = summarise({ ...input, samples: (d, m) => input.samples(d, m) as readonly Sample[] });
-        return o.kind === 'summary' ? { kind: 'summary', summary: o.summary } : { kind: 'nothing', omitted: o.omitted };
+        const o = summarise({ ...input, samples: (d, m) => input.samples(d, m) as readonly Sample[], rollups: readings.forWindow(input.window, now) });
+        const sources = o.kind === 'summary' ? o.summary.sources : o.sources;
+        return o.kind === 'summary' ? { kind: 'summary', summary: o.summary, sources } : { kind: 'nothing', omitted: o.omitted, sources };
       },
     });
     for (const l of lines) rows.push({ window: { start: isoInZone(l.window.start, tz), end: isoInZone(l.window.end, tz) }, size, sent: l.sent, items: l.items, suppressed: l.suppressed, epsilon: l.epsilon, bytes: l.bytes, sources: l.sources });

@@ -34,11 +34,13 @@ export const privacyCommands: Command[] = [
       print(`Replay of ${r.name} (${r.basis === 'current' ? 'the file as written' : 'the approved version'}) over the last ${r.days} days: nothing is sent, stored or spent.`);
       for (const w of r.windows) {
         const head = `${w.window.start} — ${w.window.end}`;
-        if (!w.sent) print(`${head}  nothing sent${w.suppressed.length > 0 ? `: ${w.suppressed.map((x) => `${x.metric ?? 'window'}${x.stat ? ` ${x.stat}` : ''}: ${x.why}`).join('; ')}` : ''}`);
+        // Which readings the window was read from: raw within raw retention, hourly rollups past it.
+        const from = `from ${w.sources.map((x) => (x === 'rollup' ? 'hourly rollups (past raw retention)' : 'raw readings')).join(' and ') || 'no readings'}`;
+        if (!w.sent) print(`${head}  nothing sent${w.suppressed.length > 0 ? `: ${w.suppressed.map((x) => `${x.metric ?? 'window'}${x.stat ? ` ${x.stat}` : ''}: ${x.why}`).join('; ')}` : ''}  ${from}`);
         else {
           const values = w.items.map((i) => `${i.metric} ${Object.entries(i.stats).map(([k, v]) => `${k} ${v}${i.noise ? ` ±${i.noise.accuracy95[k]}` : ''}`).join(', ')}${i.unit ? ` ${i.unit}` : ''}`).join('; ');
           const left = w.suppressed.length > 0 ? ` (left out: ${w.suppressed.map((x) => `${x.metric ?? 'window'}${x.stat ? ` ${x.stat}` : ''}: ${x.why}`).join('; ')})` : '';
-          print(`${head}  ${values}${left}  ε ${w.epsilon}  ${w.bytes} bytes  from ${w.sources.join(' and ') || 'no readings'}`);
+          print(`${head}  ${values}${left}  ε ${w.epsilon}  ${w.bytes} bytes  ${from}`);
         }
       }
       print(`${r.totals.sent} of ${r.totals.windows} windows would have been sent: ${r.totals.bytes} bytes, ε ${r.totals.epsilon} spent.`);

@@ -30,8 +30,8 @@ export interface ReplaySummary {
   body: Buffer;
   omitted: ReplayOmitted;
 }
-/** A summary, or nothing for the window (every item under its minimum). */
-export type ReplayOutcome = { kind: 'summary'; summary: ReplaySummary } | { kind: 'nothing'; omitted: ReplayOmitted };
+/** A summary, or nothing for the window (every item under its minimum); `sources`: what its items were computed from. */
+export type ReplayOutcome = ({ kind: 'summary'; summary: ReplaySummary } | { kind: 'nothing'; omitted: ReplayOmitted }) & { sources?: ReadonlyArray<{ source: ReplaySource }> };
 
 /** Where a window's readings come from: raw readings within retention, hourly rollups beyond it. */
 export type ReplaySource = 'raw' | 'rollup';
@@ -114,6 +114,8 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
       return hit;
     };
     const outcome = input.summarise({ policy: input.policy, window, size: input.size, timezone: input.timezone, gatewaySecret: input.gatewaySecret, samples: read });
+    // Items read from rollups never ask for samples: the summariser says which source it used.
+    for (const s of outcome.sources ?? []) sources.add(s.source);
     const summary: ReplaySummary = outcome.kind === 'summary' ? outcome.summary : { document: { items: [] }, body: Buffer.alloc(0), omitted: outcome.omitted };
     const suppressed: ReplaySuppressed[] = summary.omitted.map((o) => ({ rule: o.rule, metric: o.metric, stat: null, why: `${o.samples} readings, fewer than min_samples ${o.minSamples}` }));
     const items: ReplayItem[] = [];

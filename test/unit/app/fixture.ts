@@ -20,14 +20,14 @@ share:
 `;
 
 /** A data directory opened the way a CLI command without a gateway opens it, with one policy file. */
-export async function appFixture(): Promise<{ dir: string; clock: ManualClock; context: GatewayContext; sharing: Sharing; app: App }> {
+export async function appFixture(env: Record<string, string> = {}): Promise<{ dir: string; clock: ManualClock; context: GatewayContext; sharing: Sharing; app: App }> {
   const dir = tmpDir();
   const policiesDir = join(dir, 'policies');
   mkdirSync(policiesDir);
   writeFileSync(join(policiesDir, 'acme.yaml'), POLICY);
   writeFileSync(join(policiesDir, 'acme.key'), 'test-signing-key\n', { mode: 0o600 });
   const config = loadConfig({
-    env: {},
+    env,
     cwd: dir,
     flags: { data_dir: join(dir, 'data'), devices_dir: resolve(import.meta.dirname, '..', '..', '..', 'devices'), policies_dir: policiesDir, timezone: 'Europe/Berlin' },
   });
