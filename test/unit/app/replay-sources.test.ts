@@ -77,4 +77,34 @@ describe('policy replay and preview read raw readings within raw retention and t
       f.context.close();
     }
   });
+
+  it('a noised rule replayed past raw retention draws its throw-away noise on the hourly rollups: the exact increase ± the noise of its ε', async () => {
+    const f = await appFixture({ SLUICE_RETENTION_RAW_DAYS: '1' });
+    try {
+      writeFileSync(
+        join(f.context.config.policies_dir, 'acme.yaml'),
+        POLICY.replace(/share:[\s\S]*$/, 'share:\n  - devices: { kind: smart_plug }\n    metrics: [energy]\n    window: 1d\n    stats: [increase]\n    privacy: { epsilon: 1, clamp: [0, 0.5], unit: 1h }\n'),
+      );
+      await f.app.call('devices.add', { id: 'plug', profile: 'smart-plug' });
+      const db = f.context.db.raw;
+      const series = Number(db.prepare("INSERT INTO series (device_id, component, metric, type, unit, scale) VALUES ('plug', '', 'energy', 'number', 'kWh', 0.001)").run().lastInsertRowid);
+      const insert = db.prepare('INSERT INTO readings (series_id, ts, v) VALUES (?, ?, ?)');
+      // 0.5 kWh an hour from 2026-11-19 00:00: 12 kWh a day.
+      const start = day('2026-11-19T00:00').toMillis();
+      for (let i = 0, ts = start; ts < f.clock.now(); i++, ts += 3_600_000) insert.run(series, ts, encodeValue('number', 0.001, i * 0.5));
+      await buildMaintenance(f.context).purger.purge(f.clock.now(), () => Promise.resolve());
+      const r = await f.app.call('policy.replay', { name: 'acme', days: '3' });
+      const w = r.windows.find((x) => x.window.start.startsWith('2026-11-21'))!;
+      expect(w.sources).toEqual(['rollup']);
+      const item = w.items[0]!;
+      expect(item.noise).toMatchObject({ mechanism: 'discrete-laplace', epsilon: 1 });
+      // The exact increase is 23 rises of 0.5 within the day plus the one from 23:00 the day before: 12 kWh;
+      // the noise is small enough (±1.5 kWh at 95 %) that an increase read as 0 from the rollups would fail.
+      expect(item.noise!.accuracy95.increase).toBeLessThan(3);
+      expect(Math.abs(item.stats.increase! - 12)).toBeLessThanOrEqual(item.noise!.accuracy95.increase! * 4);
+      expect(w.epsilon).toBe(1);
+    } finally {
+      f.context.close();
+    }
+  });
 });

@@ -29,6 +29,18 @@ describe('QuantileSketch', () => {
     }
   });
 
+  it('atRank gives every rank of the sorted values within the relative error, and null outside 0..n−1', () => {
+    const random = rng(seed + 1);
+    const values = Array.from({ length: 300 }, () => 0.5 + random() * 80);
+    const s = new QuantileSketch();
+    for (const v of values) s.add(v);
+    const sorted = [...values].sort((a, b) => a - b);
+    for (let rank = 0; rank < sorted.length; rank++) {
+      expect(Math.abs(s.atRank(rank)! - sorted[rank]!)).toBeLessThanOrEqual(SKETCH_RELATIVE_ERROR * sorted[rank]! + 1e-12);
+    }
+    expect([s.atRank(-1), s.atRank(300), s.atRank(1.5)]).toEqual([null, null, null]);
+  });
+
   it('handles zero, an empty sketch and round-trips its bytes', () => {
     const s = new QuantileSketch();
     expect(s.quantile(0.5)).toBeNull();
