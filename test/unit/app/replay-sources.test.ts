@@ -73,6 +73,10 @@ describe('policy replay and preview read raw readings within raw retention and t
       const exact22 = JSON.parse(recent.body!) as { items: Array<{ stats: Record<string, unknown>; rollup?: unknown }> };
       expect(exact22.items[0]!.rollup).toBeUndefined();
       expect(exact22.items[0]!.stats.histogram).toEqual({ edges: [21, 23], counts: [12, 8, 4] });
+      // explain tells the household before approval what changes for such windows.
+      expect((await f.app.call('policy.explain', { name: 'acme' })).text).toContain(
+        'A window reaching past raw retention (2 days, or a device\'s or metric\'s own) is summarised from the hourly rollups: percentiles are read from an hourly sketch, within 1 % and the histogram is left out; the vendor is told in the summary.',
+      );
     } finally {
       f.context.close();
     }
