@@ -8,6 +8,8 @@ export {
   signDocument,
   verifyDocument,
   intentDocument,
+  intentContent,
+  offersDeadline,
   checkOffer,
   acceptanceDocument,
   offerSchema,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, addDevice, cli, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
+import { commonRuns, intentIdentifiers } from '../helpers/linking.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -127,11 +128,15 @@ describe('intents end to end on 127.0.0.1', () => {
       ['filters-a', 30],
       ['filters-b', 27.5],
     ]);
+    const copies: Array<Record<string, unknown>> = [];
     for (const v of [a, b]) {
       // The CLI runs synchronously: the vendors' log lines are read once the event loop turns again.
       const received = await until(`${v.name} to log the intent`, () => v.logs.find((l) => l.msg === 'intent received'));
       expect(received).toMatchObject({ where: { country: 'DE', postal_prefix: '104' }, terms: { id: 'PDC-INTENT' } });
+      copies.push(received);
     }
+    // [PRIV-INTENT-4] the two vendors, comparing what they received, find no common id, reply, key or signature.
+    expect(commonRuns(intentIdentifiers(copies[0]!), intentIdentifiers(copies[1]!))).toEqual([]);
 
     const chosen = offers.find((o) => o.vendor === 'filters-b')!;
     expect(run(['offers', 'accept', String(chosen.id)])).toMatchObject({ state: 'accepted' });
