@@ -21,6 +21,6 @@ export {
   type OfferCheck,
 } from './documents.js';
 export { evaluateRules, baselineKey, type DeviceLatest, type RuleMemory, type Firing, type Evaluation } from './evaluate.js';
-export { intentRuleSchema, loadIntentRules, isSensitiveCategory, SENSITIVE_CATEGORIES, type IntentRule, type IntentRuleFile, type LoadedRules } from './rules.js';
+export { intentRuleSchema, loadIntentRules, IntentRuleSet, isSensitiveCategory, SENSITIVE_CATEGORIES, type IntentRule, type IntentRuleFile, type LoadedRules } from './rules.js';
 export { IntentService, intentOptionsFrom, needByDate, type IntentServiceDeps, type IntentServiceOptions } from './service.js';
 export { openDataRelease, OPEN_DATA_FORMAT, MIN_OPEN_DATA_WINDOW_MS, type OpenDataInput, type OpenDataDocument, type OpenDataOutcome } from './open-data.js';
