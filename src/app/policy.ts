@@ -206,7 +206,8 @@ export const policyOperations = {
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
       // [PRIV-DP-2] until the disclosure path draws and stores the noise, a noised rule would leave exact: refuse rather than pretend.
-      if (before.current && privacySpecsOf(before.current).size > 0)
+      // An open-data policy is noised by its own release path (src/share/open-data-release.ts).
+      if (before.current && before.current.policy.kind !== 'open-data' && privacySpecsOf(before.current).size > 0)
         throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} asks for privacy: noise, which this version does not yet add to sent summaries; remove privacy: to approve it now (policy replay and policy budget already show its effect)`);
       const risk = before.current ? policyRisk(ctx, book, p.name) : null;
       if (risk?.level === 'high' && p.accept_risk !== 'high')

@@ -194,6 +194,14 @@ export interface PendingAcceptance {
   body: string;
 }
 
+/** The approved policy and consent records an acceptance that discloses more is made under. */
+export interface AcceptanceCover {
+  policy: string;
+  /** The approved version's hash. */
+  version: string;
+  consentRecords: Array<{ id: string; subject: string; sha256: string }>;
+}
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export interface IntentBookDeps {
@@ -413,7 +421,7 @@ export class IntentBook {
    * The household's choice: the only moment more than the intent may leave, and only to this
    * vendor, only the fields named in `disclose`. The acceptance is signed with the intent's key.
    */
-  accept(id: number, options: { by: string; disclose: Record<string, string> }): OfferRow {
+  accept(id: number, options: { by: string; disclose: Record<string, string>; cover?: AcceptanceCover | null }): OfferRow {
     this.deps.db.tx(() => {
       const o = this.oneOffer(id);
       const i = this.one(o.intent_id);
@@ -426,18 +434,35 @@ export class IntentBook {
         .get(i.id, o.vendor);
       if (i.state !== 'open' || !identity?.private_key || !identity.reply) throw new SluiceError('SLUICE_ERR_INTENT_STATE', `intent ${i.id} is ${i.state}; its offers can no longer be accepted`, { id: i.id });
       if (o.valid_until <= now) throw new SluiceError('SLUICE_ERR_INTENT_STATE', `offer ${id} expired at ${new Date(o.valid_until).toISOString()}`, { id });
+      const cover = options.cover ?? null;
+      // Anything beyond the intent leaves only under an approved policy to this vendor (checked by the caller, recorded here).
+      if (Object.keys(options.disclose).length > 0 && !cover) throw new SluiceError('SLUICE_ERR_OFFER_NOT_COVERED', `accepting offer ${id} would disclose ${Object.keys(options.disclose).join(', ')} without an approved policy to ${o.vendor}`, { id });
       const acceptance = canonicalJson(acceptanceDocument({ reply: identity.reply, privateKey: identity.private_key }, o.offer_id, options.disclose));
       this.raw.prepare(`UPDATE offers SET state = 'accepted', acceptance = ? WHERE id = ?`).run(acceptance, id);
       this.raw.prepare(`UPDATE intents SET state = 'accepted' WHERE id = ?`).run(i.id);
       this.deps.ledger.append({
         kind: 'offer.accepted',
         vendor: o.vendor,
-        policy: null,
-        version: null,
-        detail: { intent: i.id, offer: id, by: options.by, disclose: Object.keys(options.disclose).sort(), acceptance_sha256: sha256Hex(acceptance) },
+        policy: cover?.policy ?? null,
+        version: cover?.version ?? null,
+        detail: {
+          intent: i.id,
+          offer: id,
+          by: options.by,
+          disclose: Object.keys(options.disclose).sort(),
+          acceptance_sha256: sha256Hex(acceptance),
+          ...(cover ? { consent_records: cover.consentRecords.map((r) => ({ record_id: r.id, subject: r.subject, record_sha256: r.sha256 })) } : {}),
+        },
       });
     });
     return toOfferRow(this.oneOffer(id));
+  }
+
+  /** The endpoint the household chose for this vendor in the intent's rule. */
+  deliveryEndpoint(intentId: number, vendor: string): string {
+    const r = this.raw.prepare<[number, string], { endpoint: string }>('SELECT endpoint FROM intent_deliveries WHERE intent_id = ? AND vendor = ?').get(intentId, vendor);
+    if (!r) throw new SluiceError('SLUICE_ERR_INTENT_UNKNOWN', `intent ${intentId} did not go to ${vendor}`, { id: intentId });
+    return r.endpoint;
   }
 
   decline(id: number, by: string): OfferRow {

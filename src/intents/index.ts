@@ -1,4 +1,4 @@
-export { intentMigrations, IntentBook, type IntentRow, type IntentDetail, type OfferRow, type IntentState, type IntentBookDeps, type PendingDelivery, type PendingAcceptance } from './book.js';
+export { intentMigrations, IntentBook, type IntentRow, type IntentDetail, type OfferRow, type IntentState, type IntentBookDeps, type PendingDelivery, type PendingAcceptance, type AcceptanceCover } from './book.js';
 export {
   INTENT_FORMAT,
   OFFER_FORMAT,

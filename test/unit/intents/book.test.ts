@@ -61,7 +61,12 @@ describe('each vendor gets its own copy of an intent', () => {
     if (!checked.ok) throw new Error(checked.reason);
     expect(book.received({ ...b, sent: true }, checked.offer)).toBe(true);
     const [row] = book.offers({ intent: id });
-    book.accept(row!.id, { by: 'ann', disclose: { deliver_to: 'Street 1' } });
+    // More than the intent leaves only under a policy's cover.
+    expect(() => book.accept(row!.id, { by: 'ann', disclose: { deliver_to: 'Street 1' } })).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_OFFER_NOT_COVERED' }));
+    book.accept(row!.id, { by: 'ann', disclose: { deliver_to: 'Street 1' }, cover: { policy: 'shop-b-delivery', version: 'v1', consentRecords: [{ id: 'rec-1', subject: 'household', sha256: 'abc' }] } });
+    const accepted = f.db.raw.prepare<[], { policy: string; version: string; detail: string }>("SELECT policy, version, detail FROM ledger WHERE kind = 'offer.accepted'").get();
+    expect(accepted).toMatchObject({ policy: 'shop-b-delivery', version: 'v1' });
+    expect(JSON.parse(accepted!.detail)).toMatchObject({ disclose: ['deliver_to'], consent_records: [{ record_id: 'rec-1', subject: 'household', record_sha256: 'abc' }] });
     const [pending] = book.pendingAcceptances();
     const acceptance = JSON.parse(pending!.body) as Record<string, unknown>;
     const bDoc = JSON.parse(b.document) as Record<string, unknown>;
