@@ -277,6 +277,7 @@ export const policyOperations = {
         if (standing.reason === 'expired') book.recordExpiries(); // the refusal is where the household learns of it
         throw notInForceError(p.name, standing.reason);
       }
+      if (standing.approved.effective.policy.kind === 'open-data') throw new SluiceError('SLUICE_ERR_USAGE', `policy ${p.name} is an open-data policy: release it with sluice policy release ${p.name}`);
       requireKey(ctx, standing.approved.effective);
       const window = disclosures.window(standing.approved.effective, p.window);
       const r = disclosures.run(p.name, window);

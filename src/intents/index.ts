@@ -24,3 +24,4 @@ export { evaluateRules, baselineKey, type DeviceLatest, type RuleMemory, type Fi
 export { intentRuleSchema, loadIntentRules, IntentRuleSet, isSensitiveCategory, SENSITIVE_CATEGORIES, type IntentRule, type IntentRuleFile, type LoadedRules } from './rules.js';
 export { IntentService, intentOptionsFrom, needByDate, type IntentServiceDeps, type IntentServiceOptions } from './service.js';
 export { openDataRelease, OPEN_DATA_FORMAT, MIN_OPEN_DATA_WINDOW_MS, type OpenDataInput, type OpenDataDocument, type OpenDataOutcome } from './open-data.js';
+export { OpenDataReleases, openDataMigrations, OPEN_DATA_BUDGET_PREFIX, type OpenDataReleasesDeps, type OpenDataRun } from './open-data-release.js';
