@@ -190,8 +190,12 @@ export const policyOperations = {
   }),
   'policy.preview': defineOperation({
     params: params({ name: policyName, window: optionalText('--window') }),
-    run: ({ context: ctx, sharing: { disclosures } }, p) => {
+    run: ({ context: ctx, sharing: { book, disclosures } }, p) => {
       const tz = ctx.config.timezone;
+      // An open-data release is noised when it is made: a preview of exact values would show what never leaves.
+      const s = book.status(p.name);
+      if ((s.current ?? s.approved?.effective)?.policy.kind === 'open-data')
+        throw new SluiceError('SLUICE_ERR_USAGE', `policy ${p.name} is an open-data policy: its releases are noised when made, so there is no exact preview; see sluice policy explain ${p.name}`);
       const preview = disclosures.previewOutcome(p.name, p.window);
       const o = preview.outcome;
       const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples }));
