@@ -182,5 +182,5 @@ describe('intents end to end on 127.0.0.1', () => {
     }
     await fridge.endAsync();
     await tool.endAsync();
-  }, 60_000);
+  }, 150_000);
 });
