@@ -3,7 +3,7 @@ import { ExternalBrokerClient, HomeAssistantDiscovery, MqttBroker, SqlitePersist
 import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, NO_TEST_SEAMS, SOCKET_FILE, systemClock, testSeamsFromEnv, type Clock, type Logger, type TestSeams } from './core/index.js';
 import { BridgeReader, POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
-import { DevicePresence, buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, policyJobs, type GatewayContext } from './app/index.js';
+import { DevicePresence, buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, openDataJob, policyJobs, type GatewayContext } from './app/index.js';
 import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
@@ -104,7 +104,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
 
   // Sharing: policy windows and the forwarder over the one Sharing built above.
   const forwarder = new Forwarder({ outbox: sharing.outbox, erasures: sharing.erasures, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
-  const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing), options: { tickInterval: config.schedule.tick_interval } });
+  const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing, openDataJob), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
   // Intents: drafted from readings, sent and answered outbound only; nothing from a vendor reaches the broker.
   const intents = new IntentService({ book: intentBook(context, sharing), clock, logger, events, latestOf: latestOf(context), options: intentOptionsFrom(config) });

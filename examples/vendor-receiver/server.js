@@ -368,7 +368,7 @@ export function offerDesk(settings, now, log) {
           });
           byReply.set(intent.reply, { intent, offers: [offer] });
         }
-        log({ msg: 'intent received', vendor: settings.vendor, what: intent.what, quantity: intent.quantity, where: intent.where, terms: intent.terms });
+        log({ msg: 'intent received', vendor: settings.vendor, what: intent.what, quantity: intent.quantity, where: intent.where, terms: intent.terms, id: intent.id, reply: intent.reply, public_key: intent.public_key, signature: intent.signature });
         return answer(res, 202, { status: 'received' });
       });
       return true;

@@ -20,11 +20,11 @@ import { policyMigrations } from '../policy/index.js';
 import { shareMigrations } from '../share/index.js';
 import { privacyMigrations } from '../privacy/index.js';
 import { consentMigrations } from '../consent/index.js';
-import { intentMigrations } from '../intents/index.js';
+import { intentMigrations, openDataMigrations } from '../intents/index.js';
 
 /** Every module's migrations, in dependency order. */
 export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations, ...brokerMigrations, ...scheduleMigrations,
-  ...ledgerMigrations, ...policyMigrations, ...shareMigrations, ...privacyMigrations, ...consentMigrations, ...intentMigrations];
+  ...ledgerMigrations, ...policyMigrations, ...shareMigrations, ...privacyMigrations, ...consentMigrations, ...intentMigrations, ...openDataMigrations];
 
 /**
  * What both a running gateway and a CLI command without a gateway need: the locked data

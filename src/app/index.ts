@@ -12,6 +12,7 @@ import { policyOperations } from './policy.js';
 import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
 import { intentOperations } from './intents.js';
+import { openDataOperations } from './open-data.js';
 import { deviceSharingOperations, overlayOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
@@ -25,6 +26,7 @@ export type { SentSummary } from './privacy.js';
 export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
 export type { StatusResult } from './system.js';
 export { intentBook, latestOf } from './intents.js';
+export { openDataJob, openDataReleases } from './open-data.js';
 export type { MosquittoConfigResult } from './mosquitto.js';
 export { restoreBackup, type BackupResult, type RestoreResult } from './backup.js';
 export { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
@@ -42,6 +44,7 @@ export const operations = {
   ...systemOperations,
   ...consentOperations,
   ...intentOperations,
+  ...openDataOperations,
   ...mosquittoOperations,
   ...backupOperations,
   ...webOperations,

@@ -190,8 +190,12 @@ export const policyOperations = {
   }),
   'policy.preview': defineOperation({
     params: params({ name: policyName, window: optionalText('--window') }),
-    run: ({ context: ctx, sharing: { disclosures } }, p) => {
+    run: ({ context: ctx, sharing: { book, disclosures } }, p) => {
       const tz = ctx.config.timezone;
+      // An open-data release is noised when it is made: a preview of exact values would show what never leaves.
+      const s = book.status(p.name);
+      if ((s.current ?? s.approved?.effective)?.policy.kind === 'open-data')
+        throw new SluiceError('SLUICE_ERR_USAGE', `policy ${p.name} is an open-data policy: its releases are noised when made, so there is no exact preview; see sluice policy explain ${p.name}`);
       const preview = disclosures.previewOutcome(p.name, p.window);
       const o = preview.outcome;
       const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples }));
@@ -208,7 +212,8 @@ export const policyOperations = {
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
       // [PRIV-DP-2] until the disclosure path draws and stores the noise, a noised rule would leave exact: refuse rather than pretend.
-      if (before.current && privacySpecsOf(before.current).size > 0)
+      // An open-data policy is noised by its own release path (src/share/open-data-release.ts).
+      if (before.current && before.current.policy.kind !== 'open-data' && privacySpecsOf(before.current).size > 0)
         throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} asks for privacy: noise, which this version does not yet add to sent summaries; remove privacy: to approve it now (policy replay and policy budget already show its effect)`);
       const risk = before.current ? policyRisk(ctx, book, p.name) : null;
       if (risk?.level === 'high' && p.accept_risk !== 'high')
@@ -278,6 +283,7 @@ export const policyOperations = {
         if (standing.reason === 'expired') book.recordExpiries(); // the refusal is where the household learns of it
         throw notInForceError(p.name, standing.reason);
       }
+      if (standing.approved.effective.policy.kind === 'open-data') throw new SluiceError('SLUICE_ERR_USAGE', `policy ${p.name} is an open-data policy: release it with sluice policy release ${p.name}`);
       requireKey(ctx, standing.approved.effective);
       const window = disclosures.window(standing.approved.effective, p.window);
       const r = disclosures.run(p.name, window);

@@ -162,7 +162,7 @@ export function budgetLimitsOf(policy: EffectivePolicy): BudgetLimits {
 const vendorKey = (vendor: string) => vendor.trim().toLowerCase();
 
 /** The coarsest resolution of a rule's metric over its selected profiles (the integer step noise is drawn in). */
-function resolutionOf(policy: EffectivePolicy, rule: number, metric: string): number {
+export function resolutionOf(policy: EffectivePolicy, rule: number, metric: string): number {
   const r = policy.rules.find((x) => x.index === rule);
   const found = Object.values(r?.profiles ?? {})
     .map((p) => (Object.hasOwn(p, metric) ? p[metric] : undefined))

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
-import { PolicyBook, lastClosedWindow } from '../policy/index.js';
+import { PolicyBook, lastClosedWindow, type ApprovedPolicy } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
 import { policyWindowSizes } from '../summarise/index.js';
@@ -57,9 +57,11 @@ export function windowSourceOf(ctx: GatewayContext): WindowSource {
   const rollups = new Rollups({ db: ctx.db, timeZone: settings.timeZone, hold: settings.hold, specOf });
   return new WindowSource({ queries: ctx.queries, rollups, specOf, timeZone: settings.timeZone, hold: settings.hold, retention: settings });
 }
+/** Builds the job of an open-data policy (app/open-data.ts); without one, open-data policies are not scheduled at all. */
+export type OpenDataJobBuilder = (ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy) => WindowJob;
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */
-export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
+export function policyJobs(ctx: GatewayContext, sharing: Sharing, openData?: OpenDataJobBuilder): WindowJob[] {
   const { book, disclosures } = sharing;
   const tz = ctx.config.timezone;
   const jobs: WindowJob[] = [];
@@ -74,6 +76,11 @@ export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
     const approved = s.inForce ? s.approved : null;
     if (!approved) continue;
     const p = approved.effective.policy;
+    // [PRIV-OPEN-1] open data never takes the vendor path (no household id, no signature): its own release, noised and spent.
+    if (p.kind === 'open-data') {
+      if (openData) jobs.push(openData(ctx, sharing, s.name, approved));
+      continue;
+    }
     // One job per window size the rules use (after the household floors): a 1h rule and a 1d rule each get their closed windows.
     policyWindowSizes(approved.effective).forEach((size, i) => {
       jobs.push({

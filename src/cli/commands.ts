@@ -10,6 +10,7 @@ import { policyCommands } from './commands-policy.js';
 import { privacyCommands } from './commands-privacy.js';
 import { consentCommands } from './commands-consent.js';
 import { intentCommands } from './commands-intents.js';
+import { openDataCommands } from './commands-open-data.js';
 import { mosquittoCommands } from './commands-mosquitto.js';
 import { backupCommands } from './commands-backup.js';
 import { deviceCommands } from './commands-devices.js';
@@ -182,6 +183,7 @@ export const commands: Command[] = [
   ...privacyCommands,
   ...consentCommands,
   ...intentCommands,
+  ...openDataCommands,
   ...mosquittoCommands,
   ...backupCommands,
   ...deviceCommands,

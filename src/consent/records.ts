@@ -103,8 +103,9 @@ export function buildRecord(input: { prev: ConsentRecord | null; id: string; sub
   const base = describe
     ? {
         controller: { id: p.vendor, endpoint: p.endpoint },
-        purposes: [{ description: p.purpose, iri: 'dpv:ServiceOptimisation' }],
-        personal_data_categories: [...new Set(e.rules.flatMap((r) => r.rule.metrics.map(categoryOf)))].sort(),
+        purposes: [{ description: p.purpose, iri: e.rules.length === 0 && p.disclose_on_acceptance ? 'dpv:DeliveryOfGoods' : 'dpv:ServiceOptimisation' }],
+        // An acceptance of an offer may tell this vendor where to deliver: the record names that too.
+        personal_data_categories: [...new Set([...e.rules.flatMap((r) => r.rule.metrics.map(categoryOf)), ...(p.disclose_on_acceptance?.includes('deliver_to') ? ['pd:PhysicalAddress'] : [])])].sort(),
         processing: ['dpv:Derive', 'dpv:Pseudonymise', 'dpv:Disclose'],
         recipients: [{ id: p.vendor, endpoint: p.endpoint }],
         policy: { name: e.name, version: e.hash, expires: p.expires, covers: covers(e) },

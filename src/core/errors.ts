@@ -263,6 +263,17 @@ export const errorCatalogue = {
     meaning: 'The policy scores high on the risk heuristic (see `sluice policy risk NAME`), and its approval did not accept that risk explicitly.',
     fix: 'Make the policy coarser (longer windows, fewer metrics, rounding, privacy noise), or approve it with `--accept-risk high` if the household accepts what it shows.',
   },
+  // --- intents: acceptance under a policy, open data (issue 18) ---
+  SLUICE_ERR_OFFER_NOT_COVERED: {
+    exit: 2,
+    meaning: 'Accepting this offer would tell the vendor more (a delivery address) than any approved policy to that vendor covers; nothing was accepted or sent.',
+    fix: 'Review the policy the message names (a draft is written for you when there is none) with `sluice policy explain NAME`, approve it with `sluice policy approve NAME`, then accept the offer again.',
+  },
+  SLUICE_ERR_OPEN_DATA_REFUSED: {
+    exit: 1,
+    meaning: 'An open-data release was not sent: its window has no readings, it does not fit the privacy budget, or the collector did not take it.',
+    fix: 'Check `sluice ledger show` for the reason; a budget refusal clears when earlier releases leave the budget period.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,7 +1,7 @@
 import type { Clock, Migration, SluiceDatabase } from '../core/index.js';
 import { SluiceError, canonicalJson, sha256Hex } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
-import { acceptanceDocument, freshIdentity, intentDocument, type IntentRequest, type IntentWhere, type OfferDocument } from './documents.js';
+import { acceptanceDocument, freshIdentity, intentContent, intentDocument, offersDeadline, type IntentRequest, type IntentWhere, type OfferDocument } from './documents.js';
 import { baselineKey, type Firing, type RuleMemory } from './evaluate.js';
 import type { IntentRule } from './rules.js';
 
@@ -70,6 +70,19 @@ export const intentMigrations: Migration[] = [
         ) WITHOUT ROWID;
       `),
   },
+  {
+    module: 'intents',
+    version: 2,
+    description: "each vendor's copy of an intent is its own: a key pair, reply reference and id per vendor",
+    // Rows of version 1 keep the intent's one identity in `intents`; the COALESCEs below read either.
+    up: (db) =>
+      db.exec(`
+        ALTER TABLE intent_deliveries ADD COLUMN reply TEXT;
+        ALTER TABLE intent_deliveries ADD COLUMN document TEXT;
+        ALTER TABLE intent_deliveries ADD COLUMN private_key TEXT;
+        CREATE UNIQUE INDEX intent_deliveries_reply ON intent_deliveries (reply) WHERE reply IS NOT NULL;
+      `),
+  },
 ];
 
 export type IntentState = 'draft' | 'dropped' | 'open' | 'accepted' | 'closed';
@@ -97,8 +110,9 @@ export interface IntentDetail extends IntentRow {
   decided_by: string | null;
   closed_at: string | null;
   close_reason: string | null;
+  /** What every vendor's copy says; the ids, key and signature differ per vendor (in `deliveries`). */
   document: Record<string, unknown> | null;
-  deliveries: Array<{ vendor: string; sent_at: string | null; last_error: string | null }>;
+  deliveries: Array<{ vendor: string; sent_at: string | null; last_error: string | null; document: Record<string, unknown> | null }>;
 }
 
 /** `sluice offers list --json`. */
@@ -178,6 +192,14 @@ export interface PendingAcceptance {
   vendor: string;
   endpoint: string;
   body: string;
+}
+
+/** The approved policy and consent records an acceptance that discloses more is made under. */
+export interface AcceptanceCover {
+  policy: string;
+  /** The approved version's hash. */
+  version: string;
+  consentRecords: Array<{ id: string; subject: string; sha256: string }>;
 }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -264,7 +286,9 @@ export class IntentBook {
     const r = this.rows(null, id)[0];
     if (!r) throw new SluiceError('SLUICE_ERR_INTENT_UNKNOWN', `no intent ${id}`, { id });
     const deliveries = this.raw
-      .prepare<[number], { vendor: string; sent_at: number | null; last_error: string | null }>('SELECT vendor, sent_at, last_error FROM intent_deliveries WHERE intent_id = ? ORDER BY vendor')
+      .prepare<[number], { vendor: string; sent_at: number | null; last_error: string | null; document: string | null }>(
+        'SELECT d.vendor, d.sent_at, d.last_error, COALESCE(d.document, i.document) AS document FROM intent_deliveries d JOIN intents i ON i.id = d.intent_id WHERE d.intent_id = ? ORDER BY d.vendor',
+      )
       .all(id);
     return {
       ...this.toRow(r),
@@ -275,13 +299,14 @@ export class IntentBook {
       closed_at: iso(r.closed_at),
       close_reason: r.close_reason,
       document: r.document ? (JSON.parse(r.document) as Record<string, unknown>) : null,
-      deliveries: deliveries.map((d) => ({ vendor: d.vendor, sent_at: iso(d.sent_at), last_error: d.last_error })),
+      deliveries: deliveries.map((d) => ({ vendor: d.vendor, sent_at: iso(d.sent_at), last_error: d.last_error, document: d.document ? (JSON.parse(d.document) as Record<string, unknown>) : null })),
     };
   }
 
   /**
-   * Approves a draft (with the household's edits): a fresh key and reply reference, the signed
-   * document, one delivery per chosen vendor; nothing is sent until the service runs.
+   * Approves a draft (with the household's edits): per chosen vendor a fresh key pair, reply
+   * reference and id, and that vendor's own signed copy; nothing is sent until the service runs.
+   * [PRIV-INTENT-4] two vendors holding copies of one intent share no id, key or signature.
    */
   approve(id: number, options: { by: string; where: IntentWhere; edits?: Partial<Pick<IntentRequest, 'quantity' | 'needBy' | 'budget'>> }): IntentDetail {
     if (!options.where.country) throw new SluiceError('SLUICE_ERR_INTENT_STATE', 'set household.country in sluice.yaml (and household.postal_prefix, at most 3 characters, if vendors need it) before approving an intent');
@@ -290,22 +315,32 @@ export class IntentBook {
       if (r.state !== 'draft') throw new SluiceError('SLUICE_ERR_INTENT_STATE', `intent ${id} is ${r.state}; only a draft can be approved`, { id, state: r.state });
       const request = { ...(JSON.parse(r.request) as IntentRequest), ...definedOnly(options.edits ?? {}) };
       const vendors = JSON.parse(r.vendors) as StoredVendor[];
-      const now = this.deps.clock.now();
-      const offersUntil = now + r.offers_for;
-      const identity = freshIdentity();
-      const doc = intentDocument(identity, request, options.where, offersUntil);
-      const text = canonicalJson(doc);
+      const offersUntil = offersDeadline(this.deps.clock.now(), r.offers_for);
+      const copies = vendors.map((v) => {
+        const identity = freshIdentity();
+        const text = canonicalJson(intentDocument(identity, request, options.where, offersUntil));
+        return { vendor: v, identity, text };
+      });
+      const content = canonicalJson(intentContent(request, options.where, offersUntil));
       this.raw
-        .prepare(`UPDATE intents SET state = 'open', request = ?, decided_at = ?, decided_by = ?, offers_until = ?, reply = ?, document = ?, private_key = ? WHERE id = ?`)
-        .run(JSON.stringify(request), now, options.by, offersUntil, identity.reply, text, identity.privateKey, id);
-      const put = this.raw.prepare('INSERT INTO intent_deliveries (intent_id, vendor, endpoint, public_key) VALUES (?, ?, ?, ?)');
-      for (const v of vendors) put.run(id, v.name, v.endpoint, v.public_key);
+        .prepare(`UPDATE intents SET state = 'open', request = ?, decided_at = ?, decided_by = ?, offers_until = ?, reply = NULL, document = ?, private_key = NULL WHERE id = ?`)
+        .run(JSON.stringify(request), this.deps.clock.now(), options.by, offersUntil, content, id);
+      const put = this.raw.prepare('INSERT INTO intent_deliveries (intent_id, vendor, endpoint, public_key, reply, document, private_key) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      for (const c of copies) put.run(id, c.vendor.name, c.vendor.endpoint, c.vendor.public_key, c.identity.reply, c.text, c.identity.privateKey);
       this.deps.ledger.append({
         kind: 'intent.approved',
         vendor: null,
         policy: null,
         version: r.draft_sha256,
-        detail: { intent: id, rule: r.rule, by: options.by, document_sha256: sha256Hex(text), vendors: vendors.map((v) => v.name), offers_until: new Date(offersUntil).toISOString() },
+        detail: {
+          intent: id,
+          rule: r.rule,
+          by: options.by,
+          content_sha256: sha256Hex(content),
+          documents_sha256: Object.fromEntries(copies.map((c) => [c.vendor.name, sha256Hex(c.text)])),
+          vendors: vendors.map((v) => v.name),
+          offers_until: new Date(offersUntil).toISOString(),
+        },
       });
     });
     return this.show(id);
@@ -326,7 +361,7 @@ export class IntentBook {
     const now = this.deps.clock.now();
     return this.raw
       .prepare<[number], { intent_id: number; vendor: string; endpoint: string; public_key: string; reply: string; document: string; sent_at: number | null }>(
-        `SELECT d.intent_id, d.vendor, d.endpoint, d.public_key, i.reply, i.document, d.sent_at
+        `SELECT d.intent_id, d.vendor, d.endpoint, d.public_key, COALESCE(d.reply, i.reply) AS reply, COALESCE(d.document, i.document) AS document, d.sent_at
            FROM intent_deliveries d JOIN intents i ON i.id = d.intent_id
           WHERE i.state = 'open' AND i.offers_until > ? ORDER BY d.intent_id, d.vendor`,
       )
@@ -386,26 +421,48 @@ export class IntentBook {
    * The household's choice: the only moment more than the intent may leave, and only to this
    * vendor, only the fields named in `disclose`. The acceptance is signed with the intent's key.
    */
-  accept(id: number, options: { by: string; disclose: Record<string, string> }): OfferRow {
+  accept(id: number, options: { by: string; disclose: Record<string, string>; cover?: AcceptanceCover | null }): OfferRow {
     this.deps.db.tx(() => {
       const o = this.oneOffer(id);
       const i = this.one(o.intent_id);
       const now = this.deps.clock.now();
       if (o.state !== 'received') throw new SluiceError('SLUICE_ERR_INTENT_STATE', `offer ${id} is already ${o.state}`, { id });
-      if (i.state !== 'open' || !i.private_key || !i.reply) throw new SluiceError('SLUICE_ERR_INTENT_STATE', `intent ${i.id} is ${i.state}; its offers can no longer be accepted`, { id: i.id });
+      const identity = this.raw
+        .prepare<[number, string], { reply: string | null; private_key: string | null }>(
+          `SELECT COALESCE(d.reply, i.reply) AS reply, COALESCE(d.private_key, i.private_key) AS private_key FROM intent_deliveries d JOIN intents i ON i.id = d.intent_id WHERE d.intent_id = ? AND d.vendor = ?`,
+        )
+        .get(i.id, o.vendor);
+      if (i.state !== 'open' || !identity?.private_key || !identity.reply) throw new SluiceError('SLUICE_ERR_INTENT_STATE', `intent ${i.id} is ${i.state}; its offers can no longer be accepted`, { id: i.id });
       if (o.valid_until <= now) throw new SluiceError('SLUICE_ERR_INTENT_STATE', `offer ${id} expired at ${new Date(o.valid_until).toISOString()}`, { id });
-      const acceptance = canonicalJson(acceptanceDocument({ reply: i.reply, privateKey: i.private_key }, o.offer_id, options.disclose));
+      const cover = options.cover ?? null;
+      // Anything beyond the intent leaves only under an approved policy to this vendor (checked by the caller, recorded here).
+      if (Object.keys(options.disclose).length > 0 && !cover) throw new SluiceError('SLUICE_ERR_OFFER_NOT_COVERED', `accepting offer ${id} would disclose ${Object.keys(options.disclose).join(', ')} without an approved policy to ${o.vendor}`, { id });
+      const acceptance = canonicalJson(acceptanceDocument({ reply: identity.reply, privateKey: identity.private_key }, o.offer_id, options.disclose));
       this.raw.prepare(`UPDATE offers SET state = 'accepted', acceptance = ? WHERE id = ?`).run(acceptance, id);
       this.raw.prepare(`UPDATE intents SET state = 'accepted' WHERE id = ?`).run(i.id);
       this.deps.ledger.append({
         kind: 'offer.accepted',
         vendor: o.vendor,
-        policy: null,
-        version: null,
-        detail: { intent: i.id, offer: id, by: options.by, disclose: Object.keys(options.disclose).sort(), acceptance_sha256: sha256Hex(acceptance) },
+        policy: cover?.policy ?? null,
+        version: cover?.version ?? null,
+        detail: {
+          intent: i.id,
+          offer: id,
+          by: options.by,
+          disclose: Object.keys(options.disclose).sort(),
+          acceptance_sha256: sha256Hex(acceptance),
+          ...(cover ? { consent_records: cover.consentRecords.map((r) => ({ record_id: r.id, subject: r.subject, record_sha256: r.sha256 })) } : {}),
+        },
       });
     });
     return toOfferRow(this.oneOffer(id));
+  }
+
+  /** The endpoint the household chose for this vendor in the intent's rule. */
+  deliveryEndpoint(intentId: number, vendor: string): string {
+    const r = this.raw.prepare<[number, string], { endpoint: string }>('SELECT endpoint FROM intent_deliveries WHERE intent_id = ? AND vendor = ?').get(intentId, vendor);
+    if (!r) throw new SluiceError('SLUICE_ERR_INTENT_UNKNOWN', `intent ${intentId} did not go to ${vendor}`, { id: intentId });
+    return r.endpoint;
   }
 
   decline(id: number, by: string): OfferRow {
@@ -463,6 +520,7 @@ export class IntentBook {
   private close(id: number, reason: 'accepted' | 'expired', now: number): void {
     // The intent's private key goes with it: nothing can be signed in its name afterwards.
     this.raw.prepare(`UPDATE intents SET state = 'closed', closed_at = ?, close_reason = ?, private_key = NULL WHERE id = ?`).run(now, reason, id);
+    this.raw.prepare('UPDATE intent_deliveries SET private_key = NULL WHERE intent_id = ?').run(id);
     this.deps.ledger.append({ kind: 'intent.closed', vendor: null, policy: null, version: null, detail: { intent: id, reason } });
   }
 

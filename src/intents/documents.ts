@@ -41,7 +41,7 @@ export interface IntentDocument {
   signature: string;
 }
 
-/** A fresh identity for one intent: its own key pair, id and reply reference, so intents cannot be linked. */
+/** A fresh identity for one vendor's copy of one intent: its own key pair, id and reply reference, so neither intents nor copies can be linked. */
 export interface IntentIdentity {
   id: string;
   reply: string;
@@ -82,12 +82,20 @@ export function verifyDocument(doc: unknown, publicKeyB64: string): boolean {
   }
 }
 
-/** Builds and signs the intent a vendor receives. */
-export function intentDocument(identity: IntentIdentity, request: IntentRequest, where: IntentWhere, offersUntil: number): IntentDocument {
-  const doc = {
+const HOUR = 3_600_000;
+
+/**
+ * The deadline for offers, rounded up to the whole hour: the same instant goes to every chosen
+ * vendor, so it must not be as precise (and as linking) as the moment of approval.
+ */
+export function offersDeadline(approvedAt: number, offersFor: number): number {
+  return Math.ceil((approvedAt + offersFor) / HOUR) * HOUR;
+}
+
+/** What every vendor's copy of an intent says alike: the request, never an id, a key or a signature. */
+export function intentContent(request: IntentRequest, where: IntentWhere, offersUntil: number): Omit<IntentDocument, 'id' | 'reply' | 'public_key' | 'signature'> {
+  return {
     format: INTENT_FORMAT,
-    id: identity.id,
-    reply: identity.reply,
     what: { category: request.what, ...(request.product ? { product: request.product } : {}) },
     quantity: request.quantity,
     // [PRIV-INTENT-1] a country and at most a 3-character postal prefix: never an address.
@@ -96,8 +104,12 @@ export function intentDocument(identity: IntentIdentity, request: IntentRequest,
     ...(request.budget ? { budget: { max: request.budget.max, currency: request.budget.currency } } : {}),
     terms: { ...INTENT_TERMS },
     offers_until: new Date(offersUntil).toISOString(),
-    public_key: identity.publicKey,
   };
+}
+
+/** Builds and signs one vendor's copy of an intent with that copy's own identity. */
+export function intentDocument(identity: IntentIdentity, request: IntentRequest, where: IntentWhere, offersUntil: number): IntentDocument {
+  const doc = { ...intentContent(request, where, offersUntil), id: identity.id, reply: identity.reply, public_key: identity.publicKey };
   return signDocument(doc, identity.privateKey) as IntentDocument;
 }
 

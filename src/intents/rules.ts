@@ -1,7 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { z } from 'zod';
-import { loadYamlFile, vendorEndpoint } from '../config/index.js';
+import { parseYaml, vendorEndpoint } from '../config/index.js';
 import { SluiceError, isSluiceError, tryParseDuration } from '../core/index.js';
 
 
@@ -109,23 +110,80 @@ const RULE_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** Reads every `*.yaml` in the rules folder; each bad file is one error with all its problems, the others load. */
 export function loadIntentRules(dir: string): LoadedRules {
-  if (!existsSync(dir)) return { rules: [], errors: [] };
-  const rules: IntentRule[] = [];
-  const errors: SluiceError[] = [];
-  for (const entry of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+  const { rules, errors } = new IntentRuleSet(dir).current();
+  return { rules, errors };
+}
+
+interface RuleFileState {
+  sha: string;
+  /** The rule as the file says now; null when the file is off (`enabled: false`) or does not load. */
+  rule: IntentRule | null;
+  error: SluiceError | null;
+  /** Whether the last version that loaded was on. */
+  lastGood: IntentRule | null;
+}
+
+/**
+ * intents/*.yaml re-read on use, like policies/*.yaml (PolicyBook reads its files at every
+ * status and keeps the last good defaults): a changed file is parsed again; a file that no
+ * longer loads keeps its last good rule in force and reports every problem with file:line:col;
+ * a removed file's rule is gone; a new file's rule fires from then on. No watcher, no restart.
+ */
+export class IntentRuleSet {
+  private readonly files = new Map<string, RuleFileState>();
+
+  constructor(private readonly dir: string) {}
+
+  /** The rules in force now and the errors of files that do not load (each naming what stays in force). */
+  current(): LoadedRules & { changed: string[] } {
+    const changed: string[] = [];
+    const seen = new Set<string>();
+    const entries = existsSync(this.dir) ? readdirSync(this.dir).filter((f) => f.endsWith('.yaml')).sort() : [];
+    for (const entry of entries) {
+      const file = join(this.dir, entry);
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch {
+        continue; // removed between the listing and the read: gone, as below
+      }
+      seen.add(file);
+      const sha = createHash('sha256').update(text).digest('hex');
+      const before = this.files.get(file);
+      if (before?.sha === sha) continue;
+      changed.push(entry);
+      this.files.set(file, this.parse(file, entry, text, sha, before?.lastGood ?? null, before !== undefined));
+    }
+    for (const file of [...this.files.keys()]) {
+      if (seen.has(file)) continue;
+      this.files.delete(file);
+      changed.push(basename(file));
+    }
+    const rules: IntentRule[] = [];
+    const errors: SluiceError[] = [];
+    for (const state of this.files.values()) {
+      if (state.error) errors.push(state.error);
+      const inForce = state.error ? state.lastGood : state.rule;
+      if (inForce) rules.push(inForce);
+    }
+    rules.sort((a, b) => a.name.localeCompare(b.name));
+    return { rules, errors, changed };
+  }
+
+  private parse(file: string, entry: string, text: string, sha: string, lastGood: IntentRule | null, known: boolean): RuleFileState {
     const name = basename(entry, '.yaml');
-    const file = join(dir, entry);
     if (!RULE_NAME.test(name)) {
-      errors.push(new SluiceError('SLUICE_ERR_INTENT_RULE_INVALID', `${file}: "${name}" is not a rule name (lower-case letters, digits, "-" and "_")`, { file }));
-      continue;
+      return { sha, rule: null, lastGood: null, error: new SluiceError('SLUICE_ERR_INTENT_RULE_INVALID', `${file}: "${name}" is not a rule name (lower-case letters, digits, "-" and "_")`, { file }) };
     }
     try {
-      const loaded = loadYamlFile(file, intentRuleSchema, 'SLUICE_ERR_INTENT_RULE_INVALID');
-      if (loaded.value.enabled) rules.push(Object.freeze({ ...loaded.value, name, file: loaded.file, line: loaded.positionOf(['trigger']).line }));
+      const loaded = parseYaml(text, file, intentRuleSchema, 'SLUICE_ERR_INTENT_RULE_INVALID');
+      const rule = loaded.value.enabled ? Object.freeze({ ...loaded.value, name, file: loaded.file, line: loaded.positionOf(['trigger']).line }) : null;
+      return { sha, rule, error: null, lastGood: rule };
     } catch (err) {
-      if (isSluiceError(err)) errors.push(err);
-      else throw err;
+      if (!isSluiceError(err)) throw err;
+      // A broken edit of a rule that was in force keeps the last good version, and says so.
+      const kept = known && lastGood ? `; the last good version of ${name} stays in force` : '';
+      return { sha, rule: null, lastGood, error: kept ? new SluiceError(err.code, `${err.message}\n${entry} does not load${kept}`, err.details) : err };
     }
   }
-  return { rules, errors };
 }

@@ -5,7 +5,7 @@ import { IntentBook, type PendingAcceptance, type PendingDelivery } from './book
 import { checkOffer } from './documents.js';
 import { evaluateRules, type DeviceLatest } from './evaluate.js';
 import { isLoopbackHost } from '../config/index.js';
-import { loadIntentRules, type IntentRule } from './rules.js';
+import { IntentRuleSet, type IntentRule } from './rules.js';
 
 export interface IntentServiceOptions {
   rulesDir: string;
@@ -46,6 +46,7 @@ export class IntentService implements Service {
   private stopped = true;
   private readonly inFlight = new Set<AbortController>();
   private rules: IntentRule[] = [];
+  private ruleSet: IntentRuleSet | undefined;
 
   constructor(private readonly deps: IntentServiceDeps) {}
 
@@ -65,10 +66,18 @@ export class IntentService implements Service {
     await this.running;
   }
 
-  /** Re-reads intents/*.yaml; a broken file is logged with its positions and left out. */
+  /**
+   * Re-reads intents/*.yaml (only changed files are parsed again): an edit, a new file or a
+   * removed one takes effect at the next reading or pass; a file that no longer loads is logged
+   * once with its positions and its last good rule stays in force.
+   */
   reloadRules(): IntentRule[] {
-    const loaded = loadIntentRules(this.deps.options.rulesDir);
-    for (const err of loaded.errors) this.deps.logger.error({ code: err.code }, err.message);
+    this.ruleSet ??= new IntentRuleSet(this.deps.options.rulesDir);
+    const loaded = this.ruleSet.current();
+    if (loaded.changed.length > 0) {
+      for (const err of loaded.errors) if (loaded.changed.some((f) => err.message.includes(f))) this.deps.logger.error({ code: err.code }, err.message);
+      this.deps.logger.info({ changed: loaded.changed, rules: loaded.rules.map((r) => r.name) }, 'intent rules reloaded');
+    }
     this.rules = loaded.rules;
     return this.rules;
   }
@@ -76,7 +85,7 @@ export class IntentService implements Service {
   /** Evaluates the rules on these devices' latest readings and drafts what fires. */
   onReadings(deviceIds: readonly string[]): number[] {
     const { book, clock, logger, latestOf, options } = this.deps;
-    if (this.rules.length === 0) return [];
+    if (this.reloadRules().length === 0) return [];
     const devices = [...new Set(deviceIds)].map(latestOf);
     const result = evaluateRules(this.rules, devices, book.memory(), clock.now());
     book.rememberBaselines(result.baselines.filter((b) => !result.firings.some((f) => `${f.rule.name}\u0000${f.deviceId}` === b.key)));
@@ -113,6 +122,7 @@ export class IntentService implements Service {
   /** One pass: send, fetch offers, deliver acceptances, close what is over. */
   async pass(): Promise<void> {
     const { book, logger } = this.deps;
+    this.reloadRules();
     for (const d of book.pendingDeliveries()) {
       if (this.stopped) return;
       if (!d.sent) await this.send(d);

@@ -41,6 +41,10 @@ export type LedgerKind =
   | 'offer.accepted'
   | 'offer.declined'
   | 'acceptance.sent'
+  // Open data (kind: open-data policies): a release drawn and spent, sent to the collector, or withheld (no readings, budget).
+  | 'open-data.released'
+  | 'open-data.sent'
+  | 'open-data.withheld'
   /** `sluice backup restore` replaced the database with a backup; the row after it continues that backup's chain. */
   | 'backup.restored';
 

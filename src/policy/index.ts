@@ -1,4 +1,4 @@
-export { policySchema, policyJsonSchema, WINDOWS, STATS, PERCENTILES, NUMBER_STATS, type PolicyV1, type ShareRule, type Stat, type Percentile, type WindowSize } from './schema.js';
+export { policySchema, policyJsonSchema, POLICY_KINDS, ACCEPTANCE_FIELDS, type PolicyKind, type AcceptanceField, WINDOWS, STATS, PERCENTILES, NUMBER_STATS, type PolicyV1, type ShareRule, type Stat, type Percentile, type WindowSize } from './schema.js';
 export {
   listPolicyNames,
   readPolicyFile,

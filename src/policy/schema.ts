@@ -3,6 +3,14 @@ import { z } from 'zod';
 import { vendorEndpoint } from '../config/index.js';
 import { refusalReason } from './noise.js';
 
+/** What a policy is for: summaries to a vendor, or noisy aggregates to an open-data collector. */
+export const POLICY_KINDS = ['vendor', 'open-data'] as const;
+export type PolicyKind = (typeof POLICY_KINDS)[number];
+
+/** What an acceptance of an offer may tell the vendor, each from the household's settings. */
+export const ACCEPTANCE_FIELDS = ['deliver_to'] as const;
+export type AcceptanceField = (typeof ACCEPTANCE_FIELDS)[number];
+
 /** Window lengths a share rule may summarise over; each is aligned to the household's calendar. */
 export const WINDOWS = ['1h', '1d', '7d'] as const;
 export type WindowSize = (typeof WINDOWS)[number];
@@ -102,7 +110,7 @@ const shareRule = z
  * A sharing policy, version 1: one vendor relationship per file. New versions add keys; a
  * file always says which version it speaks, and unknown keys are refused as typos.
  */
-export const policySchema = z
+const policyBase = z
   .object({
     version: z.literal(1).describe('Version of the policy language this file speaks.'),
     vendor: z.string().min(1).max(100).describe('Who receives the summaries; also keys the household pseudonym this vendor sees.'),
@@ -119,7 +127,15 @@ export const policySchema = z
     secret_file: z.string().min(1).optional().describe('File holding the HMAC signing key, relative to the policies directory.'),
     /** Names the key in the signature header (`kid=`); defaults to a fingerprint of the key. */
     key_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('kid in the signature header; default: a fingerprint of the key.'),
-    share: z.array(shareRule).min(1).describe('What is shared: each rule selects devices and metrics and the statistics sent per window.'),
+    /** `vendor` (the default): summaries to one vendor; `open-data`: noisy whole-home aggregates to a public collector, with no household id (docs/open-data.md). */
+    kind: z.enum(POLICY_KINDS).default('vendor').describe('vendor (summaries to one vendor, the default) or open-data (noisy whole-home aggregates over 7-day windows to a public collector, with no household id).'),
+    share: z.array(shareRule).default([]).describe('What is shared: each rule selects devices and metrics and the statistics sent per window.'),
+    /** What this vendor may be told once, when the household accepts one of its offers (`sluice offers accept`). */
+    disclose_on_acceptance: z
+      .array(z.enum(ACCEPTANCE_FIELDS))
+      .min(1)
+      .optional()
+      .describe('Fields this vendor may receive once, when the household accepts one of its offers: deliver_to (household.deliver_to).'),
     /** This vendor's privacy budget: ε spent over a sliding period (docs/privacy.md). */
     budget: z
       .object({
@@ -130,12 +146,43 @@ export const policySchema = z
       .optional()
       .describe("This vendor's privacy budget: { epsilon, per }; a release that would exceed it is withheld."),
   })
-  .strict()
+  .strict();
+
+export const policySchema = policyBase
   .superRefine((p, ctx) => {
-    if ((p.secret_env === undefined) === (p.secret_file === undefined)) {
+    const named = (p.secret_env === undefined ? 0 : 1) + (p.secret_file === undefined ? 0 : 1);
+    if (p.kind === 'open-data') {
+      openDataIssues(p, ctx);
+      return;
+    }
+    if (p.share.length === 0 && p.disclose_on_acceptance === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['share'], message: 'a policy needs at least one share rule (or disclose_on_acceptance, for what a vendor is told when you accept its offer)' });
+    }
+    // Summaries are signed with the key the policy names; a policy that only covers an acceptance sends none.
+    if (p.share.length > 0 ? named !== 1 : named > 1) {
       ctx.addIssue({ code: 'custom', path: ['secret_env'], message: 'name exactly one of secret_env or secret_file (where the signing key is kept; never the key itself)' });
     }
   });
+
+/**
+ * [PRIV-OPEN-2] an open-data policy is whole-home, long-window, noised and unsigned: anything
+ * else would let a collector single out a device, a day, or one home across releases.
+ */
+function openDataIssues(p: z.output<typeof policyBase>, ctx: z.RefinementCtx): void {
+  if (p.share.length === 0) ctx.addIssue({ code: 'custom', path: ['share'], message: 'an open-data policy needs at least one share rule' });
+  p.share.forEach((r, i) => {
+    if (r.window !== '7d') ctx.addIssue({ code: 'custom', path: ['share', i, 'window'], message: `open data is released over 7-day windows at least (7d); "${r.window}" would show single days of one home` });
+    if (!r.privacy) ctx.addIssue({ code: 'custom', path: ['share', i], message: 'open data is always differentially private: add privacy: { epsilon, clamp } to this rule' });
+    if (r.devices.id !== undefined) ctx.addIssue({ code: 'custom', path: ['share', i, 'devices', 'id'], message: 'open data is whole-home only: select devices by kind (all of them are pooled into one value), not by id' });
+    if (r.metrics.length !== 1) ctx.addIssue({ code: 'custom', path: ['share', i, 'metrics'], message: 'an open-data rule releases one whole-home aggregate: name exactly one metric' });
+  });
+  const noKey = 'an open-data release is not signed with a household key: its key id would be the same in every release and link them';
+  if (p.secret_env !== undefined) ctx.addIssue({ code: 'custom', path: ['secret_env'], message: noKey });
+  if (p.secret_file !== undefined) ctx.addIssue({ code: 'custom', path: ['secret_file'], message: noKey });
+  if (p.key_id !== undefined) ctx.addIssue({ code: 'custom', path: ['key_id'], message: noKey });
+  if (p.deletion_endpoint !== undefined) ctx.addIssue({ code: 'custom', path: ['deletion_endpoint'], message: 'a collector cannot erase one home: nothing in an open-data release says which home it came from' });
+  if (p.disclose_on_acceptance !== undefined) ctx.addIssue({ code: 'custom', path: ['disclose_on_acceptance'], message: 'an open-data collector makes no offers; disclose_on_acceptance is for a vendor' });
+}
 
 export type PolicyV1 = z.output<typeof policySchema>;
 export type ShareRule = PolicyV1['share'][number];

@@ -1,9 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ROOT, addDevice, cli, connectClient, startGateway, type GatewayChild } from '../helpers/gateway.js';
+import { commonRuns, intentIdentifiers } from '../helpers/linking.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,7 +61,9 @@ describe('intents end to end on 127.0.0.1', () => {
     const dir = tmpDir();
     const dataDir = join(dir, 'data');
     const rulesDir = join(dir, 'intents');
+    const policiesDir = join(dir, 'policies');
     mkdirSync(rulesDir);
+    mkdirSync(policiesDir);
     const [a, b] = await Promise.all([startVendor('filters-a', 30, dir), startVendor('filters-b', 27.5, dir)]);
     children.push(a.child, b.child);
     writeFileSync(
@@ -87,9 +90,9 @@ describe('intents end to end on 127.0.0.1', () => {
       configFile,
       [`intents_dir: ${rulesDir}`, 'intents:', '  poll_interval: 100ms', 'household:', '  country: DE', '  postal_prefix: "104"', '  deliver_to: "Beispielstr. 1, 10405 Berlin"', ''].join('\n'),
     );
-    gw = await startGateway({ dataDir, args: ['--config', configFile] });
+    gw = await startGateway({ dataDir, args: ['--config', configFile], env: { SLUICE_POLICIES_DIR: policiesDir } });
     const run = (args: string[]) => {
-      const r = cli([...args, '--json'], { dataDir });
+      const r = cli([...args, '--json'], { dataDir, env: { SLUICE_POLICIES_DIR: policiesDir } });
       if (r.status !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr}`);
       return JSON.parse(r.stdout) as unknown;
     };
@@ -127,13 +130,29 @@ describe('intents end to end on 127.0.0.1', () => {
       ['filters-a', 30],
       ['filters-b', 27.5],
     ]);
+    const copies: Array<Record<string, unknown>> = [];
     for (const v of [a, b]) {
       // The CLI runs synchronously: the vendors' log lines are read once the event loop turns again.
       const received = await until(`${v.name} to log the intent`, () => v.logs.find((l) => l.msg === 'intent received'));
       expect(received).toMatchObject({ where: { country: 'DE', postal_prefix: '104' }, terms: { id: 'PDC-INTENT' } });
+      copies.push(received);
     }
+    // [PRIV-INTENT-4] the two vendors, comparing what they received, find no common id, reply, key or signature.
+    expect(commonRuns(intentIdentifiers(copies[0]!), intentIdentifiers(copies[1]!))).toEqual([]);
 
     const chosen = offers.find((o) => o.vendor === 'filters-b')!;
+    // The delivery address leaves only under an approved policy to filters-b that names it: without one, a draft is written and nothing is sent.
+    const refused = cli(['offers', 'accept', String(chosen.id), '--json'], { dataDir, env: { SLUICE_POLICIES_DIR: policiesDir } });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('SLUICE_ERR_OFFER_NOT_COVERED');
+    const draftFile = join(policiesDir, 'filters-b-delivery.yaml');
+    expect(readFileSync(draftFile, 'utf8')).toContain(`vendor: filters-b\nendpoint: http://127.0.0.1:${b.port}\n`);
+    expect(readFileSync(draftFile, 'utf8')).toContain('disclose_on_acceptance: [deliver_to]');
+    expect((run(['offers', 'show', String(chosen.id)]) as { state: string }).state).toBe('received');
+    const approval = cli(['policy', 'approve', 'filters-b-delivery', '--yes'], { dataDir, env: { SLUICE_POLICIES_DIR: policiesDir } });
+    if (approval.status !== 0) throw new Error(`policy approve failed: ${approval.stderr}`);
+    const records = run(['consent', 'list', '--policy', 'filters-b-delivery']) as Array<{ id: string; state: string }>;
+    expect(records.map((r) => r.state)).toEqual(['dpv:ConsentGiven']);
     expect(run(['offers', 'accept', String(chosen.id)])).toMatchObject({ state: 'accepted' });
     const acceptance = await until('the acceptance at filters-b', () => b.logs.find((l) => l.msg === 'acceptance received'));
     expect(acceptance.disclosed).toEqual({ deliver_to: 'Beispielstr. 1, 10405 Berlin' });
@@ -142,7 +161,11 @@ describe('intents end to end on 127.0.0.1', () => {
     expect(a.logs.some((l) => l.msg === 'acceptance received')).toBe(false);
 
     // The ledger has each act: draft, approval, where it went, each offer, the choice, the disclosure, closure.
-    const ledger = run(['ledger', 'show']) as Array<{ kind: string; vendor: string | null }>;
+    const ledger = run(['ledger', 'show']) as Array<{ kind: string; vendor: string | null; policy: string | null; detail: Record<string, unknown> }>;
+    // The acceptance is linked to the policy version and the consent record it was made under.
+    const acceptedRow = ledger.find((r) => r.kind === 'offer.accepted')!;
+    expect(acceptedRow.policy).toBe('filters-b-delivery');
+    expect(acceptedRow.detail.consent_records).toEqual([expect.objectContaining({ record_id: records[0]!.id, subject: 'household' })]);
     const kinds = ledger.map((r) => `${r.kind}${r.vendor ? `:${r.vendor}` : ''}`);
     expect(kinds).toEqual(expect.arrayContaining(['intent.drafted', 'intent.approved', 'intent.sent:filters-a', 'intent.sent:filters-b', 'offer.received:filters-a', 'offer.received:filters-b', 'offer.accepted:filters-b', 'acceptance.sent:filters-b', 'intent.closed']));
     expect(kinds.filter((k) => k.startsWith('acceptance.sent'))).toEqual(['acceptance.sent:filters-b']);
@@ -159,5 +182,5 @@ describe('intents end to end on 127.0.0.1', () => {
     }
     await fridge.endAsync();
     await tool.endAsync();
-  }, 60_000);
+  }, 150_000);
 });
