@@ -12,6 +12,7 @@ import { policyOperations } from './policy.js';
 import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
 import { intentOperations } from './intents.js';
+import { metricsOperations } from './metrics.js';
 import { deviceSharingOperations, overlayOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
@@ -29,6 +30,7 @@ export type { MosquittoConfigResult } from './mosquitto.js';
 export { restoreBackup, type BackupResult, type RestoreResult } from './backup.js';
 export { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 export type { VendorOverview, SeriesResult, DeviceSharing } from './web.js';
+export type { MetricsSnapshot } from './metrics.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus, type WebRuntime } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -47,6 +49,7 @@ export const operations = {
   ...webOperations,
   ...deviceSharingOperations,
   ...overlayOperations,
+  ...metricsOperations,
 };
 
 type Registry = typeof operations;

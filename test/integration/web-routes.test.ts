@@ -156,16 +156,37 @@ describe('dashboard routes', () => {
     expect(list.find((p) => p.name === 'acme')?.state).toBe('approved');
   });
 
-  it('health and readiness answer without a session; metrics carry no device label and no reading value', async () => {
+  it('health and readiness answer without a session; metrics count messages by outcome with no device label and no reading value', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, reasons: [] });
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const scrape = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(`${line} `))?.split(' ')[1] ?? 0);
+      return { text, value };
+    };
+    const before = await scrape();
+    const mqtt = await connectClient(gw.port, { username: 'living', password: livingPassword, clientId: 'living-metrics' });
+    await mqtt.publishAsync('sluice/living/telemetry', JSON.stringify({ temperature: 19.25 }), { qos: 1 });
+    await mqtt.publishAsync('sluice/living/telemetry', 'not json at all', { qos: 1 });
+    await mqtt.endAsync();
+    const after = await scrape();
+    expect(after.value('sluice_messages_received_total') - before.value('sluice_messages_received_total')).toBe(2);
+    expect(after.value('sluice_messages_stored_total') - before.value('sluice_messages_stored_total')).toBe(1);
+    expect(after.value('sluice_readings_stored_total') - before.value('sluice_readings_stored_total')).toBe(1);
+    expect(after.value('sluice_messages_quarantined_total{reason="not_json"}') - before.value('sluice_messages_quarantined_total{reason="not_json"}')).toBe(1);
+    const metrics = after.text;
+    expect(metrics).toMatch(/^# TYPE sluice_messages_received_total counter$/m);
     expect(metrics).toContain('sluice_store_bytes');
     expect(metrics).toContain('sluice_outbox_depth');
+    expect(metrics).toContain('sluice_disk_free_bytes');
     expect(metrics).not.toContain('living');
-    for (const line of metrics.split('\n').filter((l) => l && !l.startsWith('#'))) expect(line.startsWith('sluice_')).toBe(true);
+    expect(metrics).not.toContain('19.25');
+    for (const line of metrics.split('\n').filter((l) => l && !l.startsWith('#'))) {
+      expect(line.startsWith('sluice_')).toBe(true);
+      for (const [, label] of line.matchAll(/[{,]([a-z_]+)=/g)) expect(['vendor', 'outcome', 'reason', 'job']).toContain(label);
+    }
   });
 
   it('the household password logs in; wrong passwords are refused and attempts are rate-limited', async () => {
