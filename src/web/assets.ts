@@ -51,6 +51,10 @@ dt{font-weight:600}
 dd{margin:0;overflow-wrap:anywhere}
 .chart{width:100%;min-height:240px}
 .muted{color:#57606a}
+.check{display:flex;gap:.5rem;align-items:center;margin:.25rem 0 .5rem}
+.check label{display:inline;margin:0}
+input[type=checkbox]{width:1.25rem;height:1.25rem;margin:0}
+ul.reasons li{margin:.2rem 0}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0}
 @media (max-width:40rem){
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}

@@ -1,10 +1,11 @@
 import { bytesText, html } from './html.js';
 import type { WebRoutes } from './routes.js';
+import { budgetBanners } from './pages-sharing.js';
 
 /** Home: what stays home and what left the house. */
 export function registerHomePage(r: WebRoutes): void {
   r.app.get('/', async (req, reply) => {
-    const [status, devices, info, vendors, policies, quarantine, presence, verify] = await Promise.all([
+    const [status, devices, info, vendors, policies, quarantine, presence, verify, alerts] = await Promise.all([
       r.call('status'),
       r.call('devices.list'),
       r.call('db.info'),
@@ -13,6 +14,7 @@ export function registerHomePage(r: WebRoutes): void {
       r.call('quarantine', {}),
       r.call('devices.presence'),
       r.call('ledger.verify').catch((err: Error) => ({ ok: false, rows: 0, problem: { seq: null, message: err.message } })),
+      r.call('sharing.budget_alerts'),
     ]);
     const online = Object.values(presence).filter((p) => p === 'online').length;
     const offline = Object.values(presence).filter((p) => p === 'offline').length;
@@ -20,6 +22,7 @@ export function registerHomePage(r: WebRoutes): void {
     const failing = vendors.filter((v) => v.failed > 0);
     const banners = [
       ...awaiting.map((p) => html`<div class="banner" role="status"><p><strong>Waiting for your approval:</strong> ${p.name} (${p.vendor ?? 'unknown vendor'}) — ${p.state_text}. <a href="/sharing/${encodeURIComponent(p.name)}">Review ${p.name}</a></p></div>`),
+      ...budgetBanners(alerts),
       ...failing.map((v) => html`<div class="banner bad" role="status"><p><strong>Delivery failing:</strong> ${v.failed} summar${v.failed === 1 ? 'y' : 'ies'} to ${v.vendor} could not be delivered. <a href="/ledger?vendor=${encodeURIComponent(v.vendor)}">See what was sent</a></p></div>`),
       status.store !== 'ok' ? html`<div class="banner bad" role="alert"><p><strong>Store fault:</strong> ${status.store_fault ?? status.store}</p></div>` : '',
       quarantine.length > 0 ? html`<div class="banner" role="status"><p><strong>Quarantine:</strong> ${quarantine.length} message(s) could not be read. <a href="/quarantine">See the quarantine</a></p></div>` : '',

@@ -26,6 +26,11 @@ const policyText = (purpose: string) =>
     '',
   ].join('\n');
 
+// Hourly (3) + heating schedule (2) + climate (1) + three metrics together (1) + one device on its own (1): high.
+const HOURLY = policyText('Follow my heating by the hour')
+  .replace('vendor: acme-heating', 'vendor: hourly-heating')
+  .replace('metrics: [temperature]\n    window: 1d', 'metrics: [temperature, humidity, setpoint_heat]\n    window: 1h');
+
 let gw: GatewayChild;
 let base: string;
 let dataDir: string;
@@ -40,6 +45,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'sluice-'));
   policiesDir = mkdtempSync(join(tmpdir(), 'sluice-pol-'));
   writeFileSync(join(policiesDir, 'acme.yaml'), policyText('Tune my heating'));
+  writeFileSync(join(policiesDir, 'hourly.yaml'), HOURLY);
   env = { SLUICE_POLICIES_DIR: policiesDir, ACME_TEST_SECRET: 'k'.repeat(24), SLUICE_METRICS_ENABLED: 'true', SLUICE_TIMEZONE: 'Europe/Berlin', SLUICE_WEB_PASSWORD_HASH: await hashPassword(PASSWORD) };
   gw = await startGateway({ dataDir, env, args: ['--web-port', '0'] });
   base = await dashboardUrl(gw);
@@ -154,6 +160,29 @@ describe('dashboard routes', () => {
     expect(ok.status).toBe(200);
     const list = JSON.parse(cli(['policy', 'list', '--json'], { dataDir, env }).stdout) as Array<{ name: string; state: string }>;
     expect(list.find((p) => p.name === 'acme')?.state).toBe('approved');
+  });
+
+  it('a high-risk policy shows its reasons and is approved only with "I accept the high risk" ticked', async () => {
+    const page = await (await client.get('/sharing/hourly')).text();
+    expect(page).toMatch(/<h2 id="risk">Risk: high \(\d+ points\)<\/h2>/);
+    expect(page).toContain('hourly data');
+    expect(page).toMatch(/<input type="checkbox" id="accept-risk" name="accept_risk" value="high" required><label for="accept-risk">I accept the high risk<\/label>/);
+    // The low-risk policy's form has no such box.
+    expect(await (await client.get('/sharing/acme')).text()).not.toContain('accept-risk');
+    const version = /name="version" value="([0-9a-f]+)"/.exec(page)![1]!;
+    const refused = await client.post('/sharing/hourly/approve', { version });
+    expect(refused.status).toBe(400);
+    const text = await refused.text();
+    expect(text).toContain('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED');
+    expect(text).toContain('I accept the high risk');
+    expect((await client.post('/sharing/hourly/approve', { version, accept_risk: 'medium' })).status).toBe(400);
+    const listed = () => (JSON.parse(cli(['policy', 'list', '--json'], { dataDir, env }).stdout) as Array<{ name: string; in_force: boolean }>).find((p) => p.name === 'hourly');
+    expect(listed()?.in_force).toBe(false);
+    const ok = await client.post('/sharing/hourly/approve', { version, accept_risk: 'high' });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('with its high risk accepted');
+    expect(listed()?.in_force).toBe(true);
+    expect((await client.post('/sharing/hourly/revoke', {})).status).toBe(200);
   });
 
   it('health and readiness answer without a session; metrics count messages by outcome with no device label and no reading value', async () => {
