@@ -132,7 +132,7 @@ export class WebServer implements Service {
     registerDevicePages(routes);
     registerSharingPages(routes);
     registerLedgerPages(routes);
-    registerDataPages(routes);
+    registerDataPages(routes, { dataDir: config.data_dir, now: () => this.deps.clock.now() });
 
     const host = config.web.host;
     try {

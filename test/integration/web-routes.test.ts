@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,7 +58,7 @@ afterAll(async () => {
 });
 
 const PAGES = ['/', '/devices', '/devices/living', '/sharing', '/sharing/acme', '/sharing/acme/revoke', '/devices/living/remove', '/ledger', '/ledger.csv', '/ledger.json', '/data', '/quarantine'];
-const POSTS = ['/devices', '/devices/living/passwd', '/devices/living/remove', '/sharing/acme/approve', '/sharing/acme/run', '/sharing/acme/revoke', '/ledger/verify', '/data/erase', '/data/erase/confirm', '/logout'];
+const POSTS = ['/devices', '/devices/living/passwd', '/devices/living/remove', '/sharing/acme/approve', '/sharing/acme/run', '/sharing/acme/revoke', '/ledger/verify', '/data/erase', '/data/erase/confirm', '/data/backup', '/logout'];
 const APIS = ['/api/sharing/acme/overlay', '/api/devices/living/series?metric=temperature', '/api/devices/living/series.csv?metric=temperature', '/events/devices/living'];
 
 describe('dashboard routes', () => {
@@ -183,6 +183,35 @@ describe('dashboard routes', () => {
     expect(await ok.text()).toContain('with its high risk accepted');
     expect(listed()?.in_force).toBe(true);
     expect((await client.post('/sharing/hourly/revoke', {})).status).toBe(200);
+  });
+
+  it('the Data page makes a backup with a passphrase, shows its path and size and offers it for download; restore stays on the command line', async () => {
+    const page = await (await client.get('/data')).text();
+    expect(page).toContain('<button type="submit">Create backup</button>');
+    expect(page).toContain('sluice backup restore FILE');
+    expect((await client.post('/data/backup', { passphrase: 'a long passphrase', passphrase_again: 'another one' })).status).toBe(400);
+    expect((await client.post('/data/backup', { passphrase: 'short', passphrase_again: 'short' })).status).toBe(400);
+    expect((await client.post('/data/backup', { passphrase: 'a long passphrase', passphrase_again: 'a long passphrase' }, { csrf: false })).status).toBe(403);
+    const made = await client.post('/data/backup', { passphrase: 'a long passphrase', passphrase_again: 'a long passphrase' });
+    expect(made.status).toBe(200);
+    const text = await made.text();
+    const file = /<dt>File<\/dt><dd><code>([^<]+)<\/code>/.exec(text)?.[1];
+    expect(file).toMatch(new RegExp(`^${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/backups/sluice-backup-\\d{8}T\\d{6}Z\\.sluicebk$`));
+    expect(text).toMatch(/<dt>Size<\/dt><dd>\d+(\.\d)? (B|KB|MB)<\/dd>/);
+    expect(text).toContain('yes, with your passphrase');
+    const onDisk = readFileSync(file!);
+    const link = /href="(\/data\/backups\/[^"]+)" download/.exec(text)![1]!;
+    const download = await client.get(link);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="sluice-backup-/);
+    expect(Buffer.from(await download.arrayBuffer()).equals(onDisk)).toBe(true);
+    expect((await fetch(base + link, { redirect: 'manual' })).status).toBe(303);
+    expect((await client.get('/data/backups/..%2Fsluice.db')).status).toBe(400);
+    // What the dashboard wrote opens with the passphrase, as `sluice backup restore` would.
+    const { unpackArchive } = await import('../../src/app/index.js');
+    const { manifest } = await unpackArchive(onDisk, 'a long passphrase');
+    expect(manifest.config_only).toBe(false);
+    await expect(unpackArchive(onDisk, 'the wrong passphrase')).rejects.toThrow();
   });
 
   it('health and readiness answer without a session; metrics count messages by outcome with no device label and no reading value', async () => {
