@@ -55,6 +55,10 @@ dd{margin:0;overflow-wrap:anywhere}
 .check label{display:inline;margin:0}
 input[type=checkbox]{width:1.25rem;height:1.25rem;margin:0}
 ul.reasons li{margin:.2rem 0}
+ul.plain{list-style:none;margin:0;padding:0}
+h3{font-size:1.05rem;margin:.25rem 0 .5rem}
+.fields{display:flex;flex-wrap:wrap;gap:0 1rem}
+.fields p{margin:0}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0}
 @media (max-width:40rem){
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}

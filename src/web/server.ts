@@ -18,6 +18,7 @@ import { registerDevicePages } from './pages-devices.js';
 import { registerHomePage } from './pages-home.js';
 import { registerLedgerPages } from './pages-ledger.js';
 import { registerSharingPages } from './pages-sharing.js';
+import { registerIntentPages } from './pages-intents.js';
 
 export const SESSION_COOKIE = 'sluice_session';
 
@@ -43,9 +44,12 @@ export function statusOf(err: unknown): number {
     case 'SLUICE_ERR_WEB_RATE_LIMITED':
       return 429;
     case 'SLUICE_ERR_POLICY_STALE_REVIEW':
+    case 'SLUICE_ERR_INTENT_STATE':
       return 409;
     case 'SLUICE_ERR_DEVICE_UNKNOWN':
     case 'SLUICE_ERR_POLICY_UNKNOWN':
+    case 'SLUICE_ERR_INTENT_UNKNOWN':
+    case 'SLUICE_ERR_OFFER_UNKNOWN':
       return 404;
     default:
       return err.exitCode === 2 ? 400 : 500;
@@ -121,6 +125,7 @@ export class WebServer implements Service {
       app,
       call: this.deps.call,
       events: this.deps.events,
+      timezone: config.timezone,
       session: (req) => (req as FastifyRequest & { session: Session }).session,
       page: (reply, req, title, section, body, status = 200) =>
         reply
@@ -131,6 +136,7 @@ export class WebServer implements Service {
     registerHomePage(routes);
     registerDevicePages(routes);
     registerSharingPages(routes);
+    registerIntentPages(routes);
     registerLedgerPages(routes);
     registerDataPages(routes, { dataDir: config.data_dir, now: () => this.deps.clock.now() });
 
