@@ -79,16 +79,17 @@ export const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf
 export function bytesText(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GB`;
 }
 
 /** An instant for people: "1 Dec 2026, 13:12" in the household's timezone; a date alone stays as it is. */
-export function when(iso: string | null | undefined, timeZone: string): string {
+export function when(iso: string | null | undefined, timeZone: string, seconds = false): string {
   if (!iso) return '—';
   if (/^\d{4}-\d{2}-\d{2}$/.test(iso)) return iso;
   const ms = Date.parse(iso);
   if (Number.isNaN(ms)) return iso;
-  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone }).format(ms);
+  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short', timeZone }).format(ms);
 }
 
 /** A category id such as `household.appliance-parts.water-filter` as words: "Water filter". */

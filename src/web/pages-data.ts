@@ -36,9 +36,9 @@ export function registerDataPages(r: WebRoutes, deps: { dataDir: string; now: ()
     const body = html`<h1>Data</h1>
 <section aria-labelledby="db"><h2 id="db">What is stored</h2><dl>
 <dt>Database</dt><dd>${bytesText(info.bytes)}</dd>
-<dt>Readings</dt><dd>${info.readings} in ${info.series} series</dd>
-<dt>Oldest reading</dt><dd>${info.oldest_reading ?? 'none'}</dd>
-<dt>Newest reading</dt><dd>${info.newest_reading ?? 'none'}</dd>
+<dt>Readings</dt><dd>${info.readings + info.unsealed_readings} in ${info.series} series${info.unsealed_readings > 0 ? ` (${info.unsealed_readings} of them recent, in the write-ahead hot log until the hourly seal)` : ''}</dd>
+<dt>Oldest reading</dt><dd>${info.oldest_reading ?? (info.unsealed_readings > 0 ? 'only recent ones, not yet sealed' : 'none')}</dd>
+<dt>Newest reading</dt><dd>${info.newest_reading ?? (info.unsealed_readings > 0 ? 'only recent ones, not yet sealed' : 'none')}</dd>
 <dt>Hourly rollups</dt><dd>${info.rollups}</dd>
 <dt>Retention</dt><dd>raw readings ${info.retention.raw_days} days, rollups ${info.retention.rollup_days} days</dd>
 <dt>Free disk</dt><dd>${info.free_disk_bytes === null ? 'unknown' : bytesText(info.free_disk_bytes)}</dd>

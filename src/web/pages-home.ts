@@ -32,7 +32,7 @@ ${banners}
 <section aria-labelledby="home-stays"><h2 id="home-stays">Stays home</h2>
 <dl>
 <dt>Devices</dt><dd>${devices.length} registered: ${online} online, ${offline} offline, ${devices.length - online - offline} not reporting a status</dd>
-<dt>Readings stored</dt><dd>${info.readings} (${bytesText(info.bytes)} on disk)</dd>
+<dt>Readings stored</dt><dd>${info.readings + info.unsealed_readings} (${bytesText(info.bytes)} on disk)</dd>
 <dt>Raw readings kept</dt><dd>${info.retention.raw_days} days, then only hourly rollups (kept ${info.retention.rollup_days} days)</dd>
 </dl>
 <p><a href="/devices">Show every device</a></p></section>

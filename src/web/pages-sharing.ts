@@ -4,6 +4,12 @@ import { SluiceError, isSluiceError } from '../core/index.js';
 import { csrfField, html, type SafeHtml } from './html.js';
 import { parseInput, type WebRoutes } from './routes.js';
 
+/** The explain text without its closing risk paragraph, which the page shows as a section of its own. */
+function withoutRisk(text: string): string {
+  const at = text.lastIndexOf('\n\nRisk: ');
+  return at === -1 ? text : text.slice(0, at);
+}
+
 /** A banner per privacy budget the household should hear about (Home and Sharing pages). */
 export function budgetBanners(alerts: BudgetAlert[]): SafeHtml[] {
   return alerts.map((a) => {
@@ -53,7 +59,7 @@ ${
 ${budgetBanners(alerts.filter((a) => a.policy === name))}
 <p>State: <strong>${explain.state_text}</strong>${row?.vendor ? html` · Vendor: ${row.vendor}` : ''}${risk ? html` · Risk: <strong>${risk.level}</strong>` : ''}</p>
 ${explain.problems ? html`<div class="banner bad" role="alert"><p>This policy has problems and cannot be approved:</p><pre>${explain.problems}</pre></div>` : ''}
-<section aria-labelledby="plain"><h2 id="plain">In plain language</h2><pre>${explain.text}</pre></section>
+<section aria-labelledby="plain"><h2 id="plain">In plain language</h2><pre>${risk ? withoutRisk(explain.text) : explain.text}</pre></section>
 ${
   risk
     ? html`<section aria-labelledby="risk"><h2 id="risk">Risk: ${risk.level} (${risk.points} points)</h2>
@@ -96,7 +102,7 @@ ${
 ${
   summaries.length === 0
     ? html`<p>None yet.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td>${s.window.start} – ${s.window.end}</td><td>${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td>${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
+    : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td data-label="Window">${s.window.start} – ${s.window.end}</td><td data-label="State">${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td data-label="Attempts">${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
 }</section>`;
     return r.page(reply, req, `Policy ${name}`, 'sharing', body);
   });

@@ -188,7 +188,7 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     for (const [path, heading] of [['/', 'Home'], ['/devices', 'Devices'], ['/devices/living', 'Device living'], ['/sharing', 'Sharing'], ['/sharing/acme', 'Policy acme'], ['/intents', 'Intents'], ['/offers', 'Offers'], ['/ledger', 'Ledger'], ['/data', 'Data']] as const) {
       await page.goto(base + path);
       await page.getByRole('heading', { name: heading, level: 1 }).waitFor(VISIBLE);
-      if (path === '/devices/living') await page.locator('[data-chart] canvas').first().waitFor(VISIBLE);
+      if (path === '/devices/living' || path === '/sharing/acme') await page.locator('[data-chart] canvas').first().waitFor(VISIBLE);
       await page.screenshot({ path: join(SHOTS, `phone-${path === '/' ? 'home' : path.slice(1).replace(/\//g, '-')}.png`), fullPage: true });
       expect([path, await scrollsSideways(page)]).toEqual([path, false]);
     }
