@@ -67,6 +67,13 @@ table.stack tr{border:1px solid #d0d7de;border-radius:6px;margin:0 0 .5rem;paddi
 table.stack td{border:0;padding:.15rem 0}
 table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600}
 }
+@media (max-width:40rem){
+header{position:relative;padding:.4rem .5rem}
+nav a{padding:.3rem .45rem}
+.logout{position:absolute;top:.3rem;right:.5rem}
+.logout button{padding:.2rem .6rem;font-size:.9rem}
+.brand span{display:none}
+}
 @media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}main{padding:.5rem}}
 `;
 

@@ -61,8 +61,7 @@ export function registerIntentPages(r: WebRoutes): void {
 <p><label for="need-by-${i.id}">Needed by (YYYY-MM-DD)</label><input id="need-by-${i.id}" name="need_by" pattern="\\d{4}-\\d{2}-\\d{2}" value="${i.need_by}" size="12"></p>
 <p><label for="budget-${i.id}">Most you would pay${i.budget ? ` (${i.budget.currency})` : ''}; empty: keep as drafted</label><input id="budget-${i.id}" name="budget" inputmode="decimal" value="${i.budget ? String(i.budget.max) : ''}" size="8"></p>
 </div>
-<div class="actions"><button type="submit">Approve</button></div></form>
-<form method="post" action="/intents/${i.id}/drop" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">Drop</button></form>
+<div class="actions"><button type="submit">Approve</button><button type="submit" class="secondary" formaction="/intents/${i.id}/drop" formnovalidate>Drop</button></div></form>
 <p><a href="/intents/${i.id}">Details of intent ${i.id}</a></p></li>`;
     const body = html`<h1>Intents</h1>
 <p>When a device needs something (a water filter, coffee pods, a battery), Sluice drafts a request for offers here. Nothing leaves the house until you approve it; then it goes only to the vendors named, with your country and at most the start of your postal code, signed with a key used for this request only. Vendors answer in <a href="/offers">Offers</a>.</p>
