@@ -34,7 +34,7 @@ section,.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding
 .badge{display:inline-block;border:1px solid currentColor;border-radius:1rem;padding:0 .5rem;font-size:.85rem;margin:.1rem 0}
 .badge.home{color:#1a5e2a}
 .badge.shared{color:#8a4600}
-.table-wrap{overflow-x:auto;max-width:100%}
+.table-wrap{overflow-x:auto;max-width:100%;margin:0 0 1rem}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #d0d7de;vertical-align:top}
 td{overflow-wrap:break-word}
@@ -62,6 +62,7 @@ h3{font-size:1.05rem;margin:.25rem 0 .5rem}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0}
 @media (max-width:40rem){
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+table.stack caption{display:block;text-align:left}
 table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 table.stack tr{border:1px solid #d0d7de;border-radius:6px;margin:0 0 .5rem;padding:.25rem .5rem;background:#fff}
 table.stack td{border:0;padding:.15rem 0}

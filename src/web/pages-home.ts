@@ -1,4 +1,4 @@
-import { bytesText, html } from './html.js';
+import { bytesText, html, when } from './html.js';
 import type { WebRoutes } from './routes.js';
 import { budgetBanners } from './pages-sharing.js';
 
@@ -41,7 +41,7 @@ ${
   vendors.length === 0
     ? html`<p>Nothing. No sharing policy exists, so nothing leaves.</p>`
     : html`<div class="table-wrap"><table class="stack"><caption class="muted">Per vendor</caption><thead><tr><th scope="col">Vendor</th><th scope="col">Sharing</th><th scope="col">Summaries sent</th><th scope="col">Bytes</th><th scope="col">Last send</th><th scope="col">Next send</th></tr></thead><tbody>
-${vendors.map((v) => html`<tr><td data-label="Vendor">${v.vendor}</td><td data-label="Sharing">${v.in_force ? 'On' : 'Off'}</td><td data-label="Summaries sent">${v.summaries_sent}</td><td data-label="Bytes">${bytesText(v.bytes_sent)}</td><td data-label="Last send">${v.last_sent ?? 'never'}</td><td data-label="Next send">${v.next_send ?? '—'}</td></tr>`)}
+${vendors.map((v) => html`<tr><td data-label="Vendor">${v.vendor}</td><td data-label="Sharing">${v.in_force ? 'On' : 'Off'}</td><td data-label="Summaries sent">${v.summaries_sent}</td><td data-label="Bytes">${bytesText(v.bytes_sent)}</td><td data-label="Last send">${v.last_sent ? when(v.last_sent, r.timezone) : 'never'}</td><td data-label="Next send">${when(v.next_send, r.timezone)}</td></tr>`)}
 </tbody></table></div>`
 }
 <p>Ledger: ${verify.ok ? `verified, ${verify.rows} rows intact` : `NOT verified: ${verify.problem?.message ?? 'broken'}`}</p>

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { BudgetAlert } from '../app/index.js';
 import { SluiceError, isSluiceError } from '../core/index.js';
-import { csrfField, html, type SafeHtml } from './html.js';
+import { csrfField, html, when, type SafeHtml } from './html.js';
 import { parseInput, type WebRoutes } from './routes.js';
 
 /** The explain text without its closing risk paragraph, which the page shows as a section of its own. */
@@ -102,7 +102,7 @@ ${
 ${
   summaries.length === 0
     ? html`<p>None yet.</p>`
-    : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td data-label="Window">${s.window.start} – ${s.window.end}</td><td data-label="State">${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td data-label="Attempts">${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
+    : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td data-label="Window">${when(s.window.start, r.timezone)} – ${when(s.window.end, r.timezone)}</td><td data-label="State">${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td data-label="Attempts">${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
 }</section>`;
     return r.page(reply, req, `Policy ${name}`, 'sharing', body);
   });
