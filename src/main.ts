@@ -4,6 +4,8 @@ import { logStartupNotices, type SluiceConfig } from './config/index.js';
 import { AdminSocketServer, Lifecycle, NO_TEST_SEAMS, SOCKET_FILE, systemClock, testSeamsFromEnv, type Clock, type Logger, type TestSeams } from './core/index.js';
 import { BridgeReader, POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
 import { DevicePresence, buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, openDataJob, policyJobs, type GatewayContext } from './app/index.js';
+import { BridgeReader, IngestTally, POISON_FILE, PoisonGuard, RedeliveryMemory, TelemetryIntake, ingestOptionsFrom, replayCrash } from './ingest/index.js';
+import { DevicePresence, buildApp, buildMaintenance, buildSharing, intentBook, latestOf, openContext, policyJobs, type GatewayContext } from './app/index.js';
 import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
@@ -69,9 +71,11 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   await replayCrash({ poison, sink: writer, logger, now: clock.now() });
   // One Sharing per process: the admin operations, the pause check at ingest and the disclosure path share its book, outbox and ledger.
   const sharing = buildSharing(context);
+  // Counts of messages in, stored and quarantined for /metrics: what reaches the broker and what commits.
+  const tally = new IngestTally();
   const intake = new TelemetryIntake({
     // [PAUSE-1] a no-store pause keeps a scope's readings out of the store (safety alarms excepted).
-    sink: new PausingSink({ sink: writer, pauses: sharing.consent.pauses, clock }),
+    sink: new PausingSink({ sink: tally.sink(writer), pauses: sharing.consent.pauses, clock }),
     profiles,
     clock,
     logger,
@@ -91,7 +95,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       ? new ExternalBrokerClient({
           options: externalBrokerOptionsFrom(config),
           registry,
-          intake,
+          intake: tally.ingest(intake),
           clock,
           logger,
           events,
@@ -100,7 +104,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       : undefined;
   const broker = external
     ? undefined
-    : new MqttBroker({ options: brokerOptions, registry, intake, clock, logger, events, sessionStore: new SqlitePersistence({ db, logger, limits: brokerOptions.persistence }) });
+    : new MqttBroker({ options: brokerOptions, registry, intake: tally.ingest(intake), clock, logger, events, sessionStore: new SqlitePersistence({ db, logger, limits: brokerOptions.persistence }) });
 
   // Sharing: policy windows and the forwarder over the one Sharing built above.
   const forwarder = new Forwarder({ outbox: sharing.outbox, erasures: sharing.erasures, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
@@ -130,6 +134,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
       ...(external ? { external: () => external.status() } : {}),
       webUrl: web?.url ?? null,
       presence: () => presence.snapshot(),
+      ingest: () => tally.snapshot(),
     }),
   });
   // Loaded only when the dashboard runs, so CLI commands (which import this file) start quickly.

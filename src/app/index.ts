@@ -13,6 +13,8 @@ import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
 import { intentOperations } from './intents.js';
 import { openDataOperations } from './open-data.js';
+import { metricsOperations } from './metrics.js';
+import { dashboardOperations } from './dashboard.js';
 import { deviceSharingOperations, overlayOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
@@ -31,6 +33,8 @@ export type { MosquittoConfigResult } from './mosquitto.js';
 export { restoreBackup, type BackupResult, type RestoreResult } from './backup.js';
 export { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 export type { VendorOverview, SeriesResult, DeviceSharing } from './web.js';
+export type { MetricsSnapshot } from './metrics.js';
+export type { BudgetAlert } from './dashboard.js';
 export { defineOperation, parseParams, type AppContext, type Operation, type RuntimeStatus, type WebRuntime } from './operation.js';
 
 /** Every application operation by name: the one table the admin socket, the CLI and the web call. */
@@ -50,6 +54,8 @@ export const operations = {
   ...webOperations,
   ...deviceSharingOperations,
   ...overlayOperations,
+  ...metricsOperations,
+  ...dashboardOperations,
 };
 
 type Registry = typeof operations;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SluiceError } from '../core/index.js';
 import type { Scheduler } from '../schedule/index.js';
+import type { IngestCounts } from '../ingest/index.js';
 import type { ReadingWriter, StoreFault, StoreMaintenance } from '../store/index.js';
 import type { GatewayContext } from './context.js';
 import type { Sharing } from './sharing.js';
@@ -20,6 +21,8 @@ export interface RuntimeStatus {
   webUrl?: string | null;
   /** device id → online, from the status messages heard since start. */
   presence?: () => Record<string, boolean>;
+  /** What ingest counted since start (for `/metrics`). */
+  ingest?: () => IngestCounts;
 }
 
 /** What the running dashboard offers the operations: one-time login links. */

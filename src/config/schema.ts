@@ -197,6 +197,8 @@ export const configSchema = z
         login_link_ttl: duration.default(10 * 60_000),
         /** Password attempts per client address per minute. */
         login_attempts_per_minute: z.number().int().min(1).default(10),
+        /** Free bytes on the data disk below which `GET /readyz` answers 503 ("disk low"). */
+        ready_min_free_disk_bytes: z.number().int().min(0).default(64 * 1024 * 1024),
         tls: z
           .object({
             cert_file: z.string().default(''),

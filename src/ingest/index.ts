@@ -9,3 +9,4 @@ export { RedeliveryMemory, messageDigest, DELIVERY_HASH_BYTES, type MessageDiges
 export { PoisonGuard, POISON_FILE, poisonMigrations, type PoisonMessage } from './poison-guard.js';
 export { replayCrash } from './crash-replay.js';
 export { BridgeReader, type BridgeDirectory, type BridgeResult, type BridgeReadings } from './bridges.js';
+export { IngestTally, type IngestCounts } from './tally.js';

@@ -210,6 +210,14 @@ export class Ledger {
     return rows.map(toRow);
   }
 
+  /** How many rows of each of these kinds the ledger holds, per vendor (append-only, so it only grows). */
+  countByKind(kinds: readonly LedgerKind[]): Array<{ vendor: string | null; kind: LedgerKind; count: number }> {
+    if (kinds.length === 0) return [];
+    return this.deps.db.raw
+      .prepare<string[], { vendor: string | null; kind: LedgerKind; count: number }>(`SELECT vendor, kind, COUNT(*) AS count FROM ledger WHERE kind IN (${kinds.map(() => '?').join(', ')}) GROUP BY vendor, kind ORDER BY vendor, kind`)
+      .all(...kinds);
+  }
+
   /** Writes the committed head to the head file now (also done after every append's commit). */
   writeHead(): void {
     this.headWriteQueued = false;

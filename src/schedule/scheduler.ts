@@ -98,6 +98,12 @@ export class Scheduler implements Service {
     return this.deps.jobs.map((j) => ({ job: j.name, cron: j.cron, next: nextSlot(j.cron, this.deps.timeZone, now), last: this.lastRun(j.name) }));
   }
 
+  /** When each job last finished well (ms), or null when it never did. */
+  lastSuccess(): Array<{ job: string; at: number | null }> {
+    const q = this.deps.db.raw.prepare<[string], { at: number | null }>("SELECT MAX(finished_at) AS at FROM schedule_runs WHERE job = ? AND outcome = 'ok'");
+    return this.deps.jobs.map((j) => ({ job: j.name, at: q.get(j.name)?.at ?? null }));
+  }
+
   private lastSlot(job: string): number | undefined {
     const row = this.deps.db.raw
       .prepare<[string], { s: number | null }>("SELECT MAX(scheduled_for) AS s FROM schedule_runs WHERE job = ? AND trigger = 'schedule'")

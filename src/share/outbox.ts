@@ -261,6 +261,11 @@ export class Outbox {
     return row ? { id: row.id, bodySha256: row.body_sha256 } : null;
   }
 
+  /** How many summaries wait to leave (a first attempt or a retry), over every policy. */
+  depth(): number {
+    return this.deps.db.raw.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM outbox').get()?.n ?? 0;
+  }
+
   /** How many of a policy's summaries wait for a first attempt, wait for a retry, or failed for good. */
   counts(policy: string): DeliveryCounts {
     const r = this.deps.db.raw

@@ -34,7 +34,7 @@ section,.card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding
 .badge{display:inline-block;border:1px solid currentColor;border-radius:1rem;padding:0 .5rem;font-size:.85rem;margin:.1rem 0}
 .badge.home{color:#1a5e2a}
 .badge.shared{color:#8a4600}
-.table-wrap{overflow-x:auto;max-width:100%}
+.table-wrap{overflow-x:auto;max-width:100%;margin:0 0 1rem}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #d0d7de;vertical-align:top}
 td{overflow-wrap:break-word}
@@ -51,13 +51,29 @@ dt{font-weight:600}
 dd{margin:0;overflow-wrap:anywhere}
 .chart{width:100%;min-height:240px}
 .muted{color:#57606a}
+.check{display:flex;gap:.5rem;align-items:center;margin:.25rem 0 .5rem}
+.check label{display:inline;margin:0}
+input[type=checkbox]{width:1.25rem;height:1.25rem;margin:0}
+ul.reasons li{margin:.2rem 0}
+ul.plain{list-style:none;margin:0;padding:0}
+h3{font-size:1.05rem;margin:.25rem 0 .5rem}
+.fields{display:flex;flex-wrap:wrap;gap:0 1rem}
+.fields p{margin:0}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;margin:.75rem 0}
 @media (max-width:40rem){
 table.stack,table.stack tbody,table.stack tr,table.stack td{display:block;width:100%}
+table.stack caption{display:block;text-align:left}
 table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 table.stack tr{border:1px solid #d0d7de;border-radius:6px;margin:0 0 .5rem;padding:.25rem .5rem;background:#fff}
 table.stack td{border:0;padding:.15rem 0}
 table.stack td[data-label]::before{content:attr(data-label) ": ";font-weight:600}
+}
+@media (max-width:40rem){
+header{position:relative;padding:.4rem .5rem}
+nav a{padding:.3rem .45rem}
+.logout{position:absolute;top:.3rem;right:.5rem}
+.logout button{padding:.2rem .6rem;font-size:.9rem}
+.brand span{display:none}
 }
 @media (max-width:30rem){dl{grid-template-columns:1fr}dd{margin-bottom:.3rem}main{padding:.5rem}}
 `;

@@ -29,7 +29,7 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): SafeHtml
 export interface LayoutOptions {
   title: string;
   /** The nav entry to mark as current. */
-  section?: 'home' | 'devices' | 'sharing' | 'ledger' | 'data' | undefined;
+  section?: 'home' | 'devices' | 'sharing' | 'intents' | 'offers' | 'ledger' | 'data' | undefined;
   csrf?: string | undefined;
   body: SafeHtml;
 }
@@ -38,6 +38,8 @@ const NAV: Array<[NonNullable<LayoutOptions['section']>, string, string]> = [
   ['home', '/', 'Home'],
   ['devices', '/devices', 'Devices'],
   ['sharing', '/sharing', 'Sharing'],
+  ['intents', '/intents', 'Intents'],
+  ['offers', '/offers', 'Offers'],
   ['ledger', '/ledger', 'Ledger'],
   ['data', '/data', 'Data'],
 ];
@@ -77,5 +79,22 @@ export const csrfField = (csrf: string) => html`<input type="hidden" name="_csrf
 export function bytesText(n: number): string {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  if (n < 1024 ** 3) return `${(n / 1024 / 1024).toFixed(1)} MB`;
+  return `${(n / 1024 ** 3).toFixed(1)} GB`;
+}
+
+/** An instant for people: "1 Dec 2026, 13:12" in the household's timezone; a date alone stays as it is. */
+export function when(iso: string | null | undefined, timeZone: string, seconds = false): string {
+  if (!iso) return '—';
+  if (/^\d{4}-\d{2}-\d{2}$/.test(iso)) return iso;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  return new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: seconds ? 'medium' : 'short', timeZone }).format(ms);
+}
+
+/** A category id such as `household.appliance-parts.water-filter` as words: "Water filter". */
+export function categoryText(id: string): string {
+  const last = id.split('.').at(-1) ?? id;
+  const words = last.replace(/[-_]+/g, ' ').trim();
+  return words ? words[0]!.toUpperCase() + words.slice(1) : id;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { DeviceSharing } from '../app/index.js';
 import { SluiceError } from '../core/index.js';
-import { csrfField, html } from './html.js';
+import { csrfField, html, when } from './html.js';
 import { parseInput, type WebRoutes } from './routes.js';
 
 const idParam = z.object({ id: z.string().min(1).max(64) });
@@ -38,7 +38,7 @@ ${
     : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">Device</th><th scope="col">Kind</th><th scope="col">Source</th><th scope="col">Status</th><th scope="col">Last seen</th><th scope="col">Who receives what</th></tr></thead><tbody>
 ${rows.map(({ d, show }) => {
   const last = show.latest.map((l) => l.ts).sort().at(-1);
-  return html`<tr><td data-label="Device"><a href="/devices/${encodeURIComponent(d.id)}">${d.id}</a></td><td data-label="Kind">${d.profile ?? d.role}</td><td data-label="Source">${source(d)}</td><td data-label="Status">${presenceText(presence[d.id])}</td><td data-label="Last seen">${last ?? 'never'}</td><td data-label="Receives">${badges(Object.hasOwn(sharing, d.id) ? sharing[d.id] : undefined)}</td></tr>`;
+  return html`<tr><td data-label="Device"><a href="/devices/${encodeURIComponent(d.id)}">${d.id}</a></td><td data-label="Kind">${d.profile ?? d.role}</td><td data-label="Source">${source(d)}</td><td data-label="Status">${presenceText(presence[d.id])}</td><td data-label="Last seen">${last ? when(last, r.timezone, true) : 'never'}</td><td data-label="Receives">${badges(Object.hasOwn(sharing, d.id) ? sharing[d.id] : undefined)}</td></tr>`;
 })}
 </tbody></table></div>`
 }
@@ -71,7 +71,7 @@ ${
     ? html`<p>No readings yet.</p>`
     : html`<dl data-live="/events/devices/${enc}">${show.latest.map((l) => {
         const key = l.component ? `${l.component}.${l.metric}` : l.metric;
-        return html`<dt>${key}</dt><dd data-metric="${key}">${valueText(l.value, l.unit)} <span class="muted">at ${l.ts}</span></dd>`;
+        return html`<dt>${key}</dt><dd data-metric="${key}">${valueText(l.value, l.unit)} <span class="muted">at ${when(l.ts, r.timezone, true)}</span></dd>`;
       })}</dl>`
 }</section>
 <section aria-labelledby="charts"><h2 id="charts">Charts</h2>
@@ -146,7 +146,7 @@ ${quarantine.length === 0 ? html`<p>No messages from this device were refused.</
       if (!e.deviceIds.includes(id)) return;
       r.call('devices.show', { id }).then(
         (show) => {
-          const rows = show.latest.map((l) => ({ key: l.component ? `${l.component}.${l.metric}` : l.metric, text: `${valueText(l.value, l.unit)} at ${l.ts}` }));
+          const rows = show.latest.map((l) => ({ key: l.component ? `${l.component}.${l.metric}` : l.metric, text: `${valueText(l.value, l.unit)} at ${when(l.ts, r.timezone, true)}` }));
           res.write(`event: latest\ndata: ${JSON.stringify(rows)}\n\n`);
         },
         () => r.events.off(owner),

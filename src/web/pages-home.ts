@@ -1,10 +1,11 @@
-import { bytesText, html } from './html.js';
+import { bytesText, html, when } from './html.js';
 import type { WebRoutes } from './routes.js';
+import { budgetBanners } from './pages-sharing.js';
 
 /** Home: what stays home and what left the house. */
 export function registerHomePage(r: WebRoutes): void {
   r.app.get('/', async (req, reply) => {
-    const [status, devices, info, vendors, policies, quarantine, presence, verify] = await Promise.all([
+    const [status, devices, info, vendors, policies, quarantine, presence, verify, alerts] = await Promise.all([
       r.call('status'),
       r.call('devices.list'),
       r.call('db.info'),
@@ -13,6 +14,7 @@ export function registerHomePage(r: WebRoutes): void {
       r.call('quarantine', {}),
       r.call('devices.presence'),
       r.call('ledger.verify').catch((err: Error) => ({ ok: false, rows: 0, problem: { seq: null, message: err.message } })),
+      r.call('sharing.budget_alerts'),
     ]);
     const online = Object.values(presence).filter((p) => p === 'online').length;
     const offline = Object.values(presence).filter((p) => p === 'offline').length;
@@ -20,6 +22,7 @@ export function registerHomePage(r: WebRoutes): void {
     const failing = vendors.filter((v) => v.failed > 0);
     const banners = [
       ...awaiting.map((p) => html`<div class="banner" role="status"><p><strong>Waiting for your approval:</strong> ${p.name} (${p.vendor ?? 'unknown vendor'}) — ${p.state_text}. <a href="/sharing/${encodeURIComponent(p.name)}">Review ${p.name}</a></p></div>`),
+      ...budgetBanners(alerts),
       ...failing.map((v) => html`<div class="banner bad" role="status"><p><strong>Delivery failing:</strong> ${v.failed} summar${v.failed === 1 ? 'y' : 'ies'} to ${v.vendor} could not be delivered. <a href="/ledger?vendor=${encodeURIComponent(v.vendor)}">See what was sent</a></p></div>`),
       status.store !== 'ok' ? html`<div class="banner bad" role="alert"><p><strong>Store fault:</strong> ${status.store_fault ?? status.store}</p></div>` : '',
       quarantine.length > 0 ? html`<div class="banner" role="status"><p><strong>Quarantine:</strong> ${quarantine.length} message(s) could not be read. <a href="/quarantine">See the quarantine</a></p></div>` : '',
@@ -29,7 +32,7 @@ ${banners}
 <section aria-labelledby="home-stays"><h2 id="home-stays">Stays home</h2>
 <dl>
 <dt>Devices</dt><dd>${devices.length} registered: ${online} online, ${offline} offline, ${devices.length - online - offline} not reporting a status</dd>
-<dt>Readings stored</dt><dd>${info.readings} (${bytesText(info.bytes)} on disk)</dd>
+<dt>Readings stored</dt><dd>${info.readings + info.unsealed_readings} (${bytesText(info.bytes)} on disk)</dd>
 <dt>Raw readings kept</dt><dd>${info.retention.raw_days} days, then only hourly rollups (kept ${info.retention.rollup_days} days)</dd>
 </dl>
 <p><a href="/devices">Show every device</a></p></section>
@@ -38,7 +41,7 @@ ${
   vendors.length === 0
     ? html`<p>Nothing. No sharing policy exists, so nothing leaves.</p>`
     : html`<div class="table-wrap"><table class="stack"><caption class="muted">Per vendor</caption><thead><tr><th scope="col">Vendor</th><th scope="col">Sharing</th><th scope="col">Summaries sent</th><th scope="col">Bytes</th><th scope="col">Last send</th><th scope="col">Next send</th></tr></thead><tbody>
-${vendors.map((v) => html`<tr><td data-label="Vendor">${v.vendor}</td><td data-label="Sharing">${v.in_force ? 'On' : 'Off'}</td><td data-label="Summaries sent">${v.summaries_sent}</td><td data-label="Bytes">${bytesText(v.bytes_sent)}</td><td data-label="Last send">${v.last_sent ?? 'never'}</td><td data-label="Next send">${v.next_send ?? '—'}</td></tr>`)}
+${vendors.map((v) => html`<tr><td data-label="Vendor">${v.vendor}</td><td data-label="Sharing">${v.in_force ? 'On' : 'Off'}</td><td data-label="Summaries sent">${v.summaries_sent}</td><td data-label="Bytes">${bytesText(v.bytes_sent)}</td><td data-label="Last send">${v.last_sent ? when(v.last_sent, r.timezone) : 'never'}</td><td data-label="Next send">${when(v.next_send, r.timezone)}</td></tr>`)}
 </tbody></table></div>`
 }
 <p>Ledger: ${verify.ok ? `verified, ${verify.rows} rows intact` : `NOT verified: ${verify.problem?.message ?? 'broken'}`}</p>

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { LedgerRow } from '../app/index.js';
-import { csrfField, html } from './html.js';
+import { csrfField, html, when } from './html.js';
 import { parseInput, type WebRoutes } from './routes.js';
 
 const filterSchema = z.object({
@@ -18,7 +18,33 @@ const KIND_TEXT: Record<string, string> = {
   'disclosure.acknowledged': 'Summary sent and received by vendor',
   'disclosure.failed': 'Send failed',
   'disclosure.dropped': 'Summary deleted unsent',
+  'disclosure.withheld': 'Nothing sent for a window (withheld)',
+  'disclosure.retrying': 'Send to be retried',
+  'disclosure.resent': 'Failed summary queued again',
+  'erasure.requested': 'Erasure request queued',
+  'erasure.attempted': 'Erasure request sent',
+  'erasure.retrying': 'Erasure request to be retried',
+  'erasure.acknowledged': 'Erasure request received by vendor',
+  'erasure.failed': 'Erasure request failed',
+  'policy.consented': 'Member approved a policy',
+  'policy.vetoed': 'Member vetoed a policy',
+  'consent.recorded': 'Consent record written',
+  'member.changed': 'Household member changed',
+  'pause.started': 'Privacy pause started',
+  'pause.ended': 'Privacy pause ended',
+  'intent.drafted': 'Intent drafted',
+  'intent.approved': 'Intent approved',
+  'intent.dropped': 'Intent dropped',
+  'intent.sent': 'Intent sent to vendor',
+  'intent.closed': 'Intent closed',
+  'offer.received': 'Offer received',
+  'offer.accepted': 'Offer accepted',
+  'offer.declined': 'Offer declined',
+  'acceptance.sent': 'Acceptance sent to vendor',
+  'backup.restored': 'Backup restored',
 };
+/** Filter groups: every kind that starts with the group's name. */
+const KIND_GROUPS: Record<string, string> = { policy: 'All consent events', disclosure: 'All disclosures', erasure: 'All erasure requests', intent: 'All intents', offer: 'All offers' };
 
 /** A ledger row's detail for a person: key: value pairs, long hashes shortened, bytes named. */
 function detailText(row: LedgerRow, digests: Map<string, string>): string {
@@ -58,14 +84,14 @@ ${
 }
 <div class="actions"><form method="post" action="/ledger/verify" class="inline" hx-post="/ledger/verify" hx-target="#main" hx-select="#main" hx-swap="outerHTML">${csrfField(r.session(req).csrf)}<button type="submit">Verify chain</button></form></div>
 <form method="get" action="/ledger" class="card"><label for="f-vendor">Vendor</label><input id="f-vendor" name="vendor" value="${vendor ?? ''}">
-<label for="f-kind">Kind</label><select id="f-kind" name="kind"><option value="">All kinds</option>${['policy', 'disclosure', ...Object.keys(KIND_TEXT)].map((k) => html`<option value="${k}"${k === kind ? html` selected` : ''}>${KIND_TEXT[k] ?? (k === 'policy' ? 'All consent events' : 'All disclosures')}</option>`)}</select>
+<label for="f-kind">Kind</label><select id="f-kind" name="kind"><option value="">All kinds</option>${[...Object.keys(KIND_GROUPS), ...Object.keys(KIND_TEXT)].map((k) => html`<option value="${k}"${k === kind ? html` selected` : ''}>${KIND_GROUPS[k] ?? KIND_TEXT[k]}</option>`)}</select>
 <div class="actions"><button type="submit" class="secondary">Filter</button> <a href="/ledger.csv?${qs}">Export CSV</a> <a href="/ledger.json?${qs}">Export JSON</a></div></form>
 ${
   rows.length === 0
     ? html`<p>No ledger rows${vendor || kind ? ' match the filter' : ' yet'}.</p>`
     : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">#</th><th scope="col">When</th><th scope="col">What</th><th scope="col">Vendor</th><th scope="col">Policy</th><th scope="col">Details</th></tr></thead><tbody>
 ${[...rows].reverse().map(
-  (row) => html`<tr><td data-label="#">${row.seq}</td><td data-label="When">${row.at}</td><td data-label="What">${KIND_TEXT[row.kind] ?? row.kind}</td><td data-label="Vendor">${row.vendor ?? ''}</td><td data-label="Policy">${row.policy ?? ''}</td><td data-label="Details">${detailText(row, bytesOf)}</td></tr>`,
+  (row) => html`<tr><td data-label="#">${row.seq}</td><td data-label="When"><time datetime="${row.at}">${when(row.at, r.timezone, true)}</time></td><td data-label="What">${KIND_TEXT[row.kind] ?? row.kind}</td><td data-label="Vendor">${row.vendor ?? ''}</td><td data-label="Policy">${row.policy ?? ''}</td><td data-label="Details">${detailText(row, bytesOf)}</td></tr>`,
 )}</tbody></table></div>`
 }`;
   };

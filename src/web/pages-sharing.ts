@@ -1,14 +1,34 @@
 import { z } from 'zod';
-import { csrfField, html } from './html.js';
+import type { BudgetAlert } from '../app/index.js';
+import { SluiceError, isSluiceError } from '../core/index.js';
+import { csrfField, html, when, type SafeHtml } from './html.js';
 import { parseInput, type WebRoutes } from './routes.js';
+
+/** The explain text without its closing risk paragraph, which the page shows as a section of its own. */
+function withoutRisk(text: string): string {
+  const at = text.lastIndexOf('\n\nRisk: ');
+  return at === -1 ? text : text.slice(0, at);
+}
+
+/** A banner per privacy budget the household should hear about (Home and Sharing pages). */
+export function budgetBanners(alerts: BudgetAlert[]): SafeHtml[] {
+  return alerts.map((a) => {
+    const whose = a.budget === 'household' ? 'the household budget across every vendor' : `the privacy budget for ${a.vendor}`;
+    const back = a.next_renewal ? ` Budget comes back from ${a.next_renewal}.` : '';
+    return a.kind === 'withheld'
+      ? html`<div class="banner bad" role="status"><p><strong>Privacy budget spent:</strong> ${a.withheld === 1 ? 'a release' : `${a.withheld} releases`} of ${a.policy} ${a.withheld === 1 ? 'was' : 'were'} withheld in the last 30 days (latest ${a.last_withheld}), because sending ${a.withheld === 1 ? 'it' : 'them'} would exceed ${whose} (${a.left} of ε ${a.cap} left). Nothing was sent.${back} <a href="/sharing/${encodeURIComponent(a.policy)}">Review ${a.policy}</a></p></div>`
+      : html`<div class="banner" role="status"><p><strong>Privacy budget nearly spent:</strong> ${a.policy} has ${a.left} of ε ${a.cap} left in ${whose}; when it runs out, releases are withheld.${back} <a href="/sharing/${encodeURIComponent(a.policy)}">Review ${a.policy}</a></p></div>`;
+  });
+}
 
 const nameParam = z.object({ name: z.string().min(1).max(64) });
 
 /** Sharing: each policy in plain language, approve (with its version hash), preview, run, revoke. */
 export function registerSharingPages(r: WebRoutes): void {
   r.app.get('/sharing', async (req, reply) => {
-    const policies = await r.call('policy.list');
+    const [policies, alerts] = await Promise.all([r.call('policy.list'), r.call('sharing.budget_alerts')]);
     const body = html`<h1>Sharing</h1>
+${budgetBanners(alerts)}
 <p>Nothing leaves the house unless you approve a policy here. Each policy names one vendor, what it receives and how often.</p>
 ${
   policies.length === 0
@@ -21,7 +41,7 @@ ${
   r.app.get('/sharing/:name', async (req, reply) => {
     const { name } = parseInput(nameParam, req.params);
     const explain = await r.call('policy.explain', { name });
-    const [list, summaries] = await Promise.all([r.call('policy.list'), r.call('policy.summaries', { name })]);
+    const [list, summaries, alerts] = await Promise.all([r.call('policy.list'), r.call('policy.summaries', { name }), r.call('sharing.budget_alerts')]);
     const row = list.find((p) => p.name === name);
     let preview: Awaited<ReturnType<typeof r.call<'policy.preview'>>> | null = null;
     let previewProblem: string | null = null;
@@ -33,15 +53,32 @@ ${
     const { csrf } = r.session(req);
     const enc = encodeURIComponent(name);
     const canApprove = explain.version !== null && explain.problems === null && (explain.state !== 'approved' || explain.version !== explain.approved_version);
+    const risk = explain.risk;
+    const high = risk?.level === 'high';
     const body = html`<h1>Policy ${name}</h1>
-<p>State: <strong>${explain.state_text}</strong>${row?.vendor ? html` · Vendor: ${row.vendor}` : ''}</p>
+${budgetBanners(alerts.filter((a) => a.policy === name))}
+<p>State: <strong>${explain.state_text}</strong>${row?.vendor ? html` · Vendor: ${row.vendor}` : ''}${risk ? html` · Risk: <strong>${risk.level}</strong>` : ''}</p>
 ${explain.problems ? html`<div class="banner bad" role="alert"><p>This policy has problems and cannot be approved:</p><pre>${explain.problems}</pre></div>` : ''}
-<section aria-labelledby="plain"><h2 id="plain">In plain language</h2><pre>${explain.text}</pre></section>
+<section aria-labelledby="plain"><h2 id="plain">In plain language</h2><pre>${risk ? withoutRisk(explain.text) : explain.text}</pre></section>
+${
+  risk
+    ? html`<section aria-labelledby="risk"><h2 id="risk">Risk: ${risk.level} (${risk.points} points)</h2>
+${high ? html`<div class="banner bad" role="alert"><p><strong>High risk.</strong> What this policy sends could tell ${risk.vendor} a lot about your household. Approving it needs you to accept that risk explicitly.</p></div>` : ''}
+${
+  risk.reasons.filter((x) => x.points !== 0).length > 0
+    ? html`<p>Why:</p><ul class="reasons">${risk.reasons.filter((x) => x.points !== 0).map((x) => html`<li>${x.text} <span class="muted">(${x.points > 0 ? '+' : ''}${x.points}; source: ${x.source})</span></li>`)}</ul>`
+    : html`<p>No reason for concern fired.</p>`
+}
+<p class="muted">${risk.note}</p></section>`
+    : ''
+}
 ${explain.changes.length > 0 ? html`<section aria-labelledby="changes"><h2 id="changes">What changed since approval</h2><ul>${explain.changes.map((c) => html`<li>${c}</li>`)}</ul></section>` : ''}
 <section aria-labelledby="decide"><h2 id="decide">Your decision</h2><div class="actions">
 ${
   canApprove
-    ? html`<form method="post" action="/sharing/${enc}/approve" class="inline">${csrfField(csrf)}<input type="hidden" name="version" value="${explain.version ?? ''}"><button type="submit">Approve</button></form>`
+    ? html`<form method="post" action="/sharing/${enc}/approve" class="inline">${csrfField(csrf)}<input type="hidden" name="version" value="${explain.version ?? ''}">${
+        high ? html`<p class="check"><input type="checkbox" id="accept-risk" name="accept_risk" value="high" required><label for="accept-risk">I accept the high risk</label></p>` : ''
+      }<button type="submit">Approve</button></form>`
     : ''
 }
 ${row?.in_force ? html`<form method="post" action="/sharing/${enc}/run" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">Run now (send the latest summary)</button></form><form method="get" action="/sharing/${enc}/revoke" class="inline"><button type="submit" class="danger">Revoke</button></form>` : ''}
@@ -65,7 +102,7 @@ ${
 ${
   summaries.length === 0
     ? html`<p>None yet.</p>`
-    : html`<div class="table-wrap"><table><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td>${s.window.start} – ${s.window.end}</td><td>${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td>${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
+    : html`<div class="table-wrap"><table class="stack"><thead><tr><th scope="col">Window</th><th scope="col">State</th><th scope="col">Attempts</th></tr></thead><tbody>${summaries.map((s) => html`<tr><td data-label="Window">${when(s.window.start, r.timezone)} – ${when(s.window.end, r.timezone)}</td><td data-label="State">${s.state}${s.last_error ? ` (${s.last_error})` : ''}</td><td data-label="Attempts">${s.attempts ?? '—'}</td></tr>`)}</tbody></table></div>`
 }</section>`;
     return r.page(reply, req, `Policy ${name}`, 'sharing', body);
   });
@@ -84,15 +121,30 @@ ${
 
   r.app.post('/sharing/:name/approve', async (req, reply) => {
     const { name } = parseInput(nameParam, req.params);
-    const { version } = parseInput(z.object({ version: z.string({ error: 'the form carries the version you reviewed' }).regex(/^[0-9a-f]{8,128}$/, { error: 'version must be the hash shown on the page' }) }), req.body);
+    const { version, accept_risk } = parseInput(
+      z.object({
+        version: z.string({ error: 'the form carries the version you reviewed' }).regex(/^[0-9a-f]{8,128}$/, { error: 'version must be the hash shown on the page' }),
+        accept_risk: z.literal('high', { error: 'accept_risk: only "high" can be accepted' }).optional(),
+      }),
+      req.body,
+    );
     // The book refuses with SLUICE_ERR_POLICY_STALE_REVIEW (409) when the file changed after the page was drawn.
-    const r2 = await r.call('policy.approve', { name, hash: version });
+    const r2 = await r.call('policy.approve', { name, hash: version, accept_risk }).catch((err: unknown) => {
+      // The same refusal, in the dashboard's words rather than the CLI flag's.
+      if (isSluiceError(err, 'SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED'))
+        throw new SluiceError('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED', `${name} scores high risk, so it is approved only when you tick "I accept the high risk". Nothing was approved. Go back to ${name}, read why it is high, and make it coarser or accept the risk.`, err.details);
+      throw err;
+    });
     return r.page(
       reply,
       req,
       `Approved ${name}`,
       'sharing',
-      html`<h1>Approved ${name}</h1><div class="banner ok" role="status"><p>Version ${r2.version.slice(0, 12)} is approved. It sends on its schedule; every send is on the ledger.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
+      html`${
+        r2.in_force
+          ? html`<h1>Approved ${name}</h1><div class="banner ok" role="status"><p>Version ${r2.version.slice(0, 12)} is approved${accept_risk ? ', with its high risk accepted' : ''}. It sends on its schedule; every send is on the ledger.</p></div>`
+          : html`<h1>Approval recorded for ${name}</h1><div class="banner" role="status"><p>Your approval of version ${r2.version.slice(0, 12)} is recorded. It sends nothing until ${r2.waiting_for.join(', ')} approve${r2.waiting_for.length === 1 ? 's' : ''} too.</p></div>`
+      }<p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
     );
   });
 

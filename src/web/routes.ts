@@ -10,6 +10,8 @@ export interface WebRoutes {
   app: FastifyInstance;
   call: Call;
   events: EventBus;
+  /** The household's timezone, for times shown to people. */
+  timezone: string;
   session(req: FastifyRequest): Session;
   /** Sends a full page. */
   page(reply: FastifyReply, req: FastifyRequest, title: string, section: Parameters<typeof layout>[0]['section'], body: SafeHtml, status?: number): FastifyReply;

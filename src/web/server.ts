@@ -18,10 +18,9 @@ import { registerDevicePages } from './pages-devices.js';
 import { registerHomePage } from './pages-home.js';
 import { registerLedgerPages } from './pages-ledger.js';
 import { registerSharingPages } from './pages-sharing.js';
+import { registerIntentPages } from './pages-intents.js';
 
 export const SESSION_COOKIE = 'sluice_session';
-/** Free disk below this makes /readyz answer 503. */
-const DISK_LOW_BYTES = 64 * 1024 * 1024;
 
 const CSP = "default-src 'self'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
@@ -45,9 +44,12 @@ export function statusOf(err: unknown): number {
     case 'SLUICE_ERR_WEB_RATE_LIMITED':
       return 429;
     case 'SLUICE_ERR_POLICY_STALE_REVIEW':
+    case 'SLUICE_ERR_INTENT_STATE':
       return 409;
     case 'SLUICE_ERR_DEVICE_UNKNOWN':
     case 'SLUICE_ERR_POLICY_UNKNOWN':
+    case 'SLUICE_ERR_INTENT_UNKNOWN':
+    case 'SLUICE_ERR_OFFER_UNKNOWN':
       return 404;
     default:
       return err.exitCode === 2 ? 400 : 500;
@@ -123,6 +125,7 @@ export class WebServer implements Service {
       app,
       call: this.deps.call,
       events: this.deps.events,
+      timezone: config.timezone,
       session: (req) => (req as FastifyRequest & { session: Session }).session,
       page: (reply, req, title, section, body, status = 200) =>
         reply
@@ -133,8 +136,9 @@ export class WebServer implements Service {
     registerHomePage(routes);
     registerDevicePages(routes);
     registerSharingPages(routes);
+    registerIntentPages(routes);
     registerLedgerPages(routes);
-    registerDataPages(routes);
+    registerDataPages(routes, { dataDir: config.data_dir, now: () => this.deps.clock.now() });
 
     const host = config.web.host;
     try {
@@ -145,10 +149,7 @@ export class WebServer implements Service {
     }
     const addr = app.server.address() as AddressInfo;
     this.address = { host, port: addr.port };
-    logger.info({ host, port: addr.port, url: this.url }, `dashboard listening on ${this.url} (log in with: sluice web login)`);
-    if (!isLoopback(host) && !tls) {
-      logger.warn({ host }, `the dashboard listens on ${host} without TLS: anyone on the network can watch its traffic; set web.tls.cert_file and web.tls.key_file, or web.host: 127.0.0.1`);
-    }
+    announceListening(logger, { host, port: addr.port, url: this.url!, tls: tls !== null });
   }
 
   async stop(): Promise<void> {
@@ -225,16 +226,14 @@ export class WebServer implements Service {
     const { call, config } = this.deps;
     app.get('/healthz', async () => ({ ok: true }));
     app.get('/readyz', async (_req, reply) => {
-      const reasons: string[] = [];
+      let facts: ReadinessFacts;
       try {
-        const status = await call('status');
-        if (status.mqtt_port === null && config.broker.tcp) reasons.push('broker not listening');
-        if (status.store !== 'ok') reasons.push(`store fault: ${status.store_fault ?? status.store}`);
-        const info = await call('db.info');
-        if (info.free_disk_bytes !== null && info.free_disk_bytes < DISK_LOW_BYTES) reasons.push(`disk low: ${info.free_disk_bytes} bytes free`);
+        const [status, info] = await Promise.all([call('status'), call('metrics.snapshot')]);
+        facts = { brokerExpected: config.broker.mode === 'embedded' && config.broker.tcp, mqttPort: status.mqtt_port, store: status.store, storeFault: status.store_fault, freeDiskBytes: info.free_disk_bytes };
       } catch (err) {
-        reasons.push(`store fault: ${(err as Error).message}`);
+        facts = { brokerExpected: false, mqttPort: null, store: 'faulted', storeFault: (err as Error).message, freeDiskBytes: null };
       }
+      const reasons = readinessProblems(facts, config.web.ready_min_free_disk_bytes);
       return reply.code(reasons.length ? 503 : 200).send({ ready: reasons.length === 0, reasons });
     });
     const metrics = config.metrics.enabled ? buildMetrics(call) : null;
@@ -306,6 +305,38 @@ ${hasPassword ? html`<section><h2>With the household password</h2><form method="
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** The warning to log when the dashboard listens beyond this machine without TLS; null when it need not. */
+export function lanWarning(host: string, tls: boolean): string | null {
+  if (isLoopback(host) || tls) return null;
+  return `the dashboard listens on ${host} without TLS: anyone on the network can watch its traffic, session cookie included; set web.tls.cert_file and web.tls.key_file, or web.host: 127.0.0.1`;
+}
+
+/** The start-up lines: where the dashboard listens, and the warning when that is the network without TLS. */
+export function announceListening(logger: Logger, at: { host: string; port: number; url: string; tls: boolean }): void {
+  logger.info({ host: at.host, port: at.port, url: at.url }, `dashboard listening on ${at.url} (log in with: sluice web login)`);
+  const warning = lanWarning(at.host, at.tls);
+  if (warning) logger.warn({ host: at.host }, warning);
+}
+
+/** What /readyz looks at. */
+export interface ReadinessFacts {
+  /** The embedded broker should listen on TCP (external mode and `broker.tcp: false` have no listener). */
+  brokerExpected: boolean;
+  mqttPort: number | null;
+  store: string;
+  storeFault: string | null | undefined;
+  freeDiskBytes: number | null;
+}
+
+/** Why the gateway is not ready (empty: ready). */
+export function readinessProblems(f: ReadinessFacts, minFreeDiskBytes: number): string[] {
+  const reasons: string[] = [];
+  if (f.brokerExpected && f.mqttPort === null) reasons.push('broker not listening');
+  if (f.store !== 'ok') reasons.push(`store fault: ${f.storeFault ?? f.store}`);
+  if (f.freeDiskBytes !== null && f.freeDiskBytes < minFreeDiskBytes) reasons.push(`disk low: ${f.freeDiskBytes} bytes free, below ${minFreeDiskBytes}`);
+  return reasons;
 }
 
 export { escapeHtml };

@@ -156,9 +156,25 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await page.getByRole('navigation').getByRole('link', { name: 'Ledger' }).click();
     await page.getByRole('cell', { name: 'Policy revoked' }).waitFor(VISIBLE);
 
+    await page.getByRole('navigation').getByRole('link', { name: 'Intents' }).click();
+    await page.getByRole('heading', { name: 'Intents', level: 1 }).waitFor(VISIBLE);
+    await page.getByText('No drafts.').waitFor(VISIBLE);
+    await check(page, 'intents');
+    await page.getByRole('navigation').getByRole('link', { name: 'Offers' }).click();
+    await page.getByRole('heading', { name: 'Offers', level: 1 }).waitFor(VISIBLE);
+    await page.getByText('No offers waiting.').waitFor(VISIBLE);
+    await check(page, 'offers');
+
     await page.getByRole('navigation').getByRole('link', { name: 'Data' }).click();
     await page.getByRole('heading', { name: 'Data', level: 1 }).waitFor(VISIBLE);
     await check(page, 'data');
+    // A backup from the dashboard: a passphrase twice, then its path and size.
+    await page.getByLabel('Passphrase (at least 8 characters; empty: not encrypted)').fill('our backup passphrase');
+    await page.getByLabel('Passphrase again').fill('our backup passphrase');
+    await page.getByRole('button', { name: 'Create backup' }).click();
+    await page.getByRole('heading', { name: 'Backup created', level: 1 }).waitFor(VISIBLE);
+    await page.getByText('yes, with your passphrase').waitFor(VISIBLE);
+    await check(page, 'backup-created');
     expect(cspErrors.filter((e) => /Content Security Policy/i.test(e))).toEqual([]);
     await context.close();
   }, 180_000);
@@ -169,10 +185,10 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     await page.goto(loginLink(dataDir, env));
     await page.getByRole('link', { name: 'Open the dashboard' }).click();
     await page.getByRole('heading', { name: 'Home', level: 1 }).waitFor(VISIBLE);
-    for (const [path, heading] of [['/', 'Home'], ['/devices', 'Devices'], ['/devices/living', 'Device living'], ['/sharing', 'Sharing'], ['/sharing/acme', 'Policy acme'], ['/ledger', 'Ledger'], ['/data', 'Data']] as const) {
+    for (const [path, heading] of [['/', 'Home'], ['/devices', 'Devices'], ['/devices/living', 'Device living'], ['/sharing', 'Sharing'], ['/sharing/acme', 'Policy acme'], ['/intents', 'Intents'], ['/offers', 'Offers'], ['/ledger', 'Ledger'], ['/data', 'Data']] as const) {
       await page.goto(base + path);
       await page.getByRole('heading', { name: heading, level: 1 }).waitFor(VISIBLE);
-      if (path === '/devices/living') await page.locator('[data-chart] canvas').first().waitFor(VISIBLE);
+      if (path === '/devices/living' || path === '/sharing/acme') await page.locator('[data-chart] canvas').first().waitFor(VISIBLE);
       await page.screenshot({ path: join(SHOTS, `phone-${path === '/' ? 'home' : path.slice(1).replace(/\//g, '-')}.png`), fullPage: true });
       expect([path, await scrollsSideways(page)]).toEqual([path, false]);
     }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,11 @@ const policyText = (purpose: string) =>
     '',
   ].join('\n');
 
+// Hourly (3) + heating schedule (2) + climate (1) + three metrics together (1) + one device on its own (1): high.
+const HOURLY = policyText('Follow my heating by the hour')
+  .replace('vendor: acme-heating', 'vendor: hourly-heating')
+  .replace('metrics: [temperature]\n    window: 1d', 'metrics: [temperature, humidity, setpoint_heat]\n    window: 1h');
+
 let gw: GatewayChild;
 let base: string;
 let dataDir: string;
@@ -40,6 +45,7 @@ beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'sluice-'));
   policiesDir = mkdtempSync(join(tmpdir(), 'sluice-pol-'));
   writeFileSync(join(policiesDir, 'acme.yaml'), policyText('Tune my heating'));
+  writeFileSync(join(policiesDir, 'hourly.yaml'), HOURLY);
   env = { SLUICE_POLICIES_DIR: policiesDir, ACME_TEST_SECRET: 'k'.repeat(24), SLUICE_METRICS_ENABLED: 'true', SLUICE_TIMEZONE: 'Europe/Berlin', SLUICE_WEB_PASSWORD_HASH: await hashPassword(PASSWORD) };
   gw = await startGateway({ dataDir, env, args: ['--web-port', '0'] });
   base = await dashboardUrl(gw);
@@ -52,7 +58,7 @@ afterAll(async () => {
 });
 
 const PAGES = ['/', '/devices', '/devices/living', '/sharing', '/sharing/acme', '/sharing/acme/revoke', '/devices/living/remove', '/ledger', '/ledger.csv', '/ledger.json', '/data', '/quarantine'];
-const POSTS = ['/devices', '/devices/living/passwd', '/devices/living/remove', '/sharing/acme/approve', '/sharing/acme/run', '/sharing/acme/revoke', '/ledger/verify', '/data/erase', '/data/erase/confirm', '/logout'];
+const POSTS = ['/devices', '/devices/living/passwd', '/devices/living/remove', '/sharing/acme/approve', '/sharing/acme/run', '/sharing/acme/revoke', '/ledger/verify', '/data/erase', '/data/erase/confirm', '/data/backup', '/logout'];
 const APIS = ['/api/sharing/acme/overlay', '/api/devices/living/series?metric=temperature', '/api/devices/living/series.csv?metric=temperature', '/events/devices/living'];
 
 describe('dashboard routes', () => {
@@ -156,16 +162,89 @@ describe('dashboard routes', () => {
     expect(list.find((p) => p.name === 'acme')?.state).toBe('approved');
   });
 
-  it('health and readiness answer without a session; metrics carry no device label and no reading value', async () => {
+  it('a high-risk policy shows its reasons and is approved only with "I accept the high risk" ticked', async () => {
+    const page = await (await client.get('/sharing/hourly')).text();
+    expect(page).toMatch(/<h2 id="risk">Risk: high \(\d+ points\)<\/h2>/);
+    expect(page).toContain('hourly data');
+    expect(page).toMatch(/<input type="checkbox" id="accept-risk" name="accept_risk" value="high" required><label for="accept-risk">I accept the high risk<\/label>/);
+    // The low-risk policy's form has no such box.
+    expect(await (await client.get('/sharing/acme')).text()).not.toContain('accept-risk');
+    const version = /name="version" value="([0-9a-f]+)"/.exec(page)![1]!;
+    const refused = await client.post('/sharing/hourly/approve', { version });
+    expect(refused.status).toBe(400);
+    const text = await refused.text();
+    expect(text).toContain('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED');
+    expect(text).toContain('I accept the high risk');
+    expect((await client.post('/sharing/hourly/approve', { version, accept_risk: 'medium' })).status).toBe(400);
+    const listed = () => (JSON.parse(cli(['policy', 'list', '--json'], { dataDir, env }).stdout) as Array<{ name: string; in_force: boolean }>).find((p) => p.name === 'hourly');
+    expect(listed()?.in_force).toBe(false);
+    const ok = await client.post('/sharing/hourly/approve', { version, accept_risk: 'high' });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('with its high risk accepted');
+    expect(listed()?.in_force).toBe(true);
+    expect((await client.post('/sharing/hourly/revoke', {})).status).toBe(200);
+  });
+
+  it('the Data page makes a backup with a passphrase, shows its path and size and offers it for download; restore stays on the command line', async () => {
+    const page = await (await client.get('/data')).text();
+    expect(page).toContain('<button type="submit">Create backup</button>');
+    expect(page).toContain('sluice backup restore FILE');
+    expect((await client.post('/data/backup', { passphrase: 'a long passphrase', passphrase_again: 'another one' })).status).toBe(400);
+    expect((await client.post('/data/backup', { passphrase: 'short', passphrase_again: 'short' })).status).toBe(400);
+    expect((await client.post('/data/backup', { passphrase: 'a long passphrase', passphrase_again: 'a long passphrase' }, { csrf: false })).status).toBe(403);
+    const made = await client.post('/data/backup', { passphrase: 'a long passphrase', passphrase_again: 'a long passphrase' });
+    expect(made.status).toBe(200);
+    const text = await made.text();
+    const file = /<dt>File<\/dt><dd><code>([^<]+)<\/code>/.exec(text)?.[1];
+    expect(file).toMatch(new RegExp(`^${dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/backups/sluice-backup-\\d{8}T\\d{6}Z\\.sluicebk$`));
+    expect(text).toMatch(/<dt>Size<\/dt><dd>\d+(\.\d)? (B|KB|MB)<\/dd>/);
+    expect(text).toContain('yes, with your passphrase');
+    const onDisk = readFileSync(file!);
+    const link = /href="(\/data\/backups\/[^"]+)" download/.exec(text)![1]!;
+    const download = await client.get(link);
+    expect(download.status).toBe(200);
+    expect(download.headers.get('content-disposition')).toMatch(/^attachment; filename="sluice-backup-/);
+    expect(Buffer.from(await download.arrayBuffer()).equals(onDisk)).toBe(true);
+    expect((await fetch(base + link, { redirect: 'manual' })).status).toBe(303);
+    expect((await client.get('/data/backups/..%2Fsluice.db')).status).toBe(400);
+    // What the dashboard wrote opens with the passphrase, as `sluice backup restore` would.
+    const { unpackArchive } = await import('../../src/app/index.js');
+    const { manifest } = await unpackArchive(onDisk, 'a long passphrase');
+    expect(manifest.config_only).toBe(false);
+    await expect(unpackArchive(onDisk, 'the wrong passphrase')).rejects.toThrow();
+  });
+
+  it('health and readiness answer without a session; metrics count messages by outcome with no device label and no reading value', async () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ ready: true, reasons: [] });
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    const scrape = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(`${line} `))?.split(' ')[1] ?? 0);
+      return { text, value };
+    };
+    const before = await scrape();
+    const mqtt = await connectClient(gw.port, { username: 'living', password: livingPassword, clientId: 'living-metrics' });
+    await mqtt.publishAsync('sluice/living/telemetry', JSON.stringify({ temperature: 19.25 }), { qos: 1 });
+    await mqtt.publishAsync('sluice/living/telemetry', 'not json at all', { qos: 1 });
+    await mqtt.endAsync();
+    const after = await scrape();
+    expect(after.value('sluice_messages_received_total') - before.value('sluice_messages_received_total')).toBe(2);
+    expect(after.value('sluice_messages_stored_total') - before.value('sluice_messages_stored_total')).toBe(1);
+    expect(after.value('sluice_readings_stored_total') - before.value('sluice_readings_stored_total')).toBe(1);
+    expect(after.value('sluice_messages_quarantined_total{reason="not_json"}') - before.value('sluice_messages_quarantined_total{reason="not_json"}')).toBe(1);
+    const metrics = after.text;
+    expect(metrics).toMatch(/^# TYPE sluice_messages_received_total counter$/m);
     expect(metrics).toContain('sluice_store_bytes');
     expect(metrics).toContain('sluice_outbox_depth');
+    expect(metrics).toContain('sluice_disk_free_bytes');
     expect(metrics).not.toContain('living');
-    for (const line of metrics.split('\n').filter((l) => l && !l.startsWith('#'))) expect(line.startsWith('sluice_')).toBe(true);
+    expect(metrics).not.toContain('19.25');
+    for (const line of metrics.split('\n').filter((l) => l && !l.startsWith('#'))) {
+      expect(line.startsWith('sluice_')).toBe(true);
+      for (const [, label] of line.matchAll(/[{,]([a-z_]+)=/g)) expect(['vendor', 'outcome', 'reason', 'job']).toContain(label);
+    }
   });
 
   it('the household password logs in; wrong passwords are refused and attempts are rate-limited', async () => {
