@@ -194,7 +194,7 @@ export const policyOperations = {
       const tz = ctx.config.timezone;
       const preview = disclosures.previewOutcome(p.name, p.window);
       const o = preview.outcome;
-      const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples }));
+      const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples, ...(x.coverage !== undefined ? { coverage: x.coverage } : {}) }));
       const common = { basis: preview.basis, window: { start: isoInZone(preview.window.start, tz), end: isoInZone(preview.window.end, tz) }, omitted };
       // [PRIV-15] an empty window is an answer, not a failure: nothing would leave, and why.
       if (o.kind === 'nothing') return { state: 'withheld' as const, body: null, body_sha256: null, reason: o.reason, message: o.message, ...common };

@@ -4,7 +4,7 @@ import { PolicyBook, lastClosedWindow } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
 import { policyWindowSizes } from '../summarise/index.js';
-import { ConsentRecords, Members, Pauses } from '../consent/index.js';
+import { ConsentRecords, Members, Pauses, coverage, isSafetyMetric } from '../consent/index.js';
 import type { GatewayContext } from './context.js';
 
 /** The disclosure path's parts over one gateway context; built once per process, so every caller sees one book and one outbox. */
@@ -39,7 +39,19 @@ export function buildSharing(ctx: GatewayContext): Sharing {
   });
   const outbox = new Outbox({ db, ledger, book, clock });
   const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
-  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
+  const disclosures = new Disclosures({
+    db,
+    ledger,
+    book,
+    outbox,
+    queries: ctx.queries,
+    clock,
+    events: ctx.events,
+    timezone: config.timezone,
+    dataDir: config.data_dir,
+    // [PAUSE-1] safety alarms are shared through any pause; the threshold is applied by the summariser from the approved defaults.
+    pausedFor: (deviceId, metric, window) => (isSafetyMetric(metric) ? [] : coverage(window, pauses.during(window.start, window.end), deviceId, members.roomOf(deviceId), 0).paused),
+  });
   return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses } };
 }
 

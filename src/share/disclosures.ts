@@ -2,7 +2,7 @@ import { SluiceError, type Clock, type EventBus, type SluiceDatabase } from '../
 import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
 import type { StoreQueries } from '../store/index.js';
-import { policyWindowSizes, summarise, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
+import { policyWindowSizes, summarise, type PausedInterval, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
 import type { Outbox } from './outbox.js';
 import { gatewaySecret } from './vendor-keys.js';
 
@@ -16,6 +16,8 @@ export interface DisclosuresDeps {
   events: EventBus;
   timezone: string;
   dataDir: string;
+  /** The no-share privacy pauses of a device's metric inside a window (none for safety alarms); the household's members supply them. */
+  pausedFor?: (deviceId: string, metric: string, window: TimeWindow) => PausedInterval[];
 }
 
 export interface Preview {
@@ -35,7 +37,7 @@ export interface RunResult {
   state: string;
   window: { start: string; end: string };
   /** Why nothing left, when state is 'withheld'. */
-  reason?: 'no-rule-for-window' | 'too-few-readings';
+  reason?: 'no-rule-for-window' | 'too-few-readings' | 'paused';
   message?: string;
 }
 
@@ -85,7 +87,7 @@ export class Disclosures {
           vendor: approved.effective.policy.vendor,
           policy: name,
           version: approved.effective.hash,
-          detail: { window: outcome.window, reason: outcome.reason, omitted: outcome.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples })) },
+          detail: { window: outcome.window, reason: outcome.reason, omitted: outcome.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples, ...(o.coverage !== undefined ? { coverage: o.coverage } : {}) })) },
         });
         markRun?.();
         return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message };
@@ -126,7 +128,7 @@ export class Disclosures {
    * no ledger head, clock or send history — so preview and sent bytes are equal. [PRIV-14]
    */
   private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
-    const { queries } = this.deps;
+    const { queries, pausedFor } = this.deps;
     const tz = this.deps.timezone;
     const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
     return summarise({
@@ -139,6 +141,8 @@ export class Disclosures {
         queries
           .readings({ deviceId, metric, since: window.start, until: window.end, limit: Number.MAX_SAFE_INTEGER })
           .map((r): Sample => ({ ts: r.ts, value: r.value as Sample['value'] })),
+      // [PAUSE-2] applied here, before any release: a withheld window spends no privacy budget.
+      ...(pausedFor ? { paused: (deviceId: string, metric: string) => pausedFor(deviceId, metric, window) } : {}),
     });
   }
 }

@@ -53,6 +53,12 @@ export const summaryDocumentSchema = z
             unit: z.string().nullable(),
             window: z.enum(['1h', '1d', '7d']),
             stats: stats.describe('Only the statistics the policy lists; items with too few readings are left out.'),
+            coverage: z
+              .number()
+              .min(0)
+              .max(1)
+              .optional()
+              .describe('Only under a household privacy pause: the share of the window (over the rule\'s devices, rounded down to 0.01) the statistics cover; readings in the paused part were left out.'),
           })
           .strict(),
       )
