@@ -274,7 +274,7 @@ export const policyOperations = {
       if (!standing.inForce) {
         if (standing.reason === 'unapproved') book.status(p.name); // throws SLUICE_ERR_POLICY_UNKNOWN for a name with no file
         if (standing.reason === 'expired') book.recordExpiries(); // the refusal is where the household learns of it
-        throw notInForceError(p.name, standing.reason);
+        throw notInForceError(p.name, standing.reason, standing.waitingFor);
       }
       requireKey(ctx, standing.approved.effective);
       const window = disclosures.window(standing.approved.effective, p.window);

@@ -90,7 +90,7 @@ export function explainPolicy(s: PolicyStatus, timezone: string, now: number, ot
 export function stateText(s: Pick<PolicyStatus, 'state' | 'inForce'>): string {
   switch (s.state) {
     case 'approved':
-      return 'approved';
+      return s.inForce ? 'approved' : 'approved — nothing is sent until every member it concerns approves';
     case 'changed':
       return 'changed — awaiting approval (the approved version stays in force)';
     case 'invalid':

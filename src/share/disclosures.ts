@@ -98,7 +98,7 @@ export class Disclosures {
       const stored = this.deps.outbox.get(summary.document.id);
       return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window };
     });
-    if ('inForce' in result) throw notInForceError(name, result.reason);
+    if ('inForce' in result) throw notInForceError(name, result.reason, result.waitingFor);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
   }
