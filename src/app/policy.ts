@@ -4,7 +4,7 @@ import { signingKeyStatus, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
 import { policyRisk, privacySpecsOf, riskText, type RiskResult } from './privacy.js';
-import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
+import { defineOperation, flag, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
 const named = params({ name: policyName });
@@ -242,8 +242,13 @@ export const policyOperations = {
     },
   }),
   'policy.erase-request': defineOperation({
-    params: named,
+    params: params({ name: policyName, resend: flag('--resend') }),
     run: ({ context: ctx, sharing: { book, erasures } }, p) => {
+      if (p.resend) {
+        const e = ctx.db.tx(() => erasures.resend(p.name));
+        queueMicrotask(() => ctx.events.emit('summary.queued', { summaryId: e.id, policy: p.name }));
+        return { name: p.name, id: e.id, endpoint: e.endpoint, household: e.document.household, versions: e.document.versions, windows: e.document.windows, state: e.state };
+      }
       const a = book.standing(p.name).approved;
       if (!a) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${p.name} was never approved, so nothing was sent to erase`);
       if (!a.effective.policy.deletion_endpoint) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} names no deletion_endpoint`);

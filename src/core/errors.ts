@@ -263,6 +263,17 @@ export const errorCatalogue = {
     meaning: 'The policy scores high on the risk heuristic (see `sluice policy risk NAME`), and its approval did not accept that risk explicitly.',
     fix: 'Make the policy coarser (longer windows, fewer metrics, rounding, privacy noise), or approve it with `--accept-risk high` if the household accepts what it shows.',
   },
+  // --- household consent, the rest of issue 17: members added later, erasure resends, member logins ---
+  SLUICE_ERR_POLICY_WAITING_FOR_MEMBER: {
+    exit: 2,
+    meaning: 'The policy was approved, but it now concerns a member who has not approved it (added later, or given one of its devices or rooms); nothing is produced or sent under it until they do.',
+    fix: 'Ask the member named to approve it with `sluice policy approve NAME --as MEMBER`, or to veto it.',
+  },
+  SLUICE_ERR_ERASURE_NOT_RESENDABLE: {
+    exit: 2,
+    meaning: 'The newest erasure request of this policy did not fail for good (it is queued, or the vendor acknowledged it), or the policy has none.',
+    fix: 'See the erasure rows with `sluice ledger show --vendor V`; a queued request is retried on its own. Ask afresh with `sluice policy erase-request NAME`.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

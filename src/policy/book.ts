@@ -519,7 +519,7 @@ export class PolicyBook {
 
 /** The one refusal for acting on a policy that is not in force. */
 export function notInForceError(name: string, reason: NotInForce, waiting: readonly string[] = []): SluiceError {
-  if (reason === 'waiting') return new SluiceError('SLUICE_ERR_CONSENT_WAITING', `policy ${name} is waiting for ${waiting.join(', ')} (it concerns them now); nothing is produced or sent until they approve`, { waiting_for: [...waiting] });
+  if (reason === 'waiting') return new SluiceError('SLUICE_ERR_POLICY_WAITING_FOR_MEMBER', `policy ${name} is waiting for ${waiting.join(', ')} (it concerns them now); nothing is produced or sent until they approve`, { waiting_for: [...waiting] });
   const why = reason === 'unapproved' ? 'is not approved' : reason === 'revoked' ? 'was revoked' : 'has expired';
   return new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} ${why}; nothing is produced or sent`);
 }
