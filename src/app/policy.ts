@@ -1,5 +1,5 @@
 import { SluiceError } from '../core/index.js';
-import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
+import { notInForceError, ownerDecides, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
 import { signingKeyStatus, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
@@ -37,6 +37,7 @@ function stateWords(s: PolicyStatus): string {
   const parts = [stateText(s)];
   if (s.vetoedBy.length > 0) parts.push(`vetoed by ${s.vetoedBy.join(', ')}`);
   if (s.waitingFor.length > 0) parts.push(`waiting for ${s.waitingFor.join(', ')}`);
+  if (ownerDecides(s.current ?? s.approved?.effective)) parts.push('owners decide shared spaces');
   return parts.join(' — ');
 }
 
