@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SluiceError } from '../core/index.js';
 import { csrfField, html } from './html.js';
 import { parseInput, type WebRoutes } from './routes.js';
 
@@ -32,7 +33,8 @@ ${
     }
     const { csrf } = r.session(req);
     const enc = encodeURIComponent(name);
-    const canApprove = explain.version !== null && explain.problems === null && (explain.state !== 'approved' || explain.version !== explain.approved_version);
+    const canApprove = explain.version !== null && explain.problems === null && (explain.state !== 'approved' || explain.version !== explain.approved_version || (row?.waiting_for.length ?? 0) > 0);
+    const member = r.session(req).member;
     const body = html`<h1>Policy ${name}</h1>
 <p>State: <strong>${explain.state_text}</strong>${row?.vendor ? html` · Vendor: ${row.vendor}` : ''}</p>
 ${explain.problems ? html`<div class="banner bad" role="alert"><p>This policy has problems and cannot be approved:</p><pre>${explain.problems}</pre></div>` : ''}
@@ -44,6 +46,7 @@ ${
     ? html`<form method="post" action="/sharing/${enc}/approve" class="inline">${csrfField(csrf)}<input type="hidden" name="version" value="${explain.version ?? ''}"><button type="submit">Approve</button></form>`
     : ''
 }
+${member ? html`<form method="post" action="/sharing/${enc}/veto" class="inline">${csrfField(csrf)}<button type="submit" class="danger">Veto as ${member}</button></form>` : ''}
 ${row?.in_force ? html`<form method="post" action="/sharing/${enc}/run" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">Run now (send the latest summary)</button></form><form method="get" action="/sharing/${enc}/revoke" class="inline"><button type="submit" class="danger">Revoke</button></form>` : ''}
 </div></section>
 <section aria-labelledby="preview"><h2 id="preview">Exactly what the next send would contain</h2>
@@ -86,7 +89,17 @@ ${
     const { name } = parseInput(nameParam, req.params);
     const { version } = parseInput(z.object({ version: z.string({ error: 'the form carries the version you reviewed' }).regex(/^[0-9a-f]{8,128}$/, { error: 'version must be the hash shown on the page' }) }), req.body);
     // The book refuses with SLUICE_ERR_POLICY_STALE_REVIEW (409) when the file changed after the page was drawn.
-    const r2 = await r.call('policy.approve', { name, hash: version });
+    // A member's own login approves as that member ([CONSENT-5]); the household's login as the household.
+    const r2 = await r.call('policy.approve', { name, hash: version, as: r.session(req).member ?? undefined });
+    if (!r2.in_force) {
+      return r.page(
+        reply,
+        req,
+        `Approved ${name}`,
+        'sharing',
+        html`<h1>Your approval of ${name} is recorded</h1><div class="banner ok" role="status"><p>It is waiting for ${r2.waiting_for.join(', ')}; nothing is sent until they approve the same version.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
+      );
+    }
     return r.page(
       reply,
       req,
@@ -121,13 +134,28 @@ ${
 
   r.app.post('/sharing/:name/revoke', async (req, reply) => {
     const { name } = parseInput(nameParam, req.params);
-    const rv = await r.call('policy.revoke', { name });
+    const rv = await r.call('policy.revoke', { name, as: r.session(req).member ?? undefined });
     return r.page(
       reply,
       req,
       `Revoked ${name}`,
       'sharing',
       html`<h1>Revoked ${name}</h1><div class="banner ok" role="status"><p>Nothing more is sent under ${name}. ${rv.dropped} queued summar${rv.dropped === 1 ? 'y was' : 'ies were'} deleted unsent.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
+    );
+  });
+
+  // [CONSENT-5] a member's veto from their own login: it stops the policy at once, under their name.
+  r.app.post('/sharing/:name/veto', async (req, reply) => {
+    const { name } = parseInput(nameParam, req.params);
+    const member = r.session(req).member;
+    if (!member) throw new SluiceError('SLUICE_ERR_MEMBER_REQUIRED', 'a veto names the member: log in with `sluice web login --as NAME`');
+    const v = await r.call('policy.veto', { name, as: member });
+    return r.page(
+      reply,
+      req,
+      `Vetoed ${name}`,
+      'sharing',
+      html`<h1>${member} vetoed ${name}</h1><div class="banner ok" role="status"><p>${v.stopped ? 'It stopped at once.' : 'It cannot come into force until you approve it.'}${v.dropped > 0 ? ` ${v.dropped} queued summaries were deleted unsent.` : ''}</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
     );
   });
 }
