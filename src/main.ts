@@ -121,7 +121,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     writer,
     scheduler,
     testHooks: seams.hooks,
-    ...(config.web.enabled ? { web: { loginLink: () => web!.loginLink() } } : {}),
+    ...(config.web.enabled ? { web: { loginLink: (member) => web!.loginLink(member ?? null) } } : {}),
     runtime: () => ({
       mqttPort: broker ? broker.port : null,
       connectedClients: broker ? broker.connectedClients : 0,

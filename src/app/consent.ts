@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { SluiceError, parseDuration } from '../core/index.js';
 import { MEMBER_ROLES, type MemberRole, type PauseMode, type PauseScope } from '../consent/index.js';
-import { isoInZone } from '../policy/index.js';
+import { DEFAULTS_FILE, isoInZone } from '../policy/index.js';
 import { defineOperation, flag, noParams, optionalText, params, requiredText } from './operation.js';
 
 const member = requiredText('a member NAME');
@@ -47,8 +47,37 @@ function pauseEnd(now: number, forText: string | undefined, untilText: string | 
   return now + parseDuration(forText ?? '1h', '--for');
 }
 
+/** `ledger export`: the whole chain as stored, with the consent records it binds. */
+export interface LedgerExport {
+  format: 'sluice.ledger-export/1';
+  exported_at: string;
+  head: { seq: number; hash: string } | null;
+  /** Every row as stored: `hash` = rowHash(prev_hash, the other fields) (src/ledger/ledger.ts), `at` in ms. */
+  rows: Array<{ seq: number; at: number; kind: string; vendor: string | null; policy: string | null; version: string | null; summary_id: string | null; detail: Record<string, unknown>; prev_hash: string; hash: string }>;
+  /** Each consent record as it stands (ISO/IEC TS 27560 shape), its SHA-256 and the ledger row that carries that hash. */
+  consent_records: Array<{ id: string; policy: string; subject: string; state: string; record_sha256: string; ledger_seq: number | null; record: unknown }>;
+}
+
 /** Household members, consent records and privacy pauses. */
 export const consentOperations = {
+  'ledger.export': defineOperation({
+    params: noParams,
+    run: ({ context: ctx, sharing: { ledger, consent } }): LedgerExport =>
+      // One transaction, so the rows and the records are of the same moment.
+      ctx.db.tx(() => {
+        const rows = ledger.rows();
+        const seqOf = new Map<string, number>();
+        for (const r of rows) if (r.kind === 'consent.recorded' && typeof r.detail.record_sha256 === 'string') seqOf.set(r.detail.record_sha256, r.seq);
+        const last = rows.at(-1);
+        return {
+          format: 'sluice.ledger-export/1' as const,
+          exported_at: new Date(ctx.clock.now()).toISOString(),
+          head: last ? { seq: last.seq, hash: last.hash } : null,
+          rows: rows.map((r) => ({ seq: r.seq, at: r.at, kind: r.kind, vendor: r.vendor, policy: r.policy, version: r.version, summary_id: r.summaryId, detail: r.detail, prev_hash: r.prevHash, hash: r.hash })),
+          consent_records: consent.records.list().map((r) => ({ id: r.id, policy: r.policy, subject: r.subject, state: r.state, record_sha256: r.recordSha256, ledger_seq: seqOf.get(r.recordSha256) ?? null, record: r.record })),
+        };
+      }),
+  }),
   'members.add': defineOperation({
     params: params({ name: member, role: z.enum(MEMBER_ROLES as [MemberRole, ...MemberRole[]], { error: `--role must be one of ${MEMBER_ROLES.join(', ')}` }), as }),
     run: ({ sharing: { consent } }, p) => {
@@ -67,6 +96,15 @@ export const consentOperations = {
       const assignments = consent.members.assignments();
       const mine = (name: string, kind: 'device' | 'room') => assignments.filter((a) => a.scopeKind === kind && a.member?.toLowerCase() === name.toLowerCase()).map((a) => a.scope);
       return consent.members.list().map((m) => ({ name: m.name, role: m.role, devices: mine(m.name, 'device'), rooms: mine(m.name, 'room') }));
+    },
+  }),
+  /** Who decides shared spaces under policies/defaults.yaml as it is now (each policy version keeps the rule it was approved under). */
+  'members.shared_spaces': defineOperation({
+    params: noParams,
+    run: ({ sharing: { book, consent } }): { shared_spaces: 'every-adult' | 'owner-decides'; source: string } => {
+      const key = book.defaults().current?.defaults.consent?.shared_spaces;
+      if (key !== undefined) return { shared_spaces: key, source: `${DEFAULTS_FILE} consent.shared_spaces` };
+      return { shared_spaces: consent.members.sharedSpaces() === 'owner_decides' ? 'owner-decides' : 'every-adult', source: 'default' };
     },
   }),
   'members.remove': defineOperation({

@@ -27,8 +27,8 @@ export interface RuntimeStatus {
 
 /** What the running dashboard offers the operations: one-time login links. */
 export interface WebRuntime {
-  /** A fresh single-use login URL. */
-  loginLink(): string;
+  /** A fresh single-use login URL; with a member, the session acts as that member. */
+  loginLink(member?: string | null): string;
 }
 
 /** What every operation runs against: the context, the one Sharing, and what a running gateway adds. */

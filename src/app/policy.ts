@@ -1,10 +1,10 @@
 import { SluiceError } from '../core/index.js';
-import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
+import { notInForceError, ownerDecides, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
 import { signingKeyStatus, windowSource, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
 import { policyRisk, privacySpecsOf, riskText, type RiskResult } from './privacy.js';
-import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
+import { defineOperation, flag, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
 const named = params({ name: policyName });
@@ -37,6 +37,7 @@ function stateWords(s: PolicyStatus): string {
   const parts = [stateText(s)];
   if (s.vetoedBy.length > 0) parts.push(`vetoed by ${s.vetoedBy.join(', ')}`);
   if (s.waitingFor.length > 0) parts.push(`waiting for ${s.waitingFor.join(', ')}`);
+  if (ownerDecides(s.current ?? s.approved?.effective)) parts.push('owners decide shared spaces');
   return parts.join(' — ');
 }
 
@@ -198,7 +199,7 @@ export const policyOperations = {
         throw new SluiceError('SLUICE_ERR_USAGE', `policy ${p.name} is an open-data policy: its releases are noised when made, so there is no exact preview; see sluice policy explain ${p.name}`);
       const preview = disclosures.previewOutcome(p.name, p.window);
       const o = preview.outcome;
-      const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples }));
+      const omitted = (o.kind === 'summary' ? o.summary.omitted : o.omitted).map((x) => ({ rule: x.rule, metric: x.metric, samples: x.samples, min_samples: x.minSamples, ...(x.coverage !== undefined ? { coverage: x.coverage } : {}) }));
       const sources = o.kind === 'summary' ? o.summary.sources : o.sources;
       // Which readings the bytes come from: raw within raw retention, hourly rollups past it.
       const common = { basis: preview.basis, window: { start: isoInZone(preview.window.start, tz), end: isoInZone(preview.window.end, tz) }, omitted, source: windowSource(sources), sources };
@@ -249,8 +250,13 @@ export const policyOperations = {
     },
   }),
   'policy.erase-request': defineOperation({
-    params: named,
+    params: params({ name: policyName, resend: flag('--resend') }),
     run: ({ context: ctx, sharing: { book, erasures } }, p) => {
+      if (p.resend) {
+        const e = ctx.db.tx(() => erasures.resend(p.name));
+        queueMicrotask(() => ctx.events.emit('summary.queued', { summaryId: e.id, policy: p.name }));
+        return { name: p.name, id: e.id, endpoint: e.endpoint, household: e.document.household, versions: e.document.versions, windows: e.document.windows, state: e.state };
+      }
       const a = book.standing(p.name).approved;
       if (!a) throw new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${p.name} was never approved, so nothing was sent to erase`);
       if (!a.effective.policy.deletion_endpoint) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} names no deletion_endpoint`);
@@ -281,7 +287,7 @@ export const policyOperations = {
       if (!standing.inForce) {
         if (standing.reason === 'unapproved') book.status(p.name); // throws SLUICE_ERR_POLICY_UNKNOWN for a name with no file
         if (standing.reason === 'expired') book.recordExpiries(); // the refusal is where the household learns of it
-        throw notInForceError(p.name, standing.reason);
+        throw notInForceError(p.name, standing.reason, standing.waitingFor);
       }
       if (standing.approved.effective.policy.kind === 'open-data') throw new SluiceError('SLUICE_ERR_USAGE', `policy ${p.name} is an open-data policy: release it with sluice policy release ${p.name}`);
       requireKey(ctx, standing.approved.effective);

@@ -287,7 +287,7 @@ export const privacyOperations = {
     run: ({ context: ctx, sharing: { book, outbox } }, p) => {
       const s = summaryFor(ctx, outbox.list({ policy: p.name }), p.name, p.window);
       const standing = book.standing(p.name);
-      if (!standing.inForce) throw notInForceError(p.name, standing.reason);
+      if (!standing.inForce) throw notInForceError(p.name, standing.reason, standing.waitingFor);
       const key = signingKeyStatus(standing.approved.effective.policy, ctx.config.policies_dir);
       if (!key.ok) throw new SluiceError('SLUICE_ERR_SECRET_MISSING', key.message);
       // [PRIV-14] the same id and the same stored bytes: the vendor's Idempotency-Key still holds.

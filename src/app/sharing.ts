@@ -4,7 +4,7 @@ import { PolicyBook, lastClosedWindow, type ApprovedPolicy } from '../policy/ind
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
 import { policyWindowSizes } from '../summarise/index.js';
-import { ConsentRecords, Members, Pauses } from '../consent/index.js';
+import { ConsentRecords, Members, Pauses, coverage, isSafetyMetric } from '../consent/index.js';
 import { maintenanceSettings, Rollups, WindowSource } from '../store/index.js';
 import { ownValue } from '../core/index.js';
 import type { GatewayContext } from './context.js';
@@ -41,7 +41,20 @@ export function buildSharing(ctx: GatewayContext): Sharing {
   });
   const outbox = new Outbox({ db, ledger, book, clock });
   const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
-  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, readings: windowSourceOf(ctx), clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
+  const disclosures = new Disclosures({
+    db,
+    ledger,
+    book,
+    outbox,
+    queries: ctx.queries,
+    readings: windowSourceOf(ctx),
+    clock,
+    events: ctx.events,
+    timezone: config.timezone,
+    dataDir: config.data_dir,
+    // [PAUSE-1] safety alarms are shared through any pause; the threshold is applied by the summariser from the approved defaults.
+    pausedFor: (deviceId, metric, window) => (isSafetyMetric(metric) ? [] : coverage(window, pauses.during(window.start, window.end), deviceId, members.roomOf(deviceId), 0).paused),
+  });
   return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses } };
 }
 

@@ -44,8 +44,12 @@ function requireWeb(app: AppContext) {
 export const webOperations = {
   /** Mints a one-time login link held in the running gateway's memory. */
   'web.login_link': defineOperation({
-    params: noParams,
-    run: (app) => ({ url: requireWeb(app).loginLink() }),
+    params: params({ as: optionalText('--as') }),
+    run: (app, p) => {
+      // [CONSENT-5] a member's own login: what they approve or veto on the dashboard is recorded under their name.
+      const member = p.as === undefined ? null : app.sharing.consent.members.require(p.as).name;
+      return { url: requireWeb(app).loginLink(member), member };
+    },
   }),
   /** Per vendor, what left in the last `days` days (default 30) and when the next send is due. */
   'sharing.vendors': defineOperation({

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { SluiceError } from '../core/index.js';
 import { text, type Command } from './command.js';
 import { withGateway } from './connect.js';
@@ -8,6 +10,27 @@ const as = { as: { type: 'string' } } as const;
 
 /** Household members, vetoes, consent records and privacy pauses. */
 export const consentCommands: Command[] = [
+  {
+    name: 'ledger export',
+    usage: 'ledger export [--out FILE] [--json]',
+    summary: 'Export the whole ledger with every consent record it binds, as one JSON document (stdout, or FILE with mode 0600).',
+    options: { out: { type: 'string' }, ...json },
+    args: 0,
+    async run({ flags, config, print }) {
+      const doc = await withGateway(config(), (call) => call('ledger.export'));
+      const out = text(flags.out);
+      if (out === undefined) {
+        print(JSON.stringify(doc, null, flags.json ? undefined : 2));
+        return 0;
+      }
+      const file = resolve(out);
+      writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+      const r = { file, rows: doc.rows.length, consent_records: doc.consent_records.length, head: doc.head };
+      if (flags.json) print(JSON.stringify(r));
+      else print(`Wrote ${file}: ${r.rows} ledger rows, ${r.consent_records} consent records, head ${doc.head?.hash ?? '(empty)'}.`);
+      return 0;
+    },
+  },
   {
     name: 'members add',
     usage: 'members add NAME --role owner|adult|minor|guest [--as MEMBER] [--json]',
@@ -28,10 +51,13 @@ export const consentCommands: Command[] = [
     options: json,
     args: 0,
     async run({ flags, config, print }) {
-      const rows = await withGateway(config(), (call) => call('members.list'));
+      const [rows, spaces] = await withGateway(config(), async (call) => [await call('members.list'), await call('members.shared_spaces')] as const);
       if (flags.json) print(JSON.stringify(rows));
       else if (rows.length === 0) print('No household members: every policy is approved by the household as a whole.');
-      else print(table(['NAME', 'ROLE', 'DEVICES', 'ROOMS'], rows.map((r) => [r.name, r.role, r.devices.join(', '), r.rooms.join(', ')])));
+      else {
+        print(table(['NAME', 'ROLE', 'DEVICES', 'ROOMS'], rows.map((r) => [r.name, r.role, r.devices.join(', '), r.rooms.join(', ')])));
+        print(`Shared spaces: ${spaces.shared_spaces === 'owner-decides' ? 'the owners decide alone' : 'every adult decides'} (${spaces.source}).`);
+      }
       return 0;
     },
   },

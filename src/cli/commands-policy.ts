@@ -126,14 +126,15 @@ export const policyCommands: Command[] = [
   },
   {
     name: 'policy erase-request',
-    usage: 'policy erase-request NAME [--json]',
-    summary: "Ask the policy's vendor (at its deletion_endpoint) to delete what it received: the household id and windows it saw.",
-    options: { ...json },
+    usage: 'policy erase-request NAME [--resend] [--json]',
+    summary: "Ask the policy's vendor (at its deletion_endpoint) to delete what it received: the household id and windows it saw; --resend queues a request that failed for good again.",
+    options: { resend: { type: 'boolean' }, ...json },
     args: 1,
     async run({ args, flags, config, print }) {
-      const r = await withGateway(config(), (call) => call('policy.erase-request', { name: args[0]! }));
+      const resend = flags.resend === true;
+      const r = await withGateway(config(), (call) => call('policy.erase-request', { name: args[0]!, resend }));
       if (flags.json) print(JSON.stringify(r));
-      else print(`Erasure request ${r.id} queued for ${r.endpoint}: ${r.windows.length} windows, ${r.versions.length} versions.`);
+      else print(`Erasure request ${r.id} ${resend ? 'queued again' : 'queued'} for ${r.endpoint}: ${r.windows.length} windows, ${r.versions.length} versions.`);
       return 0;
     },
   },

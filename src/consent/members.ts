@@ -105,8 +105,11 @@ export class Members {
     });
   }
 
-  /** Whose approval a policy over these devices needs; null when the household has no adult members. */
-  concern(deviceIds: readonly string[]): Concern | null {
-    return concernOf(deviceIds, this.list(), this.assignments(), (id) => this.roomOf(id), this.sharedSpaces());
+  /**
+   * Whose approval a policy over these devices needs; null when the household has no adult members.
+   * `sharedSpaces` comes from the policy version's household defaults when they say (defaults.yaml `consent.shared_spaces`).
+   */
+  concern(deviceIds: readonly string[], sharedSpaces?: SharedSpaces): Concern | null {
+    return concernOf(deviceIds, this.list(), this.assignments(), (id) => this.roomOf(id), sharedSpaces ?? this.sharedSpaces());
   }
 }

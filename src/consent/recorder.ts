@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SluiceError, canonicalJson, sha256Hex, type Clock, type SluiceDatabase } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
 import type { ConsentEvent, ConsentHooks, EffectivePolicy, PolicyConcern } from '../policy/index.js';
+import type { SharedSpaces } from './concern.js';
 import type { Members } from './members.js';
 import { buildRecord, toKantara, type ConsentRecord, type DataSubject, type KantaraReceipt } from './records.js';
 
@@ -29,6 +30,15 @@ interface Row {
 
 const toStored = (r: Row): StoredRecord => ({ id: r.id, policy: r.policy, subject: r.subject, vendor: r.vendor, state: r.state, recordSha256: r.record_sha256, updatedAt: r.updated_at, record: JSON.parse(r.record) as ConsentRecord });
 
+/**
+ * [CONSENT-4] "owner decides" for shared spaces, as the household defaults of this very version
+ * say (policies/defaults.yaml `consent.shared_spaces`): so the version in force keeps the rule it was approved under.
+ */
+export function sharedSpacesOf(effective: EffectivePolicy): SharedSpaces | undefined {
+  const key = (effective.defaults as Partial<EffectivePolicy['defaults']> | undefined)?.consent?.shared_spaces;
+  return key === 'owner-decides' ? 'owner_decides' : key === 'every-adult' ? 'every_adult' : undefined;
+}
+
 /** The sha256 of a record's canonical JSON: what the ledger row carries, and what an exported record is checked against. */
 export const recordHash = (r: ConsentRecord): string => sha256Hex(canonicalJson(r));
 
@@ -41,7 +51,7 @@ export class ConsentRecords implements ConsentHooks {
   constructor(private readonly deps: { db: SluiceDatabase; ledger: Ledger; clock: Clock; members: Members; jurisdiction: string; newId?: () => string }) {}
 
   concern(effective: EffectivePolicy): PolicyConcern | null {
-    return this.deps.members.concern([...new Set(effective.rules.flatMap((r) => r.devices))]);
+    return this.deps.members.concern([...new Set(effective.rules.flatMap((r) => r.devices))], sharedSpacesOf(effective));
   }
 
   record(event: ConsentEvent): void {

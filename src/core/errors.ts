@@ -274,6 +274,17 @@ export const errorCatalogue = {
     meaning: 'An open-data release was not sent: its window has no readings, it does not fit the privacy budget, or the collector did not take it.',
     fix: 'Check `sluice ledger show` for the reason; a budget refusal clears when earlier releases leave the budget period.',
   },
+  // --- household consent, the rest of issue 17: members added later, erasure resends, member logins ---
+  SLUICE_ERR_POLICY_WAITING_FOR_MEMBER: {
+    exit: 2,
+    meaning: 'The policy was approved, but it now concerns a member who has not approved it (added later, or given one of its devices or rooms); nothing is produced or sent under it until they do.',
+    fix: 'Ask the member named to approve it with `sluice policy approve NAME --as MEMBER`, or to veto it.',
+  },
+  SLUICE_ERR_ERASURE_NOT_RESENDABLE: {
+    exit: 2,
+    meaning: 'The newest erasure request of this policy did not fail for good (it is queued, or the vendor acknowledged it), or the policy has none.',
+    fix: 'See the erasure rows with `sluice ledger show --vendor V`; a queued request is retried on its own. Ask afresh with `sluice policy erase-request NAME`.',
+  },
 } as const satisfies Record<string, { exit: 1 | 2; meaning: string; fix: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

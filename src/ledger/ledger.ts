@@ -22,6 +22,8 @@ export type LedgerKind =
   | 'erasure.retrying'
   | 'erasure.acknowledged'
   | 'erasure.failed'
+  /** `policy erase-request NAME --resend`: a request that failed for good, queued again with its id and bytes. */
+  | 'erasure.resent'
   /** The household asked to send a failed summary again: same id, same bytes. */
   | 'disclosure.resent'
   // household consent (members, records, pauses)

@@ -40,6 +40,12 @@ export const policyMigrations: Migration[] = [
         ) WITHOUT ROWID;
       `),
   },
+  {
+    module: 'policy',
+    version: 3,
+    description: 'who approved the version in force, so a member added later is asked and a newer pending approval does not lose them',
+    up: (db) => db.exec('ALTER TABLE policy_approvals ADD COLUMN approvers TEXT'),
+  },
 ];
 
 /** Whose approval a policy needs and whose data it covers (computed by the household's member list). */
@@ -106,11 +112,11 @@ export interface ApprovedPolicy {
   expiresAt: number;
 }
 
-/** Why a policy is not in force. */
-export type NotInForce = 'unapproved' | 'revoked' | 'expired';
+/** Why a policy is not in force ('waiting': approved, but a member it concerns now has not approved it). */
+export type NotInForce = 'unapproved' | 'revoked' | 'expired' | 'waiting';
 
 /** A policy's standing now: the approval in force, or why there is none. */
-export type Standing = { inForce: true; approved: ApprovedPolicy } | { inForce: false; reason: NotInForce; approved: ApprovedPolicy | null };
+export type Standing = { inForce: true; approved: ApprovedPolicy } | { inForce: false; reason: NotInForce; approved: ApprovedPolicy | null; waitingFor?: string[] };
 
 export type PolicyState = 'unapproved' | 'approved' | 'changed' | 'revoked' | 'expired' | 'invalid';
 
@@ -210,7 +216,20 @@ export class PolicyBook {
     if (!a) return { inForce: false, reason: 'unapproved', approved: null };
     if (a.revokedAt !== null) return { inForce: false, reason: 'revoked', approved: a };
     if (this.deps.clock.now() >= a.expiresAt) return { inForce: false, reason: 'expired', approved: a };
+    const waiting = this.waitingInForce(a);
+    if (waiting.length > 0) return { inForce: false, reason: 'waiting', approved: a, waitingFor: waiting };
     return { inForce: true, approved: a };
+  }
+
+  /**
+   * [CONSENT-1] Members the approved version concerns now (a member added, or given a device or
+   * room, after it came into force) who have not approved it: until they do, nothing of it is
+   * produced or sent. Silence is never consent.
+   */
+  private waitingInForce(a: ApprovedPolicy): string[] {
+    const concern = this.deps.consent?.concern(a.effective) ?? null;
+    if (!concern) return [];
+    return waitingFor(concern, this.approvedBy(a.name, a.hash));
   }
 
   /** The approved version in force now, or null; reads only. */
@@ -265,9 +284,12 @@ export class PolicyBook {
     else if (approved && current && current.hash === approved.hash) state = 'approved';
     else if (approved) state = invalid ? 'invalid' : 'changed';
     else state = invalid ? 'invalid' : 'unapproved';
-    const inForce = approved !== null && approved.revokedAt === null && now < approved.expiresAt;
+    const running = approved !== null && approved.revokedAt === null && now < approved.expiresAt;
+    const waitingNow = running ? this.waitingInForce(approved) : [];
+    const inForce = running && waitingNow.length === 0;
     const concern = current && !invalid ? (this.deps.consent?.concern(current) ?? null) : null;
-    const pending = concern && current && (state === 'unapproved' || state === 'changed' || state === 'revoked' || state === 'expired') ? waitingFor(concern, this.approvedBy(name, current.hash)) : [];
+    const pendingCurrent = concern && current && (state === 'unapproved' || state === 'changed' || state === 'revoked' || state === 'expired') ? waitingFor(concern, this.approvedBy(name, current.hash)) : [];
+    const pending = [...new Set([...waitingNow, ...pendingCurrent])];
     return { name, state, inForce, approved, current, file, findings, error, waitingFor: pending, vetoedBy: this.vetoedBy(name) };
   }
 
@@ -368,12 +390,12 @@ export class PolicyBook {
       }
       this.deps.db.raw
         .prepare(
-          `INSERT INTO policy_approvals (name, vendor, hash, effective, approved_at, revoked_at, expired_at, changed_hash)
-           VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL)
+          `INSERT INTO policy_approvals (name, vendor, hash, effective, approved_at, revoked_at, expired_at, changed_hash, approvers)
+           VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?)
            ON CONFLICT (name) DO UPDATE SET vendor = excluded.vendor, hash = excluded.hash, effective = excluded.effective,
-             approved_at = excluded.approved_at, revoked_at = NULL, expired_at = NULL, changed_hash = NULL`,
+             approved_at = excluded.approved_at, revoked_at = NULL, expired_at = NULL, changed_hash = NULL, approvers = excluded.approvers`,
         )
-        .run(name, current.policy.vendor, current.hash, JSON.stringify(current), now);
+        .run(name, current.policy.vendor, current.hash, JSON.stringify(current), now, JSON.stringify(concern ? this.approvers(name, current.hash) : by !== undefined ? [by] : []));
       this.deps.ledger.append({
         kind: 'policy.approved',
         vendor: current.policy.vendor,
@@ -448,12 +470,19 @@ export class PolicyBook {
 
   /** Members who approved this version of the policy (lower-cased). */
   private approvedBy(name: string, hash: string): Set<string> {
-    const rows = this.deps.db.raw.prepare<[string, string], { member: string }>("SELECT member FROM policy_member_decisions WHERE name = ? AND hash = ? AND decision = 'approve'").all(name, hash);
-    return new Set(rows.map((r) => r.member.toLowerCase()));
+    return new Set(this.approvers(name, hash).map((m) => m.toLowerCase()));
   }
 
+  /**
+   * Members who approved this version: their standing decisions, and — for the version in force —
+   * those it was approved by (a member's later approval of a newer file replaces their decision row).
+   */
   private approvers(name: string, hash: string): string[] {
-    return this.deps.db.raw.prepare<[string, string], { member: string }>("SELECT member FROM policy_member_decisions WHERE name = ? AND hash = ? AND decision = 'approve' ORDER BY member").all(name, hash).map((r) => r.member);
+    const decided = this.deps.db.raw.prepare<[string, string], { member: string }>("SELECT member FROM policy_member_decisions WHERE name = ? AND hash = ? AND decision = 'approve'").all(name, hash).map((r) => r.member);
+    const stored = this.deps.db.raw.prepare<[string, string], { approvers: string | null }>('SELECT approvers FROM policy_approvals WHERE name = ? AND hash = ? AND revoked_at IS NULL AND expired_at IS NULL').get(name, hash)?.approvers;
+    const out = new Map<string, string>();
+    for (const m of [...decided, ...(stored ? (JSON.parse(stored) as string[]) : [])]) if (!out.has(m.toLowerCase())) out.set(m.toLowerCase(), m);
+    return [...out.values()].sort((a, b) => a.localeCompare(b));
   }
 
   private vetoedBy(name: string): string[] {
@@ -489,7 +518,8 @@ export class PolicyBook {
 }
 
 /** The one refusal for acting on a policy that is not in force. */
-export function notInForceError(name: string, reason: NotInForce): SluiceError {
+export function notInForceError(name: string, reason: NotInForce, waiting: readonly string[] = []): SluiceError {
+  if (reason === 'waiting') return new SluiceError('SLUICE_ERR_POLICY_WAITING_FOR_MEMBER', `policy ${name} is waiting for ${waiting.join(', ')} (it concerns them now); nothing is produced or sent until they approve`, { waiting_for: [...waiting] });
   const why = reason === 'unapproved' ? 'is not approved' : reason === 'revoked' ? 'was revoked' : 'has expired';
   return new SluiceError('SLUICE_ERR_POLICY_NOT_APPROVED', `policy ${name} ${why}; nothing is produced or sent`);
 }

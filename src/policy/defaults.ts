@@ -6,6 +6,9 @@ import { WINDOWS, type WindowSize } from './schema.js';
 
 export const DEFAULTS_FILE = 'defaults.yaml';
 
+/** policies/defaults.yaml `consent.shared_spaces`. */
+export const SHARED_SPACES_KEYS = ['every-adult', 'owner-decides'] as const;
+
 const metricName = z.string().regex(/^[a-z][a-z0-9_]*$/, 'metric names are snake_case');
 
 /**
@@ -25,6 +28,23 @@ export const defaultsSchema = z
       .array(metricName)
       .default(['presence', 'motion', 'occupied', 'contact', 'open', 'door_open', 'locked', 'unlocked_by'])
       .describe('Metrics that leave only when a rule names both the metric and its devices by id (never through a kind).'),
+    // Optional, with no default written into the parse: a file without them keeps every approved version's hash.
+    min_coverage: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe('Under a no-share privacy pause, the least share of a window (0–1, default 0.5) that must be left for an item to be sent; below it the item is withheld.'),
+    consent: z
+      .object({
+        shared_spaces: z
+          .enum(SHARED_SPACES_KEYS)
+          .optional()
+          .describe('Who approves a policy over a shared space: every adult (the default) or the owners alone (owner-decides).'),
+      })
+      .strict()
+      .optional()
+      .describe('How household members decide (docs/consent.md).'),
   })
   .strict();
 

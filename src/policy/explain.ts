@@ -91,7 +91,7 @@ export function explainPolicy(s: PolicyStatus, timezone: string, now: number, ot
 export function stateText(s: Pick<PolicyStatus, 'state' | 'inForce'>): string {
   switch (s.state) {
     case 'approved':
-      return 'approved';
+      return s.inForce ? 'approved' : 'approved — nothing is sent until every member it concerns approves';
     case 'changed':
       return 'changed — awaiting approval (the approved version stays in force)';
     case 'invalid':
@@ -105,12 +105,19 @@ export function stateText(s: Pick<PolicyStatus, 'state' | 'inForce'>): string {
   }
 }
 
+/** Whether this version's household defaults let the owners alone decide shared spaces. */
+export function ownerDecides(e: EffectivePolicy | null | undefined): boolean {
+  return (e?.defaults as Partial<EffectivePolicy['defaults']> | undefined)?.consent?.shared_spaces === 'owner-decides';
+}
+
 /** Which household defaults (policies/defaults.yaml) this version was resolved with. */
 export function describeDefaults(e: EffectivePolicy): string[] {
   const d = e.defaults ?? BUILTIN_DEFAULTS;
   const rounding = Object.entries(d.round).map(([unit, step]) => `${step} ${unit}`);
   return [
     `Household defaults (${DEFAULTS_FILE}): windows of at least ${d.min_window}; at least ${d.min_samples} readings per window; rounding at least ${rounding.join(', ') || 'as the profiles'}; never shared through a kind: ${d.never_shared.join(', ') || 'nothing'}; simulated devices only when named by id.`,
+    ...(d.min_coverage !== undefined ? [`Under a no-share privacy pause, an item is sent only when at least ${Math.round(d.min_coverage * 100)}% of its window is left (min_coverage).`] : []),
+    ...(ownerDecides(e) ? [`Shared spaces: the owners decide alone, not every adult (${DEFAULTS_FILE} consent.shared_spaces: owner-decides).`] : []),
   ];
 }
 
@@ -151,8 +158,10 @@ export function describeChanges(before: EffectivePolicy | null, after: Effective
   for (const l of newLines) if (!oldSet.has(l) && l.trim() !== '') out.push(`+ file: ${l}`);
   const db = before.defaults ?? BUILTIN_DEFAULTS;
   const da = after.defaults ?? BUILTIN_DEFAULTS;
-  for (const key of Object.keys(da) as Array<keyof typeof da>) {
-    if (canonicalJson(db[key]) !== canonicalJson(da[key])) out.push(`~ household defaults: ${key} ${canonicalJson(db[key])} → ${canonicalJson(da[key])}`);
+  // Optional keys (min_coverage, consent) may be on one side only: compare the union, "unset" for absent.
+  const shown = (v: unknown) => (v === undefined ? 'unset' : canonicalJson(v));
+  for (const key of [...new Set([...Object.keys(db), ...Object.keys(da)])] as Array<keyof typeof da>) {
+    if (shown(db[key]) !== shown(da[key])) out.push(`~ household defaults: ${key} ${shown(db[key])} → ${shown(da[key])}`);
   }
   const rules = Math.max(before.rules.length, after.rules.length);
   for (let i = 0; i < rules; i++) {

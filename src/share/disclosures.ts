@@ -2,7 +2,7 @@ import { SluiceError, type Clock, type EventBus, type SluiceDatabase } from '../
 import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
 import type { StoreQueries, WindowSource } from '../store/index.js';
-import { policyWindowSizes, summarise, type ItemSource, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
+import { policyWindowSizes, summarise, type ItemSource, type PausedInterval, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
 import type { Outbox } from './outbox.js';
 import { gatewaySecret } from './vendor-keys.js';
 
@@ -18,6 +18,8 @@ export interface DisclosuresDeps {
   events: EventBus;
   timezone: string;
   dataDir: string;
+  /** The no-share privacy pauses of a device's metric inside a window (none for safety alarms); the household's members supply them. */
+  pausedFor?: (deviceId: string, metric: string, window: TimeWindow) => PausedInterval[];
 }
 
 export interface Preview {
@@ -37,7 +39,7 @@ export interface RunResult {
   state: string;
   window: { start: string; end: string };
   /** Why nothing left, when state is 'withheld'. */
-  reason?: 'no-rule-for-window' | 'too-few-readings';
+  reason?: 'no-rule-for-window' | 'too-few-readings' | 'paused';
   message?: string;
   /** raw when every item read raw readings, rollup when every item read hourly rollups (past raw retention), else mixed. */
   source: WindowSourceKind;
@@ -97,7 +99,7 @@ export class Disclosures {
           vendor: approved.effective.policy.vendor,
           policy: name,
           version: approved.effective.hash,
-          detail: { window: outcome.window, reason: outcome.reason, omitted: outcome.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples })) },
+          detail: { window: outcome.window, reason: outcome.reason, omitted: outcome.omitted.map((o) => ({ rule: o.rule, metric: o.metric, samples: o.samples, min_samples: o.minSamples, ...(o.coverage !== undefined ? { coverage: o.coverage } : {}) })) },
         });
         markRun?.();
         return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message, source: windowSource(outcome.sources) };
@@ -108,7 +110,7 @@ export class Disclosures {
       const stored = this.deps.outbox.get(summary.document.id);
       return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window, source: windowSource(summary.sources) };
     });
-    if ('inForce' in result) throw notInForceError(name, result.reason);
+    if ('inForce' in result) throw notInForceError(name, result.reason, result.waitingFor);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
   }
@@ -140,7 +142,7 @@ export class Disclosures {
    * the raw readings are going, and `policy sent` keeps the bytes that left.
    */
   private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
-    const { queries, readings } = this.deps;
+    const { queries, readings, pausedFor } = this.deps;
     const tz = this.deps.timezone;
     const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
     const read = readings?.forWindow(window, this.deps.clock.now());
@@ -157,6 +159,8 @@ export class Disclosures {
               .readings({ deviceId, metric, since: window.start, until: window.end, limit: Number.MAX_SAFE_INTEGER })
               .map((r): Sample => ({ ts: r.ts, value: r.value as Sample['value'] })),
       ...(read ? { rollups: read } : {}),
+      // [PAUSE-2] applied here, before any release: a withheld window spends no privacy budget.
+      ...(pausedFor ? { paused: (deviceId: string, metric: string) => pausedFor(deviceId, metric, window) } : {}),
     });
   }
 }

@@ -114,6 +114,27 @@ export class Erasures {
     return this.get(id);
   }
 
+  /**
+   * Queues the policy's newest erasure request again after it failed for good: the same id and
+   * the same bytes, so the vendor can tell it is the same request; on the ledger as
+   * `erasure.resent`. Inside the caller's transaction. (An older failed request is covered by the
+   * newest: each names every window that may have reached the vendor.)
+   */
+  resend(policy: string): StoredErasure {
+    const { db, clock, ledger } = this.deps;
+    if (!db.raw.inTransaction) throw new SluiceError('SLUICE_ERR_INTERNAL', 'an erasure request is resent inside a transaction');
+    const newest = this.list(policy).at(-1);
+    if (!newest || newest.state !== 'failed') {
+      const why = !newest ? 'has no erasure request' : newest.state === 'queued' ? 'has its erasure request still queued (it is retried on its own)' : 'had its erasure request acknowledged by the vendor';
+      throw new SluiceError('SLUICE_ERR_ERASURE_NOT_RESENDABLE', `policy ${policy} ${why}; only a request that failed for good is sent again`);
+    }
+    const now = clock.now();
+    db.raw.prepare(`UPDATE erasures SET state = 'queued', attempts = 0, next_attempt_at = ?, last_error = NULL, finished_at = NULL, http_status = NULL WHERE id = ?`).run(now, newest.id);
+    const version = db.raw.prepare<[string], { version: string }>('SELECT version FROM erasures WHERE id = ?').get(newest.id)!.version;
+    ledger.append({ kind: 'erasure.resent', vendor: newest.vendor, policy, version, summaryId: newest.id, detail: { endpoint: newest.endpoint, body_sha256: newest.bodySha256, failed_attempts: newest.attempts, last_status: newest.httpStatus } });
+    return this.get(newest.id)!;
+  }
+
   get(id: string): StoredErasure | null {
     return this.list().find((e) => e.id === id) ?? null;
   }

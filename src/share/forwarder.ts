@@ -128,7 +128,9 @@ export class Forwarder implements Service {
         continue;
       }
       if (outcome.kind === 'deferred') {
-        this.deps.logger.error({ summary: outcome.summaryId, code: outcome.error.code }, outcome.error.message);
+        // Waiting for a member's consent is the household's business, not a fault.
+        const level = outcome.error.code === 'SLUICE_ERR_POLICY_WAITING_FOR_MEMBER' ? 'info' : 'error';
+        this.deps.logger[level]({ summary: outcome.summaryId, code: outcome.error.code }, outcome.error.message);
         continue;
       }
       await this.deliver(outcome.claim, key!);

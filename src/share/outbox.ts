@@ -1,7 +1,7 @@
 import type { Clock, Migration, SluiceDatabase } from '../core/index.js';
 import { SluiceError, isSluiceError } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
-import type { ApprovedPolicy, PolicyBook } from '../policy/index.js';
+import { notInForceError, type ApprovedPolicy, type PolicyBook } from '../policy/index.js';
 import type { Summary } from '../summarise/index.js';
 import type { PreviousSummary } from './chain.js';
 
@@ -196,6 +196,12 @@ export class Outbox {
         return { kind: 'none', nextDueAt: next?.at ?? null };
       }
       const standing = this.deps.book.standing(row.policy);
+      if (!standing.inForce && standing.reason === 'waiting') {
+        // [CONSENT-1] a member it concerns now has not approved: it waits, unsent, until they do (a veto drops it).
+        const err = notInForceError(row.policy, standing.reason, standing.waitingFor);
+        this.deps.db.raw.prepare('UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE summary_id = ?').run(now + leaseMs, err.message, row.summary_id);
+        return { kind: 'deferred', summaryId: row.summary_id, error: err };
+      }
       if (!standing.inForce) {
         const reason = standing.reason === 'revoked' ? 'revoked' : 'expired';
         // The expiry is recorded in the transaction that drops the summary it stops.

@@ -61,6 +61,12 @@ export const summaryDocumentSchema = z
               .strict()
               .optional()
               .describe('Present only when the window reaches past the household\'s raw retention, so the item was computed from hourly rollups instead of raw readings.'),
+            coverage: z
+              .number()
+              .min(0)
+              .max(1)
+              .optional()
+              .describe('Only under a household privacy pause: the share of the window (over the rule\'s devices, rounded down to 0.01) the statistics cover; readings in the paused part were left out.'),
           })
           .strict(),
       )

@@ -12,36 +12,55 @@ export interface Sample {
 export type Series = readonly Sample[];
 
 /**
+ * Instants (ms, ascending) where a series stops holding its value: the starts of privacy
+ * pauses. [PAUSE-2] a reading before a no-share pause must not be stretched into it.
+ */
+export type Stops = readonly number[];
+
+/** The first stop after `ts`, or Infinity. */
+function nextStop(stops: Stops | undefined, ts: number): number {
+  if (!stops) return Infinity;
+  for (const s of stops) if (s > ts) return s;
+  return Infinity;
+}
+
+/**
  * Calls `f(value, ms)` for the time each reading holds: from its timestamp until the next
  * reading of the same device, the window's end, or `holdMs`, whichever comes first (the
  * rollups' rule, so a silent device does not keep its last value forever).
  */
-function forEachHeld(series: Series, end: number, holdMs: number, f: (value: Sample['value'], ms: number) => void): void {
+function forEachHeld(series: Series, end: number, holdMs: number, f: (value: Sample['value'], ms: number) => void, stops?: Stops): void {
   for (let i = 0; i < series.length; i++) {
     const s = series[i]!;
-    const until = Math.min(series[i + 1]?.ts ?? end, end, s.ts + holdMs);
+    const until = Math.min(series[i + 1]?.ts ?? end, end, s.ts + holdMs, nextStop(stops, s.ts));
     if (until > s.ts) f(s.value, until - s.ts);
   }
 }
 
 /** Time-weighted mean over all devices: Σ value × held ms / Σ held ms. */
-export function timeWeightedMean(all: readonly Series[], end: number, holdMs: number): number | null {
+export function timeWeightedMean(all: readonly Series[], end: number, holdMs: number, stops?: readonly Stops[]): number | null {
   let weighted = 0;
   let ms = 0;
-  for (const series of all) {
-    forEachHeld(series, end, holdMs, (v, d) => {
-      if (typeof v !== 'number') return;
-      weighted += v * d;
-      ms += d;
-    });
-  }
+  all.forEach((series, i) => {
+    forEachHeld(
+      series,
+      end,
+      holdMs,
+      (v, d) => {
+        if (typeof v !== 'number') return;
+        weighted += v * d;
+        ms += d;
+      },
+      stops?.[i],
+    );
+  });
   return ms > 0 ? weighted / ms : null;
 }
 
 /** Hours spent in each state over all devices (booleans as "true"/"false"), keys sorted. */
-export function timeInState(all: readonly Series[], end: number, holdMs: number): Record<string, number> {
+export function timeInState(all: readonly Series[], end: number, holdMs: number, stops?: readonly Stops[]): Record<string, number> {
   const ms = new Map<string, number>();
-  for (const series of all) forEachHeld(series, end, holdMs, (v, d) => ms.set(String(v), (ms.get(String(v)) ?? 0) + d));
+  all.forEach((series, i) => forEachHeld(series, end, holdMs, (v, d) => ms.set(String(v), (ms.get(String(v)) ?? 0) + d), stops?.[i]));
   const out: Record<string, number> = {};
   for (const key of [...ms.keys()].sort()) setOwn(out, key, ms.get(key)! / 3_600_000);
   return out;
@@ -57,10 +76,14 @@ export function lastValue(all: readonly Series[]): number | null {
   return best ? (best.value as number) : null;
 }
 
-/** Sum of the rises of a cumulative counter; a drop is a reset, after which it counts from zero. */
-export function counterIncrease(series: Series): number {
+/**
+ * Sum of the rises of a cumulative counter; a drop is a reset, after which it counts from zero.
+ * A rise across a stop (a pause) is left out: it is what was used during the pause.
+ */
+export function counterIncrease(series: Series, stops?: Stops): number {
   let total = 0;
   for (let i = 1; i < series.length; i++) {
+    if (nextStop(stops, series[i - 1]!.ts) < series[i]!.ts) continue;
     const a = series[i - 1]!.value;
     const b = series[i]!.value;
     if (typeof a !== 'number' || typeof b !== 'number') continue;

@@ -14,7 +14,7 @@ import {
 } from '../policy/index.js';
 import { mergeRollups, SKETCH_RELATIVE_ERROR, type HourRollup, type QuantileSketch, type SummarySource } from '../store/index.js';
 import { householdPseudonym, summaryId, vendorKey, vendorVersion } from './keys.js';
-import { counterIncrease, histogram, lastValue, percentileOf, percentileType7, timeInState, timeWeightedMean, type Sample, type Series } from './statistics.js';
+import { counterIncrease, histogram, lastValue, percentileOf, percentileType7, timeInState, timeWeightedMean, type Sample, type Series, type Stops } from './statistics.js';
 
 export const SUMMARY_FORMAT = 'sluice-summary/2';
 
@@ -51,6 +51,8 @@ export interface SummaryItem {
    * statistics that need the raw readings (histogram) are left out and named.
    */
   rollup?: { percentile_relative_error: number; left_out?: string[] };
+  /** Present only under a no-share privacy pause: the share of the window (over the rule's devices) that was not paused, rounded down to 0.01. */
+  coverage?: number;
 }
 
 /** Which source an item (rule × metric) of this window was computed from. */
@@ -82,6 +84,8 @@ export interface OmittedItem {
   metric: string;
   samples: number;
   minSamples: number;
+  /** Set when a no-share pause left less of the window than the household's min_coverage. */
+  coverage?: number;
 }
 
 export interface Summary {
@@ -99,7 +103,13 @@ export interface Summary {
 /** What one window produces: a summary to send, or nothing and why (recorded, never sent). */
 export type SummaryOutcome =
   | { kind: 'summary'; summary: Summary }
-  | { kind: 'nothing'; reason: 'no-rule-for-window' | 'too-few-readings'; message: string; omitted: OmittedItem[]; sources: ItemSource[]; window: { start: string; end: string } };
+  | { kind: 'nothing'; reason: 'no-rule-for-window' | 'too-few-readings' | 'paused'; message: string; omitted: OmittedItem[]; sources: ItemSource[]; window: { start: string; end: string } };
+
+/** A paused interval of one device within the window; ms, [from, to). */
+export interface PausedInterval {
+  from: number;
+  to: number;
+}
 
 export interface SummariseInput {
   policy: EffectivePolicy;
@@ -122,9 +132,16 @@ export interface SummariseInput {
     sourceOf(deviceId: string, metric: string): SummarySource;
     hours(deviceId: string, metric: string): readonly HourRollup[];
   };
+  /**
+   * The no-share privacy pauses of one device's metric inside the window, sorted and disjoint
+   * (none for safety alarms). Readings in them are left out, and the item says its coverage.
+   */
+  paused?: (deviceId: string, metric: string) => readonly PausedInterval[];
 }
 
 const DEFAULT_HOLD_MS = 2 * 3_600_000;
+/** Below this share of a window left by a no-share pause, the item is withheld (policies/defaults.yaml `min_coverage`). */
+export const DEFAULT_MIN_COVERAGE = 0.5;
 const HOURS_STEP = 0.01;
 
 /** The window sizes a policy's rules use, after the household floors, smallest first. */
@@ -143,6 +160,7 @@ export function policyWindowSizes(policy: EffectivePolicy): WindowSize[] {
 export function summarise(input: SummariseInput): SummaryOutcome {
   const { policy, window } = input;
   const holdMs = input.holdMs ?? DEFAULT_HOLD_MS;
+  const minCoverage = (policy.defaults as Partial<typeof policy.defaults> | undefined)?.min_coverage ?? DEFAULT_MIN_COVERAGE;
   const items: SummaryItem[] = [];
   const omitted: OmittedItem[] = [];
   const sources: ItemSource[] = [];
@@ -150,39 +168,57 @@ export function summarise(input: SummariseInput): SummaryOutcome {
   for (const rule of rules) {
     const settings = settingsOf(rule, policy);
     for (const metric of rule.rule.metrics) {
+      const pausedOf = rule.devices.map((d) => input.paused?.(d, metric) ?? []);
+      const inPause = (i: number, ts: number) => pausedOf[i]!.some((p) => ts >= p.from && ts < p.to);
+      const coverage = coverageOf(pausedOf, window);
       const rolled = input.rollups;
       if (rolled && rule.devices.some((d) => rolled.sourceOf(d, metric) === 'rollup')) {
         // [PRIV-5] past raw retention only the hourly rollups are left (or about to be): every device of the item reads them.
         sources.push({ rule: rule.index, metric, source: 'rollup' });
-        const hours = rule.devices.map((d) => rolled.hours(d, metric).filter((h) => h.hour >= window.start && h.hour < window.end));
+        // [PAUSE-2] an hour that touches a no-share pause is left out whole: a rollup cannot be split.
+        const touched = (i: number, hour: number) => pausedOf[i]!.some((p) => p.from < hour + 3_600_000 && p.to > hour);
+        const hours = rule.devices.map((d, i) => rolled.hours(d, metric).filter((h) => h.hour >= window.start && h.hour < window.end && !touched(i, h.hour)));
         const count = hours.reduce((n, hs) => n + hs.reduce((m, h) => m + h.count, 0), 0);
+        if (coverage < minCoverage) {
+          omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples, coverage: floor2(coverage) });
+          continue;
+        }
         if (count === 0 || count < settings.minSamples) {
           omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
           continue;
         }
         const { stats, leftOut } = rollupStatsOf(rule, settings, metric, hours);
         const rollup = { percentile_relative_error: SKETCH_RELATIVE_ERROR, ...(leftOut.length > 0 ? { left_out: leftOut } : {}) };
-        items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, rollup });
+        items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, rollup, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
         continue;
       }
       sources.push({ rule: rule.index, metric, source: 'raw' });
-      const perDevice: Series[] = rule.devices.map((d) => input.samples(d, metric).filter((s) => s.ts >= window.start && s.ts < window.end));
+      // [PAUSE-2] readings inside a no-share pause never leave; the item says how much of the window is left.
+      const perDevice: Series[] = rule.devices.map((d, i) => input.samples(d, metric).filter((s) => s.ts >= window.start && s.ts < window.end && !inPause(i, s.ts)));
+      const stops: Stops[] = pausedOf.map((ps) => ps.map((p) => p.from));
       const count = perDevice.reduce((n, s) => n + s.length, 0);
+      if (coverage < minCoverage) {
+        // Too little is left: the item is withheld whole, so a pause cannot be read off a thin remainder.
+        omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples, coverage: floor2(coverage) });
+        continue;
+      }
       if (count === 0 || count < settings.minSamples) {
         omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
         continue;
       }
-      const stats = statsOf(rule, settings, metric, perDevice, window.end, holdMs);
-      items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats });
+      const stats = statsOf(rule, settings, metric, perDevice, window.end, holdMs, stops);
+      items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
     }
   }
   const shownWindow = { start: isoInZone(window.start, input.timezone), end: isoInZone(window.end, input.timezone) };
   if (items.length === 0) {
-    const reason = rules.length === 0 ? 'no-rule-for-window' : 'too-few-readings';
+    const reason = rules.length === 0 ? 'no-rule-for-window' : omitted.some((o) => o.coverage !== undefined) ? 'paused' : 'too-few-readings';
     const message =
       reason === 'no-rule-for-window'
         ? `no rule of ${policy.name} summarises ${input.size} windows; nothing is sent`
-        : `every item had fewer readings than its minimum (${omitted.map((o) => `rule ${o.rule} ${o.metric}: ${o.samples} of ${o.minSamples}`).join('; ')}); nothing is sent`;
+        : reason === 'paused'
+          ? `a privacy pause left too little of the window (${omitted.map((o) => (o.coverage !== undefined ? `rule ${o.rule} ${o.metric}: ${Math.round(o.coverage * 100)}% of the window, below ${Math.round(minCoverage * 100)}%` : `rule ${o.rule} ${o.metric}: ${o.samples} of ${o.minSamples} readings`)).join('; ')}); nothing is sent`
+          : `every item had fewer readings than its minimum (${omitted.map((o) => `rule ${o.rule} ${o.metric}: ${o.samples} of ${o.minSamples}`).join('; ')}); nothing is sent`;
     return { kind: 'nothing', reason, message, omitted, sources, window: shownWindow };
   }
   const key = vendorKey(input.gatewaySecret, policy.policy.vendor);
@@ -206,21 +242,46 @@ function settingsOf(rule: EffectiveRule, policy: EffectivePolicy): RuleSettings 
   return (rule as Partial<EffectiveRule>).settings ?? applyDefaults(rule.rule, rule.profiles, policy.defaults ?? BUILTIN_DEFAULTS);
 }
 
-function statsOf(rule: EffectiveRule, settings: RuleSettings, metric: string, perDevice: Series[], end: number, holdMs: number): ItemStats {
+/** The mean over the rule's devices of the share of the window not paused; 1 without pauses. */
+function coverageOf(pausedOf: ReadonlyArray<readonly PausedInterval[]>, window: TimeWindow): number {
+  const span = window.end - window.start;
+  if (pausedOf.length === 0 || span <= 0) return 1;
+  let sum = 0;
+  for (const ps of pausedOf) {
+    // Pauses may overlap (a room's and the whole house's): count each paused instant once.
+    let paused = 0;
+    let cursor = window.start;
+    for (const p of [...ps].sort((a, b) => a.from - b.from)) {
+      const from = Math.max(cursor, p.from);
+      const to = Math.min(window.end, p.to);
+      if (to > from) {
+        paused += to - from;
+        cursor = to;
+      }
+    }
+    sum += (span - paused) / span;
+  }
+  return sum / pausedOf.length;
+}
+
+/** Rounded down, so a window that lost a minute never reads as whole. */
+const floor2 = (v: number): number => Math.floor(v * 100 + 1e-9) / 100;
+
+function statsOf(rule: EffectiveRule, settings: RuleSettings, metric: string, perDevice: Series[], end: number, holdMs: number, stops: readonly Stops[]): ItemStats {
   const round = rounder(ownValue(settings.round, metric) ?? 0.001);
   const values = perDevice.flatMap((s) => s.flatMap((x) => (typeof x.value === 'number' ? [x.value] : [])));
   const sorted = [...values].sort((a, b) => a - b);
   const stats: ItemStats = {};
   for (const stat of rule.rule.stats) {
     if (stat === 'count') stats.count = perDevice.reduce((n, s) => n + s.length, 0);
-    else if (stat === 'time_in_state') stats.time_in_state = mapValues(timeInState(perDevice, end, holdMs), rounder(HOURS_STEP));
+    else if (stat === 'time_in_state') stats.time_in_state = mapValues(timeInState(perDevice, end, holdMs, stops), rounder(HOURS_STEP));
     else if (sorted.length === 0) continue;
-    else if (stat === 'mean') stats.mean = round(timeWeightedMean(perDevice, end, holdMs) ?? sorted.reduce((a, b) => a + b, 0) / sorted.length);
+    else if (stat === 'mean') stats.mean = round(timeWeightedMean(perDevice, end, holdMs, stops) ?? sorted.reduce((a, b) => a + b, 0) / sorted.length);
     else if (stat === 'min') stats.min = round(sorted[0]!);
     else if (stat === 'max') stats.max = round(sorted[sorted.length - 1]!);
     else if (stat === 'sum') stats.sum = round(values.reduce((a, b) => a + b, 0));
     else if (stat === 'last') stats.last = round(lastValue(perDevice)!);
-    else if (stat === 'increase') stats.increase = round(perDevice.reduce((sum, s) => sum + counterIncrease(s), 0));
+    else if (stat === 'increase') stats.increase = round(perDevice.reduce((sum, s, i) => sum + counterIncrease(s, stops[i]), 0));
     else if (stat === 'histogram') stats.histogram = { edges: [...(rule.rule.buckets ?? [])], counts: histogram(values, rule.rule.buckets ?? []) };
     else if ((PERCENTILES as readonly string[]).includes(stat)) stats[stat as Percentile] = round(percentileType7(sorted, percentileOf(stat as Percentile)));
   }

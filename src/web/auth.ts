@@ -5,27 +5,32 @@ const token = () => randomBytes(32).toString('base64url');
 
 /** One-time login tokens, held only in the gateway's memory: single use, expiring. */
 export class LoginLinks {
-  private readonly tokens = new Map<string, number>();
+  private readonly tokens = new Map<string, { expires: number; member: string | null }>();
   constructor(private readonly deps: { clock: Clock; ttl: number }) {}
 
-  /** A new token; valid for `ttl` ms or until used once. */
-  mint(): string {
+  /** A new token; valid for `ttl` ms or until used once. With a member, the session it opens acts as that member. */
+  mint(member: string | null = null): string {
     this.prune();
     const t = token();
-    this.tokens.set(t, this.deps.clock.now() + this.deps.ttl);
+    this.tokens.set(t, { expires: this.deps.clock.now() + this.deps.ttl, member });
     return t;
   }
 
   /** True once for a valid token; the token is gone afterwards either way. */
   consume(t: string): boolean {
-    const expires = this.tokens.get(t);
+    return this.redeem(t) !== null;
+  }
+
+  /** Once for a valid token: whom the session acts as (null: the household); the token is gone afterwards either way. */
+  redeem(t: string): { member: string | null } | null {
+    const entry = this.tokens.get(t);
     this.tokens.delete(t);
-    return expires !== undefined && this.deps.clock.now() < expires;
+    return entry !== undefined && this.deps.clock.now() < entry.expires ? { member: entry.member } : null;
   }
 
   private prune(): void {
     const now = this.deps.clock.now();
-    for (const [t, expires] of this.tokens) if (expires <= now) this.tokens.delete(t);
+    for (const [t, entry] of this.tokens) if (entry.expires <= now) this.tokens.delete(t);
   }
 }
 
@@ -33,6 +38,8 @@ export interface Session {
   id: string;
   csrf: string;
   expiresAt: number;
+  /** The household member this session acts as (`sluice web login --as NAME`); null: the household. */
+  member: string | null;
 }
 
 /** Dashboard sessions by cookie value; they expire `ttl` ms after login. */
@@ -40,10 +47,10 @@ export class Sessions {
   private readonly sessions = new Map<string, Session>();
   constructor(private readonly deps: { clock: Clock; ttl: number }) {}
 
-  create(): Session {
+  create(member: string | null = null): Session {
     const now = this.deps.clock.now();
     for (const [id, s] of this.sessions) if (s.expiresAt <= now) this.sessions.delete(id);
-    const s: Session = { id: token(), csrf: token(), expiresAt: now + this.deps.ttl };
+    const s: Session = { id: token(), csrf: token(), expiresAt: now + this.deps.ttl, member };
     this.sessions.set(s.id, s);
     return s;
   }

@@ -52,7 +52,8 @@ ${
     }
     const { csrf } = r.session(req);
     const enc = encodeURIComponent(name);
-    const canApprove = explain.version !== null && explain.problems === null && (explain.state !== 'approved' || explain.version !== explain.approved_version);
+    const canApprove = explain.version !== null && explain.problems === null && (explain.state !== 'approved' || explain.version !== explain.approved_version || (row?.waiting_for.length ?? 0) > 0);
+    const member = r.session(req).member;
     const risk = explain.risk;
     const high = risk?.level === 'high';
     const body = html`<h1>Policy ${name}</h1>
@@ -81,6 +82,7 @@ ${
       }<button type="submit">Approve</button></form>`
     : ''
 }
+${member ? html`<form method="post" action="/sharing/${enc}/veto" class="inline">${csrfField(csrf)}<button type="submit" class="danger">Veto as ${member}</button></form>` : ''}
 ${row?.in_force ? html`<form method="post" action="/sharing/${enc}/run" class="inline">${csrfField(csrf)}<button type="submit" class="secondary">Run now (send the latest summary)</button></form><form method="get" action="/sharing/${enc}/revoke" class="inline"><button type="submit" class="danger">Revoke</button></form>` : ''}
 </div></section>
 <section aria-labelledby="preview"><h2 id="preview">Exactly what the next send would contain</h2>
@@ -129,12 +131,22 @@ ${
       req.body,
     );
     // The book refuses with SLUICE_ERR_POLICY_STALE_REVIEW (409) when the file changed after the page was drawn.
-    const r2 = await r.call('policy.approve', { name, hash: version, accept_risk }).catch((err: unknown) => {
+    // A member's own login approves as that member ([CONSENT-5]); the household's login as the household.
+    const r2 = await r.call('policy.approve', { name, hash: version, accept_risk, as: r.session(req).member ?? undefined }).catch((err: unknown) => {
       // The same refusal, in the dashboard's words rather than the CLI flag's.
       if (isSluiceError(err, 'SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED'))
         throw new SluiceError('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED', `${name} scores high risk, so it is approved only when you tick "I accept the high risk". Nothing was approved. Go back to ${name}, read why it is high, and make it coarser or accept the risk.`, err.details);
       throw err;
     });
+    if (!r2.in_force) {
+      return r.page(
+        reply,
+        req,
+        `Approved ${name}`,
+        'sharing',
+        html`<h1>Your approval of ${name} is recorded</h1><div class="banner ok" role="status"><p>It is waiting for ${r2.waiting_for.join(', ')}; nothing is sent until they approve the same version.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
+      );
+    }
     return r.page(
       reply,
       req,
@@ -173,13 +185,28 @@ ${
 
   r.app.post('/sharing/:name/revoke', async (req, reply) => {
     const { name } = parseInput(nameParam, req.params);
-    const rv = await r.call('policy.revoke', { name });
+    const rv = await r.call('policy.revoke', { name, as: r.session(req).member ?? undefined });
     return r.page(
       reply,
       req,
       `Revoked ${name}`,
       'sharing',
       html`<h1>Revoked ${name}</h1><div class="banner ok" role="status"><p>Nothing more is sent under ${name}. ${rv.dropped} queued summar${rv.dropped === 1 ? 'y was' : 'ies were'} deleted unsent.</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
+    );
+  });
+
+  // [CONSENT-5] a member's veto from their own login: it stops the policy at once, under their name.
+  r.app.post('/sharing/:name/veto', async (req, reply) => {
+    const { name } = parseInput(nameParam, req.params);
+    const member = r.session(req).member;
+    if (!member) throw new SluiceError('SLUICE_ERR_MEMBER_REQUIRED', 'a veto names the member: log in with `sluice web login --as NAME`');
+    const v = await r.call('policy.veto', { name, as: member });
+    return r.page(
+      reply,
+      req,
+      `Vetoed ${name}`,
+      'sharing',
+      html`<h1>${member} vetoed ${name}</h1><div class="banner ok" role="status"><p>${v.stopped ? 'It stopped at once.' : 'It cannot come into force until you approve it.'}${v.dropped > 0 ? ` ${v.dropped} queued summaries were deleted unsent.` : ''}</p></div><p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
     );
   });
 }

@@ -79,11 +79,11 @@ export class WebServer implements Service {
     return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   }
 
-  /** A fresh one-time login URL. */
-  loginLink(): string {
+  /** A fresh one-time login URL; with a member, the session acts as that member (their approvals and vetoes are theirs). */
+  loginLink(member: string | null = null): string {
     const base = this.url;
     if (!base) throw new SluiceError('SLUICE_ERR_GATEWAY_NOT_RUNNING', 'the dashboard is not listening (web.enabled is false or it has not started)');
-    return `${base}/login?token=${this.deps.logins.mint()}`;
+    return `${base}/login?token=${this.deps.logins.mint(member)}`;
   }
 
   private tlsFiles: { cert: Buffer; key: Buffer } | null | undefined;
@@ -254,7 +254,8 @@ export class WebServer implements Service {
     app.get('/login', async (req, reply) => {
       const q = parseInput(z.object({ token: z.string().max(200).optional() }), req.query);
       if (q.token !== undefined) {
-        if (this.deps.logins.consume(q.token)) return this.startSession(reply);
+        const redeemed = this.deps.logins.redeem(q.token);
+        if (redeemed) return this.startSession(reply, redeemed.member);
         return this.loginPage(reply, 401, 'This login link is not valid: it was used already or it is older than 10 minutes. Run `sluice web login` for a new one.');
       }
       return this.loginPage(reply, 200, null);
@@ -276,8 +277,8 @@ export class WebServer implements Service {
     });
   }
 
-  private startSession(reply: FastifyReply): FastifyReply {
-    const session = this.sessions.create();
+  private startSession(reply: FastifyReply, member: string | null = null): FastifyReply {
+    const session = this.sessions.create(member);
     reply.setCookie(SESSION_COOKIE, session.id, {
       path: '/',
       httpOnly: true,
@@ -290,7 +291,7 @@ export class WebServer implements Service {
     return reply
       .code(200)
       .type('text/html; charset=utf-8')
-      .send(layout({ title: 'Logged in', csrf: session.csrf, body: html`<h1>You are logged in</h1><p><a class="button" href="/">Open the dashboard</a></p>` }));
+      .send(layout({ title: 'Logged in', csrf: session.csrf, body: html`<h1>You are logged in${member ? ` as ${member}` : ''}</h1><p><a class="button" href="/">Open the dashboard</a></p>` }));
   }
 
   private loginPage(reply: FastifyReply, status: number, problem: string | null): FastifyReply {

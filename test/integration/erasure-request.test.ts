@@ -121,4 +121,34 @@ describe('erasure requests', () => {
     expect(s.deletions.deliveries()[0]!.key).toBe(r.id);
     expect(s.deletions.deliveries()[0]!.signature.ok).toBe(true);
   });
+
+  it('a request that failed for good is resent with --resend: the same id and bytes, on the ledger', async () => {
+    const s = await scene();
+    // Nothing to resend before any request.
+    expect(s.run(['policy', 'erase-request', 'acme', '--resend']).stderr).toContain('SLUICE_ERR_ERASURE_NOT_RESENDABLE');
+    // 400 is not retried (a timeout under load would be, so every answer until it fails is a 400).
+    s.deletions.script(Array.from({ length: 20 }, () => ({ status: 400 })));
+    const first = s.json<{ id: string }>(['policy', 'erase-request', 'acme']);
+    const kinds = () => s.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind.startsWith('erasure.'));
+    for (let i = 0; i < 100 && !kinds().some((r) => r.kind === 'erasure.failed'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(kinds().map((r) => r.kind)).toContain('erasure.failed');
+    const failedBody = s.deletions.requests.at(-1)!.body;
+
+    s.deletions.script([]);
+    const again = s.json<{ id: string; state: string }>(['policy', 'erase-request', 'acme', '--resend']);
+    expect(again).toMatchObject({ id: first.id, state: 'queued' });
+    await s.deletions.waitFor((v) => v.deliveries().length === 1, 20_000);
+    const delivered = s.deletions.deliveries()[0]!;
+    expect(delivered.key).toBe(first.id);
+    expect(delivered.body.equals(failedBody)).toBe(true);
+    expect(delivered.signature.ok).toBe(true);
+    const rows = kinds();
+    const at = (k: string) => rows.findIndex((r) => r.kind === k);
+    expect(at('erasure.failed')).toBeLessThan(at('erasure.resent'));
+    expect(at('erasure.resent')).toBeLessThan(at('erasure.acknowledged'));
+    expect(rows[at('erasure.resent')]).toMatchObject({ summary_id: first.id, detail: { last_status: 400 } });
+    // Acknowledged: nothing left to resend.
+    expect(s.run(['policy', 'erase-request', 'acme', '--resend']).stderr).toContain('acknowledged');
+    expect(s.run(['ledger', 'verify']).status).toBe(0);
+  }, 120_000);
 });

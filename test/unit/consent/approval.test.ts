@@ -116,3 +116,53 @@ describe('approval by every adult it concerns', () => {
     f.db.close();
   });
 });
+
+describe('a member added after a policy came into force', () => {
+  it('is asked: the policy stops producing and sending until they approve, and the earlier approvals still count', async () => {
+    const f = await household();
+    f.book.approveAs('acme', { by: 'Ana' });
+    f.book.approveAs('acme', { by: 'Ben' });
+    expect(f.book.standing('acme').inForce).toBe(true);
+    // Cleo moves in: the living room is a shared space, so the policy concerns her now.
+    f.members.add('Cleo', 'adult', 'Ana');
+    expect(f.book.standing('acme')).toMatchObject({ inForce: false, reason: 'waiting', waitingFor: ['Cleo'] });
+    expect(f.book.status('acme')).toMatchObject({ state: 'approved', inForce: false, waitingFor: ['Cleo'] });
+    expect(f.book.inForce('acme')).toBeNull();
+    // Her approval alone brings it back: Ana's and Ben's approvals of the same version stand.
+    const r = f.book.approveAs('acme', { by: 'Cleo' });
+    expect(r.approved).not.toBeNull();
+    expect(f.book.standing('acme').inForce).toBe(true);
+    expect(f.ledger.rows().filter((x) => x.kind === 'policy.approved').at(-1)!.detail.by).toEqual(['Ana', 'Ben', 'Cleo']);
+    expect(f.records.list({ subject: 'Cleo' }).map((x) => x.state)).toEqual(['dpv:ConsentGiven']);
+    f.db.close();
+  });
+
+  it('a device of the policy given to a member later makes it wait for that member', async () => {
+    const f = await household();
+    f.book.approveAs('acme', { by: 'Ana' });
+    f.book.approveAs('acme', { by: 'Ben' });
+    // The living-room thermostat becomes the guest's (it moves to her room): her data now, her say.
+    f.members.assign('device', 'living', 'Gia', 'Ana');
+    expect(f.book.standing('acme')).toMatchObject({ inForce: false, reason: 'waiting', waitingFor: ['Gia'] });
+    expect(f.book.status('acme').waitingFor).toEqual(['Gia']);
+    f.book.approveAs('acme', { by: 'Gia' });
+    expect(f.book.standing('acme').inForce).toBe(true);
+    f.db.close();
+  });
+
+  it('a policy the household approved before it named members waits for the adults once they are named', async () => {
+    const f = await ledgerFixture();
+    const policiesDir = tmpDir('sluice-pol-');
+    writeFileSync(join(policiesDir, 'acme.yaml'), POLICY);
+    const members = new Members({ db: f.db, ledger: f.ledger, clock: f.clock });
+    const records = new ConsentRecords({ db: f.db, ledger: f.ledger, clock: f.clock, members, jurisdiction: 'DE' });
+    const book = new PolicyBook({ db: f.db, ledger: f.ledger, clock: f.clock, timezone: 'Europe/Berlin', policiesDir, devices: () => [device('living')], profiles: () => new Map([['thermostat', thermostat]]), consent: records });
+    book.approve('acme');
+    expect(book.standing('acme').inForce).toBe(true);
+    members.add('Ana', 'owner', null);
+    expect(book.standing('acme')).toMatchObject({ reason: 'waiting', waitingFor: ['Ana'] });
+    expect(book.approveAs('acme', { by: 'Ana' }).approved).not.toBeNull();
+    expect(book.standing('acme').inForce).toBe(true);
+    f.db.close();
+  });
+});

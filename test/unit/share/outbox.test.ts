@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConsentRecords, Members } from '../../../src/consent/index.js';
 import { EventBus } from '../../../src/core/index.js';
 import type { DeviceProfile } from '../../../src/devices/index.js';
 import { PolicyBook } from '../../../src/policy/index.js';
@@ -34,7 +35,7 @@ async function fixture(expires = '2026-11-30') {
   // Three readings in yesterday's window: the household floor (3) lets them leave as a summary.
   const queries = { readings: () => [0, 1, 2].map((i) => ({ ts: yesterday.start + i * 3_600_000, value: 20 + i })) } as unknown as StoreQueries;
   const disclosures = new Disclosures({ db: f.db, ledger: f.ledger, book, outbox, queries, clock: f.clock, events: new EventBus(), timezone: TZ, dataDir: f.dir });
-  return { ...f, book, outbox, disclosures };
+  return { ...f, book, outbox, disclosures, policiesDir };
 }
 
 describe('outbox claim', () => {
@@ -116,6 +117,38 @@ describe('a window with nothing to send', () => {
     expect(outbox.list()).toEqual([]);
     expect(f.ledger.rows().at(-1)).toMatchObject({ kind: 'disclosure.withheld', detail: { reason: 'too-few-readings', omitted: [{ rule: 1, metric: 'temperature', samples: 1, min_samples: 3 }] } });
     expect(() => disclosures.preview('acme', '2026-11-22/2026-11-23')).toThrow(expect.objectContaining({ code: 'SLUICE_ERR_NOTHING_TO_SEND' }));
+    f.db.close();
+  });
+});
+
+describe('a member the policy comes to concern', () => {
+  it('holds a queued summary unsent (deferred, not dropped) until they approve, then it is claimed', async () => {
+    const f = await fixture();
+    const members = new Members({ db: f.db, ledger: f.ledger, clock: f.clock });
+    const records = new ConsentRecords({ db: f.db, ledger: f.ledger, clock: f.clock, members, jurisdiction: 'DE' });
+    const book = new PolicyBook({
+      db: f.db,
+      ledger: f.ledger,
+      clock: f.clock,
+      timezone: TZ,
+      policiesDir: f.policiesDir,
+      devices: () => [{ id: 't1', role: 'device', profile: 'thermostat', baseTopic: null, via: null, source: null, simulated: false, createdAt: 0 }],
+      profiles: () => new Map([['thermostat', thermostat]]),
+      consent: records,
+    });
+    const outbox = new Outbox({ db: f.db, ledger: f.ledger, book, clock: f.clock });
+    const queries = { readings: () => [0, 1, 2].map((i) => ({ ts: yesterday.start + i * 3_600_000, value: 20 + i })) } as unknown as StoreQueries;
+    const disclosures = new Disclosures({ db: f.db, ledger: f.ledger, book, outbox, queries, clock: f.clock, events: new EventBus(), timezone: TZ, dataDir: f.dir });
+    book.approve('acme');
+    disclosures.run('acme', yesterday);
+    members.add('Ana', 'owner', null);
+    const held = outbox.claim(1000, () => undefined);
+    expect(held).toMatchObject({ kind: 'deferred', error: { code: 'SLUICE_ERR_POLICY_WAITING_FOR_MEMBER' } });
+    expect(outbox.list()[0]).toMatchObject({ state: 'queued' });
+    expect(() => disclosures.run('acme', { start: yesterday.start - 86_400_000, end: yesterday.start })).toThrow(/waiting for Ana/);
+    book.approveAs('acme', { by: 'Ana' });
+    f.clock.advance(1000);
+    expect(outbox.claim(1000, () => undefined).kind).toBe('claimed');
     f.db.close();
   });
 });

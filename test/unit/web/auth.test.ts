@@ -17,6 +17,19 @@ describe('login links', () => {
     expect(links.consume(b)).toBe(false);
     expect(links.consume('made-up')).toBe(false);
   });
+
+  it("a member's link opens a session that acts as that member, once", () => {
+    const clock = new ManualClock(0);
+    const links = new LoginLinks({ clock, ttl: 600_000 });
+    const ana = links.mint('Ana');
+    const household = links.mint();
+    expect(links.redeem(ana)).toEqual({ member: 'Ana' });
+    expect(links.redeem(ana)).toBeNull();
+    expect(links.redeem(household)).toEqual({ member: null });
+    const sessions = new Sessions({ clock, ttl: 1000 });
+    expect(sessions.get(sessions.create('Ana').id)?.member).toBe('Ana');
+    expect(sessions.get(sessions.create().id)?.member).toBeNull();
+  });
 });
 
 describe('sessions', () => {
