@@ -1,4 +1,5 @@
 import { SluiceError, type Clock, type SluiceDatabase } from '../core/index.js';
+import type Database from 'better-sqlite3';
 import type { ReadingSink, WriteRequest } from '../ingest/index.js';
 import type { Ledger } from '../ledger/index.js';
 import type { Members } from './members.js';
@@ -94,6 +95,8 @@ export function coverage(window: { start: number; end: number }, pauses: readonl
 
 /** The household's privacy pauses. They end by themselves at `until`; `resume` ends one early. */
 export class Pauses {
+  private openNoStore: Database.Statement<[number, number], Row> | undefined;
+
   constructor(private readonly deps: { db: SluiceDatabase; ledger: Ledger; clock: Clock; members: Members }) {}
 
   /**
@@ -157,7 +160,9 @@ export class Pauses {
 
   /** Whether readings of a device may be stored at `at`: not while a no-store pause covers it (safety metrics excepted by the caller). */
   storing(deviceId: string, at: number): boolean {
-    const open = this.deps.db.raw.prepare<[number, number], Row>("SELECT * FROM consent_pauses WHERE mode = 'no-store' AND ended_at IS NULL AND until > ? AND started_at <= ?").all(at, at);
+    // Asked for every message: preparing the statement each time cost a fifth of the gateway's ingest CPU.
+    this.openNoStore ??= this.deps.db.raw.prepare<[number, number], Row>("SELECT * FROM consent_pauses WHERE mode = 'no-store' AND ended_at IS NULL AND until > ? AND started_at <= ?");
+    const open = this.openNoStore.all(at, at);
     if (open.length === 0) return true;
     const room = this.deps.members.roomOf(deviceId);
     return !open.map(toPause).some((p) => pauseCovers(p, deviceId, room));
