@@ -81,8 +81,9 @@ async function runOnce(v: Variant, messages: number): Promise<number> {
 async function main(): Promise<void> {
   const messages = Number(process.argv[2] ?? 100_000);
   const results = new Map<string, number[]>();
+  const only = process.env.MICRO_VARIANT;
   for (let round = 0; round < 3; round++) {
-    for (const v of VARIANTS) {
+    for (const v of VARIANTS.filter((x, i) => only === undefined || String(i) === only)) {
       const us = await runOnce(v, messages);
       (results.get(v.name) ?? results.set(v.name, []).get(v.name)!).push(us);
     }
