@@ -119,7 +119,7 @@ export const footprintPart: Part = {
       { name: `VmHWM once ${devices} devices have connected (scrypt password checks, 4 MiB each)`, unit: 'MiB', value: summarize(m.map((r) => r.hwmConnected / 2 ** 20)) },
       { name: 'RSS at the end of the load', unit: 'MiB', value: summarize(m.map((r) => r.rssAfterLoad / 2 ** 20)) },
       { name: `idle CPU over ${idleMs / 1000} s, no traffic`, unit: '%', value: idle, target: '≈ 0', met: idle.median < 0.5 },
-      { name: 'start-up to accepting connections, empty store', unit: 'ms', value: startEmpty, target: '≤ 1,500 ms', met: startEmpty.median <= 1500 },
+      { name: `start-up to accepting connections, store prefilled with ${filled.messages} messages`, unit: 'ms', value: startEmpty, target: '≤ 1,500 ms', met: startEmpty.median <= 1500 },
       { name: `start-up to accepting connections, ${(bigReadings / 1e6).toFixed(2)} M readings`, unit: 'ms', value: startBig, target: '≤ 1,500 ms', met: startBig.median <= 1500, note: 'warm page cache' },
     ];
     return { figures, raw: { devices, intervalMs, loadMs, idleMs, prefill: filled, runs, flagRuns, bigReadings, bigStarts }, notes: [`store prefilled with ${filled.messages} messages before each run.`, 'start-up is measured from spawning `node bin/sluice.js start` to its `mqtt listening` line, so it includes Node\'s own start.'] };
