@@ -14,9 +14,10 @@ import { abusePart, fuzzPart } from './parts/robustness.js';
 import { latencyPart } from './parts/latency.js';
 import { sdcardPart } from './parts/sdcard.js';
 import { storagePart } from './parts/storage.js';
+import { tornTailPart } from './parts/torn-tail.js';
 
 /** In this order: later parts reuse ingest's max rate and storage's large store. */
-const PARTS: Part[] = [ingestPart, latencyPart, durabilityPart, storagePart, sdcardPart, footprintPart];
+const PARTS: Part[] = [ingestPart, latencyPart, durabilityPart, tornTailPart, storagePart, sdcardPart, footprintPart];
 
 // ---- robustness runs (issue "hardening") -----------------------------------------------------
 // bench/fuzz.ts and bench/abuse.ts (branch `hardening`) are wrapped as the parts `fuzz` and
@@ -39,7 +40,7 @@ interface Args {
 
 const USAGE = `usage: npm run bench -- [part…] [--quick] [--seed N] [--runs N] [--warmups N] [--load-procs N]
                        [--results-dir DIR] [--no-record] [--note TEXT]
-parts: ingest latency durability storage sdcard footprint (default: all); fuzz, abuse (only when named)
+parts: ingest latency durability torn-tail storage sdcard footprint (default: all); fuzz, abuse (only when named)
 --quick        tiny sizes, 0 warm-ups and 1 run, nothing appended to bench/RESULTS.md
 --no-record    do not append to bench/RESULTS.md
 --note TEXT    a remark appended to the machine line in bench/RESULTS.md`;

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -199,6 +199,21 @@ export async function startMosquitto(bin: string, dir: string): Promise<BrokerCh
   return { kind: 'mosquitto', child, pid: child.pid!, port, startMs: performance.now() - t0, logs: a.logs, logBytes: a.logBytes, stop: a.stop, kill: a.kill, exited: a.exited };
 }
 
+/** Resolves when the child has logged a line with this `msg` (already or later). */
+export function waitForLog(child: BrokerChild, msg: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+  return new Promise((res, rej) => {
+    const deadline = Date.now() + timeoutMs;
+    const look = () => {
+      const line = child.logs.find((l) => l.msg === msg);
+      if (line) return res(line);
+      if (Date.now() > deadline) return rej(new Error(`${child.kind} did not log "${msg}" within ${timeoutMs} ms`));
+      if (child.child.exitCode !== null || child.child.signalCode !== null) return rej(new Error(`${child.kind} exited before logging "${msg}"`));
+      setTimeout(look, 20);
+    };
+    look();
+  });
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((res) => setTimeout(res, ms));
 }
@@ -324,10 +339,12 @@ export function machineInfo(): MachineInfo {
   };
 }
 
-/** Copies a provisioned data directory (database only) to a fresh one. */
+/** Copies a provisioned data directory (database and hot log) to a fresh one. */
 export function cloneDataDir(template: string, label: string, dbFile: string): string {
   const dir = benchTmp(label);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   copyFileSync(join(template, dbFile), join(dir, dbFile));
+  // A template left by a killed gateway holds readings not yet sealed: they are part of its store.
+  if (existsSync(join(template, 'hotlog'))) cpSync(join(template, 'hotlog'), join(dir, 'hotlog'), { recursive: true });
   return dir;
 }

@@ -2,7 +2,12 @@ import { rounds, type BenchOptions, type Figure, type Part, type PartResult } fr
 import { provision } from '../lib/provision.js';
 import { readProcCpu, readProcMemory, removeDir, runLoad, sleep, startGateway } from '../lib/procs.js';
 import { summarize } from '../lib/stats.js';
+import { prefill } from '../lib/steady.js';
 import { buildSluiceStore } from './storage.js';
+
+/** deploy/sluice.service and the Dockerfile set these (issue 15: 147 → 106 MiB measured then). */
+export const MEMORY_FLAGS_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
+export const MEMORY_FLAGS_NODE = ['--max-semi-space-size=1'];
 
 interface FootRun {
   warmup: boolean;
@@ -27,6 +32,8 @@ export const footprintPart: Part = {
     const idleMs = q ? 1000 : 60_000;
     const prov = await provision(devices);
     options.shared.cleanup.push(prov.template);
+    // Steady state: a store already holding 1000 messages per device (its page cache is part of RSS).
+    const filled = await prefill(prov, options);
     const runs: FootRun[] = [];
     for (const round of rounds(options)) {
       const dataDir = prov.clone('footprint');
@@ -54,17 +61,19 @@ export const footprintPart: Part = {
       }
     }
 
-    // What-if: glibc told to return freed memory (the 16 MiB scrypt buffers of password checks)
-    // to the system, as README "Memory bound" suggests for the systemd unit. One run, no idle.
-    const mallocEnv = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' };
-    let whatIfHwm = Number.NaN;
-    {
-      const dataDir = prov.clone('footprint-malloc');
-      const gw = await startGateway({ dataDir, env: mallocEnv });
+    // The memory flags of the systemd unit and the Docker image (deploy/): glibc keeps two arenas
+    // and returns big freed blocks (the 4 MiB scrypt buffers of password checks) at once; V8's
+    // young generation stays at 1 MiB semi-spaces. bin/sluice.js cannot apply them itself
+    // without a re-exec (a second pid), so the figure is given with and without them.
+    const flagRuns: number[] = [];
+    for (const round of rounds(options)) {
+      const dataDir = prov.clone('footprint-flags');
+      const gw = await startGateway({ dataDir, env: MEMORY_FLAGS_ENV, nodeArgs: MEMORY_FLAGS_NODE });
       try {
-        await runLoad({ port: gw.port, mode: 'rate', qos: 1, intervalMs, durationMs: loadMs, seed: options.seed }, prov.devices, options.loadProcs);
-        whatIfHwm = readProcMemory(gw.pid).hwm;
-        options.log(`footprint what-if MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072: VmHWM ${(whatIfHwm / 2 ** 20).toFixed(1)} MiB`);
+        await runLoad({ port: gw.port, mode: 'rate', qos: 1, intervalMs, durationMs: round.warmup ? loadMs / 4 : loadMs, seed: options.seed }, prov.devices, options.loadProcs);
+        const hwm = readProcMemory(gw.pid).hwm;
+        if (!round.warmup) flagRuns.push(hwm);
+        options.log(`footprint ${round.label} with the memory flags: VmHWM ${(hwm / 2 ** 20).toFixed(1)} MiB`);
       } finally {
         await gw.stop();
         await gw.kill();
@@ -92,19 +101,27 @@ export const footprintPart: Part = {
 
     const m = runs.filter((r) => !r.warmup);
     const hwm = summarize(m.map((r) => r.hwm / 2 ** 20));
+    const flagHwm = summarize(flagRuns.map((b) => b / 2 ** 20));
     const idle = summarize(m.map((r) => r.idleCpuPercent));
     const startEmpty = summarize(m.map((r) => r.startEmptyMs));
     const startBig = summarize(bigStarts.filter((s) => !s.warmup).map((s) => s.ms));
     const figures: Figure[] = [
-      { name: `peak RSS (VmHWM), ${devices} devices connected at household rate`, unit: 'MiB', value: hwm, target: '≤ 120 MB', met: hwm.median * 2 ** 20 <= 120e6 },
+      { name: `peak RSS (VmHWM), ${devices} devices connected at household rate, as \`node bin/sluice.js start\` runs`, unit: 'MiB', value: hwm, target: '≤ 110 MiB', met: hwm.median <= 110 },
+      {
+        name: `peak RSS (VmHWM), ${devices} devices, with the memory flags of the systemd unit and Docker image`,
+        unit: 'MiB',
+        value: flagHwm,
+        target: '≤ 110 MiB',
+        met: flagHwm.median <= 110,
+        note: `${Object.entries(MEMORY_FLAGS_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} node ${MEMORY_FLAGS_NODE.join(' ')}`,
+      },
       { name: 'VmHWM right after start, before any device', unit: 'MiB', value: summarize(m.map((r) => r.hwmStarted / 2 ** 20)) },
       { name: `VmHWM once ${devices} devices have connected (scrypt password checks, 4 MiB each)`, unit: 'MiB', value: summarize(m.map((r) => r.hwmConnected / 2 ** 20)) },
       { name: 'RSS at the end of the load', unit: 'MiB', value: summarize(m.map((r) => r.rssAfterLoad / 2 ** 20)) },
-      { name: 'peak RSS, what-if MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 (1 run)', unit: 'MiB', value: summarize([whatIfHwm / 2 ** 20]) },
       { name: `idle CPU over ${idleMs / 1000} s, no traffic`, unit: '%', value: idle, target: '≈ 0', met: idle.median < 0.5 },
-      { name: 'start-up to accepting connections, empty store', unit: 'ms', value: startEmpty, target: '≤ 1,500 ms', met: startEmpty.median <= 1500 },
+      { name: `start-up to accepting connections, store prefilled with ${filled.messages} messages`, unit: 'ms', value: startEmpty, target: '≤ 1,500 ms', met: startEmpty.median <= 1500 },
       { name: `start-up to accepting connections, ${(bigReadings / 1e6).toFixed(2)} M readings`, unit: 'ms', value: startBig, target: '≤ 1,500 ms', met: startBig.median <= 1500, note: 'warm page cache' },
     ];
-    return { figures, raw: { devices, intervalMs, loadMs, idleMs, runs, whatIfHwm, bigReadings, bigStarts }, notes: ['start-up is measured from spawning `node bin/sluice.js start` to its `mqtt listening` line, so it includes Node\'s own start.'] };
+    return { figures, raw: { devices, intervalMs, loadMs, idleMs, prefill: filled, runs, flagRuns, bigReadings, bigStarts }, notes: [`store prefilled with ${filled.messages} messages before each run.`, 'start-up is measured from spawning `node bin/sluice.js start` to its `mqtt listening` line, so it includes Node\'s own start.'] };
   },
 };

@@ -94,6 +94,9 @@ export function coverage(window: { start: number; end: number }, pauses: readonl
 
 /** The household's privacy pauses. They end by themselves at `until`; `resume` ends one early. */
 export class Pauses {
+  /** The unended no-store pauses (read once, dropped by start and resume). */
+  private noStore: Pause[] | undefined;
+
   constructor(private readonly deps: { db: SluiceDatabase; ledger: Ledger; clock: Clock; members: Members }) {}
 
   /**
@@ -112,6 +115,7 @@ export class Pauses {
     }
     const scope = input.scope.kind === 'household' ? '' : input.scope.kind === 'room' ? input.scope.room : input.scope.deviceId;
     let id = 0;
+    this.noStore = undefined;
     this.deps.db.tx(() => {
       id = Number(
         this.deps.db.raw.prepare('INSERT INTO consent_pauses (scope_kind, scope, mode, started_at, until, by, ended_at) VALUES (?, ?, ?, ?, ?, ?, NULL)').run(input.scope.kind, scope, input.mode, now, input.until, by?.name ?? null).lastInsertRowid,
@@ -126,6 +130,7 @@ export class Pauses {
     const now = this.deps.clock.now();
     if (!p || p.endedAt !== null || p.until <= now) throw new SluiceError('SLUICE_ERR_PAUSE_UNKNOWN', `no running pause ${id}; list them with: sluice pause list`);
     const member = by === undefined ? null : this.deps.members.require(by).name;
+    this.noStore = undefined;
     this.deps.db.tx(() => {
       this.deps.db.raw.prepare('UPDATE consent_pauses SET ended_at = ? WHERE id = ?').run(now, id);
       this.deps.ledger.append({ kind: 'pause.ended', vendor: null, policy: null, version: null, detail: { pause: id, by: member } });
@@ -157,10 +162,16 @@ export class Pauses {
 
   /** Whether readings of a device may be stored at `at`: not while a no-store pause covers it (safety metrics excepted by the caller). */
   storing(deviceId: string, at: number): boolean {
-    const open = this.deps.db.raw.prepare<[number, number], Row>("SELECT * FROM consent_pauses WHERE mode = 'no-store' AND ended_at IS NULL AND until > ? AND started_at <= ?").all(at, at);
+    // Asked for every message, so the unended no-store pauses are held in memory: preparing and
+    // running the query each time cost a quarter of the gateway's CPU under a QoS 1 burst. Only
+    // start() and resume() change them while a gateway runs (the CLI and the dashboard reach
+    // this instance through the admin socket and the app), and both drop the copy.
+    this.noStore ??= this.deps.db.raw.prepare<[], Row>("SELECT * FROM consent_pauses WHERE mode = 'no-store' AND ended_at IS NULL").all().map(toPause);
+    if (this.noStore.length === 0) return true;
+    const open = this.noStore.filter((p) => p.until > at && p.startedAt <= at);
     if (open.length === 0) return true;
     const room = this.deps.members.roomOf(deviceId);
-    return !open.map(toPause).some((p) => pauseCovers(p, deviceId, room));
+    return !open.some((p) => pauseCovers(p, deviceId, room));
   }
 }
 

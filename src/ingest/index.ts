@@ -6,7 +6,7 @@ export type { IngestOutcome, IngestLimits, Reading, ReadingValue, RefusedMetric,
 export type { Ingest, IncomingPublish, IntakeVerdict, ReadingSink, WriteRequest, QuarantineEntry, Delivery } from './sink.js';
 export { TelemetryIntake, ingestOptionsFrom, type IntakeOptions } from './intake.js';
 export { RedeliveryMemory, messageDigest, DELIVERY_HASH_BYTES, type MessageDigest, type StoredDelivery } from './redelivery.js';
-export { PoisonGuard, POISON_FILE, poisonMigrations, type PoisonMessage } from './poison-guard.js';
+export { PoisonGuard, POISON_FILE, CAREFUL_AFTER_UNCLEAN_START_MS, poisonMigrations, type PoisonMessage, type InFlight } from './poison-guard.js';
 export { replayCrash } from './crash-replay.js';
 export { BridgeReader, type BridgeDirectory, type BridgeResult, type BridgeReadings } from './bridges.js';
 export { IngestTally, type IngestCounts } from './tally.js';

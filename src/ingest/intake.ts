@@ -243,13 +243,13 @@ export class TelemetryIntake implements Ingest {
   ): IngestOutcome | 'poison' {
     const { poison } = this.deps;
     if (poison) {
-      const digest = digestOnce().toString('base64url');
-      if (poison.isPoison(digest)) {
+      // The digest only when a message ever crashed ingest, or when the marker is written.
+      if (poison.watching && poison.isPoison(digestOnce().toString('base64url'))) {
         // Its first delivery crashed the gateway and sits in the quarantine; do not try again.
         this.deps.logger.warn({ deviceId: device.id, topic: packet.topic }, 'redelivery of a message that crashed ingest; acknowledged without interpreting it');
         return 'poison';
       }
-      poison.mark({ deviceId: device.id, clientId, topic: packet.topic, payload: packet.payload, digest, receivedAt: at.receivedAt });
+      poison.mark({ deviceId: device.id, clientId, topic: packet.topic, payload: packet.payload, digest: () => digestOnce().toString('base64url'), receivedAt: at.receivedAt });
     }
     let outcome: IngestOutcome;
     try {
