@@ -12,6 +12,7 @@ import { policyOperations } from './policy.js';
 import { privacyOperations } from './privacy.js';
 import { systemOperations } from './system.js';
 import { intentOperations } from './intents.js';
+import { termsOperations } from './terms.js';
 import { deviceSharingOperations, overlayOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
@@ -23,6 +24,7 @@ export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { SentSummary } from './privacy.js';
 export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
+export type { TermsRow } from './terms.js';
 export type { StatusResult } from './system.js';
 export { intentBook, latestOf } from './intents.js';
 export type { MosquittoConfigResult } from './mosquitto.js';
@@ -42,6 +44,7 @@ export const operations = {
   ...systemOperations,
   ...consentOperations,
   ...intentOperations,
+  ...termsOperations,
   ...mosquittoOperations,
   ...backupOperations,
   ...webOperations,

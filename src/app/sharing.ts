@@ -3,7 +3,8 @@ import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
 import { PolicyBook, lastClosedWindow } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
-import { policyWindowSizes } from '../summarise/index.js';
+import { normaliseVendor, policyWindowSizes } from '../summarise/index.js';
+import { Terms } from '../terms/index.js';
 import { ConsentRecords, Members, Pauses } from '../consent/index.js';
 import type { GatewayContext } from './context.js';
 
@@ -17,13 +18,15 @@ export interface Sharing {
   disclosures: Disclosures;
   /** The household's members, their consent records and privacy pauses. */
   consent: { members: Members; records: ConsentRecords; pauses: Pauses };
+  /** The household's IEEE 7012 terms with each vendor: nothing is produced or sent before a vendor accepts. */
+  terms: Terms;
 }
 
 export function buildSharing(ctx: GatewayContext): Sharing {
   const { db, clock, config } = ctx;
   const ledger = new Ledger({ db, clock, headFile: join(config.data_dir, LEDGER_HEAD_FILE) });
   const members = new Members({ db, ledger, clock });
-  const records = new ConsentRecords({ db, ledger, clock, members, jurisdiction: 'unspecified' });
+  const records = new ConsentRecords({ db, ledger, clock, members, jurisdiction: 'unspecified', agreementOf: (vendor) => terms.agreementSha256(vendor) });
   const pauses = new Pauses({ db, ledger, clock, members });
   const book = new PolicyBook({
     db,
@@ -37,15 +40,23 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     // An expiry (or a removed policy file) asks the vendor to erase in the transaction that records it.
     onStopped: (a, reason) => erasures.request(a, reason),
   });
-  const outbox = new Outbox({ db, ledger, book, clock });
+  const terms: Terms = new Terms({
+    db,
+    ledger,
+    book,
+    clock,
+    dataDir: config.data_dir,
+    onAgreed: (vendor, sha256, seq, by) => records.agreed((v) => normaliseVendor(v) === normaliseVendor(vendor), sha256, seq, by),
+  });
+  const outbox = new Outbox({ db, ledger, book, clock, terms });
   const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
-  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir });
-  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses } };
+  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir, terms });
+  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses }, terms };
 }
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */
 export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
-  const { book, disclosures } = sharing;
+  const { book, disclosures, terms } = sharing;
   const tz = ctx.config.timezone;
   const jobs: WindowJob[] = [];
   let statuses;
@@ -65,8 +76,9 @@ export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
         // The smallest size keeps the job name older run records were written under.
         name: i === 0 ? `policy:${s.name}` : `policy:${s.name}:${size}`,
         wake: { cron: p.schedule, timezone: tz },
+        // [TERMS-1] no window is due before the vendor accepts the household's terms; afterwards the missed ones catch up.
         dueWindows: (now, ran) =>
-          dueWindows({
+          !terms.standing(p.vendor).ok ? [] : dueWindows({
             now,
             cron: p.schedule,
             timezone: tz,

@@ -10,6 +10,7 @@ import { policyCommands } from './commands-policy.js';
 import { privacyCommands } from './commands-privacy.js';
 import { consentCommands } from './commands-consent.js';
 import { intentCommands } from './commands-intents.js';
+import { termsCommands } from './commands-terms.js';
 import { mosquittoCommands } from './commands-mosquitto.js';
 import { backupCommands } from './commands-backup.js';
 import { deviceCommands } from './commands-devices.js';
@@ -182,6 +183,7 @@ export const commands: Command[] = [
   ...privacyCommands,
   ...consentCommands,
   ...intentCommands,
+  ...termsCommands,
   ...mosquittoCommands,
   ...backupCommands,
   ...deviceCommands,

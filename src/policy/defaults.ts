@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseYaml } from '../config/index.js';
-import { WINDOWS, type WindowSize } from './schema.js';
+import { PROFFERABLE_TERMS, WINDOWS, type WindowSize } from './schema.js';
 
 export const DEFAULTS_FILE = 'defaults.yaml';
 
@@ -25,6 +25,12 @@ export const defaultsSchema = z
       .array(metricName)
       .default(['presence', 'motion', 'occupied', 'contact', 'open', 'door_open', 'locked', 'unlocked_by'])
       .describe('Metrics that leave only when a rule names both the metric and its devices by id (never through a kind).'),
+    // No default here: an absent key keeps every approved version's hash (the built-in term is SD-BASE-DP, src/terms).
+    terms: z
+      .object({ proffer: z.enum(PROFFERABLE_TERMS).describe('The IEEE 7012 term proffered to every vendor whose policy names none: SD-BASE-DP or SD-BASE.') })
+      .strict()
+      .optional()
+      .describe("The household's own terms (IEEE 7012 MyTerms) proffered to each vendor before anything is sent."),
   })
   .strict();
 

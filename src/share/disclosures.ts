@@ -3,7 +3,7 @@ import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
 import type { StoreQueries } from '../store/index.js';
 import { policyWindowSizes, summarise, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, TermsGate } from './outbox.js';
 import { gatewaySecret } from './vendor-keys.js';
 
 export interface DisclosuresDeps {
@@ -16,6 +16,8 @@ export interface DisclosuresDeps {
   events: EventBus;
   timezone: string;
   dataDir: string;
+  /** The household's terms with each vendor; without it (unit tests of this module) no agreement is asked for or stamped. */
+  terms?: TermsGate;
 }
 
 export interface Preview {
@@ -63,13 +65,13 @@ export class Disclosures {
       throw status.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} has problems; see sluice policy check ${name}`);
     }
     const window = this.window(effective, windowText);
-    const outcome = this.deps.db.tx(() => this.build(effective, window));
+    const outcome = this.deps.db.tx(() => this.build(effective, window, this.agreement(effective.policy.vendor)));
     return { outcome, window, basis: useApproved ? 'approved' : 'pending' };
   }
 
   /** Produces one window's summary under the approved version and queues it; a second run of a window adds nothing. */
   run(name: string, window: TimeWindow, markRun?: () => void): RunResult {
-    const result = this.deps.db.tx((): RunResult | Exclude<Standing, { inForce: true }> => {
+    const result = this.deps.db.tx((): RunResult | Exclude<Standing, { inForce: true }> | { terms: string } => {
       const standing = this.deps.book.standing(name);
       if (!standing.inForce) {
         // The expiry goes on the record with this (committed) answer, not with a rolled-back throw.
@@ -77,7 +79,10 @@ export class Disclosures {
         return standing;
       }
       const approved = standing.approved;
-      const outcome = this.build(approved.effective, window);
+      const terms = this.deps.terms?.standing(approved.effective.policy.vendor);
+      // [TERMS-1] no window is produced (nor marked run) before the vendor accepts: it is produced once it has.
+      if (terms && !terms.ok) return { terms: terms.message };
+      const outcome = this.build(approved.effective, window, terms?.sha256);
       if (outcome.kind === 'nothing') {
         // The window was considered: the ledger says why nothing left (the vendor sees nothing, not even a marker).
         this.deps.ledger.append({
@@ -97,8 +102,15 @@ export class Disclosures {
       return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window };
     });
     if ('inForce' in result) throw notInForceError(name, result.reason);
+    if ('terms' in result) throw new SluiceError('SLUICE_ERR_TERMS_NOT_ACCEPTED', `policy ${name} is waiting: ${result.terms}`);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
+  }
+
+  /** The agreement in force with the vendor, stamped in what is sent (and so in the preview). */
+  private agreement(vendor: string): string | undefined {
+    const t = this.deps.terms?.standing(vendor);
+    return t?.ok ? t.sha256 : undefined;
   }
 
   /**
@@ -125,7 +137,7 @@ export class Disclosures {
    * Builds the summary from (approved version, window, stored readings, gateway secret) only —
    * no ledger head, clock or send history — so preview and sent bytes are equal. [PRIV-14]
    */
-  private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
+  private build(effective: EffectivePolicy, window: TimeWindow, agreement: string | undefined): SummaryOutcome {
     const { queries } = this.deps;
     const tz = this.deps.timezone;
     const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
@@ -135,6 +147,7 @@ export class Disclosures {
       size,
       timezone: tz,
       gatewaySecret: gatewaySecret(this.deps.dataDir),
+      agreement,
       samples: (deviceId, metric) =>
         queries
           .readings({ deviceId, metric, since: window.start, until: window.end, limit: Number.MAX_SAFE_INTEGER })
