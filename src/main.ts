@@ -122,7 +122,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     maintenance,
     writer,
     scheduler,
-    termsExchange,
+    ...(sharing.termsRequired ? { termsExchange } : {}),
     testHooks: seams.hooks,
     ...(config.web.enabled ? { web: { loginLink: () => web!.loginLink() } } : {}),
     runtime: () => ({
@@ -148,7 +148,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const homeassistant = config.homeassistant.discovery && broker
     ? [new HomeAssistantDiscovery({ bus: broker, devices: () => registry.list(), profiles, events, logger, prefix: config.homeassistant.prefix })]
     : [];
-  const lifecycle = new Lifecycle([presence, writer, scheduler, broker ?? external!, ...homeassistant, termsExchange, forwarder, policyScheduler, intents, admin, ...(web ? [web] : [])]);
+  const lifecycle = new Lifecycle([presence, writer, scheduler, broker ?? external!, ...homeassistant, ...(sharing.termsRequired ? [termsExchange] : []), forwarder, policyScheduler, intents, admin, ...(web ? [web] : [])]);
   try {
     await lifecycle.start();
   } catch (err) {

@@ -117,7 +117,7 @@ function changesSince(s: PolicyStatus, now: number): string[] {
 export const policyOperations = {
   'policy.list': defineOperation({
     params: noParams,
-    run: ({ context: ctx, sharing: { book, outbox, terms } }): PolicyRow[] => {
+    run: ({ context: ctx, sharing: { book, outbox, terms, termsRequired } }): PolicyRow[] => {
       const tz = ctx.config.timezone;
       book.refresh();
       return book.names().map((n): PolicyRow => {
@@ -132,7 +132,7 @@ export const policyOperations = {
           }
         }
         const keyMissing = keyProblem(ctx, s.inForce ? s.approved?.effective : e) !== null;
-        const termsWaiting = s.inForce && s.approved ? !terms.standing(s.approved.effective.policy.vendor).ok : false;
+        const termsWaiting = termsRequired && s.inForce && s.approved ? !terms.standing(s.approved.effective.policy.vendor).ok : false;
         return {
           name: n,
           vendor: e?.policy.vendor ?? null,
@@ -270,7 +270,7 @@ export const policyOperations = {
   }),
   'policy.run': defineOperation({
     params: params({ name: policyName, window: optionalText('--window') }),
-    run: async ({ context: ctx, sharing: { book, disclosures, terms }, termsExchange }, p) => {
+    run: async ({ context: ctx, sharing: { book, disclosures, terms, termsRequired }, termsExchange }, p) => {
       const standing = book.standing(p.name);
       if (!standing.inForce) {
         if (standing.reason === 'unapproved') book.status(p.name); // throws SLUICE_ERR_POLICY_UNKNOWN for a name with no file
@@ -279,7 +279,7 @@ export const policyOperations = {
       }
       requireKey(ctx, standing.approved.effective);
       // A run right after an approval asks the vendor for its answer to the household's terms first.
-      if (termsExchange && !terms.standing(standing.approved.effective.policy.vendor).ok) {
+      if (termsRequired && termsExchange && !terms.standing(standing.approved.effective.policy.vendor).ok) {
         termsExchange.kick();
         await termsExchange.settled();
       }

@@ -20,6 +20,8 @@ export interface Sharing {
   consent: { members: Members; records: ConsentRecords; pauses: Pauses };
   /** The household's IEEE 7012 terms with each vendor: nothing is produced or sent before a vendor accepts. */
   terms: Terms;
+  /** sluice.yaml share.require_terms: false leaves the terms out of the disclosure path altogether (no proffer, no gate, no agreement field). */
+  termsRequired: boolean;
 }
 
 export function buildSharing(ctx: GatewayContext): Sharing {
@@ -48,15 +50,17 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     dataDir: config.data_dir,
     onAgreed: (vendor, sha256, seq, by) => records.agreed((v) => normaliseVendor(v) === normaliseVendor(vendor), sha256, seq, by),
   });
-  const outbox = new Outbox({ db, ledger, book, clock, terms });
+  const termsRequired = config.share.require_terms;
+  const gate = termsRequired ? terms : undefined;
+  const outbox = new Outbox({ db, ledger, book, clock, ...(gate ? { terms: gate } : {}) });
   const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
-  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir, terms });
-  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses }, terms };
+  const disclosures = new Disclosures({ db, ledger, book, outbox, queries: ctx.queries, clock, events: ctx.events, timezone: config.timezone, dataDir: config.data_dir, ...(gate ? { terms: gate } : {}) });
+  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses }, terms, termsRequired };
 }
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */
 export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
-  const { book, disclosures, terms } = sharing;
+  const { book, disclosures, terms, termsRequired } = sharing;
   const tz = ctx.config.timezone;
   const jobs: WindowJob[] = [];
   let statuses;
@@ -78,7 +82,7 @@ export function policyJobs(ctx: GatewayContext, sharing: Sharing): WindowJob[] {
         wake: { cron: p.schedule, timezone: tz },
         // [TERMS-1] no window is due before the vendor accepts the household's terms; afterwards the missed ones catch up.
         dueWindows: (now, ran) =>
-          !terms.standing(p.vendor).ok ? [] : dueWindows({
+          termsRequired && !terms.standing(p.vendor).ok ? [] : dueWindows({
             now,
             cron: p.schedule,
             timezone: tz,
