@@ -184,7 +184,8 @@ describe("the household's own terms (IEEE 7012)", () => {
 
     // The ledger: proffer, answer, the household's choice, the agreements.
     const ledger = json<Array<{ kind: string; vendor: string | null; detail: Record<string, unknown> }>>(['ledger', 'show']);
-    const rows = (vendor: string) => ledger.filter((r) => r.vendor === vendor && r.kind.startsWith('terms.')).map((r) => r.kind);
+    // terms.retrying rows come and go with timing (a CLI call holds this process and its receivers), so they are left out.
+    const rows = (vendor: string) => ledger.filter((r) => r.vendor === vendor && r.kind.startsWith('terms.') && r.kind !== 'terms.retrying').map((r) => r.kind);
     expect(rows('Accept Co')).toEqual(['terms.proffered', 'terms.answered', 'terms.agreed']);
     expect(rows('Decline Co')).toEqual(['terms.proffered', 'terms.answered']);
     expect(ledger.filter((r) => r.vendor === 'Decline Co' && r.kind.startsWith('disclosure.'))).toEqual([]);
