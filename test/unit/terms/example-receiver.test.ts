@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { signatureHeader } from '../../../src/share/index.js';
 import { vendorKey } from '../../../src/summarise/index.js';
 import { acceptanceDocument, agreementOf, checkAnswer, documentBytes, profferDocument, termsKey } from '../../../src/terms/index.js';
-// @ts-expect-error -- plain JavaScript example with JSDoc types
 import { receiver, SummaryStore, termsSettings } from '../../../examples/vendor-receiver/server.js';
 import { tmpDir } from '../../helpers/tmp-dir.js';
 
