@@ -149,3 +149,31 @@ export function agreementOf(household: Record<string, unknown>, vendor: Record<s
   const bytes = documentBytes({ format: TERMS_FORMAT, type: 'agreement', household_signed: household, vendor_signed: vendor });
   return { bytes, sha256: sha256Hex(bytes) };
 }
+
+const termSchema = z.object({ id: z.string().refine(isTermId, { message: 'not a term of the IEEE 7012 roster' }).describe('An IEEE 7012 roster term, e.g. SD-BASE-DP.'), roster: z.literal(ROSTER) }).strict();
+const householdFields = {
+  format: z.literal(TERMS_FORMAT),
+  id: z.string().regex(/^[0-9a-f]{32}$/).describe("The document's id, keyed for this vendor; equals Idempotency-Key."),
+  vendor: z.string().describe('The vendor as the policy names it.'),
+  household: z.string().regex(/^[0-9a-f]{32}$/).describe("The household's pseudonym at this vendor, as in its summaries."),
+  term: termSchema,
+  public_key: z.string().describe("The household's Ed25519 key for this vendor (base64 SPKI DER)."),
+  signature: z.string().describe('Ed25519 (base64) over the canonical JSON (RFC 8785) of the document without signature.'),
+};
+
+/** What the household sends: a proffer, or its acceptance of a counter-offer. */
+export const householdDocumentSchema = z.discriminatedUnion('type', [
+  z.object({ ...householdFields, type: z.literal('proffer'), proffered_at: z.string().datetime({ offset: true }) }).strict(),
+  z
+    .object({ ...householdFields, type: z.literal('acceptance'), counter_sha256: z.string().regex(/^[0-9a-f]{64}$/).describe("SHA-256 of the vendor's counter answer (canonical JSON)."), accepted_at: z.string().datetime({ offset: true }) })
+    .strict(),
+]);
+
+/** docs/schemas/terms-proffer.json and terms-answer.json, generated from the schemas the code checks with. */
+export function termsJsonSchemas(): Record<'terms-proffer.json' | 'terms-answer.json', Record<string, unknown>> {
+  const of = (schema: z.ZodType, id: string, title: string) => ({ ...(z.toJSONSchema(schema, { unrepresentable: 'any' }) as Record<string, unknown>), $id: `https://sluice.invalid/schemas/${id}`, title });
+  return {
+    'terms-proffer.json': of(householdDocumentSchema, 'terms-proffer.json', 'Sluice terms: the household proffer or acceptance (sluice.terms/v1)'),
+    'terms-answer.json': of(answerSchema, 'terms-answer.json', "Sluice terms: the vendor's signed answer (sluice.terms/v1)"),
+  };
+}

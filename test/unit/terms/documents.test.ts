@@ -120,3 +120,20 @@ describe("checking the vendor's answer", () => {
     expect(agreementOf(q, answer(q, v)).sha256).not.toBe(one.sha256);
   });
 });
+
+describe('JSON Schemas of the exchange', () => {
+  it('docs/schemas/terms-*.json are generated from the zod schemas, and what Sluice signs satisfies them', async () => {
+    const { readFileSync, writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { householdDocumentSchema, termsJsonSchemas } = await import('../../../src/terms/index.js');
+    for (const [file, schema] of Object.entries(termsJsonSchemas())) {
+      const path = join(import.meta.dirname, '..', '..', '..', 'docs', 'schemas', file);
+      const text = `${JSON.stringify(schema, null, 2)}\n`;
+      if (process.env.UPDATE_DOCS === '1') writeFileSync(path, text);
+      expect(readFileSync(path, 'utf8')).toBe(text);
+    }
+    const p = profferDocument({ id: 'a'.repeat(32), vendor: 'Acme', household: 'b'.repeat(32), term: 'SD-BASE-DP', at: '2026-12-01T10:00:00.000Z', key: termsKey(vendorKey(SECRET, 'Acme')) });
+    expect(householdDocumentSchema.safeParse(p).success).toBe(true);
+    expect(householdDocumentSchema.safeParse({ ...p, extra: 1 }).success).toBe(false);
+  });
+});
