@@ -76,15 +76,17 @@ export class ConsentRecords implements ConsentHooks {
   }
 
   /**
-   * The vendor accepted the household's terms: every record naming it carries the agreement's
-   * hash from now on, each new version on the ledger. Inside the agreement's transaction.
+   * The vendor accepted the household's terms: every standing record naming it (given or
+   * requested) carries the agreement's hash from now on, each new version on the ledger.
+   * Inside the agreement's transaction.
    */
   agreed(isVendor: (vendor: string) => boolean, sha256: string, ledgerSeq: number, by: string | null): void {
     const raw = this.deps.db.raw;
     if (!raw.inTransaction) throw new SluiceError('SLUICE_ERR_INTERNAL', 'consent records are written inside the transaction of the decision they record');
     const now = this.deps.clock.now();
     for (const row of raw.prepare<[], Row>('SELECT * FROM consent_records ORDER BY policy, subject').all()) {
-      if (!isVendor(row.vendor)) continue;
+      // A withdrawn, refused or expired consent keeps the terms it was under.
+      if (!isVendor(row.vendor) || (row.state !== 'dpv:ConsentGiven' && row.state !== 'dpv:ConsentRequested')) continue;
       const record = withAgreement(JSON.parse(row.record) as ConsentRecord, { sha256, at: now, by, ledgerSeq });
       this.store(record, row.policy, row.subject, row.vendor, now);
       this.deps.ledger.append({

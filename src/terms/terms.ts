@@ -250,8 +250,9 @@ export class Terms {
    */
   prepare(): number {
     return this.deps.db.tx(() => {
+      const wanted = this.wanted();
       let queued = 0;
-      for (const w of this.wanted().values()) {
+      for (const w of wanted.values()) {
         const cur = this.current(w.vendor);
         if (cur && cur.state !== 'superseded' && cur.term === w.term) continue;
         if (cur && cur.state !== 'superseded') this.supersede(cur, `the household now proffers ${w.term}`);
@@ -260,7 +261,7 @@ export class Terms {
       }
       // A vendor with no policy in force any more is not asked again.
       for (const cur of this.list()) {
-        if ((cur.state === 'proffered' || cur.state === 'accepting') && !this.wanted().has(cur.vendor)) this.supersede(cur, `no policy for ${cur.vendorName} is in force`);
+        if ((cur.state === 'proffered' || cur.state === 'accepting') && !wanted.has(cur.vendor)) this.supersede(cur, `no policy for ${cur.vendorName} is in force`);
       }
       return queued;
     });
@@ -282,18 +283,18 @@ export class Terms {
     const { db, clock } = this.deps;
     return db.tx(() => {
       const now = clock.now();
-      const row = db.raw
-        .prepare<[number], Row>(`SELECT * FROM terms_exchanges WHERE state IN ('proffered', 'accepting') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1`)
-        .get(now);
-      if (!row) return null;
-      const w = this.wanted().get(row.vendor);
-      if (!w) {
-        this.supersede(toExchange(row), `no policy for ${row.vendor_name} is in force`);
-        return null;
+      const due = db.raw.prepare<[number], Row>(`SELECT * FROM terms_exchanges WHERE state IN ('proffered', 'accepting') AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT 1`);
+      for (let row = due.get(now); row; row = due.get(now)) {
+        const w = this.wanted().get(row.vendor);
+        if (!w) {
+          this.supersede(toExchange(row), `no policy for ${row.vendor_name} is in force`);
+          continue;
+        }
+        const attempt = row.attempts + 1;
+        db.raw.prepare('UPDATE terms_exchanges SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?').run(attempt, now + leaseMs, now, row.id);
+        return { exchangeId: row.id, policy: w.policy, vendorName: row.vendor_name, endpoint: row.endpoint, body: row.sent, sentId: row.sent_id, attempt };
       }
-      const attempt = row.attempts + 1;
-      db.raw.prepare('UPDATE terms_exchanges SET attempts = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?').run(attempt, now + leaseMs, now, row.id);
-      return { exchangeId: row.id, policy: w.policy, vendorName: row.vendor_name, endpoint: row.endpoint, body: row.sent, sentId: row.sent_id, attempt };
+      return null;
     });
   }
 

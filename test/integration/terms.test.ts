@@ -195,5 +195,5 @@ describe("the household's own terms (IEEE 7012)", () => {
     expect(proffered.detail.body_sha256).toBe(sha256(a.termsRequests[0]!.body));
     expect(ledger.find((r) => r.vendor === 'Accept Co' && r.kind === 'terms.agreed')!.detail.agreement_sha256).toBe(accepted.agreement_sha256);
     expect(json<{ ok: boolean }>(['ledger', 'verify']).ok).toBe(true);
-  }, 180_000);
+  }, 420_000);
 });
