@@ -8,6 +8,7 @@ import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
 import { PausingSink } from './consent/index.js';
+import { TermsExchange } from './terms/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, hotPathFrom, writerOptionsFrom, type ReadingWriterOptions } from './store/index.js';
 import type { WebServer } from './web/index.js';
 
@@ -108,6 +109,9 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const forwarder = new Forwarder({ outbox: sharing.outbox, erasures: sharing.erasures, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
   const policyScheduler = new WindowScheduler({ db, clock, logger, jobs: () => policyJobs(context, sharing, openDataJob), options: { tickInterval: config.schedule.tick_interval } });
   events.on('policy.decided', policyScheduler, () => policyScheduler.reschedule());
+  // The household's terms go to each vendor before anything else; an answer wakes the windows that waited for it.
+  const termsExchange = new TermsExchange({ terms: sharing.terms, clock, logger, events, policiesDir: config.policies_dir, options: forwarderOptionsFrom(config) });
+  events.on('terms.decided', policyScheduler, () => policyScheduler.reschedule());
   // Intents: drafted from readings, sent and answered outbound only; nothing from a vendor reaches the broker.
   const intents = new IntentService({ book: intentBook(context, sharing), clock, logger, events, latestOf: latestOf(context), options: intentOptionsFrom(config) });
 
@@ -120,6 +124,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     maintenance,
     writer,
     scheduler,
+    ...(sharing.termsRequired ? { termsExchange } : {}),
     testHooks: seams.hooks,
     ...(config.web.enabled ? { web: { loginLink: (member) => web!.loginLink(member ?? null) } } : {}),
     runtime: () => ({
@@ -146,7 +151,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
   const homeassistant = config.homeassistant.discovery && broker
     ? [new HomeAssistantDiscovery({ bus: broker, devices: () => registry.list(), profiles, events, logger, prefix: config.homeassistant.prefix })]
     : [];
-  const lifecycle = new Lifecycle([presence, writer, scheduler, broker ?? external!, ...homeassistant, forwarder, policyScheduler, intents, admin, ...(web ? [web] : [])]);
+  const lifecycle = new Lifecycle([presence, writer, scheduler, broker ?? external!, ...homeassistant, ...(sharing.termsRequired ? [termsExchange] : []), forwarder, policyScheduler, intents, admin, ...(web ? [web] : [])]);
   try {
     await lifecycle.start();
   } catch (err) {

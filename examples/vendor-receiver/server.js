@@ -154,18 +154,20 @@ export class SummaryStore {
 }
 
 /**
- * The HTTP handler: POST /v1/summaries, GET /healthz.
+ * The HTTP handler: POST /v1/summaries, GET /healthz, and (with `terms`) POST /.well-known/myterms.json.
  *
  * `chain`: what to do when a summary's Sluice-Previous does not name the last summary stored from
  * its household (a summary is missing, or the link was not signed): `report` stores it and logs
  * `chain break` (the default: the data is still genuine, and refusing would stall the household),
  * `refuse` answers 409 and stores nothing — Sluice then records the failure in its ledger.
- * @param {{ store: SummaryStore, keyFor: (kid: string) => Buffer | undefined, offers?: ReturnType<typeof offerSettings>, chain?: 'report' | 'refuse', now?: () => number, log?: (line: Record<string, unknown>) => void }} deps
+ * @param {{ store: SummaryStore, keyFor: (kid: string) => Buffer | undefined, offers?: ReturnType<typeof offerSettings>, terms?: ReturnType<typeof termsSettings>, chain?: 'report' | 'refuse', now?: () => number, log?: (line: Record<string, unknown>) => void }} deps
  * @returns {import('node:http').RequestListener}
  */
-export function receiver({ store, keyFor, offers, chain = 'report', now = () => Date.now() / 1000, log = (line) => console.log(JSON.stringify(line)) }) {
+export function receiver({ store, keyFor, offers, terms, chain = 'report', now = () => Date.now() / 1000, log = (line) => console.log(JSON.stringify(line)) }) {
   const intentRoutes = offers ? offerDesk(offers, now, log) : undefined;
+  const termsRoute = terms ? termsDesk(terms, keyFor, now, log) : undefined;
   return (req, res) => {
+    if (termsRoute && termsRoute(req, res)) return;
     if (intentRoutes && intentRoutes(req, res)) return;
     /** @param {number} status @param {Record<string, unknown>} body */
     const answer = (status, body) => {
@@ -207,7 +209,8 @@ export function receiver({ store, keyFor, offers, chain = 'report', now = () => 
         return answer(400, { error: 'not a Sluice summary' });
       }
       if (!key || key !== summary.id) return answer(400, { error: 'Idempotency-Key missing or not the summary id' });
-      const about = { key, vendor: summary.vendor, policy: summary.policy, household: summary.household, window: summary.window };
+      // The agreement the summary is disclosed under (see termsDesk); compare it with yours.
+      const about = { key, vendor: summary.vendor, policy: summary.policy, household: summary.household, window: summary.window, agreement: summary.agreement ?? null };
       // De-duplicate before the chain check: a retry whose answer was lost carries its first attempt's link.
       if (store.keys.has(key)) {
         log({ msg: 'duplicate summary ignored', ...about });
@@ -395,6 +398,110 @@ export function offerDesk(settings, now, log) {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// The household's own terms (docs/vendor-api.md, "The household's terms"): before any summary,
+// the gateway POSTs a signed `sluice.terms/v1` proffer of an IEEE 7012 term to
+// /.well-known/myterms.json and takes our signed answer from the response: accept, one
+// counter-offer, or decline. When the household accepts a counter-offer it POSTs a signed
+// acceptance to the same path, and we confirm it. Every summary afterwards carries
+// `agreement`: the SHA-256 of the agreement, which we can compute too (agreementSha256).
+
+/**
+ * Terms settings from the environment: VENDOR_TERMS (`accept`, the default; `decline`; or
+ * `counter:TERM`, e.g. `counter:SD-BASE-A`), VENDOR_TERMS_REASON, VENDOR_TERMS_KEY (base64 PKCS#8
+ * DER Ed25519; a fresh one per start when unset — give its public key to the household for
+ * its policy's terms.vendor_key).
+ * @param {NodeJS.ProcessEnv} env
+ */
+export function termsSettings(env) {
+  const privateKey = env.VENDOR_TERMS_KEY
+    ? createPrivateKey({ key: Buffer.from(env.VENDOR_TERMS_KEY, 'base64'), format: 'der', type: 'pkcs8' })
+    : generateKeyPairSync('ed25519').privateKey;
+  const answer = env.VENDOR_TERMS || 'accept';
+  if (answer !== 'accept' && answer !== 'decline' && !/^counter:[A-Z0-9-]+$/.test(answer)) throw new Error(`VENDOR_TERMS must be accept, decline or counter:TERM, got "${answer}"`);
+  return {
+    privateKey,
+    publicKey: createPublicKey(privateKey).export({ type: 'spki', format: 'der' }).toString('base64'),
+    answer,
+    reason: env.VENDOR_TERMS_REASON || undefined,
+    /** Agreements by the household pseudonym they were made with. @type {Map<string, string>} */
+    agreements: new Map(),
+  };
+}
+
+/**
+ * The agreement's hash as the household computes it: SHA-256 of the canonical JSON of
+ * { format, type: 'agreement', household_signed, vendor_signed }.
+ * @param {Record<string, unknown>} householdSigned the proffer (or the acceptance of our counter-offer)
+ * @param {Record<string, unknown>} vendorSigned our signed `accept` answer to it
+ */
+export function agreementSha256(householdSigned, vendorSigned) {
+  return createHash('sha256').update(canonicalJson({ format: 'sluice.terms/v1', type: 'agreement', household_signed: householdSigned, vendor_signed: vendorSigned })).digest('hex');
+}
+
+/**
+ * POST /.well-known/myterms.json; answers true when it handled the request.
+ * @param {ReturnType<typeof termsSettings>} settings
+ * @param {(kid: string) => Buffer | undefined} keyFor
+ * @param {() => number} now seconds
+ * @param {(line: Record<string, unknown>) => void} log
+ */
+export function termsDesk(settings, keyFor, now, log) {
+  /** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} body */
+  const answer = (res, status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://receiver');
+    if (url.pathname !== '/.well-known/myterms.json' || req.method !== 'POST') return false;
+    /** @type {Buffer[]} */
+    const chunks = [];
+    let size = 0;
+    req.on('data', (/** @type {Buffer} */ chunk) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) return answer(res, 413, { error: 'body too large' });
+      const body = Buffer.concat(chunks);
+      const header = req.headers['sluice-signature'];
+      const sig = verifySignature(Array.isArray(header) ? header[0] : header, body, keyFor, now());
+      if (!sig.ok) return answer(res, 401, { error: sig.reason });
+      let doc;
+      try {
+        doc = JSON.parse(body.toString('utf8'));
+      } catch {
+        return answer(res, 400, { error: 'not JSON' });
+      }
+      // Signed by the household's key for us, which the document names; pin it per household if you like.
+      if (doc?.format !== 'sluice.terms/v1' || (doc.type !== 'proffer' && doc.type !== 'acceptance') || !verifyDocument(doc, doc.public_key)) {
+        return answer(res, 400, { error: 'not a signed sluice.terms/v1 proffer or acceptance' });
+      }
+      const counter = settings.answer.startsWith('counter:') ? settings.answer.slice('counter:'.length) : null;
+      // An acceptance takes the counter-offer we made: confirm it. A proffer gets our standing answer.
+      const decision = doc.type === 'acceptance' ? 'accept' : counter !== null && counter !== doc.term?.id ? 'counter' : settings.answer === 'decline' ? 'decline' : 'accept';
+      const unsigned = {
+        format: 'sluice.terms/v1',
+        type: 'answer',
+        in_reply_to: doc.id,
+        in_reply_to_sha256: createHash('sha256').update(body).digest('hex'),
+        decision,
+        term: decision === 'counter' ? { id: counter, roster: doc.term.roster } : doc.term,
+        ...(settings.reason && decision !== 'accept' ? { reason: settings.reason } : {}),
+        answered_at: new Date(now() * 1000).toISOString(),
+        public_key: settings.publicKey,
+      };
+      const signed = { ...unsigned, signature: sign(null, Buffer.from(canonicalJson(unsigned)), settings.privateKey).toString('base64') };
+      if (decision === 'accept') settings.agreements.set(String(doc.household), agreementSha256(doc, signed));
+      log({ msg: 'terms answered', to: doc.type, term: doc.term, decision, household: doc.household, agreement: settings.agreements.get(String(doc.household)) ?? null });
+      return answer(res, 200, signed);
+    });
+    return true;
+  };
+}
+
 function main() {
   const { values } = parseArgs({
     options: {
@@ -421,11 +528,12 @@ function main() {
   }
   const store = new SummaryStore(dir);
   const offers = offerSettings(process.env);
-  const server = createServer(receiver({ store, keyFor: (id) => (id === kid ? key : undefined), offers, chain }));
+  const terms = termsSettings(process.env);
+  const server = createServer(receiver({ store, keyFor: (id) => (id === kid ? key : undefined), offers, terms, chain }));
   server.listen(port, host, () => {
     const address = server.address();
     const bound = address && typeof address === 'object' ? address.port : port;
-    console.log(JSON.stringify({ msg: 'vendor receiver listening', host, port: bound, path: PATH, dir, kid, chain, offer_key: offers.publicKey, vendor: offers.vendor }));
+    console.log(JSON.stringify({ msg: 'vendor receiver listening', host, port: bound, path: PATH, dir, kid, chain, offer_key: offers.publicKey, terms_key: terms.publicKey, vendor: offers.vendor }));
   });
   const stop = () => {
     server.close(() => {

@@ -21,10 +21,11 @@ import { shareMigrations } from '../share/index.js';
 import { privacyMigrations } from '../privacy/index.js';
 import { consentMigrations } from '../consent/index.js';
 import { intentMigrations, openDataMigrations } from '../intents/index.js';
+import { termsMigrations } from '../terms/index.js';
 
 /** Every module's migrations, in dependency order. */
 export const allMigrations: readonly Migration[] = [...deviceMigrations, ...storeMigrations, ...brokerMigrations, ...scheduleMigrations,
-  ...ledgerMigrations, ...policyMigrations, ...shareMigrations, ...privacyMigrations, ...consentMigrations, ...intentMigrations, ...openDataMigrations];
+  ...ledgerMigrations, ...policyMigrations, ...shareMigrations, ...privacyMigrations, ...consentMigrations, ...intentMigrations, ...openDataMigrations, ...termsMigrations];
 
 /**
  * What both a running gateway and a CLI command without a gateway need: the locked data

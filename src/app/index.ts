@@ -15,6 +15,7 @@ import { intentOperations } from './intents.js';
 import { openDataOperations } from './open-data.js';
 import { metricsOperations } from './metrics.js';
 import { dashboardOperations } from './dashboard.js';
+import { termsOperations } from './terms.js';
 import { deviceSharingOperations, overlayOperations, webOperations } from './web.js';
 
 export { openContext, allMigrations, type GatewayContext } from './context.js';
@@ -26,6 +27,7 @@ export type { PolicyRow, ExplainResult } from './policy.js';
 export type { LedgerRow } from './ledger.js';
 export type { SentSummary } from './privacy.js';
 export type { MemberRow, ConsentRow, PauseRow } from './consent.js';
+export type { TermsRow } from './terms.js';
 export type { StatusResult } from './system.js';
 export { intentBook, latestOf } from './intents.js';
 export { openDataJob, openDataReleases } from './open-data.js';
@@ -49,6 +51,7 @@ export const operations = {
   ...consentOperations,
   ...intentOperations,
   ...openDataOperations,
+  ...termsOperations,
   ...mosquittoOperations,
   ...backupOperations,
   ...webOperations,

@@ -42,6 +42,8 @@ export interface AppContext {
   scheduler?: Scheduler;
   /** Present only while the gateway serves the dashboard. */
   web?: WebRuntime;
+  /** Present only in a running gateway: asks vendors for their answer to the household's terms now. */
+  termsExchange?: { kick(): void; settled(): Promise<void> };
   /** TEST ONLY (SLUICE_TEST_HOOKS=1): enables the operations marked testOnly. */
   testHooks?: boolean;
 }

@@ -118,7 +118,7 @@ function changesSince(s: PolicyStatus, now: number): string[] {
 export const policyOperations = {
   'policy.list': defineOperation({
     params: noParams,
-    run: ({ context: ctx, sharing: { book, outbox } }): PolicyRow[] => {
+    run: ({ context: ctx, sharing: { book, outbox, terms, termsRequired } }): PolicyRow[] => {
       const tz = ctx.config.timezone;
       book.refresh();
       return book.names().map((n): PolicyRow => {
@@ -133,11 +133,12 @@ export const policyOperations = {
           }
         }
         const keyMissing = keyProblem(ctx, s.inForce ? s.approved?.effective : e) !== null;
+        const termsWaiting = termsRequired && s.inForce && s.approved ? !terms.standing(s.approved.effective.policy.vendor).ok : false;
         return {
           name: n,
           vendor: e?.policy.vendor ?? null,
           state: s.state,
-          state_text: s.inForce && keyMissing ? 'waiting: signing key missing' : stateWords(s),
+          state_text: s.inForce && keyMissing ? 'waiting: signing key missing' : termsWaiting ? `waiting: terms not accepted by ${s.approved!.effective.policy.vendor}` : stateWords(s),
           in_force: s.inForce,
           version: s.approved?.hash ?? null,
           pending_version: s.state === 'changed' ? (s.current?.hash ?? null) : null,
@@ -282,7 +283,7 @@ export const policyOperations = {
   }),
   'policy.run': defineOperation({
     params: params({ name: policyName, window: optionalText('--window') }),
-    run: ({ context: ctx, sharing: { book, disclosures } }, p) => {
+    run: async ({ context: ctx, sharing: { book, disclosures, terms, termsRequired }, termsExchange }, p) => {
       const standing = book.standing(p.name);
       if (!standing.inForce) {
         if (standing.reason === 'unapproved') book.status(p.name); // throws SLUICE_ERR_POLICY_UNKNOWN for a name with no file
@@ -291,6 +292,11 @@ export const policyOperations = {
       }
       if (standing.approved.effective.policy.kind === 'open-data') throw new SluiceError('SLUICE_ERR_USAGE', `policy ${p.name} is an open-data policy: release it with sluice policy release ${p.name}`);
       requireKey(ctx, standing.approved.effective);
+      // A run right after an approval asks the vendor for its answer to the household's terms first.
+      if (termsRequired && termsExchange && !terms.standing(standing.approved.effective.policy.vendor).ok) {
+        termsExchange.kick();
+        await termsExchange.settled();
+      }
       const window = disclosures.window(standing.approved.effective, p.window);
       const r = disclosures.run(p.name, window);
       return { summary_id: r.summaryId, created: r.created, state: r.state, window: r.window, reason: r.reason ?? null, message: r.message ?? null, source: r.source };

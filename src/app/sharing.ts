@@ -3,7 +3,8 @@ import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
 import { PolicyBook, lastClosedWindow, type ApprovedPolicy } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
-import { policyWindowSizes } from '../summarise/index.js';
+import { normaliseVendor, policyWindowSizes } from '../summarise/index.js';
+import { Terms } from '../terms/index.js';
 import { ConsentRecords, Members, Pauses, coverage, isSafetyMetric } from '../consent/index.js';
 import { maintenanceSettings, Rollups, WindowSource } from '../store/index.js';
 import { ownValue } from '../core/index.js';
@@ -19,13 +20,17 @@ export interface Sharing {
   disclosures: Disclosures;
   /** The household's members, their consent records and privacy pauses. */
   consent: { members: Members; records: ConsentRecords; pauses: Pauses };
+  /** The household's IEEE 7012 terms with each vendor: nothing is produced or sent before a vendor accepts. */
+  terms: Terms;
+  /** sluice.yaml share.require_terms: false leaves the terms out of the disclosure path altogether (no proffer, no gate, no agreement field). */
+  termsRequired: boolean;
 }
 
 export function buildSharing(ctx: GatewayContext): Sharing {
   const { db, clock, config } = ctx;
   const ledger = new Ledger({ db, clock, headFile: join(config.data_dir, LEDGER_HEAD_FILE) });
   const members = new Members({ db, ledger, clock });
-  const records = new ConsentRecords({ db, ledger, clock, members, jurisdiction: 'unspecified' });
+  const records = new ConsentRecords({ db, ledger, clock, members, jurisdiction: 'unspecified', agreementOf: (vendor) => terms.agreementSha256(vendor) });
   const pauses = new Pauses({ db, ledger, clock, members });
   const book = new PolicyBook({
     db,
@@ -39,7 +44,17 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     // An expiry (or a removed policy file) asks the vendor to erase in the transaction that records it.
     onStopped: (a, reason) => erasures.request(a, reason),
   });
-  const outbox = new Outbox({ db, ledger, book, clock });
+  const terms: Terms = new Terms({
+    db,
+    ledger,
+    book,
+    clock,
+    dataDir: config.data_dir,
+    onAgreed: (vendor, sha256, seq, by) => records.agreed((v) => normaliseVendor(v) === normaliseVendor(vendor), sha256, seq, by),
+  });
+  const termsRequired = config.share.require_terms;
+  const gate = termsRequired ? terms : undefined;
+  const outbox = new Outbox({ db, ledger, book, clock, ...(gate ? { terms: gate } : {}) });
   const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
   const disclosures = new Disclosures({
     db,
@@ -53,9 +68,10 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     timezone: config.timezone,
     dataDir: config.data_dir,
     // [PAUSE-1] safety alarms are shared through any pause; the threshold is applied by the summariser from the approved defaults.
+    ...(gate ? { terms: gate } : {}),
     pausedFor: (deviceId, metric, window) => (isSafetyMetric(metric) ? [] : coverage(window, pauses.during(window.start, window.end), deviceId, members.roomOf(deviceId), 0).paused),
   });
-  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses } };
+  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses }, terms, termsRequired };
 }
 
 /** What summaries read: raw readings within raw retention, hourly rollups past it (the retention settings of sluice.yaml). */
@@ -75,7 +91,7 @@ export type OpenDataJobBuilder = (ctx: GatewayContext, sharing: Sharing, name: s
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */
 export function policyJobs(ctx: GatewayContext, sharing: Sharing, openData?: OpenDataJobBuilder): WindowJob[] {
-  const { book, disclosures } = sharing;
+  const { book, disclosures, terms, termsRequired } = sharing;
   const tz = ctx.config.timezone;
   const jobs: WindowJob[] = [];
   let statuses;
@@ -100,8 +116,9 @@ export function policyJobs(ctx: GatewayContext, sharing: Sharing, openData?: Ope
         // The smallest size keeps the job name older run records were written under.
         name: i === 0 ? `policy:${s.name}` : `policy:${s.name}:${size}`,
         wake: { cron: p.schedule, timezone: tz },
+        // [TERMS-1] no window is due before the vendor accepts the household's terms; afterwards the missed ones catch up.
         dueWindows: (now, ran) =>
-          dueWindows({
+          termsRequired && !terms.standing(p.vendor).ok ? [] : dueWindows({
             now,
             cron: p.schedule,
             timezone: tz,

@@ -11,6 +11,7 @@ import { privacyCommands } from './commands-privacy.js';
 import { consentCommands } from './commands-consent.js';
 import { intentCommands } from './commands-intents.js';
 import { openDataCommands } from './commands-open-data.js';
+import { termsCommands } from './commands-terms.js';
 import { mosquittoCommands } from './commands-mosquitto.js';
 import { backupCommands } from './commands-backup.js';
 import { deviceCommands } from './commands-devices.js';
@@ -184,6 +185,7 @@ export const commands: Command[] = [
   ...consentCommands,
   ...intentCommands,
   ...openDataCommands,
+  ...termsCommands,
   ...mosquittoCommands,
   ...backupCommands,
   ...deviceCommands,

@@ -169,6 +169,8 @@ export const configSchema = z
         max_attempts: z.number().int().min(0).default(0),
         /** Longest the forwarder sleeps between looks at the outbox. */
         poll_interval: duration.default(5000),
+        /** The household's IEEE 7012 terms (src/terms): nothing goes to a vendor until it accepts them; false only for vendors that cannot answer yet. */
+        require_terms: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

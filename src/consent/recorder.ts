@@ -4,7 +4,7 @@ import type { Ledger } from '../ledger/index.js';
 import type { ConsentEvent, ConsentHooks, EffectivePolicy, PolicyConcern } from '../policy/index.js';
 import type { SharedSpaces } from './concern.js';
 import type { Members } from './members.js';
-import { buildRecord, toKantara, type ConsentRecord, type DataSubject, type KantaraReceipt } from './records.js';
+import { buildRecord, toKantara, withAgreement, type ConsentRecord, type DataSubject, type KantaraReceipt } from './records.js';
 
 export interface StoredRecord {
   id: string;
@@ -48,7 +48,18 @@ export const recordHash = (r: ConsentRecord): string => sha256Hex(canonicalJson(
  * approval a policy needs.
  */
 export class ConsentRecords implements ConsentHooks {
-  constructor(private readonly deps: { db: SluiceDatabase; ledger: Ledger; clock: Clock; members: Members; jurisdiction: string; newId?: () => string }) {}
+  constructor(
+    private readonly deps: {
+      db: SluiceDatabase;
+      ledger: Ledger;
+      clock: Clock;
+      members: Members;
+      jurisdiction: string;
+      newId?: () => string;
+      /** The household's accepted terms with a vendor (src/terms), stamped in each new version of its records. */
+      agreementOf?: (vendor: string) => string | null;
+    },
+  ) {}
 
   concern(effective: EffectivePolicy): PolicyConcern | null {
     return this.deps.members.concern([...new Set(effective.rules.flatMap((r) => r.devices))], sharedSpacesOf(effective));
@@ -61,23 +72,51 @@ export class ConsentRecords implements ConsentHooks {
     for (const subject of this.subjects(event)) {
       const prevRow = raw.prepare<[string, string], Row>('SELECT * FROM consent_records WHERE policy = ? AND subject = ?').get(event.policy, subject.id);
       const prev = prevRow ? (JSON.parse(prevRow.record) as ConsentRecord) : null;
-      const record = buildRecord({ prev, id: this.deps.newId?.() ?? randomUUID(), subject, event, at: now });
-      const hash = recordHash(record);
-      raw
-        .prepare(
-          `INSERT INTO consent_records (id, policy, subject, vendor, state, record, record_sha256, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET vendor = excluded.vendor, state = excluded.state, record = excluded.record, record_sha256 = excluded.record_sha256, updated_at = excluded.updated_at`,
-        )
-        .run(record.record_id, event.policy, subject.id, event.vendor, record.state, canonicalJson(record), hash, now, now);
+      const record = buildRecord({ prev, id: this.deps.newId?.() ?? randomUUID(), subject, event, at: now, agreement: this.deps.agreementOf?.(event.vendor) ?? null });
+      this.store(record, event.policy, subject.id, event.vendor, now);
       // [CONSENT-3] each version of a record is bound to the ledger by its hash, in the transaction of the decision.
       this.deps.ledger.append({
         kind: 'consent.recorded',
         vendor: event.vendor,
         policy: event.policy,
         version: event.version,
-        detail: { record_id: record.record_id, subject: subject.id, state: record.state, event: event.kind, by: event.by, record_sha256: hash, decision_seq: event.ledgerSeq },
+        detail: { record_id: record.record_id, subject: subject.id, state: record.state, event: event.kind, by: event.by, record_sha256: recordHash(record), decision_seq: event.ledgerSeq },
       });
     }
+  }
+
+  /**
+   * The vendor accepted the household's terms: every standing record naming it (given or
+   * requested) carries the agreement's hash from now on, each new version on the ledger.
+   * Inside the agreement's transaction.
+   */
+  agreed(isVendor: (vendor: string) => boolean, sha256: string, ledgerSeq: number, by: string | null): void {
+    const raw = this.deps.db.raw;
+    if (!raw.inTransaction) throw new SluiceError('SLUICE_ERR_INTERNAL', 'consent records are written inside the transaction of the decision they record');
+    const now = this.deps.clock.now();
+    for (const row of raw.prepare<[], Row>('SELECT * FROM consent_records ORDER BY policy, subject').all()) {
+      // A withdrawn, refused or expired consent keeps the terms it was under.
+      if (!isVendor(row.vendor) || (row.state !== 'dpv:ConsentGiven' && row.state !== 'dpv:ConsentRequested')) continue;
+      const record = withAgreement(JSON.parse(row.record) as ConsentRecord, { sha256, at: now, by, ledgerSeq });
+      this.store(record, row.policy, row.subject, row.vendor, now);
+      this.deps.ledger.append({
+        kind: 'consent.recorded',
+        vendor: row.vendor,
+        policy: row.policy,
+        version: record.policy.version,
+        detail: { record_id: record.record_id, subject: row.subject, state: record.state, event: 'terms-agreed', by, record_sha256: recordHash(record), decision_seq: ledgerSeq },
+      });
+    }
+  }
+
+  private store(record: ConsentRecord, policy: string, subject: string, vendor: string, now: number): void {
+    const hash = recordHash(record);
+    this.deps.db.raw
+        .prepare(
+          `INSERT INTO consent_records (id, policy, subject, vendor, state, record, record_sha256, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET vendor = excluded.vendor, state = excluded.state, record = excluded.record, record_sha256 = excluded.record_sha256, updated_at = excluded.updated_at`,
+        )
+        .run(record.record_id, policy, subject, vendor, record.state, canonicalJson(record), hash, now, now);
   }
 
   list(filter: { policy?: string | undefined; subject?: string | undefined } = {}): StoredRecord[] {

@@ -38,7 +38,8 @@ const SUBJECT_TYPE: Record<DataSubject['role'], string> = { owner: 'dpv:Adult', 
 
 export interface HistoryEntry {
   at: string;
-  event: ConsentEvent['kind'];
+  /** A decision on the policy, or `terms-agreed`: the vendor accepted the household's IEEE 7012 terms (src/terms). */
+  event: ConsentEvent['kind'] | 'terms-agreed';
   state: ConsentStateIri;
   by: string | null;
   policy_version: string;
@@ -92,7 +93,7 @@ function covers(e: EffectivePolicy): ConsentRecord['policy']['covers'] {
  * The record of one data subject after one decision: `prev` is the record before it (or null),
  * `id` the record id to use for a new one. Pure: the caller supplies time and id.
  */
-export function buildRecord(input: { prev: ConsentRecord | null; id: string; subject: DataSubject; event: ConsentEvent; at: number }): ConsentRecord {
+export function buildRecord(input: { prev: ConsentRecord | null; id: string; subject: DataSubject; event: ConsentEvent; at: number; agreement?: string | null }): ConsentRecord {
   const { prev, subject, event } = input;
   const e = event.effective;
   const p = e.policy;
@@ -120,11 +121,18 @@ export function buildRecord(input: { prev: ConsentRecord | null; id: string; sub
     ...base,
     legal_basis: 'dpv:Consent',
     state,
-    agreement_sha256: prev?.agreement_sha256 ?? null,
+    agreement_sha256: input.agreement ?? prev?.agreement_sha256 ?? null,
     history: [...(prev?.history ?? []), entry],
     created: prev?.created ?? at,
     last_modified: at,
   };
+}
+
+/** The record once the vendor has accepted the household's terms: the agreement's hash, and a history entry saying so. Pure. */
+export function withAgreement(r: ConsentRecord, input: { sha256: string; at: number; by: string | null; ledgerSeq: number }): ConsentRecord {
+  const at = new Date(input.at).toISOString();
+  const entry: HistoryEntry = { at, event: 'terms-agreed', state: r.state, by: input.by, policy_version: r.policy.version, ledger_seq: input.ledgerSeq };
+  return { ...r, agreement_sha256: input.sha256, history: [...r.history, entry], last_modified: at };
 }
 
 /** Kantara Consent Receipt Specification v1.1 rendering of the same record (docs/schemas/kantara-receipt.schema.json). */
@@ -146,10 +154,12 @@ export interface KantaraReceipt {
   spiCat: string[];
   /** Not in v1.1: the 27560 state, so a receipt of a withdrawn consent says so. */
   'x-sluice-state': ConsentStateIri;
+  /** Not in v1.1: the household's accepted IEEE 7012 terms with this vendor, as in the 27560 record. */
+  'x-sluice-agreement-sha256': string | null;
 }
 
 export function toKantara(r: ConsentRecord, opts: { jurisdiction: string; language?: string }): KantaraReceipt {
-  const lastGiven = [...r.history].reverse().find((h) => h.event === 'given') ?? r.history.at(-1)!;
+  const lastGiven = [...r.history].reverse().find((h) => h.event === 'given') ?? r.history.filter((h) => h.event !== 'terms-agreed').at(-1) ?? r.history.at(-1)!;
   return {
     version: 'KI-CR-v1.1.0',
     jurisdiction: opts.jurisdiction,
@@ -179,5 +189,6 @@ export function toKantara(r: ConsentRecord, opts: { jurisdiction: string; langua
     sensitive: r.personal_data_categories.includes('sluice:Occupancy'),
     spiCat: r.personal_data_categories.filter((c) => c === 'sluice:Occupancy'),
     'x-sluice-state': r.state,
+    'x-sluice-agreement-sha256': r.agreement_sha256,
   };
 }

@@ -35,7 +35,7 @@ export const consentRecordSchema = z
         z
           .object({
             at: time,
-            event: z.enum(['given', 'consented', 'changed', 'revoked', 'vetoed', 'expired']),
+            event: z.enum(['given', 'consented', 'changed', 'revoked', 'vetoed', 'expired', 'terms-agreed']),
             state,
             by: z.string().nullable().describe('The member who decided; null for the household, an expiry or a removed file'),
             policy_version: z.string(),
@@ -87,6 +87,7 @@ export const kantaraReceiptSchema = z
     sensitive: z.boolean(),
     spiCat: z.array(z.string()),
     'x-sluice-state': state.describe('Not in KI-CR 1.1: the record state, so a receipt of a withdrawn consent says so'),
+    'x-sluice-agreement-sha256': z.string().nullable().describe("Not in KI-CR 1.1: the hash of the household's accepted IEEE 7012 terms with this vendor (agreement_sha256 of the record)"),
   })
   .strict();
 

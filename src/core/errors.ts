@@ -220,6 +220,22 @@ export const errorCatalogue = {
     meaning: 'The intent or offer is not in a state that allows this (a dropped draft, an expired offer, an intent already decided), or the household location it needs is not set.',
     fix: 'Check it with `sluice intents show ID` or `sluice offers show ID`; set household.country in sluice.yaml if the message asks for it.',
   },
+  // The household's own terms (IEEE 7012 MyTerms, src/terms).
+  SLUICE_ERR_TERMS_NOT_ACCEPTED: {
+    exit: 1,
+    meaning: "The vendor has not accepted the household's terms (IEEE 7012), so nothing is produced or sent to it.",
+    fix: 'See why with `sluice terms show VENDOR`: wait for its answer, accept or decline a counter-offer, or ask again with `sluice terms proffer VENDOR`.',
+  },
+  SLUICE_ERR_TERMS_UNKNOWN: {
+    exit: 2,
+    meaning: 'There are no terms with this vendor: no policy for it has been in force while the gateway ran.',
+    fix: 'List the vendors with `sluice terms list`; terms are proffered once a policy for the vendor is approved.',
+  },
+  SLUICE_ERR_TERMS_STATE: {
+    exit: 2,
+    meaning: "The terms with this vendor are not in a state that allows this (only a counter-offer is accepted or declined; a proffer needs a policy in force).",
+    fix: 'Check them with `sluice terms show VENDOR`.',
+  },
   // --- backup and restore (external-broker issue) ---
   SLUICE_ERR_BACKUP_INVALID: {
     exit: 2,

@@ -10,6 +10,8 @@ export interface SluiceEvents {
   'store.purged': { by: 'erase' | 'retention' };
   'policy.decided': { policy: string; decision: 'approved' | 'revoked' };
   'summary.queued': { summaryId: string; policy: string };
+  /** A vendor answered the household's terms, or a member chose on a counter-offer (src/terms). */
+  'terms.decided': { vendor: string; state: string };
   /** The household approved an intent or accepted an offer: the intent service has something to send. */
   'intent.decided': { intent: number; decision: 'approved' | 'accepted' };
 }

@@ -47,6 +47,15 @@ export type LedgerKind =
   | 'open-data.released'
   | 'open-data.sent'
   | 'open-data.withheld'
+  // The household's own terms (IEEE 7012, src/terms): the proffer, each delivery outcome, the vendor's signed answer, the household's choice.
+  | 'terms.proffered'
+  | 'terms.retrying'
+  | 'terms.failed'
+  | 'terms.answered'
+  | 'terms.answer_refused'
+  | 'terms.agreed'
+  | 'terms.chosen'
+  | 'terms.superseded'
   /** `sluice backup restore` replaced the database with a backup; the row after it continues that backup's chain. */
   | 'backup.restored';
 

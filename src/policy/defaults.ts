@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseYaml } from '../config/index.js';
-import { WINDOWS, type WindowSize } from './schema.js';
+import { PROFFERABLE_TERMS, WINDOWS, type WindowSize } from './schema.js';
 
 export const DEFAULTS_FILE = 'defaults.yaml';
 
@@ -45,6 +45,12 @@ export const defaultsSchema = z
       .strict()
       .optional()
       .describe('How household members decide (docs/consent.md).'),
+    // No default here: an absent key keeps every approved version's hash (the built-in term is SD-BASE-DP, src/terms).
+    terms: z
+      .object({ proffer: z.enum(PROFFERABLE_TERMS).describe('The IEEE 7012 term proffered to every vendor whose policy names none: SD-BASE-DP or SD-BASE.') })
+      .strict()
+      .optional()
+      .describe("The household's own terms (IEEE 7012 MyTerms) proffered to each vendor before anything is sent."),
   })
   .strict();
 

@@ -28,6 +28,14 @@ export type Stat = (typeof STATS)[number];
 /** Statistics that read a number; time_in_state reads states and count reads anything. */
 export const NUMBER_STATS: ReadonlySet<Stat> = new Set<Stat>(['mean', 'min', 'max', 'sum', 'last', 'increase', ...PERCENTILES, 'histogram']);
 
+/**
+ * IEEE 7012 terms the household may proffer by itself: service delivery only, with data
+ * portability (the default) or without. Looser roster terms (analytics, tracking, profiling)
+ * are agreed only as a vendor's counter-offer, by a member, never written into a file. (src/terms)
+ */
+export const PROFFERABLE_TERMS = ['SD-BASE-DP', 'SD-BASE'] as const;
+export type ProfferableTerm = (typeof PROFFERABLE_TERMS)[number];
+
 const name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'expected lower-case letters, digits, "-" and "_"');
 
 
@@ -129,6 +137,19 @@ const policyBase = z
     key_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('kid in the signature header; default: a fingerprint of the key.'),
     /** `vendor` (the default): summaries to one vendor; `open-data`: noisy whole-home aggregates to a public collector, with no household id (docs/open-data.md). */
     kind: z.enum(POLICY_KINDS).default('vendor').describe('vendor (summaries to one vendor, the default) or open-data (noisy whole-home aggregates over 7-day windows to a public collector, with no household id).'),
+    terms: z
+      .object({
+        proffer: z.enum(PROFFERABLE_TERMS).optional().describe('The IEEE 7012 term proffered to this vendor: SD-BASE-DP (default; policies/defaults.yaml terms.proffer) or SD-BASE.'),
+        endpoint: endpoint.optional().describe("Where the proffer is POSTed; default: /.well-known/myterms.json at the origin of endpoint."),
+        vendor_key: z
+          .string()
+          .regex(/^[A-Za-z0-9+/]+=*$/, { message: "expected the vendor's base64 Ed25519 public key (SPKI DER)" })
+          .optional()
+          .describe("The vendor's Ed25519 public key (base64 SPKI DER) its answers must be signed with; without it the key of its first answer is pinned."),
+      })
+      .strict()
+      .optional()
+      .describe("The household's own terms with this vendor (IEEE 7012 MyTerms): nothing is sent until the vendor accepts them."),
     share: z.array(shareRule).default([]).describe('What is shared: each rule selects devices and metrics and the statistics sent per window.'),
     /** What this vendor may be told once, when the household accepts one of its offers (`sluice offers accept`). */
     disclose_on_acceptance: z

@@ -3,7 +3,7 @@ import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
 import type { StoreQueries, WindowSource } from '../store/index.js';
 import { policyWindowSizes, summarise, type ItemSource, type PausedInterval, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, TermsGate } from './outbox.js';
 import { gatewaySecret } from './vendor-keys.js';
 
 export interface DisclosuresDeps {
@@ -20,6 +20,8 @@ export interface DisclosuresDeps {
   dataDir: string;
   /** The no-share privacy pauses of a device's metric inside a window (none for safety alarms); the household's members supply them. */
   pausedFor?: (deviceId: string, metric: string, window: TimeWindow) => PausedInterval[];
+  /** The household's terms with each vendor; without it (unit tests of this module) no agreement is asked for or stamped. */
+  terms?: TermsGate;
 }
 
 export interface Preview {
@@ -77,13 +79,13 @@ export class Disclosures {
       throw status.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} has problems; see sluice policy check ${name}`);
     }
     const window = this.window(effective, windowText);
-    const outcome = this.deps.db.tx(() => this.build(effective, window));
+    const outcome = this.deps.db.tx(() => this.build(effective, window, this.agreement(effective.policy.vendor)));
     return { outcome, window, basis: useApproved ? 'approved' : 'pending' };
   }
 
   /** Produces one window's summary under the approved version and queues it; a second run of a window adds nothing. */
   run(name: string, window: TimeWindow, markRun?: () => void): RunResult {
-    const result = this.deps.db.tx((): RunResult | Exclude<Standing, { inForce: true }> => {
+    const result = this.deps.db.tx((): RunResult | Exclude<Standing, { inForce: true }> | { terms: string } => {
       const standing = this.deps.book.standing(name);
       if (!standing.inForce) {
         // The expiry goes on the record with this (committed) answer, not with a rolled-back throw.
@@ -91,7 +93,10 @@ export class Disclosures {
         return standing;
       }
       const approved = standing.approved;
-      const outcome = this.build(approved.effective, window);
+      const terms = this.deps.terms?.standing(approved.effective.policy.vendor);
+      // [TERMS-1] no window is produced (nor marked run) before the vendor accepts: it is produced once it has.
+      if (terms && !terms.ok) return { terms: terms.message };
+      const outcome = this.build(approved.effective, window, terms?.sha256);
       if (outcome.kind === 'nothing') {
         // The window was considered: the ledger says why nothing left (the vendor sees nothing, not even a marker).
         this.deps.ledger.append({
@@ -111,8 +116,15 @@ export class Disclosures {
       return { summaryId: summary.document.id, created, state: stored?.state ?? 'queued', window: summary.document.window, source: windowSource(summary.sources) };
     });
     if ('inForce' in result) throw notInForceError(name, result.reason, result.waitingFor);
+    if ('terms' in result) throw new SluiceError('SLUICE_ERR_TERMS_NOT_ACCEPTED', `policy ${name} is waiting: ${result.terms}`);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
+  }
+
+  /** The agreement in force with the vendor, stamped in what is sent (and so in the preview). */
+  private agreement(vendor: string): string | undefined {
+    const t = this.deps.terms?.standing(vendor);
+    return t?.ok ? t.sha256 : undefined;
   }
 
   /**
@@ -141,7 +153,7 @@ export class Disclosures {
    * only decides whether the window is past raw retention (then rollups are read): once it is,
    * the raw readings are going, and `policy sent` keeps the bytes that left.
    */
-  private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
+  private build(effective: EffectivePolicy, window: TimeWindow, agreement: string | undefined): SummaryOutcome {
     const { queries, readings, pausedFor } = this.deps;
     const tz = this.deps.timezone;
     const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
@@ -152,6 +164,7 @@ export class Disclosures {
       size,
       timezone: tz,
       gatewaySecret: gatewaySecret(this.deps.dataDir),
+      agreement,
       samples: (deviceId, metric) =>
         read
           ? read.samples(deviceId, metric)

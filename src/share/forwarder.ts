@@ -204,53 +204,81 @@ export class Forwarder implements Service {
 
   /** One signed POST with the request timeout; undefined when the gateway stopped mid-request (the lease expires and a later run retries). */
   private async post(endpoint: string, body: Buffer, headers: Record<string, string>): Promise<Answer | undefined> {
-    const { clock, options } = this.deps;
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), options.requestTimeout);
     this.inFlight.add(controller);
-    let answer: Answer;
     try {
-      const res = await fetch(endpoint, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': 'application/json', ...headers, 'user-agent': 'sluice/1' },
-        // [PRIV-7] only to the approved endpoint: redirects are not followed.
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      answer = { status: res.status, retryAfter: parseRetryAfter(res.headers.get('retry-after'), clock.now()), error: `HTTP ${res.status}`, outcome: 'http' };
-      await res.body?.cancel().catch(() => undefined);
-    } catch (err) {
-      const cause = causeOf(err);
-      const outcome = controller.signal.aborted ? 'timeout' : outcomeOf(cause);
-      answer = { status: null, retryAfter: undefined, outcome, error: controller.signal.aborted ? `no answer within ${options.requestTimeout} ms` : `request failed (${outcome}): ${cause}` };
+      const answer = await signedPost(endpoint, body, headers, { timeoutMs: this.deps.options.requestTimeout, now: () => this.deps.clock.now(), controller });
+      return this.stopped && answer.status === null ? undefined : answer;
     } finally {
-      clearTimeout(timer);
       this.inFlight.delete(controller);
     }
-    return this.stopped && answer.status === null ? undefined : answer;
   }
 
   /** What follows an answer: done, given up (not retryable, or out of attempts), or a retry after backoff or Retry-After. */
-  private nextStep(answer: Answer, attempt: number): { kind: 'acknowledged' } | { kind: 'failed'; error: string } | { kind: 'retry'; delay: number } {
-    const { options } = this.deps;
-    const { status } = answer;
-    if (status !== null && status >= 200 && status < 300) return { kind: 'acknowledged' };
-    const retryable = status === null || RETRYABLE.has(status);
-    if (!retryable || (options.maxAttempts > 0 && attempt >= options.maxAttempts)) {
-      return { kind: 'failed', error: retryable ? `gave up after ${attempt} attempts: ${answer.error}` : answer.error };
-    }
-    const delay = answer.retryAfter !== undefined ? Math.min(answer.retryAfter, options.retryAfterMax) : backoffDelay(attempt, options, this.deps.random ?? Math.random);
-    return { kind: 'retry', delay };
+  private nextStep(answer: Answer, attempt: number): RetryStep {
+    return retryStep(answer, attempt, this.deps.options, this.deps.random ?? Math.random);
   }
 }
 
+export type RetryStep = { kind: 'acknowledged' } | { kind: 'failed'; error: string } | { kind: 'retry'; delay: number };
+
+/**
+ * One POST of stored bytes to a vendor, as the forwarder sends summaries: the request timeout,
+ * no redirects, and the failure said as a kind the household can act on. `readBody` keeps up to
+ * that many bytes of the answer (the terms exchange reads the vendor's signed answer).
+ */
+export async function signedPost(
+  endpoint: string,
+  body: Buffer,
+  headers: Record<string, string>,
+  o: { timeoutMs: number; now: () => number; controller?: AbortController; readBody?: number },
+): Promise<Answer> {
+  const controller = o.controller ?? new AbortController();
+  const timer = setTimeout(() => controller.abort(), o.timeoutMs);
+  try {
+    const res = await fetch(endpoint, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers, 'user-agent': 'sluice/1' },
+      // [PRIV-7] only to the approved endpoint: redirects are not followed.
+      redirect: 'manual',
+      signal: controller.signal,
+    });
+    const answer: Answer = { status: res.status, retryAfter: parseRetryAfter(res.headers.get('retry-after'), o.now()), error: `HTTP ${res.status}`, outcome: 'http' };
+    if (o.readBody !== undefined) {
+      const bytes = Buffer.from(await res.arrayBuffer());
+      answer.body = bytes.length > o.readBody ? null : bytes;
+    } else await res.body?.cancel().catch(() => undefined);
+    return answer;
+  } catch (err) {
+    const cause = causeOf(err);
+    const outcome = controller.signal.aborted ? 'timeout' : outcomeOf(cause);
+    return { status: null, retryAfter: undefined, outcome, error: controller.signal.aborted ? `no answer within ${o.timeoutMs} ms` : `request failed (${outcome}): ${cause}` };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The one retry decision of summaries, erasure requests and terms: 2xx done; 408/425/429/5xx and network errors retried with backoff or Retry-After until attempts run out. */
+export function retryStep(answer: Pick<Answer, 'status' | 'retryAfter' | 'error'>, attempt: number, options: Pick<ForwarderOptions, 'maxAttempts' | 'retryAfterMax' | 'backoffInitial' | 'backoffMax' | 'backoffJitter'>, random: () => number): RetryStep {
+  const { status } = answer;
+  if (status !== null && status >= 200 && status < 300) return { kind: 'acknowledged' };
+  const retryable = status === null || RETRYABLE.has(status);
+  if (!retryable || (options.maxAttempts > 0 && attempt >= options.maxAttempts)) {
+    return { kind: 'failed', error: retryable ? `gave up after ${attempt} attempts: ${answer.error}` : answer.error };
+  }
+  const delay = answer.retryAfter !== undefined ? Math.min(answer.retryAfter, options.retryAfterMax) : backoffDelay(attempt, options, random);
+  return { kind: 'retry', delay };
+}
+
 /** A vendor's answer to one POST, or why there was none. */
-interface Answer {
+export interface Answer {
   status: number | null;
   retryAfter: number | undefined;
   error: string;
   outcome: AttemptOutcome;
+  /** The answer's bytes when asked for (null: larger than allowed). */
+  body?: Buffer | null;
 }
 
 /** The kind of failure a household can act on: the vendor refused the connection, did not answer, or failed TLS. */

@@ -1,6 +1,6 @@
 export { Outbox, shareMigrations, type Claim, type ClaimOutcome, type StoredSummary } from './outbox.js';
 export { Disclosures, windowSource, type DisclosuresDeps, type Preview, type RunResult, type WindowSourceKind } from './disclosures.js';
-export { Forwarder, forwarderOptionsFrom, backoffDelay, parseRetryAfter, type ForwarderDeps, type ForwarderOptions } from './forwarder.js';
+export { Forwarder, forwarderOptionsFrom, backoffDelay, parseRetryAfter, signedPost, retryStep, type ForwarderDeps, type ForwarderOptions, type Answer as PostAnswer, type RetryStep } from './forwarder.js';
 export { vendorKey, signingKey, signingKeyStatus, type VendorKey } from './secrets.js';
 export { gatewaySecret, GATEWAY_SECRET_FILE } from './vendor-keys.js';
 export { previousHeader, chainedSignature, verifyPrevious, PREVIOUS_HEADER, type PreviousSummary } from './chain.js';

@@ -81,6 +81,14 @@ export interface StoredSummary {
   lastError: string | null;
 }
 
+/**
+ * Whether the vendor has accepted the household's terms (src/terms implements it). [TERMS-1]
+ * without an agreement nothing is produced for or sent to the vendor.
+ */
+export interface TermsGate {
+  standing(vendor: string): { ok: true; sha256: string } | { ok: false; message: string };
+}
+
 /** A claimed delivery: the same stored bytes on every attempt. */
 export interface Claim {
   summaryId: string;
@@ -125,7 +133,7 @@ interface DueRow {
  * matters to the household commits together with its ledger row.
  */
 export class Outbox {
-  constructor(private readonly deps: { db: SluiceDatabase; ledger: Ledger; book: PolicyBook; clock: Clock }) {}
+  constructor(private readonly deps: { db: SluiceDatabase; ledger: Ledger; book: PolicyBook; clock: Clock; terms?: TermsGate }) {}
 
   /** Stores a summary and queues it, inside the caller's transaction; false when it already exists. */
   enqueue(summary: Summary, endpoint: string): boolean {
@@ -212,6 +220,9 @@ export class Outbox {
       const policy = standing.approved;
       try {
         keyCheck(policy);
+        const terms = this.deps.terms?.standing(row.vendor);
+        // [TERMS-1] a summary queued under an agreement that is no longer in force waits, unsent.
+        if (terms && !terms.ok) throw new SluiceError('SLUICE_ERR_TERMS_NOT_ACCEPTED', `summary ${row.summary_id} waits: ${terms.message}`);
       } catch (err) {
         if (!isSluiceError(err)) throw err;
         this.deps.db.raw.prepare('UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE summary_id = ?').run(now + leaseMs, err.message, row.summary_id);

@@ -33,6 +33,13 @@ export interface StartOptions {
   mqttPort?: boolean;
 }
 
+/**
+ * Scenes are written with synchronous CLI calls, which block a vendor receiver in the test
+ * process from answering the household's terms; so the terms exchange is off unless a test turns
+ * it on with `SLUICE_SHARE_REQUIRE_TERMS: 'true'` (test/integration/terms.test.ts).
+ */
+export const TERMS_OFF = { SLUICE_SHARE_REQUIRE_TERMS: 'false' } as const;
+
 /** Starts the built gateway as a child process on port 0 and waits for its listening log line. */
 export async function startGateway(options: StartOptions): Promise<GatewayChild> {
   const child = spawn(process.execPath, [BIN, 'start', '--data', options.dataDir, ...(options.mqttPort === false ? [] : ['--mqtt-port', '0']), ...(options.args ?? [])], {
@@ -44,6 +51,7 @@ export async function startGateway(options: StartOptions): Promise<GatewayChild>
       SLUICE_LOG_LEVEL: 'debug',
       // Many gateways run at once in the suite: each dashboard takes a free port.
       SLUICE_WEB_PORT: '0',
+      ...TERMS_OFF,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -118,7 +126,7 @@ export interface CliResult {
 /** Runs the built CLI synchronously against a data dir. */
 export function cli(args: string[], options: { dataDir?: string; env?: Record<string, string>; cwd?: string } = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args, ...(options.dataDir ? ['--data', options.dataDir] : [])], {
-    env: { ...process.env, SLUICE_DEVICES_DIR: DEVICES_DIR, SLUICE_POLICIES_DIR: join(ROOT, 'policies'), ...options.env },
+    env: { ...process.env, SLUICE_DEVICES_DIR: DEVICES_DIR, SLUICE_POLICIES_DIR: join(ROOT, 'policies'), ...TERMS_OFF, ...options.env },
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
   });

@@ -1,8 +1,24 @@
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
 import { verifySignature } from '../../src/share/index.js';
+import { signTerms, verifyTerms, type TermId } from '../../src/terms/index.js';
+
+/** How the receiver answers the household's terms: accept (default), one counter-offer, decline, or an HTTP status without an answer. */
+export type TermsAnswer = 'accept' | 'decline' | { counter: TermId; reason?: string } | { status: number };
+
+/** One document the gateway POSTed to the terms endpoint. */
+export interface TermsRequest {
+  at: number;
+  body: Buffer;
+  doc: Record<string, unknown>;
+  signature: { ok: boolean; reason?: string };
+  /** Whether the document's Ed25519 signature matches the household key it names. */
+  signedByHousehold: boolean;
+  answered: number;
+}
 
 /** What the receiver does with one request. */
 export type VendorAction =
@@ -31,6 +47,12 @@ export interface VendorReceiver {
   deliveries(): ReceivedRequest[];
   /** Actions for the next requests, in order; afterwards every request gets 200. */
   script(actions: VendorAction[]): void;
+  /** Proffers and acceptances received at /.well-known/myterms.json (never in `requests`). */
+  termsRequests: TermsRequest[];
+  /** The vendor's Ed25519 public key (base64 SPKI) its terms answers are signed with. */
+  termsPublicKey: string;
+  /** How later proffers are answered. */
+  answerTerms(answer: TermsAnswer): void;
   waitFor(pred: (r: VendorReceiver) => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -39,15 +61,56 @@ export interface VendorReceiver {
  * A vendor's HTTP endpoint on 127.0.0.1: verifies the Sluice-Signature with the shared key,
  * counts Idempotency-Keys and answers as scripted (errors, Retry-After, hanging, killing).
  */
-export async function startVendorReceiver(options: { key: string; port?: number; tls?: { key: string; cert: string } }): Promise<VendorReceiver> {
+export async function startVendorReceiver(options: { key: string; port?: number; tls?: { key: string; cert: string }; terms?: TermsAnswer }): Promise<VendorReceiver> {
   const requests: ReceivedRequest[] = [];
+  const termsRequests: TermsRequest[] = [];
+  let termsAnswer: TermsAnswer = options.terms ?? 'accept';
+  const termsKeys = generateKeyPairSync('ed25519');
+  const termsPublicKey = termsKeys.publicKey.export({ type: 'spki', format: 'der' }).toString('base64');
   let actions: VendorAction[] = [];
   const sockets = new Set<Socket>();
+  /** The vendor's side of sluice.terms/v1 (docs/vendor-api.md): answers the proffer, confirms an acceptance of its counter-offer. */
+  const answerTermsRequest = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
+    const sig = verifySignature(req.headers['sluice-signature'] as string | undefined, body, () => Buffer.from(options.key, 'utf8'), Math.floor(Date.now() / 1000));
+    let doc: Record<string, unknown> = {};
+    try {
+      doc = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    } catch {
+      doc = {};
+    }
+    const entry: TermsRequest = { at: Date.now(), body, doc, signature: sig.ok ? { ok: true } : { ok: false, reason: sig.reason }, signedByHousehold: verifyTerms(doc, String(doc.public_key ?? '')), answered: 0 };
+    termsRequests.push(entry);
+    const reply = (status: number, payload: unknown) => {
+      entry.answered = status;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(payload));
+    };
+    if (!sig.ok) return reply(401, { error: sig.reason });
+    if (typeof termsAnswer === 'object' && 'status' in termsAnswer) return reply(termsAnswer.status, { error: 'scripted' });
+    const term = doc.term as { id: TermId; roster: string };
+    const decision = doc.type === 'acceptance' ? 'accept' : termsAnswer === 'accept' ? 'accept' : termsAnswer === 'decline' ? 'decline' : 'counter';
+    const answered = signTerms(
+      {
+        format: 'sluice.terms/v1',
+        type: 'answer',
+        in_reply_to: String(doc.id),
+        in_reply_to_sha256: createHash('sha256').update(body).digest('hex'),
+        decision,
+        term: decision === 'counter' && typeof termsAnswer === 'object' && 'counter' in termsAnswer ? { id: termsAnswer.counter, roster: term.roster } : term,
+        ...(typeof termsAnswer === 'object' && 'reason' in termsAnswer && termsAnswer.reason ? { reason: termsAnswer.reason } : {}),
+        answered_at: new Date().toISOString(),
+        public_key: termsPublicKey,
+      },
+      termsKeys.privateKey,
+    );
+    return reply(200, answered);
+  };
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      if (req.method === 'POST' && req.url === '/.well-known/myterms.json') return answerTermsRequest(req, res, body);
       const sig = verifySignature(req.headers['sluice-signature'] as string | undefined, body, () => Buffer.from(options.key, 'utf8'), Math.floor(Date.now() / 1000));
       const entry: ReceivedRequest = {
         at: Date.now(),
@@ -85,6 +148,11 @@ export async function startVendorReceiver(options: { key: string; port?: number;
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}/v1/summaries`,
     port,
     requests,
+    termsRequests,
+    termsPublicKey,
+    answerTerms(answer) {
+      termsAnswer = answer;
+    },
     keyCounts() {
       const m = new Map<string, number>();
       for (const r of requests) m.set(r.key, (m.get(r.key) ?? 0) + 1);

@@ -27,7 +27,8 @@ export async function appFixture(env: Record<string, string> = {}): Promise<{ di
   writeFileSync(join(policiesDir, 'acme.yaml'), POLICY);
   writeFileSync(join(policiesDir, 'acme.key'), 'test-signing-key\n', { mode: 0o600 });
   const config = loadConfig({
-    env,
+    // The app's own tests run without the terms exchange (test/unit/terms covers it).
+    env: { SLUICE_SHARE_REQUIRE_TERMS: 'false', ...env },
     cwd: dir,
     flags: { data_dir: join(dir, 'data'), devices_dir: resolve(import.meta.dirname, '..', '..', '..', 'devices'), policies_dir: policiesDir, timezone: 'Europe/Berlin' },
   });
