@@ -15,3 +15,4 @@ export { HotLog, type HotRecord, type HotDelivery, type LogReplay, type LogDamag
 export { HotStore, HOT_LOG_DIR, processWriteBytes, type SealResult } from './hot-store.js';
 export { ReadingHead, type HeadEntry } from './reading-head.js';
 export { detectDurability, deviceNumbers, type DurabilityChoice, type DurabilityMode, type FlashDetectOptions } from './flash-detect.js';
+export { SealedReadings, CHUNK_PERIOD, periodOf, encodeSamples, type SealedSample } from './sealed.js';
