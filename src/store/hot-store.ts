@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { SluiceDatabase } from '../core/index.js';
 import { HotLog, type HotDelivery, type HotRecord, type LogReplay } from './hot-log.js';
 import { ReadingHead } from './reading-head.js';
-import { SealedReadings, type SealedSample } from './sealed.js';
+import { SealedReadings, periodOf, type SealedSample } from './sealed.js';
 
 export const HOT_LOG_DIR = 'hotlog';
 
@@ -80,14 +80,16 @@ export class HotStore {
     try {
       const sealed = new SealedReadings(db.raw);
       const upsert = db.raw.prepare('INSERT OR REPLACE INTO deliveries (client_id, packet_id, payload_hash, ts) VALUES (?, ?, ?, ?)');
-      const bySeries = new Map<number, SealedSample[]>();
-      for (const r of drained.records) {
-        let list = bySeries.get(r.seriesId);
-        if (!list) bySeries.set(r.seriesId, (list = []));
-        list.push({ ts: r.ts, v: r.value, flags: r.flags === 1 ? 1 : 0 });
+      // In key order (period, series): the B-tree grows at its end instead of splitting pages.
+      const records = [...drained.records].sort((a, b) => periodOf(a.ts) - periodOf(b.ts) || a.seriesId - b.seriesId || a.ts - b.ts);
+      const groups: Array<{ seriesId: number; samples: SealedSample[] }> = [];
+      for (const r of records) {
+        let group = groups.at(-1);
+        if (!group || group.seriesId !== r.seriesId || periodOf(group.samples[0]!.ts) !== periodOf(r.ts)) groups.push((group = { seriesId: r.seriesId, samples: [] }));
+        group.samples.push({ ts: r.ts, v: r.value, flags: r.flags === 1 ? 1 : 0 });
       }
       db.tx(() => {
-        for (const [seriesId, samples] of bySeries) sealed.write(seriesId, samples);
+        for (const g of groups) sealed.write(g.seriesId, g.samples);
         for (const d of drained.deliveries) upsert.run(d.clientId, d.packetId, d.payloadHash, d.ts);
       });
     } catch (err) {

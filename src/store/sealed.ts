@@ -249,12 +249,12 @@ function samplesOf(row: ChunkRow): SealedSample[] {
 
 /**
  * The chunk for a series' stored values: scaled integers, 0/1 and integral numbers as `int`
- * deltas (-0 reads back as 0, as the row layout stored it), other numbers as Gorilla XOR
- * floats, text as an enum dictionary.
+ * deltas, other numbers as Gorilla XOR floats, text as an enum dictionary.
  */
 export function encodeSamples(sorted: readonly SealedSample[]): { data: Buffer; flags: Buffer | null } {
   const ts = sorted.map((s) => s.ts);
-  const values = sorted.map((s) => s.v);
+  // -0 is stored as 0, as the row layout (an integer bound as BigInt) always did.
+  const values = sorted.map((s) => (Object.is(s.v, -0) ? 0 : s.v));
   let samples: ChunkSamples;
   if (values.every((v): v is string => typeof v === 'string')) samples = { kind: 'enum', ts, values };
   else if (values.every((v): v is number => typeof v === 'number' && Number.isSafeInteger(v))) samples = { kind: 'int', ts, values };
