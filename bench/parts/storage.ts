@@ -110,7 +110,7 @@ export async function buildChunkStore(readings: number, seed: number, log: (m: s
       clock: systemClock,
       logger: silentLogger(),
       events: new EventBus(),
-      hot: { store, durability: 'interval', reason: 'bench', fsyncInterval: 3_600_000, sealInterval: 3_600_000 * 1000, sealRecords: 100_000_000 },
+      hot: { store, durability: 'interval', reason: 'bench', fsyncInterval: 3_600_000, sealInterval: 2 ** 31 - 1, sealRecords: 100_000_000 },
       options: { batchInterval: 5, batchSize: 20_000, quarantineMaxEntries: 10_000, quarantineMaxBytes: 4 * 1024 * 1024 },
     });
     writer.start();

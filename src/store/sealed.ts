@@ -15,7 +15,7 @@ export interface SealedSample {
 }
 
 interface ChunkRow {
-  period: number;
+  id: number;
   first_ts: number;
   last_ts: number;
   count: number;
@@ -28,15 +28,31 @@ export function periodOf(ts: number): number {
 }
 
 /**
+ * A chunk's rowid: its hour since the epoch × 2^21 + its series id. Rowids grow with time, so a
+ * seal appends at the end of the table, where SQLite fills pages to the brim (a WITHOUT ROWID
+ * key of (period, series) left them half empty: B-tree splits of an index tree).
+ */
+const SERIES_SPAN = 2 ** 21;
+
+function chunkId(period: number, seriesId: number): number {
+  if (!Number.isInteger(seriesId) || seriesId < 0 || seriesId >= SERIES_SPAN) throw new RangeError(`series id ${seriesId} does not fit a chunk id`);
+  return (period / CHUNK_PERIOD) * SERIES_SPAN + seriesId;
+}
+
+function periodOfId(id: number): number {
+  return Math.floor(id / SERIES_SPAN) * CHUNK_PERIOD;
+}
+
+/**
  * The sealed readings of every series, in both layouts an installation can hold: compressed
  * chunks (what seals write, ~2 B per reading) and the rows of the `readings` table (what a
  * database from before the chunks holds, and what the writer without a hot log writes). Every
  * reader in the store goes through this class, so neither layout is read anywhere else.
  *
- * Chunks are keyed by (period, series): a seal appends its chunks at the end of the B-tree, a few
- * pages for the whole household instead of one page per series. A series' chunks are found by
- * point lookups over the periods between the oldest and newest chunk of the table, which
- * retention keeps short.
+ * Chunks are keyed by (period, series) in one rowid: a seal appends its chunks at the end of the
+ * B-tree, a few full pages for the whole household instead of one page per series. A series'
+ * chunks are found by point lookups over the periods between the oldest and newest chunk of the
+ * table, a span that retention keeps short.
  */
 export class SealedReadings {
   private readonly hasChunks: boolean;
@@ -47,10 +63,10 @@ export class SealedReadings {
     this.hasChunks = raw.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'chunks'").get() !== undefined;
     const chunkSql = this.hasChunks
       ? {
-          chunk: raw.prepare<[number, number], ChunkRow>('SELECT period, first_ts, last_ts, count, flags, data FROM chunks WHERE period = ? AND series_id = ?'),
-          span: raw.prepare<[], { lo: number | null; hi: number | null }>('SELECT MIN(period) AS lo, MAX(period) AS hi FROM chunks'),
-          put: raw.prepare('INSERT OR REPLACE INTO chunks (period, series_id, first_ts, last_ts, count, flags, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-          drop: raw.prepare('DELETE FROM chunks WHERE period = ? AND series_id = ?'),
+          chunk: raw.prepare<[number], ChunkRow>('SELECT id, first_ts, last_ts, count, flags, data FROM chunks WHERE id = ?'),
+          span: raw.prepare<[], { lo: number | null; hi: number | null }>('SELECT MIN(id) AS lo, MAX(id) AS hi FROM chunks'),
+          put: raw.prepare('INSERT OR REPLACE INTO chunks (id, series_id, first_ts, last_ts, count, flags, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+          drop: raw.prepare('DELETE FROM chunks WHERE id = ?'),
         }
       : undefined;
     this.st = {
@@ -139,7 +155,7 @@ export class SealedReadings {
       list.push(s);
     }
     for (const [period, list] of byPeriod) {
-      const existing = st.chunk.get(period, seriesId);
+      const existing = st.chunk.get(chunkId(period, seriesId));
       const merged = new Map<number, SealedSample>();
       for (const s of list) if (!merged.has(s.ts)) merged.set(s.ts, s);
       if (existing) for (const s of samplesOf(existing)) merged.set(s.ts, s);
@@ -159,14 +175,14 @@ export class SealedReadings {
     for (const row of [...this.chunksForward(seriesId, Number.MIN_SAFE_INTEGER, end)]) {
       if (removed >= limit) break;
       if (row.last_ts < end) {
-        st.drop.run(row.period, seriesId);
+        st.drop.run(row.id);
         removed += row.count;
         continue;
       }
       const kept = samplesOf(row).filter((s) => s.ts >= end);
       removed += row.count - kept.length;
-      if (kept.length === 0) st.drop.run(row.period, seriesId);
-      else this.putChunk(row.period, seriesId, kept);
+      if (kept.length === 0) st.drop.run(row.id);
+      else this.putChunk(periodOfId(row.id), seriesId, kept);
     }
     return removed;
   }
@@ -184,8 +200,8 @@ export class SealedReadings {
     const chunked = raw
       .prepare<[], { n: number | null; lo: number | null; hi: number | null }>(
         `SELECT (SELECT SUM(count) FROM chunks) AS n,
-                (SELECT MIN(first_ts) FROM chunks WHERE period = (SELECT MIN(period) FROM chunks)) AS lo,
-                (SELECT MAX(last_ts) FROM chunks WHERE period = (SELECT MAX(period) FROM chunks)) AS hi`,
+                (SELECT MIN(first_ts) FROM chunks WHERE id < (SELECT MIN(id) FROM chunks) / ${SERIES_SPAN} * ${SERIES_SPAN} + ${SERIES_SPAN}) AS lo,
+                (SELECT MAX(last_ts) FROM chunks WHERE id >= (SELECT MAX(id) FROM chunks) / ${SERIES_SPAN} * ${SERIES_SPAN}) AS hi`,
       )
       .get()!;
     const pick = (a: number | null, b: number | null, f: (x: number, y: number) => number) => (a === null ? b : b === null ? a : f(a, b));
@@ -200,7 +216,7 @@ export class SealedReadings {
 
   private putChunk(period: number, seriesId: number, sorted: readonly SealedSample[]): void {
     const { data, flags } = encodeSamples(sorted);
-    this.chunkStatements().put.run(period, seriesId, sorted[0]!.ts, sorted.at(-1)!.ts, sorted.length, flags, data);
+    this.chunkStatements().put.run(chunkId(period, seriesId), seriesId, sorted[0]!.ts, sorted.at(-1)!.ts, sorted.length, flags, data);
   }
 
   /** The series' chunks that may hold readings in [from, to), oldest first. */
@@ -208,9 +224,9 @@ export class SealedReadings {
     if (!this.st.chunk || !this.st.span) return;
     const { lo, hi } = this.st.span.get()!;
     if (lo === null || hi === null) return;
-    const last = Math.min(hi, periodOf(Math.min(to - 1, Number.MAX_SAFE_INTEGER)));
-    for (let p = Math.max(lo, periodOf(from)); p <= last; p += CHUNK_PERIOD) {
-      const row = this.st.chunk.get(p, seriesId);
+    const last = Math.min(periodOfId(hi), periodOf(Math.min(to - 1, Number.MAX_SAFE_INTEGER)));
+    for (let p = Math.max(periodOfId(lo), periodOf(from)); p <= last; p += CHUNK_PERIOD) {
+      const row = this.st.chunk.get(chunkId(p, seriesId));
       if (row) yield row;
     }
   }
@@ -220,8 +236,8 @@ export class SealedReadings {
     if (!this.st.chunk || !this.st.span) return;
     const { lo, hi } = this.st.span.get()!;
     if (lo === null || hi === null) return;
-    for (let p = Math.min(hi, periodOf(Math.min(ts - 1, Number.MAX_SAFE_INTEGER))); p >= lo; p -= CHUNK_PERIOD) {
-      const row = this.st.chunk.get(p, seriesId);
+    for (let p = Math.min(periodOfId(hi), periodOf(Math.min(ts - 1, Number.MAX_SAFE_INTEGER))); p >= periodOfId(lo); p -= CHUNK_PERIOD) {
+      const row = this.st.chunk.get(chunkId(p, seriesId));
       if (row) yield row;
     }
   }
