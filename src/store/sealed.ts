@@ -64,7 +64,8 @@ export class SealedReadings {
     const chunkSql = this.hasChunks
       ? {
           chunk: raw.prepare<[number], ChunkRow>('SELECT id, first_ts, last_ts, count, flags, data FROM chunks WHERE id = ?'),
-          span: raw.prepare<[], { lo: number | null; hi: number | null }>('SELECT MIN(id) AS lo, MAX(id) AS hi FROM chunks'),
+          // Two subqueries: SQLite answers a lone MIN or MAX from the B-tree's edge, but scans every row for both at once.
+          span: raw.prepare<[], { lo: number | null; hi: number | null }>('SELECT (SELECT MIN(id) FROM chunks) AS lo, (SELECT MAX(id) FROM chunks) AS hi'),
           put: raw.prepare('INSERT OR REPLACE INTO chunks (id, series_id, first_ts, last_ts, count, flags, data) VALUES (?, ?, ?, ?, ?, ?, ?)'),
           drop: raw.prepare('DELETE FROM chunks WHERE id = ?'),
         }
