@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.js';
 import { DB_FILE, openDatabase, silentLogger, systemClock } from '../../src/core/index.js';
 import { allMigrations, openContext } from '../../src/app/index.js';
+import { HOT_LOG_DIR, HotStore, SealedReadings } from '../../src/store/index.js';
 import type { LoadDevice } from '../load-client.js';
 import { benchTmp, cloneDataDir, ROOT } from './procs.js';
 
@@ -49,7 +50,13 @@ export async function openReadOnly(dataDir: string) {
 export async function countReadings(dataDir: string): Promise<number> {
   const db = await openReadOnly(dataDir);
   try {
-    return (db.raw.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
+    // Sealed readings in either layout, plus those still in the hot log.
+    const hot = HotStore.open(join(dataDir, HOT_LOG_DIR), { repair: false });
+    try {
+      return new SealedReadings(db.raw).totals().readings + hot.head.size;
+    } finally {
+      hot.close();
+    }
   } finally {
     db.close();
   }

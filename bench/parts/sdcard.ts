@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { callAdmin } from '../../src/core/index.js';
+import Database from 'better-sqlite3';
+import { DB_FILE, callAdmin } from '../../src/core/index.js';
 import { rounds, type BenchOptions, type Figure, type Part, type PartResult } from '../lib/part.js';
 import { provision } from '../lib/provision.js';
 import { readProcIo, removeDir, runLoad, startGateway } from '../lib/procs.js';
@@ -25,6 +26,19 @@ interface Variant {
   label: string;
   env: Record<string, string>;
   bin?: string;
+}
+
+/**
+ * The template is provisioned by this build; a baseline build before store v3 refuses its newer
+ * schema. Its only store v3 object is the chunks table, empty in the template: remove both.
+ */
+function downgradeForBaseline(dataDir: string): void {
+  const raw = new Database(join(dataDir, DB_FILE));
+  try {
+    raw.exec("DROP TABLE IF EXISTS chunks; DELETE FROM schema_migrations WHERE module = 'store' AND version > 2;");
+  } finally {
+    raw.close();
+  }
 }
 
 /**
@@ -57,6 +71,7 @@ export const sdcardPart: Part = {
     for (const variant of variants) {
       for (const round of rounds(options)) {
         const dataDir = prov.clone('sdcard');
+        if (variant.bin) downgradeForBaseline(dataDir);
         const gw = await startGateway({ dataDir, logLevel: 'info', env: variant.env, ...(variant.bin ? { bin: variant.bin } : {}) });
         try {
           const socket = join(dataDir, 'sluice.sock');

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { DB_FILE, EventBus, openDatabase, silentLogger, systemClock } from '../../src/core/index.js';
 import { allMigrations } from '../../src/app/index.js';
-import { ReadingWriter } from '../../src/store/index.js';
+import { HOT_LOG_DIR, HotStore, ReadingWriter } from '../../src/store/index.js';
 import { householdMessages } from '../lib/device-mix.js';
 import type { BenchOptions, Figure, Part, PartResult } from '../lib/part.js';
 import { benchTmp } from '../lib/procs.js';
@@ -82,6 +82,70 @@ export async function buildSluiceStore(readings: number, seed: number, checkpoin
   }
   db.close();
   return result;
+}
+
+export interface ChunkBuild {
+  readings: number;
+  seconds: number;
+  seals: number;
+  /** DB + WAL after a TRUNCATE checkpoint (every table, the chunks among them) */
+  bytes: number;
+  /** pages of the chunks table alone, and their cell payload */
+  chunkPages: { bytes: number; payload: number; rows: number };
+}
+
+/**
+ * The same household mix through the hot path, as the gateway stores it: the hot log, the head,
+ * and a seal into compressed chunks each time the readings' clock passes an hour (as the hourly
+ * seal does in real time), then a TRUNCATE checkpoint.
+ */
+export async function buildChunkStore(readings: number, seed: number, log: (m: string) => void): Promise<ChunkBuild> {
+  const dataDir = benchTmp('chunks');
+  const file = join(dataDir, DB_FILE);
+  try {
+    const db = await openDatabase({ path: file, migrations: allMigrations, logger: silentLogger() });
+    const store = HotStore.open(join(dataDir, HOT_LOG_DIR), { repair: true });
+    const writer = new ReadingWriter({
+      db,
+      clock: systemClock,
+      logger: silentLogger(),
+      events: new EventBus(),
+      hot: { store, durability: 'interval', reason: 'bench', fsyncInterval: 3_600_000, sealInterval: 2 ** 31 - 1, sealRecords: 100_000_000 },
+      options: { batchInterval: 5, batchSize: 20_000, quarantineMaxEntries: 10_000, quarantineMaxBytes: 4 * 1024 * 1024 },
+    });
+    writer.start();
+    const t0 = Date.now();
+    let written = 0;
+    let messages = 0;
+    let seals = 0;
+    let hour: number | undefined;
+    let pending: Promise<void> | undefined;
+    for (const m of householdMessages(readings, seed)) {
+      const h = Math.floor(m.ts / 3_600_000);
+      if (hour !== undefined && h !== hour) {
+        await pending;
+        await writer.flush();
+        writer.seal();
+        seals++;
+      }
+      hour = h;
+      pending = writer.submit({ deviceId: m.deviceId, readings: m.readings, specs: m.specs });
+      written += m.readings.length;
+      if (++messages % 5000 === 0) await pending;
+      if (messages % 500_000 === 0) log(`storage: ${(written / 1e6).toFixed(1)} M readings sealed into chunks`);
+    }
+    await pending;
+    await writer.stop();
+    seals++;
+    const seconds = (Date.now() - t0) / 1000;
+    const bytes = bytesOnDisk(db.raw, file);
+    const stat = db.raw.prepare<[], { total: number; payload: number }>("SELECT SUM(pgsize) AS total, SUM(payload) AS payload FROM dbstat WHERE name = 'chunks'").get()!;
+    const rows = (db.raw.prepare('SELECT COUNT(*) AS n FROM chunks').get() as { n: number }).n;
+    db.close();
+    return { readings: written, seconds, seals, bytes, chunkPages: { bytes: stat.total, payload: stat.payload, rows } };
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 function openBaseline(file: string): Database.Database {
@@ -207,6 +271,10 @@ export const storagePart: Part = {
     const ha = buildHaStates(dir, baselineReadings, options.seed);
     options.log(`storage: HA states ${(ha.bytes / ha.readings).toFixed(2)} B/reading (${((Date.now() - t2) / 1000).toFixed(0)} s)`);
 
+    const t3 = Date.now();
+    const chunks = await buildChunkStore(baselineReadings, options.seed, options.log);
+    options.log(`storage: sealed chunks ${(chunks.bytes / chunks.readings).toFixed(2)} B/reading on disk, chunks table ${(chunks.chunkPages.bytes / chunks.readings).toFixed(2)} B/reading (${((Date.now() - t3) / 1000).toFixed(0)} s, ${chunks.seals} seals)`);
+
     const at = build.sizes.find((s) => s.readings >= baselineReadings) ?? build.sizes[build.sizes.length - 1]!;
     const full = build.sizes[build.sizes.length - 1]!;
     const perAt = at.bytes / at.readings;
@@ -243,11 +311,22 @@ export const storagePart: Part = {
         value: same((build.vacuumedBytes ?? Number.NaN) / full.readings),
         note: build.fill ? `before it, readings pages are ${(build.fill.fill * 100).toFixed(0)}% full; ${build.fill.payloadPerReading.toFixed(1)} B of row payload per reading` : '',
       },
+      {
+        name: `bytes/reading at rest, sealed chunks (hot log → hourly seal), at ${(chunks.readings / 1e6).toFixed(2)} M readings: DB + WAL after checkpoint`,
+        unit: 'B',
+        value: same(chunks.bytes / chunks.readings),
+        baseline: { name: 'rows of the readings table (old layout)', value: same(perAt) },
+        ratio: same(perAt / (chunks.bytes / chunks.readings)),
+        ratioNote: 'smaller',
+        target: '≤ 4 B',
+        met: chunks.bytes / chunks.readings <= 4,
+        note: `chunks table alone ${(chunks.chunkPages.bytes / chunks.readings).toFixed(2)} B/reading in ${chunks.chunkPages.rows} chunks (${(chunks.chunkPages.payload / chunks.readings).toFixed(2)} B of cell payload); ${chunks.seals} seals`,
+      },
       { name: 'write path throughput, in-process (ReadingWriter, 20,000-reading batches)', unit: 'readings/s', value: same(build.readings / build.seconds) },
     ];
     return {
       figures,
-      raw: { total, baselineReadings, sluice: build, json, ha },
+      raw: { total, baselineReadings, sluice: build, json, ha, chunks },
       notes: ['sizes are deterministic for a seed, so storage is measured once (no warm-up or repeats); the baselines hold the first readings of the same simulated household.'],
     };
   },

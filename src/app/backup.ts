@@ -7,14 +7,14 @@ import { DB_FILE, DataDirLock, SluiceError, ensureDataDir, type Clock, type Logg
 import { POISON_FILE } from '../ingest/index.js';
 import { LEDGER_HEAD_FILE, writeFileAtomic } from '../ledger/index.js';
 import { GATEWAY_SECRET_FILE } from '../share/index.js';
-import { HOT_LOG_DIR, quickCheck } from '../store/index.js';
+import { HOT_LOG_DIR, SealedReadings, quickCheck } from '../store/index.js';
 import { packArchive, unpackArchive, type BackupManifest } from './backup-archive.js';
 import { allMigrations, openContext } from './context.js';
 import { defineOperation, flag, params } from './operation.js';
 import { buildSharing } from './sharing.js';
 
 /** Tables that hold what devices sent (readings and their by-products); `--config-only` empties them in the copy. */
-const READING_TABLES = ['readings', 'rollups', 'quarantine', 'deliveries', 'broker_retained', 'broker_outgoing', 'broker_incoming', 'broker_wills'];
+const READING_TABLES = ['readings', 'chunks', 'rollups', 'quarantine', 'deliveries', 'broker_retained', 'broker_outgoing', 'broker_incoming', 'broker_wills'];
 
 /** What `sluice backup create` answers. */
 export interface BackupResult {
@@ -55,7 +55,7 @@ export const backupOperations = {
             (copy.prepare('SELECT module, MAX(version) AS version FROM schema_migrations GROUP BY module').all() as Array<{ module: string; version: number }>).map((r) => [r.module, r.version]),
           );
           const head = (copy.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined) ?? null;
-          const readings = (copy.prepare('SELECT count(*) AS n FROM readings').get() as { n: number }).n;
+          const readings = new SealedReadings(copy).totals().readings;
           if (p.configOnly) {
             const present = new Set((copy.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name));
             // [PRIV-2] an off-site copy without what devices sent.

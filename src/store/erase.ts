@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RawDatabase, SluiceDatabase } from '../core/index.js';
+import { SealedReadings } from './sealed.js';
 
 /** What `sluice erase` removes: a device, a metric, everything before an instant, or all. */
 export interface EraseScope {
@@ -53,10 +54,11 @@ function seriesIds(raw: RawDatabase, scope: EraseScope): number[] {
 function eraseStep(raw: RawDatabase, scope: EraseScope, ids: readonly number[], limit: number): EraseCounts {
   const before = scope.before ?? Number.MAX_SAFE_INTEGER;
   const counts: EraseCounts = { readings: 0, rollups: 0, quarantine: 0, series: 0 };
+  const sealed = new SealedReadings(raw);
   for (const id of ids) {
-    counts.readings = raw
-      .prepare('DELETE FROM readings WHERE series_id = ? AND ts IN (SELECT ts FROM readings WHERE series_id = ? AND ts < ? ORDER BY ts LIMIT ?)')
-      .run(id, id, before, limit).changes;
+    // Whole chunks go; a chunk straddling `before` is re-encoded without the erased readings
+    // (secure_delete overwrites the old cell).
+    counts.readings = sealed.deleteBefore(id, before, limit);
     if (counts.readings > 0) return counts;
     if (hasTable(raw, 'rollups')) {
       counts.rollups = raw
@@ -104,8 +106,9 @@ export function eraseCounts(db: SluiceDatabase, scope: EraseScope): EraseCounts 
   const before = scope.before ?? Number.MAX_SAFE_INTEGER;
   const ids = seriesIds(raw, scope);
   const counts: EraseCounts = { readings: 0, rollups: 0, quarantine: 0, series: scope.before === undefined ? ids.length : 0 };
+  const sealed = new SealedReadings(raw);
   for (const id of ids) {
-    counts.readings += raw.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM readings WHERE series_id = ? AND ts < ?').get(id, before)!.n;
+    counts.readings += sealed.count(id, before);
     counts.rollups += raw.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM rollups WHERE series_id = ? AND hour < ?').get(id, before)!.n;
   }
   const metricNeedle = scope.metric === undefined ? null : Buffer.from(`"${scope.metric}"`);

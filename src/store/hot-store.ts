@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { SluiceDatabase } from '../core/index.js';
 import { HotLog, type HotDelivery, type HotRecord, type LogReplay } from './hot-log.js';
 import { ReadingHead } from './reading-head.js';
+import { SealedReadings, periodOf, type SealedSample } from './sealed.js';
 
 export const HOT_LOG_DIR = 'hotlog';
 
@@ -16,7 +17,7 @@ export interface SealResult {
 /**
  * The hot path's storage: the append-only log and the in-memory head of its readings. Readings
  * reach SQLite only when sealed: one synchronous=FULL transaction per hour (or per full head)
- * instead of one per message, which is what spares an SD card.
+ * of compressed chunks instead of one per message, which is what spares an SD card.
  */
 export class HotStore {
   readonly head = new ReadingHead();
@@ -63,9 +64,10 @@ export class HotStore {
   }
 
   /**
-   * Moves the head into `readings` and `deliveries` in one transaction, then drops the sealed
-   * segments (zero-filled first with `overwrite`, for an erase). A crash between the commit and
-   * the drop replays those readings again; `INSERT OR IGNORE` keeps the rows already sealed.
+   * Moves the head into compressed chunks (one per series and hour) and `deliveries` in one
+   * transaction, then drops the sealed segments (zero-filled first with `overwrite`, for an
+   * erase). A crash between the commit and the drop replays those readings again; the merge
+   * into the chunks keeps the readings already sealed.
    */
   seal(db: SluiceDatabase, options: { overwrite?: boolean } = {}): SealResult {
     const log = this.writable();
@@ -76,10 +78,18 @@ export class HotStore {
     const through = log.rotate();
     const drained = this.head.drain();
     try {
-      const insert = db.raw.prepare('INSERT OR IGNORE INTO readings (series_id, ts, v, flags) VALUES (?, ?, ?, ?)');
+      const sealed = new SealedReadings(db.raw);
       const upsert = db.raw.prepare('INSERT OR REPLACE INTO deliveries (client_id, packet_id, payload_hash, ts) VALUES (?, ?, ?, ?)');
+      // In key order (period, series): the B-tree grows at its end instead of splitting pages.
+      const records = [...drained.records].sort((a, b) => periodOf(a.ts) - periodOf(b.ts) || a.seriesId - b.seriesId || a.ts - b.ts);
+      const groups: Array<{ seriesId: number; samples: SealedSample[] }> = [];
+      for (const r of records) {
+        let group = groups.at(-1);
+        if (!group || group.seriesId !== r.seriesId || periodOf(group.samples[0]!.ts) !== periodOf(r.ts)) groups.push((group = { seriesId: r.seriesId, samples: [] }));
+        group.samples.push({ ts: r.ts, v: r.value, flags: r.flags === 1 ? 1 : 0 });
+      }
       db.tx(() => {
-        for (const r of drained.records) insert.run(r.seriesId, r.ts, storable(r.value), r.flags === 1 ? 1 : null);
+        for (const g of groups) sealed.write(g.seriesId, g.samples);
         for (const d of drained.deliveries) upsert.run(d.clientId, d.packetId, d.payloadHash, d.ts);
       });
     } catch (err) {
@@ -125,9 +135,4 @@ export function processWriteBytes(): number | null {
   } catch {
     return null;
   }
-}
-
-/** See `storable` in reading-writer.ts: integers bound as BigInt are stored in 0–3 bytes. */
-function storable(v: number | string): number | bigint | string {
-  return typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : v;
 }

@@ -16,3 +16,4 @@ export { HotStore, HOT_LOG_DIR, processWriteBytes, type SealResult } from './hot
 export { ReadingHead, type HeadEntry } from './reading-head.js';
 export { detectDurability, deviceNumbers, type DurabilityChoice, type DurabilityMode, type FlashDetectOptions } from './flash-detect.js';
 export { WindowSource, type WindowSourceDeps, type WindowReadings, type SummarySource } from './window-source.js';
+export { SealedReadings, CHUNK_PERIOD, periodOf, encodeSamples, type SealedSample } from './sealed.js';

@@ -4,6 +4,7 @@ import type { SluiceConfig } from '../config/index.js';
 import type { EventBus, RawDatabase, SluiceDatabase } from '../core/index.js';
 import { databaseBytes } from './erase.js';
 import { RetentionPurger, type RetentionSettings } from './retention.js';
+import { SealedReadings } from './sealed.js';
 import { Rollups, type SpecOf } from './rollups.js';
 
 export interface StoreMaintenanceSettings extends RetentionSettings {
@@ -133,19 +134,19 @@ export function databaseInfo(db: SluiceDatabase, settings: Pick<RetentionSetting
   const raw = db.raw;
   const one = (sql: string) => (raw.prepare<[], { v: number | null }>(sql).get()?.v ?? null) as number | null;
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  const sealed = new SealedReadings(raw).totals();
   return {
     path: db.path,
     bytes: databaseBytes(db.path),
     page_size: one('SELECT page_size AS v FROM pragma_page_size') ?? 0,
     pages: one('SELECT page_count AS v FROM pragma_page_count') ?? 0,
     free_pages: one('SELECT freelist_count AS v FROM pragma_freelist_count') ?? 0,
-    readings: one('SELECT COUNT(*) AS v FROM readings') ?? 0,
+    readings: sealed.readings,
     series: one('SELECT COUNT(*) AS v FROM series') ?? 0,
     rollups: one('SELECT COUNT(*) AS v FROM rollups') ?? 0,
     quarantine: one('SELECT COUNT(*) AS v FROM quarantine') ?? 0,
-    // Per series through the primary key, instead of a scan of every reading.
-    oldest_reading: iso(one('SELECT MIN((SELECT MIN(ts) FROM readings WHERE series_id = s.id)) AS v FROM series s')),
-    newest_reading: iso(one('SELECT MAX((SELECT MAX(ts) FROM readings WHERE series_id = s.id)) AS v FROM series s')),
+    oldest_reading: iso(sealed.oldest),
+    newest_reading: iso(sealed.newest),
     oldest_rollup: iso(one('SELECT MIN(hour) AS v FROM rollups')),
     retention: { raw_days: settings.rawDays, rollup_days: settings.rollupDays, overrides: settings.overrides.length },
     free_disk_bytes: freeDiskBytes(dirname(db.path)),

@@ -2,6 +2,7 @@ import type { SluiceDatabase } from '../core/index.js';
 import type { ReadingValue, RefusedMetric, TimeSource } from '../ingest/index.js';
 import { decodeValue, type SeriesType } from './codec.js';
 import type { ReadingHead } from './reading-head.js';
+import { SealedReadings } from './sealed.js';
 
 export interface StoredReading {
   metric: string;
@@ -76,34 +77,33 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Read access to stored readings (sealed rows and the hot log's head) and the quarantine. */
+/** Read access to stored readings (sealed chunks and rows, and the hot log's head) and the quarantine. */
 export class StoreQueries {
-  /** `head`: the readings not yet sealed; a sealed row wins over a head entry of the same (series, ts). */
+  private readonly sealed: SealedReadings;
+
+  /** `head`: the readings not yet sealed; a sealed reading wins over a head entry of the same (series, ts). */
   constructor(
     private readonly db: SluiceDatabase,
     private readonly head?: ReadingHead,
-  ) {}
+  ) {
+    this.sealed = new SealedReadings(db.raw);
+  }
 
   readings(q: ReadingQuery): StoredReading[] {
     const since = q.since ?? 0;
     const until = q.until ?? Number.MAX_SAFE_INTEGER;
     const limit = q.limit ?? 10_000;
-    const rows = this.db.raw
-      .prepare<unknown[], Row>(
-        `SELECT s.id AS series_id, s.metric, s.component, s.type, s.unit, s.scale, r.ts, r.v, r.flags
-           FROM series s JOIN readings r ON r.series_id = s.id
-          WHERE s.device_id = ? AND (? IS NULL OR s.metric = ?) AND r.ts >= ? AND r.ts < ?
-          ORDER BY r.ts, s.component, s.metric
-          LIMIT ?`,
-      )
-      .all(q.deviceId, q.metric ?? null, q.metric ?? null, since, until, limit);
-    const head = this.head;
-    if (!head || head.isEmpty) return rows.map(toReading);
-    // The first `limit` rows of the union are among the table's first `limit` and the head's.
-    const sealed = new Set(rows.map((r) => `${r.series_id}:${r.ts}`));
+    const rows: Row[] = [];
+    // The first `limit` readings of the device are among the first `limit` of each series.
     for (const s of this.seriesOf(q.deviceId, q.metric)) {
-      for (const e of head.range(s.series_id, since, until)) {
-        if (!sealed.has(`${s.series_id}:${e.ts}`)) rows.push({ ...s, ts: e.ts, v: e.value, flags: e.flags === 1 ? 1 : null });
+      const sealed = this.sealed.range(s.series_id, since, until, limit);
+      const seen = new Set<number>();
+      for (const r of sealed) {
+        seen.add(r.ts);
+        rows.push({ ...s, ts: r.ts, v: r.v, flags: r.flags === 1 ? 1 : null });
+      }
+      for (const e of this.head?.range(s.series_id, since, until) ?? []) {
+        if (!seen.has(e.ts)) rows.push({ ...s, ts: e.ts, v: e.value, flags: e.flags === 1 ? 1 : null });
       }
     }
     return rows.sort(byTimeThenName).slice(0, limit).map(toReading);
@@ -111,23 +111,14 @@ export class StoreQueries {
 
   /** The newest reading of each of the device's series. */
   latest(deviceId: string): StoredReading[] {
-    const rows = this.db.raw
-      .prepare<[string], Row>(
-        `SELECT s.id AS series_id, s.metric, s.component, s.type, s.unit, s.scale, r.ts, r.v, r.flags
-           FROM series s JOIN readings r ON r.series_id = s.id
-            AND r.ts = (SELECT MAX(ts) FROM readings WHERE series_id = s.id)
-          WHERE s.device_id = ? ORDER BY s.component, s.metric`,
-      )
-      .all(deviceId);
-    const head = this.head;
-    if (!head || head.isEmpty) return rows.map(toReading);
-    const bySeries = new Map(rows.map((r) => [r.series_id, r]));
+    const rows: Row[] = [];
     for (const s of this.seriesOf(deviceId, undefined)) {
-      const e = head.latest(s.series_id);
-      const sealed = bySeries.get(s.series_id);
-      if (e && (!sealed || e.ts > sealed.ts)) bySeries.set(s.series_id, { ...s, ts: e.ts, v: e.value, flags: e.flags === 1 ? 1 : null });
+      const sealed = this.sealed.latest(s.series_id);
+      const e = this.head?.latest(s.series_id);
+      if (e && (!sealed || e.ts > sealed.ts)) rows.push({ ...s, ts: e.ts, v: e.value, flags: e.flags === 1 ? 1 : null });
+      else if (sealed) rows.push({ ...s, ts: sealed.ts, v: sealed.v, flags: sealed.flags === 1 ? 1 : null });
     }
-    return [...bySeries.values()].sort((a, b) => cmp(a.component, b.component) || cmp(a.metric, b.metric)).map(toReading);
+    return rows.sort((a, b) => cmp(a.component, b.component) || cmp(a.metric, b.metric)).map(toReading);
   }
 
   private seriesOf(deviceId: string, metric: string | undefined): SeriesRow[] {

@@ -153,7 +153,7 @@ export class ReadingWriter implements Service, ReadingSink {
   }
 
   /**
-   * Seals the hot log's readings into SQLite now (before rollups, retention and erase read the
+   * Seals the hot log's readings into SQLite chunks now (before rollups, retention and erase read the
    * table). `overwrite` zero-fills the sealed segments. Returns undefined without a hot log or
    * when the commit failed (the readings stay in the head and the log).
    */

@@ -64,7 +64,7 @@ export class RetentionPurger {
     const { db, rollups, timeZone, settings } = this.deps;
     for (const s of rollups.allSeries()) {
       const cutoff = retentionCutoff(now, rawDaysFor(settings, s.device_id, s.metric, this.deps.specOf(s.device_id, s.metric)), timeZone);
-      const oldest = db.raw.prepare<[number], { ts: number | null }>('SELECT MIN(ts) AS ts FROM readings WHERE series_id = ?').get(s.id)?.ts ?? null;
+      const oldest = rollups.sealed.oldest(s.id);
       if (oldest === null || oldest >= cutoff) continue;
       const readings = db.tx(() => this.purgeSeries(s, oldest, cutoff));
       return { done: false, readings, rollups: 0, quarantine: 0 };
@@ -102,10 +102,11 @@ export class RetentionPurger {
   }
 
   private purgeSeries(s: SeriesRow, oldest: number, cutoff: number): number {
-    const { rollups, timeZone, settings, db } = this.deps;
+    const { rollups, timeZone, settings } = this.deps;
     const from = hourStart(oldest, timeZone);
     const end = rollups.batchEnd(s.id, from, settings.batchSize, cutoff);
     rollups.rollRange(s, from, end);
-    return db.raw.prepare('DELETE FROM readings WHERE series_id = ? AND ts < ?').run(s.id, end).changes;
+    // Whole chunks go; one straddling `end` (a cutoff off the hour, e.g. a +05:30 household) is re-encoded.
+    return rollups.sealed.deleteBefore(s.id, end);
   }
 }

@@ -2,6 +2,7 @@ import type { SluiceDatabase } from '../core/index.js';
 import type { MetricSpec } from '../devices/index.js';
 import { decodeValue, type SeriesType } from './codec.js';
 import { HOUR, hourStart, mergeRollups, rollupHours, type HourRollup, type Point, type WindowStats } from './rollup-stats.js';
+import { SealedReadings } from './sealed.js';
 import { QuantileSketch } from './sketch.js';
 
 /** The profile's spec of a device's metric, if the device and its profile are still known. */
@@ -56,7 +57,12 @@ export interface SeriesSummary {
 
 /** Writes and reads the hourly rollups of the raw readings. */
 export class Rollups {
-  constructor(private readonly deps: RollupDeps) {}
+  /** The sealed readings (chunks and old rows) that rollups are computed from. */
+  readonly sealed: SealedReadings;
+
+  constructor(private readonly deps: RollupDeps) {
+    this.sealed = new SealedReadings(deps.db.raw);
+  }
 
   allSeries(): SeriesRow[] {
     return this.deps.db.raw.prepare<[], SeriesRow>('SELECT * FROM series ORDER BY id').all();
@@ -66,10 +72,7 @@ export class Rollups {
   rollRange(series: SeriesRow, from: number, to: number): number {
     const raw = this.deps.db.raw;
     const decode = (v: number | string) => decodeValue(series.type, series.scale, v);
-    const points: Point[] = raw
-      .prepare<[number, number, number], { ts: number; v: number | string }>('SELECT ts, v FROM readings WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts')
-      .all(series.id, from, to)
-      .map((r) => ({ ts: r.ts, value: decode(r.v) }));
+    const points: Point[] = this.sealed.range(series.id, from, to).map((r) => ({ ts: r.ts, value: decode(r.v) }));
     const spec = this.deps.specOf(series.device_id, series.metric);
     const shape = { type: series.type, counter: spec?.type === 'number' && spec.counter };
     const hours = rollupHours(shape, points, this.previous(series, from), from, to, this.deps.hold);
@@ -103,9 +106,7 @@ export class Rollups {
   /** The last reading before `ts`: from raw readings, or from the rollups once raw is purged. */
   private previous(series: SeriesRow, ts: number): Point | undefined {
     const raw = this.deps.db.raw;
-    const r = raw
-      .prepare<[number, number], { ts: number; v: number | string }>('SELECT ts, v FROM readings WHERE series_id = ? AND ts < ? ORDER BY ts DESC LIMIT 1')
-      .get(series.id, ts);
+    const r = this.sealed.previous(series.id, ts);
     if (r) return { ts: r.ts, value: decodeValue(series.type, series.scale, r.v) };
     const rolled = raw
       .prepare<[number, number], { last: number | string; last_ts: number }>(
@@ -120,11 +121,9 @@ export class Rollups {
    * readings of the series lie (at least one hour), capped at `maxEnd`.
    */
   batchEnd(seriesId: number, from: number, limit: number, maxEnd: number): number {
-    const row = this.deps.db.raw
-      .prepare<[number, number, number], { ts: number }>('SELECT ts FROM readings WHERE series_id = ? AND ts >= ? ORDER BY ts LIMIT 1 OFFSET ?')
-      .get(seriesId, from, limit);
-    if (!row) return maxEnd;
-    let end = hourStart(row.ts, this.deps.timeZone);
+    const ts = this.sealed.tsAt(seriesId, from, limit);
+    if (ts === undefined) return maxEnd;
+    let end = hourStart(ts, this.deps.timeZone);
     if (end <= from) end = from + HOUR;
     return Math.min(end, maxEnd);
   }
@@ -139,11 +138,10 @@ export class Rollups {
     let hours = 0;
     let touched = 0;
     for (const s of this.allSeries()) {
-      const bounds = db.raw
-        .prepare<[number, number], { oldest: number | null; rolled: number | null }>(
-          'SELECT (SELECT MIN(ts) FROM readings WHERE series_id = ?) AS oldest, (SELECT MAX(hour) FROM rollups WHERE series_id = ?) AS rolled',
-        )
-        .get(s.id, s.id)!;
+      const bounds = {
+        oldest: this.sealed.oldest(s.id),
+        rolled: db.raw.prepare<[number], { rolled: number | null }>('SELECT MAX(hour) AS rolled FROM rollups WHERE series_id = ?').get(s.id)!.rolled,
+      };
       if (bounds.oldest === null) continue;
       let from = hourStart(bounds.oldest, timeZone);
       if (bounds.rolled !== null) from = Math.max(from, hourStart(bounds.rolled + HOUR - options.recheck, timeZone));

@@ -86,4 +86,27 @@ export const storeMigrations: Migration[] = [
         CREATE INDEX rollups_hour ON rollups (hour);
       `),
   },
+  {
+    module: 'store',
+    version: 3,
+    description: 'sealed readings as compressed chunks per series and hour',
+    up: (db) =>
+      db.exec(`
+        -- One row per (hour since the epoch, series): the readings the hourly seal moved out of
+        -- the hot log, delta-of-delta timestamps and delta/XOR values (chunk-codec.ts), ~2-3
+        -- bytes a reading. id = hour × 2^21 + series_id, so a seal appends rows at the end of the
+        -- table and SQLite packs its pages full.
+        -- flags: NULL when every reading was stamped by its device, else run-length pairs.
+        -- Rows of the readings table (databases from before) are read alongside (sealed.ts).
+        CREATE TABLE chunks (
+          id INTEGER PRIMARY KEY,
+          series_id INTEGER NOT NULL,
+          first_ts INTEGER NOT NULL,
+          last_ts INTEGER NOT NULL,
+          count INTEGER NOT NULL,
+          flags BLOB,
+          data BLOB NOT NULL
+        );
+      `),
+  },
 ];

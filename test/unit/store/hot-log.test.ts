@@ -41,14 +41,15 @@ describe('hot log', () => {
     expect(HotLog.open({ dir }).replay.records).toEqual([...written, ...more]);
   });
 
-  it('writes each group with one write(): a group is one frame, 8 header bytes + 1 + 20 per number', () => {
+  it('writes each group with one write(): a group is one frame, 8 header bytes + 1 + 6 (base ts) + 5 per scaled integer, 11 per REAL', () => {
     const dir = tmpDir();
     const { log } = HotLog.open({ dir });
     const bytes = log.append([
       { seriesId: 1, ts: T0, value: 2150, flags: 1 },
       { seriesId: 2, ts: T0, value: 45.5, flags: 1 },
     ]);
-    expect(bytes).toBe(8 + 1 + 2 * 20);
+    // kind+flags, series id, ts − base: a byte each; 2150 as a 2-byte zigzag varint; 45.5 as an f64.
+    expect(bytes).toBe(8 + 1 + 6 + (3 + 2) + (3 + 8));
     expect(statSync(segmentPath(dir, 1)).size).toBe(bytes);
     log.close();
   });
@@ -155,6 +156,36 @@ describe('hot log', () => {
       if (crc) expect(tableCrc32(data)).toBe(crc(data));
     }
     expect(tableCrc32(Buffer.from('123456789'))).toBe(0xcbf43926); // the standard check value
+  });
+
+  it('replays a log written by an older gateway (format 1: fixed-width records) next to new frames', () => {
+    const dir = tmpDir();
+    const payload = Buffer.alloc(1 + 20 + 12 + 2 + 4);
+    payload.writeUInt8(1, 0);
+    payload.writeUInt8(1, 1); // a number
+    payload.writeUInt8(1, 2); // gateway-stamped
+    payload.writeUInt32LE(3_000_000_000, 3);
+    payload.writeIntLE(T0, 7, 6);
+    payload.writeDoubleLE(2150, 13);
+    payload.writeUInt8(2, 21); // text
+    payload.writeUInt8(0, 22);
+    payload.writeUInt32LE(4, 23);
+    payload.writeIntLE(T0 + 5, 27, 6);
+    payload.writeUInt16LE(4, 33);
+    payload.write('heat', 35, 'utf8');
+    const header = Buffer.alloc(8);
+    header.writeUInt32LE(payload.length, 0);
+    header.writeUInt32LE(tableCrc32(payload), 4);
+    const newer = encodeFrame([{ seriesId: 4, ts: T0 + 9, value: -7, flags: 0 }]);
+    writeFileSync(segmentPath(dir, 1), Buffer.concat([header, payload, newer]));
+    expect(HotLog.read({ dir })).toMatchObject({
+      damage: [],
+      records: [
+        { seriesId: 3_000_000_000, ts: T0, value: 2150, flags: 1 },
+        { seriesId: 4, ts: T0 + 5, value: 'heat', flags: 0 },
+        { seriesId: 4, ts: T0 + 9, value: -7, flags: 0 },
+      ],
+    });
   });
 
   it('truncating the file to a frame boundary is a clean log, not damage', () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventBus, ManualClock, openDatabase, silentLogger } from '../../../src/core/index.js';
 import { allMigrations } from '../../../src/app/index.js';
-import { HotStore, ReadingWriter, StoreQueries, type HotPath } from '../../../src/store/index.js';
+import { HotStore, ReadingWriter, SealedReadings, StoreQueries, type HotPath } from '../../../src/store/index.js';
 import { tmpDir } from '../../helpers/tmp-dir.js';
 
 const T0 = Date.UTC(2026, 0, 15, 10);
@@ -29,7 +29,8 @@ async function setup(durability: HotPath['durability'] = 'interval') {
       specs: spec,
       ...(delivery ? { delivery: { ...delivery, payloadHash: Buffer.from('0123456789abcdef'), ts } } : {}),
     });
-  const rows = () => (db.raw.prepare('SELECT COUNT(*) AS n FROM readings').get() as { n: number }).n;
+  // Sealed readings in either layout (chunks since store v3).
+  const rows = () => new SealedReadings(db.raw).totals().readings;
   return { dir, db, store, writer, submit, rows, queries: new StoreQueries(db, store.head) };
 }
 
