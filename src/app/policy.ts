@@ -3,7 +3,7 @@ import { notInForceError, describeChanges, expiryInstant, describeOverlaps, expl
 import { signingKeyStatus, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
-import { policyRisk, privacySpecsOf, riskText, type RiskResult } from './privacy.js';
+import { policyRisk, riskText, type RiskResult } from './privacy.js';
 import { defineOperation, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
@@ -30,6 +30,8 @@ export interface PolicyRow {
   /** Members whose approval of the current version is missing. */
   waiting_for: string[];
   vetoed_by: string[];
+  /** The newest window withheld because a privacy budget was spent, while nothing was released since; null otherwise. */
+  withheld: { reason: 'budget'; limit: 'vendor' | 'household'; window: { start: string; end: string }; epsilon: number; spent: number; cap: number; next_renewal: string | null } | null;
 }
 
 /** The state in words, with whom the policy waits for and who vetoed it. */
@@ -117,7 +119,7 @@ function changesSince(s: PolicyStatus, now: number): string[] {
 export const policyOperations = {
   'policy.list': defineOperation({
     params: noParams,
-    run: ({ context: ctx, sharing: { book, outbox } }): PolicyRow[] => {
+    run: ({ context: ctx, sharing: { book, outbox, disclosures } }): PolicyRow[] => {
       const tz = ctx.config.timezone;
       book.refresh();
       return book.names().map((n): PolicyRow => {
@@ -132,11 +134,15 @@ export const policyOperations = {
           }
         }
         const keyMissing = keyProblem(ctx, s.inForce ? s.approved?.effective : e) !== null;
+        const w = s.inForce ? disclosures.privacy.withheldNow(n) : null;
+        const withheld = w && { reason: 'budget' as const, limit: w.limit, window: { start: isoInZone(w.window.start, tz), end: isoInZone(w.window.end, tz) }, epsilon: w.epsilon, spent: w.spent, cap: w.cap, next_renewal: w.nextRenewal === null ? null : isoInZone(w.nextRenewal, tz) };
+        // [PRIV-DP-3] the household is told when its budget stops what it approved.
+        const words = keyMissing ? 'waiting: signing key missing' : withheld ? `${stateWords(s)} — withheld: budget (${withheld.limit === 'vendor' ? 'vendor' : 'household'} ${withheld.spent} of ${withheld.cap} ε spent${withheld.next_renewal ? `; fits again ${withheld.next_renewal}` : ''})` : stateWords(s);
         return {
           name: n,
           vendor: e?.policy.vendor ?? null,
           state: s.state,
-          state_text: s.inForce && keyMissing ? 'waiting: signing key missing' : stateWords(s),
+          state_text: s.inForce ? words : stateWords(s),
           in_force: s.inForce,
           version: s.approved?.hash ?? null,
           pending_version: s.state === 'changed' ? (s.current?.hash ?? null) : null,
@@ -147,6 +153,7 @@ export const policyOperations = {
           ...outbox.counts(n),
           waiting_for: s.waitingFor,
           vetoed_by: s.vetoedBy,
+          withheld,
         };
       });
     },
@@ -205,9 +212,6 @@ export const policyOperations = {
     params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as'), accept_risk: optionalText('--accept-risk') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
-      // [PRIV-DP-2] until the disclosure path draws and stores the noise, a noised rule would leave exact: refuse rather than pretend.
-      if (before.current && privacySpecsOf(before.current).size > 0)
-        throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} asks for privacy: noise, which this version does not yet add to sent summaries; remove privacy: to approve it now (policy replay and policy budget already show its effect)`);
       const risk = before.current ? policyRisk(ctx, book, p.name) : null;
       if (risk?.level === 'high' && p.accept_risk !== 'high')
         throw new SluiceError('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED', `policy ${p.name} scores high risk (${risk.points} points, a heuristic, not a probability): ${risk.reasons.filter((r) => r.points > 0).map((r) => r.text).join('; ')}. Make it coarser, or approve with --accept-risk high`, { level: risk.level, points: risk.points });

@@ -108,8 +108,9 @@ export function stateText(s: Pick<PolicyStatus, 'state' | 'inForce'>): string {
 export function describeDefaults(e: EffectivePolicy): string[] {
   const d = e.defaults ?? BUILTIN_DEFAULTS;
   const rounding = Object.entries(d.round).map(([unit, step]) => `${step} ${unit}`);
+  const hb = (d.privacy ?? BUILTIN_DEFAULTS.privacy)?.household_budget;
   return [
-    `Household defaults (${DEFAULTS_FILE}): windows of at least ${d.min_window}; at least ${d.min_samples} readings per window; rounding at least ${rounding.join(', ') || 'as the profiles'}; never shared through a kind: ${d.never_shared.join(', ') || 'nothing'}; simulated devices only when named by id.`,
+    `Household defaults (${DEFAULTS_FILE}): windows of at least ${d.min_window}; at least ${d.min_samples} readings per window; rounding at least ${rounding.join(', ') || 'as the profiles'}; never shared through a kind: ${d.never_shared.join(', ') || 'nothing'}; simulated devices only when named by id${hb ? `; noised policies together spend at most ε ${hb.epsilon} per ${hb.per} (household privacy budget)` : ''}.`,
   ];
 }
 
@@ -150,7 +151,7 @@ export function describeChanges(before: EffectivePolicy | null, after: Effective
   for (const l of newLines) if (!oldSet.has(l) && l.trim() !== '') out.push(`+ file: ${l}`);
   const db = before.defaults ?? BUILTIN_DEFAULTS;
   const da = after.defaults ?? BUILTIN_DEFAULTS;
-  for (const key of Object.keys(da) as Array<keyof typeof da>) {
+  for (const key of [...new Set([...Object.keys(db), ...Object.keys(da)])] as Array<keyof typeof da>) {
     if (canonicalJson(db[key]) !== canonicalJson(da[key])) out.push(`~ household defaults: ${key} ${canonicalJson(db[key])} → ${canonicalJson(da[key])}`);
   }
   const rules = Math.max(before.rules.length, after.rules.length);

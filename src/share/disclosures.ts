@@ -1,6 +1,7 @@
-import { SluiceError, type Clock, type EventBus, type SluiceDatabase } from '../core/index.js';
+import { SluiceError, canonicalJson, type Clock, type EventBus, type SluiceDatabase } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
+import { budgetLimitsOf, budgetVendor, PrivacyAccountant } from '../privacy/index.js';
 import type { StoreQueries } from '../store/index.js';
 import { policyWindowSizes, summarise, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
 import type { Outbox } from './outbox.js';
@@ -35,7 +36,7 @@ export interface RunResult {
   state: string;
   window: { start: string; end: string };
   /** Why nothing left, when state is 'withheld'. */
-  reason?: 'no-rule-for-window' | 'too-few-readings';
+  reason?: 'no-rule-for-window' | 'too-few-readings' | 'budget';
   message?: string;
 }
 
@@ -44,7 +45,16 @@ export interface RunResult {
  * only), `policy run` and the scheduler (bytes stored with their outbox row in one transaction).
  */
 export class Disclosures {
-  constructor(private readonly deps: DisclosuresDeps) {}
+  private readonly accountant: PrivacyAccountant;
+
+  constructor(private readonly deps: DisclosuresDeps) {
+    this.accountant = new PrivacyAccountant({ db: deps.db });
+  }
+
+  /** The privacy budget ledger this path spends from (policy list, policy budget, open data). */
+  get privacy(): PrivacyAccountant {
+    return this.accountant;
+  }
 
   /** The exact bytes a run of this window would send; refuses a window with nothing to send. */
   preview(name: string, windowText?: string): Preview {
@@ -91,6 +101,14 @@ export class Disclosures {
         return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message };
       }
       const summary = outcome.summary;
+      const existing = this.deps.outbox.get(summary.document.id);
+      if (summary.releases.length > 0 && (!existing || existing.state === 'dropped')) {
+        const withheld = this.spend(approved.effective, name, window, summary);
+        if (withheld) {
+          markRun?.();
+          return withheld;
+        }
+      }
       const created = this.deps.outbox.enqueue(summary, approved.effective.policy.endpoint);
       markRun?.();
       const stored = this.deps.outbox.get(summary.document.id);
@@ -99,6 +117,52 @@ export class Disclosures {
     if ('inForce' in result) throw notInForceError(name, result.reason);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
+  }
+
+  /**
+   * Spends the budget of a noisy summary and keeps its draws, in the run's transaction, so a
+   * crash can neither send without spending nor spend without the stored bytes. A release over
+   * either budget is withheld: nothing is queued, the ledger says why. [PRIV-DP-3]
+   */
+  private spend(effective: EffectivePolicy, name: string, window: TimeWindow, summary: Summary): RunResult | null {
+    const now = this.deps.clock.now();
+    const vendor = budgetVendor(effective.policy.vendor);
+    const limits = budgetLimitsOf(effective);
+    const epsilon = Math.round(summary.releases.reduce((a, r) => a + r.epsilon, 0) * 1e9) / 1e9;
+    const release = { vendor, policy: name, window, epsilon, at: now };
+    // The spec names the version: another version's release of the same window is another draw, charged again.
+    const spec = canonicalJson({ version: effective.hash, items: summary.releases.map((r) => [r.item, r.epsilon, r.clamp, r.unit]) });
+    const decision = this.accountant.spend({ ...release, spec, summaryId: summary.document.id }, limits);
+    const base = { kind: 'disclosure.withheld' as const, vendor: effective.policy.vendor, policy: name, version: effective.hash };
+    if (!decision.ok) {
+      this.accountant.recordWithheld(release, decision);
+      const tz = this.deps.timezone;
+      const renewal = decision.nextRenewal === null ? `it never fits a cap of ${decision.cap}` : `releases fit again from ${isoInZone(decision.nextRenewal, tz)}`;
+      const message = `withheld: budget — the ${decision.limit === 'vendor' ? `${effective.policy.vendor} budget` : 'household budget'} has ${round6(decision.spent)} of ${decision.cap} ε spent in its period and this window needs ${epsilon}; nothing is sent (${renewal})`;
+      this.deps.ledger.append({
+        ...base,
+        detail: { window: summary.document.window, reason: 'budget', limit: decision.limit, epsilon, spent: round6(decision.spent), cap: decision.cap, next_renewal: decision.nextRenewal === null ? null : isoInZone(decision.nextRenewal, tz) },
+      });
+      return { summaryId: null, created: false, state: 'withheld', window: summary.document.window, reason: 'budget', message };
+    }
+    for (const r of summary.releases) this.accountant.storeNoise(vendor, name, window, r.item, r.noise, now);
+    this.deps.ledger.append({
+      ...base,
+      kind: 'disclosure.noised',
+      summaryId: summary.document.id,
+      detail: {
+        window: summary.document.window,
+        epsilon,
+        charged: decision.charged !== false,
+        vendor_spent: round6(decision.vendorSpent),
+        vendor_cap: limits.vendor.epsilon,
+        household_spent: round6(decision.householdSpent),
+        household_cap: limits.household.epsilon,
+        body_sha256: summary.bodySha256,
+        items: summary.releases.map((r) => ({ rule: r.rule, metric: r.metric, stat: r.stat, epsilon: r.epsilon, mechanism: r.mechanism, clamp: r.clamp, unit: r.unit, sensitivity: r.sensitivity })),
+      },
+    });
+    return null;
   }
 
   /**
@@ -127,6 +191,7 @@ export class Disclosures {
    */
   private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
     const { queries } = this.deps;
+    const vendor = budgetVendor(effective.policy.vendor);
     const tz = this.deps.timezone;
     const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
     return summarise({
@@ -139,6 +204,12 @@ export class Disclosures {
         queries
           .readings({ deviceId, metric, since: window.start, until: window.end, limit: Number.MAX_SAFE_INTEGER })
           .map((r): Sample => ({ ts: r.ts, value: r.value as Sample['value'] })),
+      // A window released before keeps its draw (reading only: a preview spends and stores nothing).
+      storedNoise: (item) => this.accountant.storedNoise(vendor, effective.name, window, item),
     });
   }
+}
+
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
 }

@@ -12,6 +12,7 @@ import {
   type TimeWindow,
   type WindowSize,
 } from '../policy/index.js';
+import { noiseItem, privacySpecsOf, type DrawnNoise, type ItemNoise, type ItemRelease, type NoisyStat } from '../privacy/index.js';
 import { householdPseudonym, summaryId, vendorKey, vendorVersion } from './keys.js';
 import { counterIncrease, histogram, lastValue, percentileOf, percentileType7, timeInState, timeWeightedMean, type Sample, type Series } from './statistics.js';
 
@@ -44,6 +45,8 @@ export interface SummaryItem {
   unit: string | null;
   window: WindowSize;
   stats: ItemStats;
+  /** Present when the rule has `privacy:`: the stats carry discrete Laplace noise of this ε (docs/vendor-api.md). */
+  noise?: ItemNoise;
 }
 
 /**
@@ -78,6 +81,8 @@ export interface Summary {
   /** The approved version's hash (for the household's ledger and outbox; the body carries only the vendor-keyed form). */
   policyVersion: string;
   omitted: OmittedItem[];
+  /** Every noisy query in the body (empty without `privacy:`): what the release spends and the ledger records. */
+  releases: ItemRelease[];
 }
 
 /** What one window produces: a summary to send, or nothing and why (recorded, never sent). */
@@ -97,6 +102,8 @@ export interface SummariseInput {
   samples: (deviceId: string, metric: string) => readonly Sample[];
   /** ms a reading holds for time-weighted statistics without a newer one (default 2 h, as the rollups). */
   holdMs?: number;
+  /** The noise stored for an item of this window by an earlier release (read only); it wins over the keyed draw. */
+  storedNoise?: (item: string) => DrawnNoise | null;
 }
 
 const DEFAULT_HOLD_MS = 2 * 3_600_000;
@@ -121,6 +128,9 @@ export function summarise(input: SummariseInput): SummaryOutcome {
   const items: SummaryItem[] = [];
   const omitted: OmittedItem[] = [];
   const rules = policy.rules.filter((r) => settingsOf(r, policy).window === input.size);
+  const privacy = privacySpecsOf(policy);
+  const releases: ItemRelease[] = [];
+  const key = vendorKey(input.gatewaySecret, policy.policy.vendor);
   for (const rule of rules) {
     const settings = settingsOf(rule, policy);
     for (const metric of rule.rule.metrics) {
@@ -128,6 +138,18 @@ export function summarise(input: SummariseInput): SummaryOutcome {
       const count = perDevice.reduce((n, s) => n + s.length, 0);
       if (count === 0 || count < settings.minSamples) {
         omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
+        continue;
+      }
+      const spec = privacy.get(rule.index);
+      if (spec) {
+        // [PRIV-DP-2] a rule with privacy: never leaves exact: every statistic is noised here, in the one builder every path uses.
+        const n = noiseItem({ policy, rule: rule.index, metric, spec, window, vendorKey: key, perDevice, ...(input.storedNoise ? { stored: input.storedNoise } : {}) });
+        const round = rounder(ownValue(settings.round, metric) ?? 0.001);
+        const stats: ItemStats = {};
+        // Rounding to the household floor is post-processing: it costs no ε and keeps the floor's promise.
+        for (const [stat, v] of Object.entries(n.stats) as Array<[NoisyStat, number]>) stats[stat] = stat === 'count' ? v : round(v);
+        releases.push(...n.releases);
+        items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, noise: n.noise });
         continue;
       }
       const stats = statsOf(rule, settings, metric, perDevice, window.end, holdMs);
@@ -143,7 +165,6 @@ export function summarise(input: SummariseInput): SummaryOutcome {
         : `every item had fewer readings than its minimum (${omitted.map((o) => `rule ${o.rule} ${o.metric}: ${o.samples} of ${o.minSamples}`).join('; ')}); nothing is sent`;
     return { kind: 'nothing', reason, message, omitted, window: shownWindow };
   }
-  const key = vendorKey(input.gatewaySecret, policy.policy.vendor);
   const document: SummaryDocument = {
     format: SUMMARY_FORMAT,
     id: summaryId(key, policy.hash, window),
@@ -156,7 +177,7 @@ export function summarise(input: SummariseInput): SummaryOutcome {
     items,
   };
   const body = Buffer.from(canonicalJson(document), 'utf8');
-  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted } };
+  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted, releases } };
 }
 
 /** The rule's settings after the household floors; an approval stored before defaults existed gets the built-in floors. */
