@@ -110,6 +110,22 @@ describe('noise on the way out', () => {
     }
   });
 
+  it('replay shows the values a release would send (the same keyed draw), and spends nothing', async () => {
+    const f = await noisyHome();
+    try {
+      const preview = await f.app.call('policy.preview', { name: 'acme', window: W(20) });
+      // 4 days: the 20th is the first window replayed, so the simulated budget still has room for it.
+      const replay = await f.app.call('policy.replay', { name: 'acme', days: '4' });
+      const row = replay.windows.find((w) => w.window.start === '2026-11-20T00:00:00+01:00')!;
+      const sent = JSON.parse(preview.body!) as { items: Array<{ stats: { increase: number } }> };
+      expect(row.items[0]!.stats).toEqual(sent.items[0]!.stats);
+      expect(row.bytes).toBe(Buffer.byteLength(preview.body!));
+      expect(await f.app.call('policy.budget', { name: 'acme' })).toMatchObject({ vendor_budget: { spent: 0 }, household_budget: { spent: 0 } });
+    } finally {
+      f.context.close();
+    }
+  });
+
   it('the household cap in defaults.yaml holds across vendors and is shown by policy budget', async () => {
     const f = await noisyHome();
     try {
