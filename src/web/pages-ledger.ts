@@ -18,6 +18,8 @@ const KIND_TEXT: Record<string, string> = {
   'disclosure.acknowledged': 'Summary sent and received by vendor',
   'disclosure.failed': 'Send failed',
   'disclosure.dropped': 'Summary deleted unsent',
+  'disclosure.noised': 'Noise added and privacy budget spent',
+  'disclosure.withheld': 'Nothing sent for a window',
 };
 
 /** A ledger row's detail for a person: key: value pairs, long hashes shortened, bytes named. */
