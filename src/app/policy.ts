@@ -1,5 +1,6 @@
 import { SluiceError } from '../core/index.js';
 import { notInForceError, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
+import { explainNoise } from '../privacy/index.js';
 import { signingKeyStatus, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
@@ -79,6 +80,14 @@ function keyProblem(ctx: GatewayContext, e: EffectivePolicy | null | undefined):
 function requireKey(ctx: GatewayContext, e: EffectivePolicy): void {
   const problem = keyProblem(ctx, e);
   if (problem) throw new SluiceError('SLUICE_ERR_SECRET_MISSING', `${problem}; nothing can be signed or sent under ${e.name}`);
+}
+
+/** The noise caveats, accuracy and budgets of a policy with privacy: rules, after a blank line; nothing without. */
+function noiseLines(e: EffectivePolicy | null | undefined, others: readonly EffectivePolicy[]): string[] {
+  if (!e) return [];
+  const noisyVendors = others.filter((o) => o.policy.vendor !== e.policy.vendor && o.rules.some((r) => r.rule.privacy !== undefined)).map((o) => o.policy.vendor);
+  const lines = explainNoise(e, [...new Set(noisyVendors)]);
+  return lines.length > 0 ? ['', ...lines] : [];
 }
 
 /** Every other policy's version as it is now (or as approved), for overlaps between vendors. */
@@ -185,7 +194,7 @@ export const policyOperations = {
         name: s.name,
         state: s.state,
         state_text: stateWords(s),
-        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
+        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...noiseLines(e, others), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
         changes: changesSince(s, ctx.clock.now()),

@@ -63,7 +63,7 @@ export {
   type CoalitionScore,
 } from './risk.js';
 export { releaseProfileOf, classifyMetric, declaredLinks, type ProfileOptions } from './profile.js';
-export { privacyCaveats, accuracySentence, type CaveatInput } from './caveats.js';
+export { privacyCaveats, accuracySentence, explainNoise, type CaveatInput } from './caveats.js';
 export {
   replayPolicy,
   queryEpsilon,

@@ -43,6 +43,10 @@ describe('noise on the way out', () => {
   it('a noisy policy is approved; a run stores the noised body (= the preview before approval), spends ε once and writes ε, mechanism, clamp and sensitivity to the ledger', async () => {
     const f = await noisyHome();
     try {
+      const explain = (await f.app.call('policy.explain', { name: 'acme' })).text;
+      expect(explain).toContain('hides what happens in any one hour of your home');
+      expect(explain).toContain('Acme Energy sees your daily energy ± 12 kWh, 19 times out of 20.');
+      expect(explain).toContain('Budget: Acme Energy may receive at most ε 1 in any 30 days, and all vendors together ε 2 in any 30 days');
       const before = await f.app.call('policy.preview', { name: 'acme', window: W(20) });
       expect(before).toMatchObject({ basis: 'pending', state: 'summary' });
       expect(await f.app.call('policy.approve', { name: 'acme' })).toMatchObject({ in_force: true });
