@@ -20,6 +20,8 @@ export function registerHomePage(r: WebRoutes): void {
     const failing = vendors.filter((v) => v.failed > 0);
     const banners = [
       ...awaiting.map((p) => html`<div class="banner" role="status"><p><strong>Waiting for your approval:</strong> ${p.name} (${p.vendor ?? 'unknown vendor'}) — ${p.state_text}. <a href="/sharing/${encodeURIComponent(p.name)}">Review ${p.name}</a></p></div>`),
+      // [PRIV-DP-3] the household is told when a privacy budget stops what it approved.
+      ...policies.filter((p) => p.withheld !== null).map((p) => html`<div class="banner" role="status"><p><strong>Withheld: budget.</strong> ${p.name} (${p.vendor ?? 'unknown vendor'}) sent nothing for ${p.withheld!.window.start}: the ${p.withheld!.limit === 'vendor' ? 'vendor' : 'household'} privacy budget is spent (${p.withheld!.spent} of ${p.withheld!.cap} ε)${p.withheld!.next_renewal ? `; releases fit again from ${p.withheld!.next_renewal}` : ''}. <a href="/sharing/${encodeURIComponent(p.name)}">See ${p.name}</a></p></div>`),
       ...failing.map((v) => html`<div class="banner bad" role="status"><p><strong>Delivery failing:</strong> ${v.failed} summar${v.failed === 1 ? 'y' : 'ies'} to ${v.vendor} could not be delivered. <a href="/ledger?vendor=${encodeURIComponent(v.vendor)}">See what was sent</a></p></div>`),
       status.store !== 'ok' ? html`<div class="banner bad" role="alert"><p><strong>Store fault:</strong> ${status.store_fault ?? status.store}</p></div>` : '',
       quarantine.length > 0 ? html`<div class="banner" role="status"><p><strong>Quarantine:</strong> ${quarantine.length} message(s) could not be read. <a href="/quarantine">See the quarantine</a></p></div>` : '',
