@@ -133,21 +133,22 @@ export class Disclosures {
     // The spec names the version: another version's release of the same window is another draw, charged again.
     const spec = canonicalJson({ version: effective.hash, items: summary.releases.map((r) => [r.item, r.epsilon, r.clamp, r.unit]) });
     const decision = this.accountant.spend({ ...release, spec, summaryId: summary.document.id }, limits);
-    const base = { kind: 'disclosure.withheld' as const, vendor: effective.policy.vendor, policy: name, version: effective.hash };
+    const about = { vendor: effective.policy.vendor, policy: name, version: effective.hash };
     if (!decision.ok) {
       this.accountant.recordWithheld(release, decision);
       const tz = this.deps.timezone;
       const renewal = decision.nextRenewal === null ? `it never fits a cap of ${decision.cap}` : `releases fit again from ${isoInZone(decision.nextRenewal, tz)}`;
       const message = `withheld: budget — the ${decision.limit === 'vendor' ? `${effective.policy.vendor} budget` : 'household budget'} has ${round6(decision.spent)} of ${decision.cap} ε spent in its period and this window needs ${epsilon}; nothing is sent (${renewal})`;
       this.deps.ledger.append({
-        ...base,
+        ...about,
+        kind: 'disclosure.withheld',
         detail: { window: summary.document.window, reason: 'budget', limit: decision.limit, epsilon, spent: round6(decision.spent), cap: decision.cap, next_renewal: decision.nextRenewal === null ? null : isoInZone(decision.nextRenewal, tz) },
       });
       return { summaryId: null, created: false, state: 'withheld', window: summary.document.window, reason: 'budget', message };
     }
     for (const r of summary.releases) this.accountant.storeNoise(vendor, name, window, r.item, r.noise, now);
     this.deps.ledger.append({
-      ...base,
+      ...about,
       kind: 'disclosure.noised',
       summaryId: summary.document.id,
       detail: {
