@@ -5,7 +5,7 @@ import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { cryptoSource, PrivacyAccountant } from '../privacy/index.js';
 import type { GatewayContext } from './context.js';
 import { defineOperation, optionalText, params, requiredText } from './operation.js';
-import { budgetLimitsOf, privacySpecsOf, resolutionOf } from './privacy.js';
+import { budgetLimitsOf, privacySpecsOf, resolutionOf } from '../privacy/index.js';
 import type { Sharing } from './sharing.js';
 
 /** The open-data release path over one context: noise and budget from src/privacy, the household cap shared with every vendor. */

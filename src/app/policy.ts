@@ -1,9 +1,10 @@
 import { SluiceError } from '../core/index.js';
 import { notInForceError, ownerDecides, describeChanges, expiryInstant, describeOverlaps, explainPolicy, formatFindings, isoInZone, nextRuns, stateText, type EffectivePolicy, type PolicyBook, type PolicyState, type PolicyStatus } from '../policy/index.js';
+import { explainNoise } from '../privacy/index.js';
 import { signingKeyStatus, windowSource, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
-import { policyRisk, privacySpecsOf, riskText, type RiskResult } from './privacy.js';
+import { policyRisk, riskText, type RiskResult } from './privacy.js';
 import { defineOperation, flag, noParams, optionalText, params, requiredText } from './operation.js';
 
 const policyName = requiredText('a policy NAME', 'a policy NAME is required');
@@ -30,6 +31,8 @@ export interface PolicyRow {
   /** Members whose approval of the current version is missing. */
   waiting_for: string[];
   vetoed_by: string[];
+  /** The newest window withheld because a privacy budget was spent, while nothing was released since; null otherwise. */
+  withheld: { reason: 'budget'; limit: 'vendor' | 'household'; window: { start: string; end: string }; epsilon: number; spent: number; cap: number; next_renewal: string | null } | null;
 }
 
 /** The state in words, with whom the policy waits for and who vetoed it. */
@@ -80,6 +83,14 @@ function requireKey(ctx: GatewayContext, e: EffectivePolicy): void {
   if (problem) throw new SluiceError('SLUICE_ERR_SECRET_MISSING', `${problem}; nothing can be signed or sent under ${e.name}`);
 }
 
+/** The noise caveats, accuracy and budgets of a policy with privacy: rules, after a blank line; nothing without. */
+function noiseLines(e: EffectivePolicy | null | undefined, others: readonly EffectivePolicy[]): string[] {
+  if (!e) return [];
+  const noisyVendors = others.filter((o) => o.policy.vendor !== e.policy.vendor && o.rules.some((r) => r.rule.privacy !== undefined)).map((o) => o.policy.vendor);
+  const lines = explainNoise(e, [...new Set(noisyVendors)]);
+  return lines.length > 0 ? ['', ...lines] : [];
+}
+
 /** Every other policy's version as it is now (or as approved), for overlaps between vendors. */
 /** Queues an erasure request inside the decision's transaction and wakes the forwarder once it commits. */
 function requestErasure(ctx: GatewayContext, erasures: Erasures, a: ApprovedPolicy, reason: 'revoked' | 'vetoed' | 'requested'): string | null {
@@ -118,7 +129,7 @@ function changesSince(s: PolicyStatus, now: number): string[] {
 export const policyOperations = {
   'policy.list': defineOperation({
     params: noParams,
-    run: ({ context: ctx, sharing: { book, outbox, terms, termsRequired } }): PolicyRow[] => {
+    run: ({ context: ctx, sharing: { book, outbox, terms, termsRequired, disclosures } }): PolicyRow[] => {
       const tz = ctx.config.timezone;
       book.refresh();
       return book.names().map((n): PolicyRow => {
@@ -134,11 +145,15 @@ export const policyOperations = {
         }
         const keyMissing = keyProblem(ctx, s.inForce ? s.approved?.effective : e) !== null;
         const termsWaiting = termsRequired && s.inForce && s.approved ? !terms.standing(s.approved.effective.policy.vendor).ok : false;
+        const w = s.inForce ? disclosures.privacy.withheldNow(n) : null;
+        const withheld = w && { reason: 'budget' as const, limit: w.limit, window: { start: isoInZone(w.window.start, tz), end: isoInZone(w.window.end, tz) }, epsilon: w.epsilon, spent: w.spent, cap: w.cap, next_renewal: w.nextRenewal === null ? null : isoInZone(w.nextRenewal, tz) };
+        // [PRIV-DP-3] the household is told when its budget stops what it approved.
+        const words = keyMissing ? 'waiting: signing key missing' : termsWaiting ? `waiting: terms not accepted by ${s.approved!.effective.policy.vendor}` : withheld ? `${stateWords(s)} — withheld: budget (${withheld.limit === 'vendor' ? 'vendor' : 'household'} ${withheld.spent} of ${withheld.cap} ε spent${withheld.next_renewal ? `; fits again ${withheld.next_renewal}` : ''})` : stateWords(s);
         return {
           name: n,
           vendor: e?.policy.vendor ?? null,
           state: s.state,
-          state_text: s.inForce && keyMissing ? 'waiting: signing key missing' : termsWaiting ? `waiting: terms not accepted by ${s.approved!.effective.policy.vendor}` : stateWords(s),
+          state_text: s.inForce ? words : stateWords(s),
           in_force: s.inForce,
           version: s.approved?.hash ?? null,
           pending_version: s.state === 'changed' ? (s.current?.hash ?? null) : null,
@@ -149,6 +164,7 @@ export const policyOperations = {
           ...outbox.counts(n),
           waiting_for: s.waitingFor,
           vetoed_by: s.vetoedBy,
+          withheld,
         };
       });
     },
@@ -180,7 +196,7 @@ export const policyOperations = {
         name: s.name,
         state: s.state,
         state_text: stateWords(s),
-        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...retentionNote(ctx, e), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
+        text: [explainPolicy(s, ctx.config.timezone, ctx.clock.now(), others), ...retentionNote(ctx, e), ...noiseLines(e, others), ...(risk ? ['', riskText(risk)] : [])].join('\n'),
         version: s.current?.hash ?? null,
         approved_version: s.approved?.hash ?? null,
         changes: changesSince(s, ctx.clock.now()),
@@ -213,10 +229,6 @@ export const policyOperations = {
     params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as'), accept_risk: optionalText('--accept-risk') }),
     run: ({ context: ctx, sharing: { book } }, p) => {
       const before = book.status(p.name);
-      // [PRIV-DP-2] until the disclosure path draws and stores the noise, a noised rule would leave exact: refuse rather than pretend.
-      // An open-data policy is noised by its own release path (src/share/open-data-release.ts).
-      if (before.current && before.current.policy.kind !== 'open-data' && privacySpecsOf(before.current).size > 0)
-        throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${p.name} asks for privacy: noise, which this version does not yet add to sent summaries; remove privacy: to approve it now (policy replay and policy budget already show its effect)`);
       const risk = before.current ? policyRisk(ctx, book, p.name) : null;
       if (risk?.level === 'high' && p.accept_risk !== 'high')
         throw new SluiceError('SLUICE_ERR_POLICY_RISK_NOT_ACCEPTED', `policy ${p.name} scores high risk (${risk.points} points, a heuristic, not a probability): ${risk.reasons.filter((r) => r.points > 0).map((r) => r.text).join('; ')}. Make it coarser, or approve with --accept-risk high`, { level: risk.level, points: risk.points });

@@ -1,9 +1,8 @@
-import { SluiceError, tryParseDuration } from '../core/index.js';
+import { SluiceError } from '../core/index.js';
 import { isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type TimeWindow, type WindowSize } from '../policy/index.js';
-import { cryptoSource, DEFAULT_HOUSEHOLD_BUDGET, PrivacyAccountant, releaseProfileOf, type BudgetLimits, type BudgetStanding, replayPolicy, scoreCoalitions, scoreProfile, type PrivacySpec, type ReplayLine, type ReplayOutcome, type ReplaySource, type RiskLevel, type RiskReason } from '../privacy/index.js';
+import { budgetLimitsOf, budgetVendor as vendorKey, cryptoSource, declaredLinks, PrivacyAccountant, privacySpecsOf, releaseProfileOf, resolutionOf, type BudgetStanding, replayPolicy, scoreCoalitions, scoreProfile, type ReplayLine, type ReplayOutcome, type ReplaySource, type RiskLevel, type RiskReason } from '../privacy/index.js';
 import { gatewaySecret, signingKeyStatus, type StoredSummary } from '../share/index.js';
-import { policyWindowSizes, summarise, type Sample } from '../summarise/index.js';
-import { HOUR, type HourRollup } from '../store/index.js';
+import { mechanismSamples, policyWindowSizes, summarise, type Sample } from '../summarise/index.js';
 import type { GatewayContext } from './context.js';
 import { windowSourceOf } from './sharing.js';
 import { defineOperation, optionalText, params, requiredText } from './operation.js';
@@ -90,10 +89,11 @@ export function policyRisk(ctx: GatewayContext, book: PolicyBook, name: string):
   if (!self) return null;
   const profiles = ctx.profiles();
   const base = { now: ctx.clock.now(), kindOf: (p: string) => profiles.get(p)?.kind ?? null };
-  const profileOf = (e: EffectivePolicy) => releaseProfileOf(e, { ...base, epsilonByRule: new Map([...privacySpecsOf(e)].map(([rule, spec]) => [rule, spec.epsilon])) });
+  const profileOf = (e: EffectivePolicy) => releaseProfileOf(e, { ...base, accountLinked: e.policy.account !== undefined, epsilonByRule: new Map([...privacySpecsOf(e)].map(([rule, spec]) => [rule, spec.epsilon])) });
   const mine = profileOf(self);
   const score = scoreProfile(mine);
-  const coalitions = scoreCoalitions([mine, ...others.filter((o) => o.policy.vendor !== self.policy.vendor).map(profileOf)])
+  const rest = others.filter((o) => o.policy.vendor !== self.policy.vendor);
+  const coalitions = scoreCoalitions([mine, ...rest.map(profileOf)], declaredLinks([self, ...rest]))
     .filter((c) => c.vendors.includes(mine.vendor))
     .map((c) => ({ vendors: c.vendors, links: c.links, level: c.level, points: c.points, reasons: c.reasons }));
   return { name, vendor: mine.vendor, level: score.level, points: score.points, reasons: score.reasons, note: score.note, coalitions };
@@ -134,74 +134,11 @@ export interface ReplayResult {
   totals: { windows: number; sent: number; epsilon: number; bytes: number };
 }
 
-/** Each rule's privacy spec (rule index → spec), the clamp defaulting to the widest min–max of its metrics' profiles. */
-export function privacySpecsOf(policy: EffectivePolicy): Map<number, PrivacySpec> {
-  const out = new Map<number, PrivacySpec>();
-  for (const r of policy.rules) {
-    const priv = r.rule.privacy;
-    if (!priv) continue;
-    let clamp = priv.clamp;
-    if (!clamp) {
-      const specs = Object.values(r.profiles).flatMap((p) => r.rule.metrics.map((m) => (Object.hasOwn(p, m) ? p[m] : undefined)));
-      const lows = specs.map((x) => (x?.type === 'number' ? x.min : undefined)).filter((x): x is number => x !== undefined);
-      const highs = specs.map((x) => (x?.type === 'number' ? x.max : undefined)).filter((x): x is number => x !== undefined);
-      clamp = [lows.length > 0 ? Math.min(...lows) : 0, highs.length > 0 ? Math.max(...highs) : 1];
-    }
-    out.set(r.index, { epsilon: priv.epsilon, clamp, unitMs: tryParseDuration(priv.unit ?? '1h') ?? 3_600_000 });
-  }
-  return out;
-}
-
-/** A vendor's limit from its policy's `budget:` (the household cap when it has none) and the household cap. */
-export function budgetLimitsOf(policy: EffectivePolicy): BudgetLimits {
-  const b = policy.policy.budget;
-  return { vendor: b ? { epsilon: b.epsilon, perMs: tryParseDuration(b.per) ?? DEFAULT_HOUSEHOLD_BUDGET.perMs } : DEFAULT_HOUSEHOLD_BUDGET, household: DEFAULT_HOUSEHOLD_BUDGET };
-}
-
-/** Budgets are kept per vendor by its normalised name, not per policy version. */
-const vendorKey = (vendor: string) => vendor.trim().toLowerCase();
-
-/** The coarsest resolution of a rule's metric over its selected profiles (the integer step noise is drawn in). */
-export function resolutionOf(policy: EffectivePolicy, rule: number, metric: string): number {
-  const r = policy.rules.find((x) => x.index === rule);
-  const found = Object.values(r?.profiles ?? {})
-    .map((p) => (Object.hasOwn(p, metric) ? p[metric] : undefined))
-    .map((spec) => (spec?.type === 'number' ? spec.resolution : undefined))
-    .filter((x): x is number => x !== undefined && x > 0);
-  return found.length > 0 ? Math.max(...found) : 0.001;
-}
-
 /** The closed windows of one size that lie within the last `days` days, oldest first. */
 function windowsWithin(now: number, days: number, size: WindowSize, tz: string): TimeWindow[] {
   const out: TimeWindow[] = [];
   for (let w = lastClosedWindow(now, size, tz); w.start >= now - days * DAY; w = lastClosedWindow(w.start, size, tz)) out.push(w);
   return out.reverse();
-}
-
-/**
- * Hourly rollups as readings the noise mechanism can take (it works on readings per protected
- * unit): a counter as its running increase at the end of each hour, anything else as `count`
- * readings of the hour's mean at its start. Sums, counts, means and increases per hour are kept,
- * so a replay past raw retention shows noise of the right size; units shorter than an hour see
- * whole hours.
- */
-function mechanismSamples(hours: readonly HourRollup[]): Array<{ ts: number; value: number }> {
-  const sorted = [...hours].sort((a, b) => a.hour - b.hour);
-  const out: Array<{ ts: number; value: number }> = [];
-  if (sorted.some((h) => h.increase !== null)) {
-    let total = 0;
-    if (sorted[0]) out.push({ ts: sorted[0].hour, value: 0 });
-    for (const h of sorted) {
-      total += h.increase ?? 0;
-      if (h.count > 0) out.push({ ts: h.hour + HOUR - 1, value: total });
-    }
-    return out;
-  }
-  for (const h of sorted) {
-    const mean = h.min === null ? 0 : h.sum / h.count;
-    for (let i = 0; i < h.count; i++) out.push({ ts: h.hour, value: mean });
-  }
-  return out;
 }
 
 function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: number): ReplayResult {

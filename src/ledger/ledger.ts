@@ -12,8 +12,10 @@ export type LedgerKind =
   | 'disclosure.acknowledged'
   | 'disclosure.failed'
   | 'disclosure.dropped'
-  /** A window was considered and nothing left (too few readings, no rule for it). */
+  /** A window was considered and nothing left (too few readings, no rule for it, a privacy budget spent). */
   | 'disclosure.withheld'
+  /** A summary with differential-privacy noise was queued: ε, mechanism, clamp and sensitivity of each noisy statistic, and the budget spent. */
+  | 'disclosure.noised'
   /** One attempt did not reach a 2xx: its HTTP status or error (refused, timeout, tls, network); another follows. */
   | 'disclosure.retrying'
   /** Erasure requests (sluice.erasure/v1) to a policy's deletion_endpoint: queued, each attempt and its outcome. */

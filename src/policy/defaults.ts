@@ -51,6 +51,21 @@ export const defaultsSchema = z
       .strict()
       .optional()
       .describe("The household's own terms (IEEE 7012 MyTerms) proffered to each vendor before anything is sent."),
+    // Part of every approved version, like the floors: raising the cap needs a new approval (no silent renewal).
+    privacy: z
+      .object({
+        household_budget: z
+          .object({
+            epsilon: z.number().positive().max(100).describe('Most ε all vendors together may receive within the period.'),
+            per: z.string().regex(/^[1-9][0-9]*d$/, 'expected a number of days such as 30d').describe('The sliding period, in days, e.g. 30d.'),
+          })
+          .strict()
+          .default({ epsilon: 2.0, per: '30d' })
+          .describe('The household-wide privacy budget across every vendor (vendors may combine what they receive); default { epsilon: 2.0, per: 30d }.'),
+      })
+      .strict()
+      .default({ household_budget: { epsilon: 2.0, per: '30d' } })
+      .describe('Differential privacy settings for the whole household (docs/privacy.md).'),
   })
   .strict();
 

@@ -114,8 +114,9 @@ export function ownerDecides(e: EffectivePolicy | null | undefined): boolean {
 export function describeDefaults(e: EffectivePolicy): string[] {
   const d = e.defaults ?? BUILTIN_DEFAULTS;
   const rounding = Object.entries(d.round).map(([unit, step]) => `${step} ${unit}`);
+  const hb = (d.privacy ?? BUILTIN_DEFAULTS.privacy)?.household_budget;
   return [
-    `Household defaults (${DEFAULTS_FILE}): windows of at least ${d.min_window}; at least ${d.min_samples} readings per window; rounding at least ${rounding.join(', ') || 'as the profiles'}; never shared through a kind: ${d.never_shared.join(', ') || 'nothing'}; simulated devices only when named by id.`,
+    `Household defaults (${DEFAULTS_FILE}): windows of at least ${d.min_window}; at least ${d.min_samples} readings per window; rounding at least ${rounding.join(', ') || 'as the profiles'}; never shared through a kind: ${d.never_shared.join(', ') || 'nothing'}; simulated devices only when named by id${hb ? `; noised policies together spend at most ε ${hb.epsilon} per ${hb.per} (household privacy budget)` : ''}.`,
     ...(d.min_coverage !== undefined ? [`Under a no-share privacy pause, an item is sent only when at least ${Math.round(d.min_coverage * 100)}% of its window is left (min_coverage).`] : []),
     ...(ownerDecides(e) ? [`Shared spaces: the owners decide alone, not every adult (${DEFAULTS_FILE} consent.shared_spaces: owner-decides).`] : []),
   ];

@@ -135,6 +135,10 @@ const policyBase = z
     secret_file: z.string().min(1).optional().describe('File holding the HMAC signing key, relative to the policies directory.'),
     /** Names the key in the signature header (`kid=`); defaults to a fingerprint of the key. */
     key_id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional().describe('kid in the signature header; default: a fingerprint of the key.'),
+    /** The identity this vendor can tie what it receives to (e.g. the household's account with it); policies naming the same account are one coalition for the risk score. */
+    account: z.string().min(1).max(100).optional().describe('The account (or other identity) this vendor ties your data to, e.g. "acme account"; vendors with the same account are scored as one combined view.'),
+    /** Vendors this one names as partners (e.g. in its privacy notice): they may combine what they receive. */
+    partners: z.array(z.string().min(1).max(100)).max(50).optional().describe('Vendors this vendor names as partners it may share data with; scored together with it as one combined view.'),
     /** `vendor` (the default): summaries to one vendor; `open-data`: noisy whole-home aggregates to a public collector, with no household id (docs/open-data.md). */
     kind: z.enum(POLICY_KINDS).default('vendor').describe('vendor (summaries to one vendor, the default) or open-data (noisy whole-home aggregates over 7-day windows to a public collector, with no household id).'),
     terms: z

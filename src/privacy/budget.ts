@@ -34,6 +34,26 @@ export const privacyMigrations: Migration[] = [
       ) WITHOUT ROWID`);
     },
   },
+  {
+    module: 'privacy',
+    version: 2,
+    description: 'windows withheld because a privacy budget was spent, for policy list',
+    up(db) {
+      db.exec(`CREATE TABLE privacy_withheld (
+        policy TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        window_end INTEGER NOT NULL,
+        vendor TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        epsilon REAL NOT NULL,
+        limit_name TEXT NOT NULL CHECK (limit_name IN ('vendor', 'household')),
+        spent REAL NOT NULL,
+        cap REAL NOT NULL,
+        next_renewal INTEGER,
+        PRIMARY KEY (policy, window_start, window_end)
+      ) WITHOUT ROWID`);
+    },
+  },
 ];
 
 /** A budget: at most `epsilon` spent within any `perMs` sliding period. */
@@ -69,7 +89,8 @@ export interface NewRelease extends SpentRelease {
 }
 
 export type SpendDecision =
-  | { ok: true; vendorSpent: number; householdSpent: number }
+  /** `charged` is false when this window was already recorded under the same spec (a re-run spends nothing). */
+  | { ok: true; vendorSpent: number; householdSpent: number; charged?: boolean }
   | {
       ok: false;
       reason: 'budget';
@@ -80,6 +101,18 @@ export type SpendDecision =
       /** When enough earlier releases have left the period for this release to fit; null if it never fits. */
       nextRenewal: number | null;
     };
+
+/** The newest window of a policy withheld because a budget was spent. */
+export interface WithheldForBudget {
+  window: TimeWindow;
+  /** ms since the epoch */
+  at: number;
+  epsilon: number;
+  limit: 'vendor' | 'household';
+  spent: number;
+  cap: number;
+  nextRenewal: number | null;
+}
 
 /** What `policy budget NAME` shows for one limit. */
 export interface BudgetStanding {
@@ -187,14 +220,39 @@ export class PrivacyAccountant {
       .get(release.vendor, release.policy, release.window.start, release.window.end, release.spec);
     if (existing) {
       const releases = this.releasesSince(release.at - Math.max(limits.vendor.perMs, limits.household.perMs));
-      return { ok: true, vendorSpent: total(inPeriod(releases.filter((r) => r.vendor === release.vendor), limits.vendor, release.at)), householdSpent: total(inPeriod(releases, limits.household, release.at)) };
+      return { ok: true, charged: false, vendorSpent: total(inPeriod(releases.filter((r) => r.vendor === release.vendor), limits.vendor, release.at)), householdSpent: total(inPeriod(releases, limits.household, release.at)) };
     }
     const decision = this.canSpend(release.vendor, release.epsilon, release.at, limits);
     if (!decision.ok) return decision;
     db.raw
       .prepare('INSERT INTO privacy_releases (vendor, policy, window_start, window_end, epsilon, at, spec, summary_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(release.vendor, release.policy, release.window.start, release.window.end, release.epsilon, release.at, release.spec, release.summaryId ?? null);
-    return { ok: true, vendorSpent: decision.vendorSpent + release.epsilon, householdSpent: decision.householdSpent + release.epsilon };
+    return { ok: true, charged: true, vendorSpent: decision.vendorSpent + release.epsilon, householdSpent: decision.householdSpent + release.epsilon };
+  }
+
+  /** Records a window withheld for budget, in the caller's transaction (the ledger row is the record; this is for `policy list`). */
+  recordWithheld(release: SpentRelease, decision: Extract<SpendDecision, { ok: false }>): void {
+    const { db } = this.deps;
+    if (!db.raw.inTransaction) throw new Error('PrivacyAccountant.recordWithheld must run inside the transaction that withholds the release');
+    db.raw
+      .prepare(
+        `INSERT OR REPLACE INTO privacy_withheld (policy, window_start, window_end, vendor, at, epsilon, limit_name, spent, cap, next_renewal)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(release.policy, release.window.start, release.window.end, release.vendor, release.at, release.epsilon, decision.limit, decision.spent, decision.cap, decision.nextRenewal);
+  }
+
+  /** The policy's newest withholding for budget when nothing was released under it since; null otherwise. */
+  withheldNow(policy: string): WithheldForBudget | null {
+    const row = this.deps.db.raw
+      .prepare(
+        `SELECT w.* FROM privacy_withheld w WHERE w.policy = ?
+            AND w.at >= COALESCE((SELECT MAX(r.at) FROM privacy_releases r WHERE r.policy = w.policy), 0)
+          ORDER BY w.at DESC, w.window_end DESC LIMIT 1`,
+      )
+      .get(policy) as { window_start: number; window_end: number; at: number; epsilon: number; limit_name: 'vendor' | 'household'; spent: number; cap: number; next_renewal: number | null } | undefined;
+    if (!row) return null;
+    return { window: { start: row.window_start, end: row.window_end }, at: row.at, epsilon: row.epsilon, limit: row.limit_name, spent: round6(row.spent), cap: row.cap, nextRenewal: row.next_renewal };
   }
 
   /** The noise stored for one item of a release window, or null if none was drawn yet. */

@@ -1,4 +1,7 @@
-import { expectedAccuracy, type NoisyStat, type PrivacySpec } from './release.js';
+import { unitOfMetric, type EffectivePolicy } from '../policy/index.js';
+import { expectedAccuracy, NOISY_STATS, type NoisyStat, type PrivacySpec } from './release.js';
+import { queryEpsilon } from './replay.js';
+import { budgetLimitsOf, privacySpecsOf, resolutionOf } from './specs.js';
 
 const WINDOW_WORDS: Record<string, string> = { '1h': 'hourly', '1d': 'daily', '7d': 'weekly' };
 const STAT_WORDS: Record<NoisyStat, string> = { sum: 'total', increase: '', count: 'number of readings', mean: 'average' };
@@ -46,10 +49,42 @@ export function privacyCaveats(input: CaveatInput): string[] {
   const unit = unitWords(input.spec.unitMs);
   const others = input.otherVendors && input.otherVendors.length > 0 ? ` (here: ${input.vendor} with ${input.otherVendors.join(', ')})` : '';
   return [
-    `Noise (ε ${input.spec.epsilon} per window, discrete Laplace, each ${unit} counted at most ${input.spec.clamp[0]}–${input.spec.clamp[1]}${input.unit ? ` ${input.unit}` : ''}) hides what happens in any single ${unit} of your home.`,
+    `Noise (ε ${input.spec.epsilon} per window, discrete Laplace, ${unit} of your home counted as ${input.spec.clamp[0]}–${input.spec.clamp[1]}${input.unit ? ` ${input.unit}` : ''} at most) hides what happens in any ${unit} of your home.`,
     'It does not hide what is true every day: your routine, your schedule, how many people live with you still show through.',
     `Over months ${input.vendor} still learns your long-term averages: noise evens out when many windows are added up.`,
     `If two vendors combine what they receive, their privacy losses add up${others}; the household-wide cap limits the total.`,
     accuracySentence(input),
   ];
+}
+
+const WINDOW_MS: Record<string, number> = { '1h': 3_600_000, '1d': 86_400_000, '7d': 7 * 86_400_000 };
+
+/**
+ * The noise paragraph of `policy explain` for a policy with `privacy:` rules: per rule the honest
+ * caveats, then the accuracy of each noisy statistic at the ε it is released with, then the
+ * budgets. Empty for a policy without noise.
+ */
+export function explainNoise(policy: EffectivePolicy, otherVendors: readonly string[] = []): string[] {
+  const specs = privacySpecsOf(policy);
+  if (specs.size === 0) return [];
+  const lines: string[] = ['Noise (differential privacy):'];
+  for (const r of policy.rules) {
+    const spec = specs.get(r.index);
+    if (!spec) continue;
+    const noisy = r.rule.stats.filter((s): s is NoisyStat => (NOISY_STATS as readonly string[]).includes(s));
+    const window = r.settings?.window ?? r.rule.window;
+    const base = { vendor: policy.policy.vendor, window, unitsPerWindow: Math.max(1, Math.round((WINDOW_MS[window] ?? spec.unitMs) / spec.unitMs)), otherVendors };
+    const first = r.rule.metrics[0]!;
+    lines.push(`  rule ${r.index}:`);
+    for (const c of privacyCaveats({ ...base, metric: first, unit: unitOfMetric(r.profiles, first), stat: noisy[0] ?? 'sum', spec, resolution: resolutionOf(policy, r.index, first) }).slice(0, 4)) lines.push(`    ${c}`);
+    const eps = queryEpsilon(spec, r.rule.metrics.length, noisy.length);
+    for (const metric of r.rule.metrics)
+      for (const stat of noisy) lines.push(`    ${accuracySentence({ ...base, metric, unit: unitOfMetric(r.profiles, metric), stat, spec: { ...spec, epsilon: eps }, resolution: resolutionOf(policy, r.index, metric) })}`);
+  }
+  const limits = budgetLimitsOf(policy);
+  const days = (ms: number) => Math.round(ms / 86_400_000);
+  lines.push(
+    `  Budget: ${policy.policy.vendor} may receive at most ε ${limits.vendor.epsilon} in any ${days(limits.vendor.perMs)} days, and all vendors together ε ${limits.household.epsilon} in any ${days(limits.household.perMs)} days; a window that would go past either is not sent (see sluice policy budget ${policy.name}).`,
+  );
+  return lines;
 }

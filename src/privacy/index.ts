@@ -44,6 +44,7 @@ export {
   type NewRelease,
   type SpendDecision,
   type PrivacyAccountantDeps,
+  type WithheldForBudget,
 } from './budget.js';
 export {
   scoreProfile,
@@ -61,8 +62,8 @@ export {
   type RiskScore,
   type CoalitionScore,
 } from './risk.js';
-export { releaseProfileOf, classifyMetric, type ProfileOptions } from './profile.js';
-export { privacyCaveats, accuracySentence, type CaveatInput } from './caveats.js';
+export { releaseProfileOf, classifyMetric, declaredLinks, type ProfileOptions } from './profile.js';
+export { privacyCaveats, accuracySentence, explainNoise, type CaveatInput } from './caveats.js';
 export {
   replayPolicy,
   queryEpsilon,
@@ -76,3 +77,6 @@ export {
   type ReplaySummaryItem,
   type ReplayOutcome,
 } from './replay.js';
+export { keyedSource } from './keyed-source.js';
+export { privacySpecsOf, budgetLimitsOf, budgetVendor, resolutionOf, unitText } from './specs.js';
+export { releaseNoised, releaseSource, noiseItem, noiseItemKey, type ItemNoise, type ItemRelease, type NoiseItemInput } from './noised.js';

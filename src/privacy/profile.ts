@@ -1,5 +1,5 @@
 import type { EffectivePolicy } from '../policy/index.js';
-import type { MetricClass, ReleaseProfile } from './risk.js';
+import type { MetricClass, ReleaseProfile, VendorLink } from './risk.js';
 
 const HOUR = 3_600_000;
 const WINDOW_MS: Record<string, number> = { '1h': HOUR, '1d': 24 * HOUR, '7d': 7 * 24 * HOUR };
@@ -26,7 +26,7 @@ export interface ProfileOptions {
   now: number;
   /** ε per window of each rule that has `privacy:` (rule index → ε); until wiring, supplied by the caller. */
   epsilonByRule?: ReadonlyMap<number, number>;
-  /** The vendor can tie the data to an account (a future policy key; false today). */
+  /** The vendor can tie the data to an account (the policy names an `account:`). */
   accountLinked?: boolean;
   /** Profile kinds by profile name, to classify presence devices. */
   kindOf?: (profile: string) => string | null;
@@ -78,4 +78,30 @@ export function releaseProfileOf(policy: EffectivePolicy, options: ProfileOption
     rounded,
     dpEpsilon,
   };
+}
+
+const sameName = (a: string, b: string) => a.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ') === b.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ');
+
+/**
+ * The links the household declared between vendors: policies naming the same `account` share an
+ * identity; a vendor listed in another's `partners` may receive what that one holds. Only vendors
+ * that have a policy here are linked (a partner with no policy receives nothing from this home).
+ */
+export function declaredLinks(policies: readonly EffectivePolicy[]): VendorLink[] {
+  const links: VendorLink[] = [];
+  const seen = new Set<string>();
+  const add = (a: string, b: string, why: VendorLink['why']) => {
+    const key = `${why}\u0000${[a, b].sort().join('\u0000')}`;
+    if (a === b || seen.has(key)) return;
+    seen.add(key);
+    links.push({ vendors: [a, b], why });
+  };
+  for (const p of policies) {
+    for (const q of policies) {
+      if (p === q || sameName(p.policy.vendor, q.policy.vendor)) continue;
+      if (p.policy.account !== undefined && q.policy.account !== undefined && sameName(p.policy.account, q.policy.account)) add(p.policy.vendor, q.policy.vendor, 'shared_identity');
+      if ((p.policy.partners ?? []).some((name) => sameName(name, q.policy.vendor))) add(p.policy.vendor, q.policy.vendor, 'partner');
+    }
+  }
+  return links;
 }

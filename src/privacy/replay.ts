@@ -23,6 +23,8 @@ export interface ReplaySummaryItem {
   window: string;
   /** Statistic name → value (numbers; histograms and times in state are objects, never noised). */
   stats: object;
+  /** Present when the summariser already noised the item (the keyed draw a real release would send). */
+  noise?: object;
 }
 type ReplayOmitted = ReadonlyArray<{ rule: number; metric: string; samples: number; minSamples: number }>;
 export interface ReplaySummary {
@@ -140,7 +142,8 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
         }
         const perDevice = rule.devices.map((d) => read(d, item.metric).filter((s) => s.ts >= window.start && s.ts < window.end));
         const release = noisyStatistic({ stat: stat as NoisyStat, spec: { ...spec, epsilon: eps }, resolution: input.resolutionOf(item.rule, item.metric), perDevice, rng: input.noise });
-        stats[stat] = release.value;
+        // The summariser's keyed draw is what a real release of this window would send; the throw-away draw only stands in without it.
+        stats[stat] = item.noise !== undefined ? plain[stat]! : release.value;
         accuracy95[stat] = release.accuracy95;
         epsilon += eps;
       }
@@ -159,7 +162,8 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
     }
     const sent = items.length > 0;
     const document = { ...summary.document, items: items.map((i) => ({ rule: i.rule, metric: i.metric, unit: i.unit, window: rule(input.policy, i.rule), stats: i.stats, ...(i.noise ? { noise: { mechanism: i.noise.mechanism, epsilon: i.noise.epsilon } } : {}) })) };
-    const bytes = !sent ? 0 : input.privacy && input.privacy.size > 0 ? Buffer.byteLength(canonicalJson(document), 'utf8') : summary.body.length;
+    const noisedBySummariser = summary.document.items.some((i) => i.noise !== undefined);
+    const bytes = !sent ? 0 : input.privacy && input.privacy.size > 0 && !noisedBySummariser ? Buffer.byteLength(canonicalJson(document), 'utf8') : summary.body.length;
     lines.push({ window, sent, items, suppressed, epsilon: sent ? epsilon : 0, bytes, sources: [...sources].sort() });
   }
   return lines;

@@ -1,6 +1,7 @@
-import { SluiceError, type Clock, type EventBus, type SluiceDatabase } from '../core/index.js';
+import { SluiceError, canonicalJson, type Clock, type EventBus, type SluiceDatabase } from '../core/index.js';
 import type { Ledger } from '../ledger/index.js';
 import { isAlignedWindow, isoInZone, lastClosedWindow, notInForceError, parseWindowText, type EffectivePolicy, type PolicyBook, type Standing, type TimeWindow, type WindowSize } from '../policy/index.js';
+import { budgetLimitsOf, budgetVendor, PrivacyAccountant } from '../privacy/index.js';
 import type { StoreQueries, WindowSource } from '../store/index.js';
 import { policyWindowSizes, summarise, type ItemSource, type PausedInterval, type Sample, type Summary, type SummaryOutcome } from '../summarise/index.js';
 import type { Outbox, TermsGate } from './outbox.js';
@@ -41,7 +42,7 @@ export interface RunResult {
   state: string;
   window: { start: string; end: string };
   /** Why nothing left, when state is 'withheld'. */
-  reason?: 'no-rule-for-window' | 'too-few-readings' | 'paused';
+  reason?: 'no-rule-for-window' | 'too-few-readings' | 'paused' | 'budget';
   message?: string;
   /** raw when every item read raw readings, rollup when every item read hourly rollups (past raw retention), else mixed. */
   source: WindowSourceKind;
@@ -60,7 +61,16 @@ export function windowSource(sources: readonly ItemSource[]): WindowSourceKind {
  * only), `policy run` and the scheduler (bytes stored with their outbox row in one transaction).
  */
 export class Disclosures {
-  constructor(private readonly deps: DisclosuresDeps) {}
+  private readonly accountant: PrivacyAccountant;
+
+  constructor(private readonly deps: DisclosuresDeps) {
+    this.accountant = new PrivacyAccountant({ db: deps.db });
+  }
+
+  /** The privacy budget ledger this path spends from (policy list, policy budget, open data). */
+  get privacy(): PrivacyAccountant {
+    return this.accountant;
+  }
 
   /** The exact bytes a run of this window would send; refuses a window with nothing to send. */
   preview(name: string, windowText?: string): Preview {
@@ -110,6 +120,14 @@ export class Disclosures {
         return { summaryId: null, created: false, state: 'withheld', window: outcome.window, reason: outcome.reason, message: outcome.message, source: windowSource(outcome.sources) };
       }
       const summary = outcome.summary;
+      const existing = this.deps.outbox.get(summary.document.id);
+      if (summary.releases.length > 0 && (!existing || existing.state === 'dropped')) {
+        const withheld = this.spend(approved.effective, name, window, summary);
+        if (withheld) {
+          markRun?.();
+          return withheld;
+        }
+      }
       const created = this.deps.outbox.enqueue(summary, approved.effective.policy.endpoint);
       markRun?.();
       const stored = this.deps.outbox.get(summary.document.id);
@@ -125,6 +143,53 @@ export class Disclosures {
   private agreement(vendor: string): string | undefined {
     const t = this.deps.terms?.standing(vendor);
     return t?.ok ? t.sha256 : undefined;
+  }
+
+  /**
+   * Spends the budget of a noisy summary and keeps its draws, in the run's transaction, so a
+   * crash can neither send without spending nor spend without the stored bytes. A release over
+   * either budget is withheld: nothing is queued, the ledger says why. [PRIV-DP-3]
+   */
+  private spend(effective: EffectivePolicy, name: string, window: TimeWindow, summary: Summary): RunResult | null {
+    const now = this.deps.clock.now();
+    const vendor = budgetVendor(effective.policy.vendor);
+    const limits = budgetLimitsOf(effective);
+    const epsilon = Math.round(summary.releases.reduce((a, r) => a + r.epsilon, 0) * 1e9) / 1e9;
+    const release = { vendor, policy: name, window, epsilon, at: now };
+    // The spec names the version: another version's release of the same window is another draw, charged again.
+    const spec = canonicalJson({ version: effective.hash, items: summary.releases.map((r) => [r.item, r.epsilon, r.clamp, r.unit]) });
+    const decision = this.accountant.spend({ ...release, spec, summaryId: summary.document.id }, limits);
+    const about = { vendor: effective.policy.vendor, policy: name, version: effective.hash };
+    if (!decision.ok) {
+      this.accountant.recordWithheld(release, decision);
+      const tz = this.deps.timezone;
+      const renewal = decision.nextRenewal === null ? `it never fits a cap of ${decision.cap}` : `releases fit again from ${isoInZone(decision.nextRenewal, tz)}`;
+      const message = `withheld: budget — the ${decision.limit === 'vendor' ? `${effective.policy.vendor} budget` : 'household budget'} has ${round6(decision.spent)} of ${decision.cap} ε spent in its period and this window needs ${epsilon}; nothing is sent (${renewal})`;
+      this.deps.ledger.append({
+        ...about,
+        kind: 'disclosure.withheld',
+        detail: { window: summary.document.window, reason: 'budget', limit: decision.limit, epsilon, spent: round6(decision.spent), cap: decision.cap, next_renewal: decision.nextRenewal === null ? null : isoInZone(decision.nextRenewal, tz) },
+      });
+      return { summaryId: null, created: false, state: 'withheld', window: summary.document.window, reason: 'budget', message, source: windowSource(summary.sources) };
+    }
+    for (const r of summary.releases) this.accountant.storeNoise(vendor, name, window, r.item, r.noise, now);
+    this.deps.ledger.append({
+      ...about,
+      kind: 'disclosure.noised',
+      summaryId: summary.document.id,
+      detail: {
+        window: summary.document.window,
+        epsilon,
+        charged: decision.charged !== false,
+        vendor_spent: round6(decision.vendorSpent),
+        vendor_cap: limits.vendor.epsilon,
+        household_spent: round6(decision.householdSpent),
+        household_cap: limits.household.epsilon,
+        body_sha256: summary.bodySha256,
+        items: summary.releases.map((r) => ({ rule: r.rule, metric: r.metric, stat: r.stat, epsilon: r.epsilon, mechanism: r.mechanism, clamp: r.clamp, unit: r.unit, sensitivity: r.sensitivity })),
+      },
+    });
+    return null;
   }
 
   /**
@@ -155,6 +220,7 @@ export class Disclosures {
    */
   private build(effective: EffectivePolicy, window: TimeWindow, agreement: string | undefined): SummaryOutcome {
     const { queries, readings, pausedFor } = this.deps;
+    const vendor = budgetVendor(effective.policy.vendor);
     const tz = this.deps.timezone;
     const size = policyWindowSizes(effective).find((sz) => isAlignedWindow(window, sz, tz)) ?? ('1d' as WindowSize);
     const read = readings?.forWindow(window, this.deps.clock.now());
@@ -174,6 +240,12 @@ export class Disclosures {
       ...(read ? { rollups: read } : {}),
       // [PAUSE-2] applied here, before any release: a withheld window spends no privacy budget.
       ...(pausedFor ? { paused: (deviceId: string, metric: string) => pausedFor(deviceId, metric, window) } : {}),
+      // A window released before keeps its draw (reading only: a preview spends and stores nothing).
+      storedNoise: (item) => this.accountant.storedNoise(vendor, effective.name, window, item),
     });
   }
+}
+
+function round6(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
 }

@@ -68,6 +68,17 @@ export const summaryDocumentSchema = z
               .max(1)
               .optional()
               .describe('Only under a household privacy pause: the share of the window (over the rule\'s devices, rounded down to 0.01) the statistics cover; readings in the paused part were left out.'),
+            noise: z
+              .object({
+                mechanism: z.literal('discrete-laplace').describe('Integer noise P(Z = k) ∝ exp(-ε|k|/Δ), added to the clamped sum in steps of the metric\'s resolution.'),
+                epsilon: z.number().positive().describe('ε of each statistic of this item; mean spends half on its sum and half on its count.'),
+                clamp: z.tuple([z.number(), z.number()]).describe('Bounds of one protected unit\'s contribution, in the metric\'s unit (for mean: of the unit\'s mean reading).'),
+                unit: z.string().describe('The protected unit: one span of the household, e.g. 1h; noise hides any one such span.'),
+                sensitivity: z.record(z.string(), z.number().positive()).describe('Statistic → sensitivity Δ of its noisy sum in the metric\'s unit (count: readings per unit). The noise scale is Δ/ε.'),
+              })
+              .strict()
+              .optional()
+              .describe('Present when the household added differential-privacy noise to this item: its stats are noised (then rounded) and must be read as estimates.'),
           })
           .strict(),
       )

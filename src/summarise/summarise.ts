@@ -13,6 +13,7 @@ import {
   type WindowSize,
 } from '../policy/index.js';
 import { mergeRollups, SKETCH_RELATIVE_ERROR, type HourRollup, type QuantileSketch, type SummarySource } from '../store/index.js';
+import { noiseItem, privacySpecsOf, type DrawnNoise, type ItemNoise, type ItemRelease, type NoisyStat } from '../privacy/index.js';
 import { householdPseudonym, summaryId, vendorKey, vendorVersion } from './keys.js';
 import { counterIncrease, histogram, lastValue, percentileOf, percentileType7, timeInState, timeWeightedMean, type Sample, type Series, type Stops } from './statistics.js';
 
@@ -51,6 +52,8 @@ export interface SummaryItem {
    * statistics that need the raw readings (histogram) are left out and named.
    */
   rollup?: { percentile_relative_error: number; left_out?: string[] };
+  /** Present when the rule has `privacy:`: the stats carry discrete Laplace noise of this ε (docs/vendor-api.md). */
+  noise?: ItemNoise;
   /** Present only under a no-share privacy pause: the share of the window (over the rule's devices) that was not paused, rounded down to 0.01. */
   coverage?: number;
 }
@@ -100,6 +103,8 @@ export interface Summary {
   omitted: OmittedItem[];
   /** Per item (sent or left out): raw readings, or hourly rollups past raw retention. */
   sources: ItemSource[];
+  /** Every noisy query in the body (empty without `privacy:`): what the release spends and the ledger records. */
+  releases: ItemRelease[];
 }
 
 /** What one window produces: a summary to send, or nothing and why (recorded, never sent). */
@@ -141,6 +146,8 @@ export interface SummariseInput {
    * (none for safety alarms). Readings in them are left out, and the item says its coverage.
    */
   paused?: (deviceId: string, metric: string) => readonly PausedInterval[];
+  /** The noise stored for an item of this window by an earlier release (read only); it wins over the keyed draw. */
+  storedNoise?: (item: string) => DrawnNoise | null;
 }
 
 const DEFAULT_HOLD_MS = 2 * 3_600_000;
@@ -169,6 +176,9 @@ export function summarise(input: SummariseInput): SummaryOutcome {
   const omitted: OmittedItem[] = [];
   const sources: ItemSource[] = [];
   const rules = policy.rules.filter((r) => settingsOf(r, policy).window === input.size);
+  const privacy = privacySpecsOf(policy);
+  const releases: ItemRelease[] = [];
+  const key = vendorKey(input.gatewaySecret, policy.policy.vendor);
   for (const rule of rules) {
     const settings = settingsOf(rule, policy);
     for (const metric of rule.rule.metrics) {
@@ -191,6 +201,18 @@ export function summarise(input: SummariseInput): SummaryOutcome {
           omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
           continue;
         }
+        const noised = privacy.get(rule.index);
+        if (noised) {
+          // [PRIV-DP-2] never exact under a noisy label: the mechanism takes the hours as readings per protected unit.
+          const asSamples: Series[] = hours.map((hs) => mechanismSamples(hs));
+          const n = noiseItem({ policy, rule: rule.index, metric, spec: noised, window, vendorKey: key, perDevice: asSamples, ...(input.storedNoise ? { stored: input.storedNoise } : {}) });
+          const round = rounder(ownValue(settings.round, metric) ?? 0.001);
+          const stats: ItemStats = {};
+          for (const [stat, v] of Object.entries(n.stats) as Array<[NoisyStat, number]>) stats[stat] = stat === 'count' ? v : round(v);
+          releases.push(...n.releases);
+          items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, noise: n.noise, rollup: { percentile_relative_error: SKETCH_RELATIVE_ERROR }, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
+          continue;
+        }
         const { stats, leftOut } = rollupStatsOf(rule, settings, metric, hours);
         const rollup = { percentile_relative_error: SKETCH_RELATIVE_ERROR, ...(leftOut.length > 0 ? { left_out: leftOut } : {}) };
         items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, rollup, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
@@ -210,6 +232,18 @@ export function summarise(input: SummariseInput): SummaryOutcome {
         omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
         continue;
       }
+      const spec = privacy.get(rule.index);
+      if (spec) {
+        // [PRIV-DP-2] a rule with privacy: never leaves exact: every statistic is noised here, in the one builder every path uses.
+        const n = noiseItem({ policy, rule: rule.index, metric, spec, window, vendorKey: key, perDevice, ...(input.storedNoise ? { stored: input.storedNoise } : {}) });
+        const round = rounder(ownValue(settings.round, metric) ?? 0.001);
+        const stats: ItemStats = {};
+        // Rounding to the household floor is post-processing: it costs no ε and keeps the floor's promise.
+        for (const [stat, v] of Object.entries(n.stats) as Array<[NoisyStat, number]>) stats[stat] = stat === 'count' ? v : round(v);
+        releases.push(...n.releases);
+        items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, noise: n.noise, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
+        continue;
+      }
       const stats = statsOf(rule, settings, metric, perDevice, window.end, holdMs, stops);
       items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
     }
@@ -225,7 +259,6 @@ export function summarise(input: SummariseInput): SummaryOutcome {
           : `every item had fewer readings than its minimum (${omitted.map((o) => `rule ${o.rule} ${o.metric}: ${o.samples} of ${o.minSamples}`).join('; ')}); nothing is sent`;
     return { kind: 'nothing', reason, message, omitted, sources, window: shownWindow };
   }
-  const key = vendorKey(input.gatewaySecret, policy.policy.vendor);
   const document: SummaryDocument = {
     format: SUMMARY_FORMAT,
     id: summaryId(key, policy.hash, window),
@@ -239,7 +272,7 @@ export function summarise(input: SummariseInput): SummaryOutcome {
     items,
   };
   const body = Buffer.from(canonicalJson(document), 'utf8');
-  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted, sources } };
+  return { kind: 'summary', summary: { document, body, bodySha256: sha256Hex(body), policyVersion: policy.hash, omitted, sources, releases } };
 }
 
 /** The rule's settings after the household floors; an approval stored before defaults existed gets the built-in floors. */
@@ -380,4 +413,30 @@ function decimalsOf(step: number): number {
   const exp = /e-(\d+)$/.exec(text);
   if (exp) return Number(exp[1]);
   return text.split('.')[1]?.length ?? 0;
+}
+
+/**
+ * Hourly rollups as readings the noise mechanism can take (it works on readings per protected
+ * unit): a counter as its running increase at the end of each hour, anything else as `count`
+ * readings of the hour's mean at its start. Sums, counts, means and increases per hour are kept,
+ * so a replay past raw retention shows noise of the right size; units shorter than an hour see
+ * whole hours.
+ */
+export function mechanismSamples(hours: readonly HourRollup[]): Array<{ ts: number; value: number }> {
+  const sorted = [...hours].sort((a, b) => a.hour - b.hour);
+  const out: Array<{ ts: number; value: number }> = [];
+  if (sorted.some((h) => h.increase !== null)) {
+    let total = 0;
+    if (sorted[0]) out.push({ ts: sorted[0].hour, value: 0 });
+    for (const h of sorted) {
+      total += h.increase ?? 0;
+      if (h.count > 0) out.push({ ts: h.hour + 3_600_000 - 1, value: total });
+    }
+    return out;
+  }
+  for (const h of sorted) {
+    const mean = h.min === null ? 0 : h.sum / h.count;
+    for (let i = 0; i < h.count; i++) out.push({ ts: h.hour, value: mean });
+  }
+  return out;
 }

@@ -18,6 +18,7 @@ const KIND_TEXT: Record<string, string> = {
   'disclosure.acknowledged': 'Summary sent and received by vendor',
   'disclosure.failed': 'Send failed',
   'disclosure.dropped': 'Summary deleted unsent',
+  'disclosure.noised': 'Noise added and privacy budget spent',
   'disclosure.withheld': 'Nothing sent for a window (withheld)',
   'disclosure.retrying': 'Send to be retried',
   'disclosure.resent': 'Failed summary queued again',

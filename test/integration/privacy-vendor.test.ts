@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyPrevious } from '../../src/share/index.js';
@@ -281,4 +282,94 @@ describe('as the vendors see it', () => {
     expect(again.status).toBe(2);
     expect(again.stderr).toContain('SLUICE_ERR_SUMMARY_NOT_RESENDABLE');
   }, 120_000);
+
+  it('a noisy policy: approved, the vendor gets noised values at the resolution with ε per item, a resend is the same bytes, the ledger has ε, and a window over budget is withheld with nothing sent', async () => {
+    const vendor = await receiver();
+    const text = [
+      'version: 1',
+      'vendor: Acme Energy',
+      `endpoint: ${vendor.url}`,
+      'purpose: Compare my energy use',
+      'expires: 2099-12-31',
+      'schedule: "0 3 * * *"',
+      'secret_env: PRIV_TEST_SECRET',
+      'budget: { epsilon: 0.5, per: 30d }',
+      'share:',
+      '  - devices: { kind: smart_plug }',
+      '    metrics: [energy]',
+      '    window: 1d',
+      '    stats: [increase]',
+      '    privacy: { epsilon: 0.5, clamp: [0, 2] }',
+      '',
+    ].join('\n');
+    const h = await home({ acme: text });
+    // A counter rising 1.5 kWh an hour for 6 hours of each day: clamped at 2 kWh per hour, the exact increase is 9 kWh.
+    const password = h.json<{ password: string }>(['devices', 'add', 'plug', '--profile', 'smart-plug']).password;
+    const client = await connectClient(h.gw.port, { username: 'plug', password, clientId: `plug-${Date.now()}` });
+    try {
+      for (const d of [2, 1]) for (let i = 0; i < 7; i++) await client.publishAsync('sluice/plug/telemetry', JSON.stringify({ energy: 100 + 1.5 * i, ts: day(d).plus({ hours: 8 + i }).toMillis() }), { qos: 1 });
+    } finally {
+      await client.endAsync();
+    }
+
+    const pending = h.cli(['policy', 'preview', 'acme', '--window', win(2)]);
+    expect(pending.status).toBe(0);
+    expect(h.cli(['policy', 'approve', 'acme', '--yes']).status).toBe(0);
+    // The vendor refuses the first delivery for good, so the household can send it again.
+    vendor.script([{ status: 400 }]);
+    const run = h.json<{ summary_id: string; created: boolean }>(['policy', 'run', 'acme', '--window', win(2)]);
+    expect(run.created).toBe(true);
+    await vendor.waitFor((v) => v.requests.length === 1);
+
+    const first = vendor.requests[0]!;
+    // [PRIV-14] what the vendor got is the preview shown before approval, noise and all.
+    expect(first.body.toString('utf8')).toBe(pending.stdout);
+    const doc = JSON.parse(first.body.toString('utf8')) as { items: Array<{ stats: { increase: number }; noise: Record<string, unknown> }> };
+    expect(doc.items[0]!.noise).toEqual({ mechanism: 'discrete-laplace', epsilon: 0.5, clamp: [0, 2], unit: '1h', sensitivity: { increase: 2 } });
+    const value = doc.items[0]!.stats.increase;
+    // A multiple of the 0.1 kWh floor, within a range the noise (scale 4 kWh) leaves with probability 1 - 10^-6.
+    expect(Number((Math.round(value * 10) / 10).toFixed(1))).toBe(value);
+    expect(Math.abs(value - 9)).toBeLessThan(60);
+    // The draw stored with the release explains the value exactly: 9 kWh + noise steps of 0.001 kWh, rounded.
+    const db = new Database(join(h.dataDir, 'sluice.db'), { readonly: true, fileMustExist: true });
+    let draw: { sum: number };
+    try {
+      const rows = db.prepare('SELECT noise FROM privacy_noise').all() as Array<{ noise: string }>;
+      expect(rows).toHaveLength(1);
+      draw = JSON.parse(rows[0]!.noise) as { sum: number };
+    } finally {
+      db.close();
+    }
+    expect(value).toBe(Number((Math.round((9000 + draw.sum) / 100) / 10).toFixed(1)));
+
+    const noised = h.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind === 'disclosure.noised');
+    expect(noised).toHaveLength(1);
+    expect(noised[0]).toMatchObject({ summary_id: run.summary_id, detail: { epsilon: 0.5, vendor_spent: 0.5, vendor_cap: 0.5, items: [{ stat: 'increase', epsilon: 0.5, mechanism: 'discrete-laplace', clamp: [0, 2], unit: '1h', sensitivity: { sum: 2 } }] } });
+
+    // A resend is the same bytes, and so is policy sent.
+    let failed = 0;
+    for (let i = 0; i < 50 && failed === 0; i++) {
+      failed = h.json<Array<{ failed: number }>>(['policy', 'list'])[0]!.failed;
+      if (failed === 0) await sleep(100);
+    }
+    expect(failed).toBe(1);
+    expect(h.json<{ summary_id: string }>(['policy', 'resend', 'acme', '--window', win(2)]).summary_id).toBe(run.summary_id);
+    await vendor.waitFor((v) => v.deliveries().length === 1);
+    expect(vendor.requests[1]!.body.equals(first.body)).toBe(true);
+    expect(h.cli(['policy', 'sent', 'acme', '--window', win(2)]).stdout).toBe(first.body.toString('utf8'));
+
+    // The next window would spend past the vendor's 0.5: withheld, on the ledger, in the list, and nothing leaves.
+    const over = h.json<{ summary_id: string | null; state: string; reason: string }>(['policy', 'run', 'acme', '--window', win(1)]);
+    expect(over).toMatchObject({ summary_id: null, state: 'withheld', reason: 'budget' });
+    expect(h.json<LedgerJson[]>(['ledger', 'show']).filter((r) => r.kind === 'disclosure.withheld').map((r) => r.detail)).toEqual([
+      expect.objectContaining({ reason: 'budget', limit: 'vendor', epsilon: 0.5, spent: 0.5, cap: 0.5 }),
+    ]);
+    const row = h.json<Array<{ state_text: string; withheld: { reason: string; limit: string } | null }>>(['policy', 'list'])[0]!;
+    expect(row.withheld).toMatchObject({ reason: 'budget', limit: 'vendor' });
+    expect(row.state_text).toContain('withheld: budget');
+    expect(h.cli(['policy', 'list']).stdout).toContain('withheld: budget');
+    await sleep(500);
+    expect(vendor.requests).toHaveLength(2);
+    expect(h.json<{ vendor_budget: { spent: number; left: number } }>(['policy', 'budget', 'acme']).vendor_budget).toMatchObject({ spent: 0.5, left: 0 });
+  }, 150_000);
 });

@@ -76,9 +76,58 @@ describe('privacy in the policy language', () => {
       });
       const risk = await f.app.call('policy.risk', { name: 'acme' });
       expect({ level: risk.level, points: risk.points }).toEqual({ level: 'low', points: 0 });
-      // Noise is not yet added on the way out, so such a policy cannot be approved (it would leave exact values).
-      await expect(f.app.call('policy.approve', { name: 'acme' })).rejects.toMatchObject({ code: 'SLUICE_ERR_POLICY_INVALID', message: expect.stringContaining('does not yet add to sent summaries') });
+      // Noise is added on the way out (test/unit/app/noise-release.test.ts), so such a policy can be approved.
+      expect(await f.app.call('policy.approve', { name: 'acme' })).toMatchObject({ in_force: true });
       expect(risk.reasons.find((r) => r.code === 'mitigation.dp')).toMatchObject({ points: -3, text: expect.stringContaining('ε 0.5 per window') });
+    } finally {
+      f.context.close();
+    }
+  });
+});
+
+const BOLT = `version: 1
+vendor: Bolt Energy
+endpoint: https://bolt.example/v1
+purpose: Compare my energy use
+expires: 2026-12-31
+schedule: "0 3 * * *"
+secret_file: acme.key
+share:
+  - devices: { kind: smart_plug }
+    metrics: [power]
+    window: 1d
+    stats: [mean]
+`;
+
+describe('coalitions the household declares', () => {
+  it('vendors with no common series form no coalition; one account or a named partner links them, and an account adds its own reason', async () => {
+    const f = await appFixture();
+    try {
+      const dir = f.context.config.policies_dir;
+      await f.app.call('devices.add', { id: 't1', profile: 'thermostat' });
+      await f.app.call('devices.add', { id: 'p1', profile: 'smart-plug' });
+      writeFileSync(join(dir, 'bolt.yaml'), BOLT);
+      const alone = await f.app.call('policy.risk', { name: 'acme' });
+      expect(alone.coalitions).toEqual([]);
+      expect(alone.reasons.map((r) => r.code)).not.toContain('linkability.account');
+
+      writeFileSync(join(dir, 'acme.yaml'), POLICY.replace('secret_file: acme.key\n', 'secret_file: acme.key\naccount: My Acme login\n'));
+      writeFileSync(join(dir, 'bolt.yaml'), BOLT.replace('secret_file: acme.key\n', 'secret_file: acme.key\naccount: my  acme LOGIN\n'));
+      const shared = await f.app.call('policy.risk', { name: 'acme' });
+      expect(shared.reasons.find((r) => r.code === 'linkability.account')).toMatchObject({ points: 2 });
+      expect(shared.coalitions).toHaveLength(1);
+      expect(shared.coalitions[0]).toMatchObject({ vendors: ['acme-heating', 'Bolt Energy'], links: ['acme-heating and Bolt Energy share an identity (such as an account)'] });
+      expect(shared.coalitions[0]!.reasons.map((r) => r.code)).toEqual(expect.arrayContaining(['coalition.linked', 'linkability.account', 'class.consumption', 'class.climate']));
+      expect(shared.text).toContain('Together, acme-heating, Bolt Energy:');
+
+      writeFileSync(join(dir, 'acme.yaml'), POLICY);
+      writeFileSync(join(dir, 'bolt.yaml'), BOLT.replace('secret_file: acme.key\n', 'secret_file: acme.key\npartners: [ACME-heating]\n'));
+      const partner = await f.app.call('policy.risk', { name: 'acme' });
+      expect(partner.coalitions.map((c) => c.links)).toEqual([['Bolt Energy names acme-heating as a partner']]);
+      // Seen from bolt's side too, and a partner with no policy here links nothing.
+      expect((await f.app.call('policy.risk', { name: 'bolt' })).coalitions).toHaveLength(1);
+      writeFileSync(join(dir, 'bolt.yaml'), BOLT.replace('secret_file: acme.key\n', 'secret_file: acme.key\npartners: [Nobody Analytics]\n'));
+      expect((await f.app.call('policy.risk', { name: 'acme' })).coalitions).toEqual([]);
     } finally {
       f.context.close();
     }

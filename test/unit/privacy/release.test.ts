@@ -69,7 +69,7 @@ describe('clamp, sensitivity and noisy statistics', () => {
     expect(expectedAccuracy('increase', spec, 0.001, 168)).toBe(11.983);
     const lines = privacyCaveats({ vendor: 'acme', metric: 'energy', unit: 'kWh', window: '7d', stat: 'increase', spec, resolution: 0.001, unitsPerWindow: 168, otherVendors: ['volt'] });
     expect(lines).toEqual([
-      'Noise (ε 0.5 per window, discrete Laplace, each one hour counted at most 0–2 kWh) hides what happens in any single one hour of your home.',
+      'Noise (ε 0.5 per window, discrete Laplace, one hour of your home counted as 0–2 kWh at most) hides what happens in any one hour of your home.',
       'It does not hide what is true every day: your routine, your schedule, how many people live with you still show through.',
       'Over months acme still learns your long-term averages: noise evens out when many windows are added up.',
       'If two vendors combine what they receive, their privacy losses add up (here: acme with volt); the household-wide cap limits the total.',
