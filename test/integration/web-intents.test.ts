@@ -70,6 +70,7 @@ let dir: string;
 let dataDir: string;
 let base: string;
 let client: DashboardClient;
+let policiesDir: string;
 const vendors: Vendor[] = [];
 
 beforeAll(async () => {
@@ -77,13 +78,15 @@ beforeAll(async () => {
   dataDir = join(dir, 'data');
   const rulesDir = join(dir, 'intents');
   mkdirSync(rulesDir);
+  policiesDir = join(dir, 'policies');
+  mkdirSync(policiesDir);
   vendors.push(...(await Promise.all([startVendor('filters-a', 30, dir), startVendor('filters-b', 27.5, dir)])));
   // Two rules fire on the same reading: one draft to approve (with an edit), one to drop.
   writeFileSync(join(rulesDir, 'fridge-water-filter.yaml'), rule('household.appliance-parts.water-filter', vendors));
   writeFileSync(join(rulesDir, 'fridge-spare-filter.yaml'), rule('household.appliance-parts.spare-filter', vendors));
   const configFile = join(dir, 'sluice.yaml');
   writeFileSync(configFile, [`intents_dir: ${rulesDir}`, 'intents:', '  poll_interval: 100ms', 'household:', '  country: DE', '  postal_prefix: "104"', '  deliver_to: "Beispielstr. 1, 10405 Berlin"', ''].join('\n'));
-  gw = await startGateway({ dataDir, args: ['--config', configFile, '--web-port', '0'] });
+  gw = await startGateway({ dataDir, args: ['--config', configFile, '--web-port', '0'], env: { SLUICE_POLICIES_DIR: policiesDir } });
   base = await dashboardUrl(gw);
   client = await logIn(base, loginLink(dataDir));
   const fridge = await connectClient(gw.port, { clientId: 'fridge-1', username: 'fridge-1', password: addDevice(dataDir, 'fridge-1', 'fridge') });
@@ -155,6 +158,12 @@ describe('the Intents and Offers pages', () => {
     const a = offers.find((o) => o.vendor === 'filters-a')!;
     const b = offers.find((o) => o.vendor === 'filters-b')!;
     expect((await client.post(`/offers/${a.id}/decline`, {})).status).toBe(200);
+    // The delivery address leaves only under an approved policy that names it: the first accept is refused and writes a draft.
+    const refused = await client.post(`/offers/${b.id}/accept`, {});
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(await refused.text()).toContain('SLUICE_ERR_OFFER_NOT_COVERED');
+    expect(vendors[1]!.logs.some((l) => l.msg === 'acceptance received')).toBe(false);
+    expect(cli(['policy', 'approve', 'filters-b-delivery', '--yes'], { dataDir, env: { SLUICE_POLICIES_DIR: policiesDir } }).status).toBe(0);
     const accepted = await client.post(`/offers/${b.id}/accept`, {});
     expect(accepted.status).toBe(200);
     expect(await accepted.text()).toContain('Accepted the offer of filters-b');
