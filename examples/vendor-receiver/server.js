@@ -35,7 +35,7 @@ export function keyFingerprint(key) {
  * @param {Buffer} body the raw bytes, before any parsing
  * @param {(kid: string) => Buffer | undefined} keyFor
  * @param {number} nowSeconds
- * @returns {{ ok: true, kid: string, t: number, v2: string | undefined } | { ok: false, reason: string }}
+ * @returns {{ ok: true, kid: string, t: number, v2: string | undefined, v3: string | undefined } | { ok: false, reason: string }}
  */
 export function verifySignature(header, body, keyFor, nowSeconds) {
   if (!header) return { ok: false, reason: 'no Sluice-Signature header' };
@@ -55,7 +55,7 @@ export function verifySignature(header, body, keyFor, nowSeconds) {
   const expected = createHmac('sha256', key).update(`${t}.`).update(body).digest();
   // Constant-time compare: a byte-by-byte compare leaks how much of a forged MAC was right.
   if (!timingSafeEqual(expected, Buffer.from(v1, 'hex'))) return { ok: false, reason: 'signature does not match' };
-  return { ok: true, kid, t, v2: parts.get('v2') };
+  return { ok: true, kid, t, v2: parts.get('v2'), v3: parts.get('v3') };
 }
 
 /**
@@ -71,6 +71,23 @@ export function verifyChainSignature(key, t, previous, body, v2) {
   if (!v2 || !/^[0-9a-f]{64}$/.test(v2)) return false;
   const expected = createHmac('sha256', key).update(`${t}.${previous}.`).update(body).digest();
   return timingSafeEqual(expected, Buffer.from(v2, 'hex'));
+}
+
+/**
+ * Checks `v3=<hex HMAC-SHA256(key, "<t>.<Sluice-Previous>.<Sluice-Agreement>.<raw body>")>`: the
+ * household's agreement hash is stamped outside the body (so the body equals its preview) and
+ * signed with it. Answers the agreement when it is signed, else null.
+ * @param {Buffer | undefined} key
+ * @param {{ t: number, v3?: string }} sig
+ * @param {unknown} previous
+ * @param {unknown} agreement the Sluice-Agreement header as received
+ * @param {Buffer} body
+ * @returns {string | null}
+ */
+export function signedAgreement(key, sig, previous, agreement, body) {
+  if (!key || typeof agreement !== 'string' || !/^[0-9a-f]{64}$/.test(agreement) || !sig.v3 || !/^[0-9a-f]{64}$/.test(sig.v3)) return null;
+  const expected = createHmac('sha256', key).update(`${sig.t}.${typeof previous === 'string' ? previous : ''}.${agreement}.`).update(body).digest();
+  return timingSafeEqual(expected, Buffer.from(sig.v3, 'hex')) ? agreement : null;
 }
 
 /**
@@ -209,8 +226,9 @@ export function receiver({ store, keyFor, offers, terms, chain = 'report', now =
         return answer(400, { error: 'not a Sluice summary' });
       }
       if (!key || key !== summary.id) return answer(400, { error: 'Idempotency-Key missing or not the summary id' });
-      // The agreement the summary is disclosed under (see termsDesk); compare it with yours.
-      const about = { key, vendor: summary.vendor, policy: summary.policy, household: summary.household, window: summary.window, agreement: summary.agreement ?? null };
+      // The agreement the summary is disclosed under (Sluice-Agreement, signed by v3; see termsDesk); compare it with yours.
+      const agreement = signedAgreement(keyFor(sig.kid), sig, req.headers['sluice-previous'], req.headers['sluice-agreement'], body);
+      const about = { key, vendor: summary.vendor, policy: summary.policy, household: summary.household, window: summary.window, agreement };
       // De-duplicate before the chain check: a retry whose answer was lost carries its first attempt's link.
       if (store.keys.has(key)) {
         log({ msg: 'duplicate summary ignored', ...about });
@@ -223,7 +241,7 @@ export function receiver({ store, keyFor, offers, terms, chain = 'report', now =
         if (chain === 'refuse') return answer(409, { error: `chain break: ${link.reason}`, expected: link.expected });
       }
       const bodySha256 = createHash('sha256').update(body).digest('hex');
-      const stored = store.add(key, { received_at: new Date(now() * 1000).toISOString(), kid: sig.kid, body_sha256: bodySha256, chain: link.ok ? 'ok' : 'break', summary });
+      const stored = store.add(key, { received_at: new Date(now() * 1000).toISOString(), kid: sig.kid, body_sha256: bodySha256, chain: link.ok ? 'ok' : 'break', agreement, summary });
       log({ msg: stored ? 'summary stored' : 'duplicate summary ignored', ...about, chain: link.ok ? 'ok' : 'break', ...(stored ? { items: summary.items } : {}) });
       // The same 2xx for a key already stored: delivery is at least once, storage exactly once.
       return answer(200, { status: stored ? 'stored' : 'duplicate', key, chain: link.ok ? 'ok' : 'break' });

@@ -26,6 +26,18 @@ export function chainedSignature(key: Buffer, unixSeconds: number, previous: str
   return createHmac('sha256', key).update(`${unixSeconds}.${previous}.`).update(body).digest('hex');
 }
 
+/** Header carrying the SHA-256 of the household's IEEE 7012 agreement with this vendor (when terms are required). */
+export const AGREEMENT_HEADER = 'sluice-agreement';
+
+/**
+ * `v3=` of Sluice-Signature, sent with `Sluice-Agreement`: HMAC-SHA256(key, "<t>.<Sluice-Previous>.<Sluice-Agreement>.<body>").
+ * [PRIV-14] the agreement is stamped outside the body, so a preview made before the vendor accepted
+ * the household's terms is still the bytes sent; v3 binds the stamp to those bytes.
+ */
+export function agreementSignature(key: Buffer, unixSeconds: number, previous: string, agreement: string, body: Buffer): string {
+  return createHmac('sha256', key).update(`${unixSeconds}.${previous}.${agreement}.`).update(body).digest('hex');
+}
+
 /** What a vendor does: check v2 and that the link names the summary it received last (null for none yet). */
 export function verifyPrevious(
   key: Buffer,

@@ -89,7 +89,7 @@ export class Disclosures {
       throw status.error ?? new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} has problems; see sluice policy check ${name}`);
     }
     const window = this.window(effective, windowText);
-    const outcome = this.deps.db.tx(() => this.build(effective, window, this.agreement(effective.policy.vendor)));
+    const outcome = this.deps.db.tx(() => this.build(effective, window));
     return { outcome, window, basis: useApproved ? 'approved' : 'pending' };
   }
 
@@ -106,7 +106,7 @@ export class Disclosures {
       const terms = this.deps.terms?.standing(approved.effective.policy.vendor);
       // [TERMS-1] no window is produced (nor marked run) before the vendor accepts: it is produced once it has.
       if (terms && !terms.ok) return { terms: terms.message };
-      const outcome = this.build(approved.effective, window, terms?.sha256);
+      const outcome = this.build(approved.effective, window);
       if (outcome.kind === 'nothing') {
         // The window was considered: the ledger says why nothing left (the vendor sees nothing, not even a marker).
         this.deps.ledger.append({
@@ -137,12 +137,6 @@ export class Disclosures {
     if ('terms' in result) throw new SluiceError('SLUICE_ERR_TERMS_NOT_ACCEPTED', `policy ${name} is waiting: ${result.terms}`);
     if (result.created && result.summaryId !== null) this.deps.events.emit('summary.queued', { summaryId: result.summaryId, policy: name });
     return result;
-  }
-
-  /** The agreement in force with the vendor, stamped in what is sent (and so in the preview). */
-  private agreement(vendor: string): string | undefined {
-    const t = this.deps.terms?.standing(vendor);
-    return t?.ok ? t.sha256 : undefined;
   }
 
   /**
@@ -218,7 +212,7 @@ export class Disclosures {
    * only decides whether the window is past raw retention (then rollups are read): once it is,
    * the raw readings are going, and `policy sent` keeps the bytes that left.
    */
-  private build(effective: EffectivePolicy, window: TimeWindow, agreement: string | undefined): SummaryOutcome {
+  private build(effective: EffectivePolicy, window: TimeWindow): SummaryOutcome {
     const { queries, readings, pausedFor } = this.deps;
     const vendor = budgetVendor(effective.policy.vendor);
     const tz = this.deps.timezone;
@@ -230,7 +224,6 @@ export class Disclosures {
       size,
       timezone: tz,
       gatewaySecret: gatewaySecret(this.deps.dataDir),
-      agreement,
       samples: (deviceId, metric) =>
         read
           ? read.samples(deviceId, metric)

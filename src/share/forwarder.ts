@@ -1,7 +1,7 @@
 import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
-import { chainedSignature, PREVIOUS_HEADER, previousHeader } from './chain.js';
+import { AGREEMENT_HEADER, agreementSignature, chainedSignature, PREVIOUS_HEADER, previousHeader } from './chain.js';
 import type { ErasureClaim, Erasures } from './erasure.js';
 import type { AttemptOutcome, Claim, Outbox } from './outbox.js';
 import { vendorKey, type VendorKey } from './secrets.js';
@@ -183,8 +183,11 @@ export class Forwarder implements Service {
     const previous = previousHeader(claim.previous);
     const answer = await this.post(claim.endpoint, claim.body, {
       'idempotency-key': claim.summaryId,
-      'sluice-signature': `${signatureHeader(key.key, key.kid, t, claim.body)},v2=${chainedSignature(key.key, t, previous, claim.body)}`,
+      'sluice-signature': `${signatureHeader(key.key, key.kid, t, claim.body)},v2=${chainedSignature(key.key, t, previous, claim.body)}${
+        claim.agreement ? `,v3=${agreementSignature(key.key, t, previous, claim.agreement, claim.body)}` : ''
+      }`,
       [PREVIOUS_HEADER]: previous,
+      ...(claim.agreement ? { [AGREEMENT_HEADER]: claim.agreement } : {}),
     });
     if (!answer) return;
     const { outbox, logger } = this.deps;

@@ -3,6 +3,6 @@ export { Disclosures, windowSource, type DisclosuresDeps, type Preview, type Run
 export { Forwarder, forwarderOptionsFrom, backoffDelay, parseRetryAfter, signedPost, retryStep, type ForwarderDeps, type ForwarderOptions, type Answer as PostAnswer, type RetryStep } from './forwarder.js';
 export { vendorKey, signingKey, signingKeyStatus, type VendorKey } from './secrets.js';
 export { gatewaySecret, GATEWAY_SECRET_FILE } from './vendor-keys.js';
-export { previousHeader, chainedSignature, verifyPrevious, PREVIOUS_HEADER, type PreviousSummary } from './chain.js';
+export { previousHeader, chainedSignature, agreementSignature, verifyPrevious, PREVIOUS_HEADER, AGREEMENT_HEADER, type PreviousSummary } from './chain.js';
 export { signatureHeader, verifySignature, keyFingerprint } from './sign.js';
 export { Erasures, ERASURE_FORMAT, type ErasureDocument, type StoredErasure, type ErasureClaim } from './erasure.js';

@@ -99,6 +99,8 @@ export interface Claim {
   attempt: number;
   /** The last summary this vendor acknowledged before this one, for `Sluice-Previous` (null: none yet). */
   previous: PreviousSummary | null;
+  /** SHA-256 of the household's IEEE 7012 agreement in force with the vendor, for `Sluice-Agreement` (null: terms not required). */
+  agreement: string | null;
 }
 
 /** How one attempt ended when it did not reach a 2xx. */
@@ -218,9 +220,9 @@ export class Outbox {
         return { kind: 'dropped', summaryId: row.summary_id, reason };
       }
       const policy = standing.approved;
+      const terms = this.deps.terms?.standing(row.vendor);
       try {
         keyCheck(policy);
-        const terms = this.deps.terms?.standing(row.vendor);
         // [TERMS-1] a summary queued under an agreement that is no longer in force waits, unsent.
         if (terms && !terms.ok) throw new SluiceError('SLUICE_ERR_TERMS_NOT_ACCEPTED', `summary ${row.summary_id} waits: ${terms.message}`);
       } catch (err) {
@@ -237,9 +239,9 @@ export class Outbox {
         policy: row.policy,
         version: row.version,
         summaryId: row.summary_id,
-        detail: { endpoint: row.endpoint, attempt, body_sha256: row.body_sha256, bytes: row.body.length, previous: previous?.id ?? null },
+        detail: { endpoint: row.endpoint, attempt, body_sha256: row.body_sha256, bytes: row.body.length, previous: previous?.id ?? null, ...(terms?.ok ? { agreement: terms.sha256 } : {}) },
       });
-      return { kind: 'claimed', claim: { summaryId: row.summary_id, policy, endpoint: row.endpoint, body: row.body, bodySha256: row.body_sha256, attempt, previous } };
+      return { kind: 'claimed', claim: { summaryId: row.summary_id, policy, endpoint: row.endpoint, body: row.body, bodySha256: row.body_sha256, attempt, previous, agreement: terms?.ok ? terms.sha256 : null } };
     });
   }
 

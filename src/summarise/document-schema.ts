@@ -44,7 +44,6 @@ export const summaryDocumentSchema = z
       })
       .strict(),
     household: keyedHex(32, 'Pseudonymous household id; stable for this vendor, unrelated to what any other vendor receives.'),
-    agreement: keyedHex(64, "SHA-256 of the household's IEEE 7012 agreement with this vendor (sluice.terms/v1, docs/vendor-api.md): the terms this summary is disclosed under. The agreement holds this vendor's own pseudonym and keys, so the hash differs at every vendor.").optional(),
     items: z
       .array(
         z

@@ -78,8 +78,6 @@ export interface SummaryDocument {
   purpose: string;
   window: { start: string; end: string };
   household: string;
-  /** SHA-256 of the household's accepted IEEE 7012 agreement with this vendor (src/terms); per vendor, like the agreement. */
-  agreement?: string;
   items: SummaryItem[];
 }
 
@@ -128,8 +126,6 @@ export interface SummariseInput {
   gatewaySecret: Buffer;
   /** The stored readings of one device's metric within the window, oldest first. */
   samples: (deviceId: string, metric: string) => readonly Sample[];
-  /** The agreement's hash, stamped in the document when there is one. */
-  agreement?: string | undefined;
   /** ms a reading holds for time-weighted statistics without a newer one (default 2 h, as the rollups). */
   holdMs?: number;
   /**
@@ -268,7 +264,6 @@ export function summarise(input: SummariseInput): SummaryOutcome {
     purpose: policy.policy.purpose,
     window: shownWindow,
     household: householdPseudonym(key),
-    ...(input.agreement !== undefined ? { agreement: input.agreement } : {}),
     items,
   };
   const body = Buffer.from(canonicalJson(document), 'utf8');

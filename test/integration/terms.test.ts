@@ -142,7 +142,10 @@ describe("the household's own terms (IEEE 7012)", () => {
     await a.waitFor((v) => v.deliveries().length === 1);
     const sentA = a.deliveries()[0]!.body.toString('utf8');
     expect(sentA).toBe(preview.stdout);
-    expect(JSON.parse(sentA)).toMatchObject({ vendor: 'Accept Co', agreement: accepted.agreement_sha256 });
+    expect(JSON.parse(sentA)).toMatchObject({ vendor: 'Accept Co' });
+    // [PRIV-14] the agreement is stamped outside the body, in a header signed with it (v3).
+    expect(a.deliveries()[0]!.headers['sluice-agreement']).toBe(accepted.agreement_sha256);
+    expect(String(a.deliveries()[0]!.headers['sluice-signature'])).toMatch(/,v3=[0-9a-f]{64}/);
 
     // Declined: nothing is produced or sent.
     const refused = run(['policy', 'run', 'decliner', '--window', win(1)]);
@@ -167,7 +170,7 @@ describe("the household's own terms (IEEE 7012)", () => {
     expect(countered.agreed_term).toBe('SD-BASE-A');
     expect(json<{ created: boolean }>(['policy', 'run', 'counter', '--window', win(1)]).created).toBe(true);
     await c.waitFor((v) => v.deliveries().length === 1);
-    const sentC = JSON.parse(c.deliveries()[0]!.body.toString('utf8')) as { agreement: string };
+    const sentC = { agreement: c.deliveries()[0]!.headers['sluice-agreement'] };
     expect(sentC.agreement).toBe(countered.agreement_sha256);
     expect(sentC.agreement).not.toBe(accepted.agreement_sha256);
 
