@@ -181,6 +181,25 @@ export function summarise(input: SummariseInput): SummaryOutcome {
       const pausedOf = rule.devices.map((d) => input.paused?.(d, metric) ?? []);
       const inPause = (i: number, ts: number) => pausedOf[i]!.some((p) => ts >= p.from && ts < p.to);
       const coverage = coverageOf(pausedOf, window);
+      const shown = { rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) };
+      /** Whether the item is withheld: below the coverage floor (whole, so a pause cannot be read off a thin remainder) or below min_samples. */
+      const withheld = (count: number): boolean => {
+        if (coverage < minCoverage) omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples, coverage: floor2(coverage) });
+        else if (count === 0 || count < settings.minSamples) omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
+        else return false;
+        return true;
+      };
+      const spec = privacy.get(rule.index);
+      /** [PRIV-DP-2] a rule with privacy: never leaves exact: every statistic is noised here, in the one builder every path uses. */
+      const noised = (perDevice: Series[], extra: Pick<SummaryItem, 'rollup'>): void => {
+        const n = noiseItem({ policy, rule: rule.index, metric, spec: spec!, window, vendorKey: key, perDevice, ...(input.storedNoise ? { stored: input.storedNoise } : {}) });
+        const round = rounder(ownValue(settings.round, metric) ?? 0.001);
+        const stats: ItemStats = {};
+        // Rounding to the household floor is post-processing: it costs no ε and keeps the floor's promise.
+        for (const [stat, v] of Object.entries(n.stats) as Array<[NoisyStat, number]>) stats[stat] = stat === 'count' ? v : round(v);
+        releases.push(...n.releases);
+        items.push({ ...shown, stats, noise: n.noise, ...extra });
+      };
       const rolled = input.rollups;
       if (rolled && rule.devices.some((d) => rolled.sourceOf(d, metric) === 'rollup')) {
         // [PRIV-5] past raw retention only the hourly rollups are left (or about to be): every device of the item reads them.
@@ -188,60 +207,21 @@ export function summarise(input: SummariseInput): SummaryOutcome {
         // [PAUSE-2] an hour that touches a no-share pause is left out whole: a rollup cannot be split.
         const touched = (i: number, hour: number) => pausedOf[i]!.some((p) => p.from < hour + 3_600_000 && p.to > hour);
         const hours = rule.devices.map((d, i) => rolled.hours(d, metric).filter((h) => h.hour >= window.start && h.hour < window.end && !touched(i, h.hour)));
-        const count = hours.reduce((n, hs) => n + hs.reduce((m, h) => m + h.count, 0), 0);
-        if (coverage < minCoverage) {
-          omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples, coverage: floor2(coverage) });
-          continue;
+        if (withheld(hours.reduce((n, hs) => n + hs.reduce((m, h) => m + h.count, 0), 0))) continue;
+        // The mechanism takes the hours as readings per protected unit.
+        if (spec) noised(hours.map((hs) => mechanismSamples(hs)), { rollup: { percentile_relative_error: SKETCH_RELATIVE_ERROR } });
+        else {
+          const { stats, leftOut } = rollupStatsOf(rule, settings, metric, hours);
+          items.push({ ...shown, stats, rollup: { percentile_relative_error: SKETCH_RELATIVE_ERROR, ...(leftOut.length > 0 ? { left_out: leftOut } : {}) } });
         }
-        if (count === 0 || count < settings.minSamples) {
-          omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
-          continue;
-        }
-        const noised = privacy.get(rule.index);
-        if (noised) {
-          // [PRIV-DP-2] never exact under a noisy label: the mechanism takes the hours as readings per protected unit.
-          const asSamples: Series[] = hours.map((hs) => mechanismSamples(hs));
-          const n = noiseItem({ policy, rule: rule.index, metric, spec: noised, window, vendorKey: key, perDevice: asSamples, ...(input.storedNoise ? { stored: input.storedNoise } : {}) });
-          const round = rounder(ownValue(settings.round, metric) ?? 0.001);
-          const stats: ItemStats = {};
-          for (const [stat, v] of Object.entries(n.stats) as Array<[NoisyStat, number]>) stats[stat] = stat === 'count' ? v : round(v);
-          releases.push(...n.releases);
-          items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, noise: n.noise, rollup: { percentile_relative_error: SKETCH_RELATIVE_ERROR }, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
-          continue;
-        }
-        const { stats, leftOut } = rollupStatsOf(rule, settings, metric, hours);
-        const rollup = { percentile_relative_error: SKETCH_RELATIVE_ERROR, ...(leftOut.length > 0 ? { left_out: leftOut } : {}) };
-        items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, rollup, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
         continue;
       }
       sources.push({ rule: rule.index, metric, source: 'raw' });
       // [PAUSE-2] readings inside a no-share pause never leave; the item says how much of the window is left.
       const perDevice: Series[] = rule.devices.map((d, i) => input.samples(d, metric).filter((s) => s.ts >= window.start && s.ts < window.end && !inPause(i, s.ts)));
-      const stops: Stops[] = pausedOf.map((ps) => ps.map((p) => p.from));
-      const count = perDevice.reduce((n, s) => n + s.length, 0);
-      if (coverage < minCoverage) {
-        // Too little is left: the item is withheld whole, so a pause cannot be read off a thin remainder.
-        omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples, coverage: floor2(coverage) });
-        continue;
-      }
-      if (count === 0 || count < settings.minSamples) {
-        omitted.push({ rule: rule.index, metric, samples: count, minSamples: settings.minSamples });
-        continue;
-      }
-      const spec = privacy.get(rule.index);
-      if (spec) {
-        // [PRIV-DP-2] a rule with privacy: never leaves exact: every statistic is noised here, in the one builder every path uses.
-        const n = noiseItem({ policy, rule: rule.index, metric, spec, window, vendorKey: key, perDevice, ...(input.storedNoise ? { stored: input.storedNoise } : {}) });
-        const round = rounder(ownValue(settings.round, metric) ?? 0.001);
-        const stats: ItemStats = {};
-        // Rounding to the household floor is post-processing: it costs no ε and keeps the floor's promise.
-        for (const [stat, v] of Object.entries(n.stats) as Array<[NoisyStat, number]>) stats[stat] = stat === 'count' ? v : round(v);
-        releases.push(...n.releases);
-        items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, noise: n.noise, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
-        continue;
-      }
-      const stats = statsOf(rule, settings, metric, perDevice, window.end, holdMs, stops);
-      items.push({ rule: rule.index, metric, unit: unitOfMetric(rule.profiles, metric), window: settings.window, stats, ...(coverage < 1 ? { coverage: floor2(coverage) } : {}) });
+      if (withheld(perDevice.reduce((n, s) => n + s.length, 0))) continue;
+      if (spec) noised(perDevice, {});
+      else items.push({ ...shown, stats: statsOf(rule, settings, metric, perDevice, window.end, holdMs, pausedOf.map((ps) => ps.map((p) => p.from))) });
     }
   }
   const shownWindow = { start: isoInZone(window.start, input.timezone), end: isoInZone(window.end, input.timezone) };
