@@ -60,6 +60,11 @@ export function concernOf(
     if (m.role === 'minor') minorGroup = true; // [CONSENT-2] a minor's data needs an adult's approval and keeps the minor's record
     else allOf.add(m.name);
   }
+  if (allOf.size === 0 && !minorGroup) {
+    // A policy that selects no device yet covers whatever comes to match it: a shared space, never nobody's call.
+    for (const a of adults) if (sharedSpaces === 'every_adult' || a.role === 'owner') allOf.add(a.name);
+    for (const x of members) if (x.role !== 'guest') subjects.add(x.name);
+  }
   const anyOf = minorGroup && ![...allOf].some((n) => isAdult(byName.get(n.toLowerCase())!)) ? [adults.map((a) => a.name).sort()] : [];
   const vetoers = new Set([...allOf, ...anyOf.flat(), ...[...subjects].filter((s) => byName.get(s.toLowerCase())?.role !== 'minor')]);
   return { allOf: [...allOf].sort(), anyOf, subjects: [...subjects].sort(), vetoers: [...vetoers].sort() };

@@ -39,6 +39,8 @@ describe('consent records', () => {
     expect(concernOf(['g'], members, assignments, roomOf)).toEqual({ allOf: ['Gia'], anyOf: [], subjects: ['Gia'], vetoers: ['Gia'] });
     expect(concernOf(['teen'], members, assignments, roomOf)).toEqual({ allOf: [], anyOf: [['Ana', 'Ben']], subjects: ['Tom'], vetoers: ['Ana', 'Ben'] });
     expect(concernOf(['unplaced'], members, assignments, roomOf)?.allOf).toEqual(['Ana', 'Ben']);
+    // A policy that selects no device yet is a shared space too: otherwise nobody could approve it.
+    expect(concernOf([], members, assignments, roomOf)).toMatchObject({ allOf: ['Ana', 'Ben'], subjects: ['Ana', 'Ben', 'Tom'] });
     expect(concernOf(['l'], [m('Gia', 'guest')], [], roomOf)).toBeNull();
   });
 });
