@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { ResultOf } from '../app/index.js';
+import { SluiceError, isSluiceError } from '../core/index.js';
 import { TERMS } from '../terms/index.js';
 import { csrfField, html, when, type SafeHtml } from './html.js';
 import { parseInput, type WebRoutes } from './routes.js';
@@ -103,21 +104,28 @@ ${t.history.map((h) => html`<tr><td data-label="Term"><code>${h.term}</code></td
     r.page(reply, req, heading, 'terms', html`<h1>${heading}</h1><div class="banner ok" role="status"><p>${text} Now: ${STATE_TEXT[t.state]}.</p></div><p><a href="${vendorHref(t.vendor)}">Back to the terms with ${t.vendor}</a> · <a href="/ledger">See the ledger</a></p>`);
 
   // A member's own login decides as that member; an owner or adult is required once the household has members.
+  const asMember = <T>(req: Parameters<WebRoutes['session']>[0], run: (as: string | undefined) => Promise<T>): Promise<T> =>
+    run(r.session(req).member ?? undefined).catch((err: unknown) => {
+      // The same refusal, in the dashboard's words rather than the CLI flag's.
+      if (isSluiceError(err, 'SLUICE_ERR_MEMBER_NOT_ALLOWED'))
+        throw new SluiceError('SLUICE_ERR_MEMBER_NOT_ALLOWED', `an owner or adult of the household decides on a vendor's counter-offer; ${r.session(req).member ? `${r.session(req).member} may not` : 'the household login may not'}. Log in as an owner or adult with \`sluice web login --as NAME\`. Nothing was decided.`, err.details);
+      throw err;
+    });
   r.app.post('/terms/:vendor/accept', async (req, reply) => {
     const { vendor } = parseInput(vendorParam, req.params);
-    const t = await r.call('terms.accept', { vendor, as: r.session(req).member ?? undefined });
+    const t = await asMember(req, (as) => r.call('terms.accept', { vendor, as }));
     return done(reply, req, t, `Accepted the counter-offer of ${t.vendor}`, `The household's signed acceptance of ${t.counter?.term ?? t.agreed_term ?? 'the counter-offer'} went to ${t.vendor}; sharing starts once ${t.vendor} confirms it.`);
   });
 
   r.app.post('/terms/:vendor/decline', async (req, reply) => {
     const { vendor } = parseInput(vendorParam, req.params);
-    const t = await r.call('terms.decline', { vendor, as: r.session(req).member ?? undefined });
+    const t = await asMember(req, (as) => r.call('terms.decline', { vendor, as }));
     return done(reply, req, t, `Declined the counter-offer of ${t.vendor}`, `Nothing is sent to ${t.vendor}.`);
   });
 
   r.app.post('/terms/:vendor/proffer', async (req, reply) => {
     const { vendor } = parseInput(vendorParam, req.params);
-    const t = await r.call('terms.proffer', { vendor, as: r.session(req).member ?? undefined });
+    const t = await asMember(req, (as) => r.call('terms.proffer', { vendor, as }));
     return done(reply, req, t, `Proffered ${t.term} to ${t.vendor} again`, `The household's terms went to ${t.vendor} again.`);
   });
 }

@@ -182,6 +182,54 @@ describe('the Terms pages', () => {
   }, 240_000);
 });
 
+describe('a household with members', () => {
+  it('decides on a counter-offer as the member logged in: an owner or adult, never the household login or a minor', async () => {
+    const mdir = mkdtempSync(join(tmpdir(), 'sluice-'));
+    const receiver = await startVendorReceiver({ key: SECRET, terms: { counter: 'SD-BASE-A' } });
+    let mgw: GatewayChild | undefined;
+    try {
+      const mData = join(mdir, 'data');
+      const mPolicies = join(mdir, 'policies');
+      mkdirSync(mPolicies);
+      writeFileSync(join(mPolicies, 'counter.yaml'), policyText('Member Co', receiver.url));
+      const menv = { ...env, SLUICE_POLICIES_DIR: mPolicies };
+      const ok = (args: string[]) => {
+        const r = cli(args, { dataDir: mData, env: menv });
+        if (r.status !== 0) throw new Error(`sluice ${args.join(' ')} failed: ${r.stderr}`);
+        return r.stdout;
+      };
+      mgw = await startGateway({ dataDir: mData, args: ['--web-port', '0'], env: menv });
+      const mbase = await dashboardUrl(mgw);
+      ok(['policy', 'approve', 'counter', '--yes']);
+      const household = await logIn(mbase, loginLink(mData, menv));
+      await until('the counter-offer', async () => ((await (await household.get('/terms/Member%20Co')).text()).includes('Accept counter-offer') ? true : undefined));
+      // Members move in after the counter-offer arrived: from now on an owner or adult decides.
+      ok(['members', 'add', 'Ana', '--role', 'owner']);
+      ok(['members', 'add', 'Kit', '--role', 'minor', '--as', 'Ana']);
+      const link = (who: string) => (JSON.parse(ok(['web', 'login', '--as', who, '--json'])) as { url: string }).url;
+      const kit = await logIn(mbase, link('Kit'));
+      const ana = await logIn(mbase, link('Ana'));
+      for (const who of [household, kit]) {
+        const refused = await who.post('/terms/Member%20Co/accept', {});
+        expect(refused.status).toBe(400);
+        const text = await refused.text();
+        expect(text).toContain('SLUICE_ERR_MEMBER_NOT_ALLOWED');
+        expect(text).toContain('Nothing was decided.');
+      }
+      expect(await (await ana.get('/terms/Member%20Co')).text()).toContain('You decide as Ana.');
+      expect(JSON.parse(ok(['terms', 'show', 'Member Co', '--json'])).state).toBe('countered');
+      expect((await ana.post('/terms/Member%20Co/accept', {})).status).toBe(200);
+      const t = JSON.parse(ok(['terms', 'show', 'Member Co', '--json'])) as TermsRow;
+      expect(t.decided_by).toBe('Ana');
+      expect(['accepting', 'accepted']).toContain(t.state);
+    } finally {
+      await mgw?.stop();
+      await receiver.close();
+      rmSync(mdir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
+
 /** Screenshots at desktop and phone width, axe, and no sideways scroll on the phone. */
 async function look(paths: Record<string, string>, tag: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
