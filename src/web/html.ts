@@ -29,7 +29,7 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): SafeHtml
 export interface LayoutOptions {
   title: string;
   /** The nav entry to mark as current. */
-  section?: 'home' | 'devices' | 'sharing' | 'intents' | 'offers' | 'ledger' | 'data' | undefined;
+  section?: 'home' | 'devices' | 'sharing' | 'terms' | 'intents' | 'offers' | 'ledger' | 'data' | undefined;
   csrf?: string | undefined;
   body: SafeHtml;
 }
@@ -38,6 +38,7 @@ const NAV: Array<[NonNullable<LayoutOptions['section']>, string, string]> = [
   ['home', '/', 'Home'],
   ['devices', '/devices', 'Devices'],
   ['sharing', '/sharing', 'Sharing'],
+  ['terms', '/terms', 'Terms'],
   ['intents', '/intents', 'Intents'],
   ['offers', '/offers', 'Offers'],
   ['ledger', '/ledger', 'Ledger'],

@@ -21,6 +21,12 @@ export function budgetBanners(alerts: BudgetAlert[]): SafeHtml[] {
   });
 }
 
+/** A policy's state, with "terms not accepted by VENDOR" linked to that vendor's terms page. */
+export function stateWithTermsLink(text: string): SafeHtml {
+  const m = /^(.*terms not accepted by )(.+)$/.exec(text);
+  return m ? html`${m[1]}<a href="/terms/${encodeURIComponent(m[2]!)}">${m[2]}</a>` : html`${text}`;
+}
+
 const nameParam = z.object({ name: z.string().min(1).max(64) });
 
 /** Sharing: each policy in plain language, approve (with its version hash), preview, run, revoke. */
@@ -33,7 +39,7 @@ ${budgetBanners(alerts)}
 ${
   policies.length === 0
     ? html`<p>There are no sharing policies.</p>`
-    : html`<ul>${policies.map((p) => html`<li class="card"><h2><a href="/sharing/${encodeURIComponent(p.name)}">${p.name}</a></h2><p>Vendor: ${p.vendor ?? 'unknown'} · State: <strong>${p.state_text}</strong>${p.next_run ? ` · next send ${p.next_run}` : ''}</p></li>`)}</ul>`
+    : html`<ul>${policies.map((p) => html`<li class="card"><h2><a href="/sharing/${encodeURIComponent(p.name)}">${p.name}</a></h2><p>Vendor: ${p.vendor ?? 'unknown'} · State: <strong>${stateWithTermsLink(p.state_text)}</strong>${p.next_run ? ` · next send ${p.next_run}` : ''}</p></li>`)}</ul>`
 }`;
     return r.page(reply, req, 'Sharing', 'sharing', body);
   });
@@ -59,6 +65,7 @@ ${
     const body = html`<h1>Policy ${name}</h1>
 ${budgetBanners(alerts.filter((a) => a.policy === name))}
 <p>State: <strong>${explain.state_text}</strong>${row?.vendor ? html` · Vendor: ${row.vendor}` : ''}${risk ? html` · Risk: <strong>${risk.level}</strong>` : ''}</p>
+${row?.state_text.includes('terms not accepted by') ? html`<div class="banner" role="status"><p>Nothing is sent yet: <strong>${stateWithTermsLink(row.state_text)}</strong>.</p></div>` : ''}
 ${explain.problems ? html`<div class="banner bad" role="alert"><p>This policy has problems and cannot be approved:</p><pre>${explain.problems}</pre></div>` : ''}
 <section aria-labelledby="plain"><h2 id="plain">In plain language</h2><pre>${risk ? withoutRisk(explain.text) : explain.text}</pre></section>
 ${

@@ -19,6 +19,7 @@ import { registerHomePage } from './pages-home.js';
 import { registerLedgerPages } from './pages-ledger.js';
 import { registerSharingPages } from './pages-sharing.js';
 import { registerIntentPages } from './pages-intents.js';
+import { registerTermsPages } from './pages-terms.js';
 
 export const SESSION_COOKIE = 'sluice_session';
 
@@ -45,11 +46,13 @@ export function statusOf(err: unknown): number {
       return 429;
     case 'SLUICE_ERR_POLICY_STALE_REVIEW':
     case 'SLUICE_ERR_INTENT_STATE':
+    case 'SLUICE_ERR_TERMS_STATE':
       return 409;
     case 'SLUICE_ERR_DEVICE_UNKNOWN':
     case 'SLUICE_ERR_POLICY_UNKNOWN':
     case 'SLUICE_ERR_INTENT_UNKNOWN':
     case 'SLUICE_ERR_OFFER_UNKNOWN':
+    case 'SLUICE_ERR_TERMS_UNKNOWN':
       return 404;
     default:
       return err.exitCode === 2 ? 400 : 500;
@@ -136,6 +139,7 @@ export class WebServer implements Service {
     registerHomePage(routes);
     registerDevicePages(routes);
     registerSharingPages(routes);
+    registerTermsPages(routes);
     registerIntentPages(routes);
     registerLedgerPages(routes);
     registerDataPages(routes, { dataDir: config.data_dir, now: () => this.deps.clock.now() });
