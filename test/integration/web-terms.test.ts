@@ -200,12 +200,12 @@ describe('a household with members', () => {
       };
       mgw = await startGateway({ dataDir: mData, args: ['--web-port', '0'], env: menv });
       const mbase = await dashboardUrl(mgw);
-      ok(['policy', 'approve', 'counter', '--yes']);
-      const household = await logIn(mbase, loginLink(mData, menv));
-      await until('the counter-offer', async () => ((await (await household.get('/terms/Member%20Co')).text()).includes('Accept counter-offer') ? true : undefined));
-      // Members move in after the counter-offer arrived: from now on an owner or adult decides.
+      // With members, an owner or adult decides; a policy selecting no device yet is a shared space, so Ana approves it.
       ok(['members', 'add', 'Ana', '--role', 'owner']);
       ok(['members', 'add', 'Kit', '--role', 'minor', '--as', 'Ana']);
+      ok(['policy', 'approve', 'counter', '--yes', '--as', 'Ana']);
+      const household = await logIn(mbase, loginLink(mData, menv));
+      await until('the counter-offer', async () => ((await (await household.get('/terms/Member%20Co')).text()).includes('Accept counter-offer') ? true : undefined));
       const link = (who: string) => (JSON.parse(ok(['web', 'login', '--as', who, '--json'])) as { url: string }).url;
       const kit = await logIn(mbase, link('Kit'));
       const ana = await logIn(mbase, link('Ana'));
