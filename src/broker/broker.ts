@@ -128,6 +128,7 @@ export class MqttBroker implements Service {
     (p) => this.withinTopicLimits(p),
     (p) => this.permittedByAcl(p),
     (p) => this.withinRetainedCaps(p),
+    (p) => this.retainedWhileStoring(p),
     (p) => this.ingest(p),
   ];
 
@@ -141,6 +142,12 @@ export class MqttBroker implements Service {
       events: EventBus;
       /** Durable retained messages and sessions; aedes' in-memory persistence when absent. */
       sessionStore?: SessionStore;
+      /**
+       * [PAUSE-3] Whether a device's retained publish may be kept now (false during a no-store
+       * pause of it, unless it carries a safety alarm); every retained publish is kept when absent.
+       * Injected by main.ts so the broker knows nothing of consent.
+       */
+      retains?: (deviceId: string, now: number, packet: { topic: string; payload: Buffer }) => boolean;
     },
   ) {}
 
@@ -376,6 +383,20 @@ export class MqttBroker implements Service {
 
   private withinRetainedCaps({ client, packet }: PublishAttempt): StepResult {
     this.guards!.publish.capRetained(client, packet);
+    return undefined;
+  }
+
+  /**
+   * [PAUSE-3] A no-store pause records nothing, so a device's retained state is not kept: the
+   * message is still delivered live (that is not storing), as over a retained cap. An empty
+   * payload only clears the topic, so it goes through.
+   */
+  private retainedWhileStoring({ packet, device }: PublishAttempt): StepResult {
+    const retains = this.deps.retains;
+    if (!retains || !packet.retain || !device || device.role !== 'device') return undefined;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    if (payload.length === 0) return undefined;
+    if (!retains(device.id, this.deps.clock.now(), { topic: packet.topic, payload })) packet.retain = false;
     return undefined;
   }
 

@@ -23,6 +23,22 @@ export const SAFETY_METRICS: ReadonlySet<string> = new Set(['smoke_state', 'co_s
 
 export const isSafetyMetric = (metric: string): boolean => SAFETY_METRICS.has(metric);
 
+/**
+ * [PAUSE-3] Whether a raw publish carries a safety alarm: a top-level JSON field, or the topic's
+ * last level, named as a safety metric. The broker decides a retained message before ingest
+ * reads it, so this looks at the names a device sends, not at its profile's mapping.
+ */
+export function carriesSafetyAlarm(topic: string, payload: Buffer): boolean {
+  if (isSafetyMetric(topic.slice(topic.lastIndexOf('/') + 1))) return true;
+  let body: unknown;
+  try {
+    body = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return false;
+  }
+  return typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).some(isSafetyMetric);
+}
+
 interface Row {
   id: number;
   scope_kind: 'household' | 'room' | 'device';

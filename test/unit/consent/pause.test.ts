@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Members, Pauses, PausingSink, coverage, uncoveredMs, type Pause } from '../../../src/consent/index.js';
+import { Members, Pauses, PausingSink, carriesSafetyAlarm, coverage, uncoveredMs, type Pause } from '../../../src/consent/index.js';
 import type { WriteRequest } from '../../../src/ingest/index.js';
 import { ledgerFixture } from '../../helpers/sharing-db.js';
 
@@ -70,5 +70,17 @@ describe('privacy pause', () => {
     expect(coverage(w, two, 'guest-thermo', 'guest-room', 0.5)).toMatchObject({ fraction: 0.25, withheld: true });
     expect(coverage(w, two, 'other', 'living', 0.5)).toMatchObject({ fraction: 1, paused: [], withheld: false });
     expect(uncoveredMs(0, 10, [{ from: -5, to: 3 }, { from: 2, to: 4 }, { from: 8, to: 20 }])).toBe(4);
+  });
+});
+
+describe('carriesSafetyAlarm [PAUSE-3]', () => {
+  it('knows a safety alarm by a top-level field or the topic, not by anything else', () => {
+    expect(carriesSafetyAlarm('sluice/s/telemetry', Buffer.from('{"smoke":true,"battery":80}'))).toBe(true);
+    expect(carriesSafetyAlarm('sluice/s/telemetry', Buffer.from('{"co_state":"clear"}'))).toBe(true);
+    expect(carriesSafetyAlarm('sluice/s/water_leak', Buffer.from('1'))).toBe(true);
+    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('{"temperature":21}'))).toBe(false);
+    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('{"nested":{"smoke":true}}'))).toBe(false);
+    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('["smoke"]'))).toBe(false);
+    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('smoke'))).toBe(false);
   });
 });
