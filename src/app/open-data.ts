@@ -22,6 +22,7 @@ export function openDataReleases(ctx: GatewayContext, sharing: Sharing): OpenDat
     resolutionOf,
     rng: cryptoSource,
     requestTimeout: ctx.config.intents.request_timeout,
+    pausedFor: sharing.pausedFor,
   });
 }
 

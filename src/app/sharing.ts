@@ -3,11 +3,11 @@ import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
 import { PolicyBook, lastClosedWindow, type ApprovedPolicy } from '../policy/index.js';
 import { dueWindows, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
-import { normaliseVendor, policyWindowSizes } from '../summarise/index.js';
+import { normaliseVendor, policyWindowSizes, type PausedInterval } from '../summarise/index.js';
 import { Terms } from '../terms/index.js';
 import { ConsentRecords, Members, Pauses, coverage, isSafetyMetric } from '../consent/index.js';
 import { maintenanceSettings, Rollups, WindowSource } from '../store/index.js';
-import { ownValue } from '../core/index.js';
+import { ownValue, type TimeWindow } from '../core/index.js';
 import type { GatewayContext } from './context.js';
 
 /** The disclosure path's parts over one gateway context; built once per process, so every caller sees one book and one outbox. */
@@ -24,6 +24,8 @@ export interface Sharing {
   terms: Terms;
   /** sluice.yaml share.require_terms: false leaves the terms out of the disclosure path altogether (no proffer, no gate, no agreement field). */
   termsRequired: boolean;
+  /** [PAUSE-2] the no-share pauses of a device's metric inside a window (none for safety alarms): every path that shares leaves them out. */
+  pausedFor: (deviceId: string, metric: string, window: TimeWindow) => PausedInterval[];
 }
 
 export function buildSharing(ctx: GatewayContext): Sharing {
@@ -56,6 +58,9 @@ export function buildSharing(ctx: GatewayContext): Sharing {
   const gate = termsRequired ? terms : undefined;
   const outbox = new Outbox({ db, ledger, book, clock, ...(gate ? { terms: gate } : {}) });
   const erasures: Erasures = new Erasures({ db, ledger, book, clock, timezone: config.timezone, dataDir: config.data_dir });
+  // [PAUSE-1] safety alarms are shared through any pause; the summariser applies the coverage threshold from the approved defaults.
+  const pausedFor = (deviceId: string, metric: string, window: TimeWindow): PausedInterval[] =>
+    isSafetyMetric(metric) ? [] : coverage(window, pauses.during(window.start, window.end), deviceId, members.roomOf(deviceId), 0).paused;
   const disclosures = new Disclosures({
     db,
     ledger,
@@ -67,11 +72,10 @@ export function buildSharing(ctx: GatewayContext): Sharing {
     events: ctx.events,
     timezone: config.timezone,
     dataDir: config.data_dir,
-    // [PAUSE-1] safety alarms are shared through any pause; the threshold is applied by the summariser from the approved defaults.
     ...(gate ? { terms: gate } : {}),
-    pausedFor: (deviceId, metric, window) => (isSafetyMetric(metric) ? [] : coverage(window, pauses.during(window.start, window.end), deviceId, members.roomOf(deviceId), 0).paused),
+    pausedFor,
   });
-  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses }, terms, termsRequired };
+  return { ledger, book, outbox, erasures, disclosures, consent: { members, records, pauses }, terms, termsRequired, pausedFor };
 }
 
 /** What summaries read: raw readings within raw retention, hourly rollups past it (the retention settings of sluice.yaml). */

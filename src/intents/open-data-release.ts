@@ -52,6 +52,8 @@ export interface OpenDataReleasesDeps {
   /** A fresh random release id; injected in tests. */
   newId?: () => string;
   requestTimeout: number; // ms
+  /** [PAUSE-2] the no-share pauses of a device's metric in a window: readings inside them are never released. */
+  pausedFor?: (deviceId: string, metric: string, window: TimeWindow) => ReadonlyArray<{ from: number; to: number }>;
 }
 
 export interface OpenDataRun {
@@ -130,12 +132,13 @@ export class OpenDataReleases {
       // The schema refuses open-data rules without privacy:; this is the belt to its braces.
       if (!spec) throw new SluiceError('SLUICE_ERR_POLICY_INVALID', `policy ${name} rule ${r.index} has no privacy: block; open data is always noised`);
       const metric = r.rule.metrics[0]!;
-      const perDevice = r.devices.map((deviceId) =>
-        this.deps.queries
+      const perDevice = r.devices.map((deviceId) => {
+        const paused = this.deps.pausedFor?.(deviceId, metric, window) ?? [];
+        return this.deps.queries
           .readings({ deviceId, metric, since: window.start, until: window.end, limit: 1_000_000 })
-          .filter((x): x is typeof x & { value: number } => typeof x.value === 'number')
-          .map((x) => ({ ts: x.ts, value: x.value })),
-      );
+          .filter((x): x is typeof x & { value: number } => typeof x.value === 'number' && !paused.some((p) => x.ts >= p.from && x.ts < p.to))
+          .map((x) => ({ ts: x.ts, value: x.value }));
+      });
       if (perDevice.every((d) => d.length === 0)) {
         const message = `no ${metric} readings in the window`;
         withheld.push({ rule: r.index, reason: 'no-readings', message });
