@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createInterface } from 'node:readline';
@@ -76,6 +77,8 @@ describe('open data end to end on 127.0.0.1', () => {
     // Two closed Monday-to-Monday windows, named explicitly: nothing depends on when the scheduler wakes.
     const w1 = lastClosedWindow(Date.now(), '7d', TZ);
     const w0 = lastClosedWindow(w1.start, '7d', TZ);
+    // The week before w0 is paused (no-share) for both plugs: nothing of it may be released.
+    const wPaused = lastClosedWindow(w0.start, '7d', TZ);
     writeFileSync(
       join(policiesDir, 'open-energy.yaml'),
       [
@@ -110,7 +113,7 @@ describe('open data end to end on 127.0.0.1', () => {
       const password = addDevice(dataDir, id, 'smart-plug');
       const plug = await connectClient(gw.port, { clientId: id, username: id, password });
       let energy = 100;
-      for (let ts = w0.start + 60_000; ts < w1.end; ts += 3 * 3_600_000) {
+      for (let ts = wPaused.start + 60_000; ts < w1.end; ts += 3 * 3_600_000) {
         energy += 0.3;
         await plug.publishAsync(`sluice/${id}/telemetry`, JSON.stringify({ energy: Math.round(energy * 1000) / 1000, ts }), { qos: 1 });
       }
@@ -180,5 +183,23 @@ describe('open data end to end on 127.0.0.1', () => {
     expect(released.map((r) => r.detail.household_spent)).toEqual([0.5, 1]);
     expect(ledger.filter((r) => r.kind === 'open-data.sent')).toHaveLength(2);
     expect((run(['ledger', 'verify']) as { ok: boolean }).ok).toBe(true);
-  }, 120_000);
+
+    // [PAUSE-2] a no-share pause holds for open data too: the paused week has readings, yet nothing of it is released.
+    for (const id of ['plug-1', 'plug-2']) {
+      const pause = run(['pause', '--device', id, '--mode', 'no-share', '--for', '2h']) as { id: number };
+      const db = new Database(join(dataDir, 'sluice.db'));
+      try {
+        db.pragma('busy_timeout = 5000');
+        // A pause starts now; moved back over the week, as a household that paused then would have.
+        db.prepare('UPDATE consent_pauses SET started_at = ?, until = ?, ended_at = NULL WHERE id = ?').run(wPaused.start, wPaused.end, pause.id);
+      } finally {
+        db.close();
+      }
+    }
+    const paused = run(['policy', 'release', 'open-energy', '--window', windowText(wPaused)]) as Release;
+    expect(paused.releases).toEqual([]);
+    expect(paused.withheld).toMatchObject([{ reason: 'no-readings' }]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(c.received).toHaveLength(2);
+  }, 180_000);
 });
