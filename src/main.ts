@@ -7,7 +7,7 @@ import { BridgeReader, IngestTally, POISON_FILE, PoisonGuard, RedeliveryMemory, 
 import { IntentService, intentOptionsFrom } from './intents/index.js';
 import { Scheduler, WindowScheduler } from './schedule/index.js';
 import { Forwarder, forwarderOptionsFrom } from './share/index.js';
-import { PausingSink, carriesSafetyAlarm } from './consent/index.js';
+import { PausingSink } from './consent/index.js';
 import { TermsExchange } from './terms/index.js';
 import { CHECKPOINT_JOB, RETENTION_JOB, ReadingWriter, hotPathFrom, writerOptionsFrom, type ReadingWriterOptions } from './store/index.js';
 import type { WebServer } from './web/index.js';
@@ -111,8 +111,6 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
         logger,
         events,
         sessionStore: new SqlitePersistence({ db, logger, limits: brokerOptions.persistence }),
-        // [PAUSE-3] no retained state is kept for a no-store paused device (safety alarms excepted).
-        retains: (deviceId, now, packet) => sharing.consent.pauses.storing(deviceId, now) || carriesSafetyAlarm(packet.topic, packet.payload),
       });
 
   // Sharing: policy windows and the forwarder over the one Sharing built above.

@@ -128,7 +128,6 @@ export class MqttBroker implements Service {
     (p) => this.withinTopicLimits(p),
     (p) => this.permittedByAcl(p),
     (p) => this.withinRetainedCaps(p),
-    (p) => this.retainedWhileStoring(p),
     (p) => this.ingest(p),
   ];
 
@@ -142,12 +141,6 @@ export class MqttBroker implements Service {
       events: EventBus;
       /** Durable retained messages and sessions; aedes' in-memory persistence when absent. */
       sessionStore?: SessionStore;
-      /**
-       * [PAUSE-3] Whether a device's retained publish may be kept now (false during a no-store
-       * pause of it, unless it carries a safety alarm); every retained publish is kept when absent.
-       * Injected by main.ts so the broker knows nothing of consent.
-       */
-      retains?: (deviceId: string, now: number, packet: { topic: string; payload: Buffer }) => boolean;
     },
   ) {}
 
@@ -386,20 +379,6 @@ export class MqttBroker implements Service {
     return undefined;
   }
 
-  /**
-   * [PAUSE-3] A no-store pause records nothing, so a device's retained state is not kept: the
-   * message is still delivered live (that is not storing), as over a retained cap. An empty
-   * payload only clears the topic, so it goes through.
-   */
-  private retainedWhileStoring({ packet, device }: PublishAttempt): StepResult {
-    const retains = this.deps.retains;
-    if (!retains || !packet.retain || !device || device.role !== 'device') return undefined;
-    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    if (payload.length === 0) return undefined;
-    if (!retains(device.id, this.deps.clock.now(), { topic: packet.topic, payload })) packet.retain = false;
-    return undefined;
-  }
-
   /** Hands a device's or bridge's message to ingest; what ingest refuses is acknowledged, not passed on. */
   private async ingest({ client, packet, device }: PublishAttempt): Promise<StepResult> {
     if (!device || device.role === 'household') return undefined;
@@ -419,6 +398,9 @@ export class MqttBroker implements Service {
     }
     // Quarantined whole: neither kept as the retained state nor delivered as if it were valid.
     if (verdict === 'refused') this.guards!.refused.withhold(packet);
+    // [PAUSE-3] A no-store pause records nothing: delivered live (that is not storing), not kept
+    // as retained state. An empty payload only clears the topic, so it stays retained.
+    else if (verdict === 'not-stored' && payload.length > 0) packet.retain = false;
     return undefined;
   }
 

@@ -9,6 +9,11 @@ import { routeTopic } from './route.js';
 /** The topics of Sluice's native namespace, subscribed besides every bridge's base topic. */
 export const NATIVE_FILTERS = ['sluice/+/telemetry', 'sluice/+/status'] as const;
 
+/** ms within which Sluice expects its own clearing publish back on its subscription. */
+const CLEAR_ECHO_WINDOW = 10_000;
+/** Topics awaiting their clearing echo at most (a flood from paused devices stays bounded). */
+const MAX_CLEARING = 1000;
+
 /** Where and how to reach the household's broker (from sluice.yaml `broker.external`). */
 export interface ExternalBrokerOptions {
   url: string;
@@ -84,6 +89,8 @@ export class ExternalBrokerClient implements Service {
   private reconnects = 0;
   private backoff: number;
   private readonly subscribed = new Set<string>();
+  /** [PAUSE-3] Topics Sluice cleared and whose empty echo is still to come: topic → count and ms deadline. */
+  private readonly clearing = new Map<string, { count: number; until: number }>();
 
   constructor(
     private readonly deps: {
@@ -227,11 +234,40 @@ export class ExternalBrokerClient implements Service {
     // ingested when it was first published; a status is still worth hearing.
     if (packet.retain && !packet.topic.endsWith('/status')) return;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    // MQTT 3.1.1 has no "no local": Sluice's own clearing comes back to it, and holds nothing to read.
+    if (payload.length === 0 && this.ownClearing(packet.topic)) return;
     // Keyed by Sluice's own session id: the packet ids are the broker's, unique within that session.
     const incoming = { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup, messageId: packet.messageId };
     const clientId = this.deps.options.clientId;
-    if (route.kind === 'device') await this.deps.intake.fromDevice(route.device, clientId, incoming);
-    else await this.deps.intake.fromBridge(route.bridge, clientId, incoming, route.behind);
+    const verdict = route.kind === 'device' ? await this.deps.intake.fromDevice(route.device, clientId, incoming) : await this.deps.intake.fromBridge(route.bridge, clientId, incoming, route.behind);
+    // [PAUSE-3] Held back by a no-store pause: the household's broker may have kept it as retained state.
+    if (verdict === 'not-stored' && payload.length > 0) this.clearRetained(packet.topic);
+  }
+
+  /**
+   * [PAUSE-3] Clears a topic's retained message on the household's broker (an empty retained
+   * publish). Under MQTT 3.1.1 a live message never says whether it was retained
+   * [MQTT-3.3.1-9], so every topic a paused device speaks on is cleared, and a retained state
+   * from before the pause goes with it. Mosquitto drops it silently where its ACL does not let
+   * Sluice write (`sluice mosquitto-config` grants device state topics only).
+   */
+  private clearRetained(topic: string): void {
+    const client = this.client;
+    if (!client) return;
+    const pending = this.clearing.get(topic);
+    if (!pending && this.clearing.size >= MAX_CLEARING) this.clearing.delete(this.clearing.keys().next().value!);
+    this.clearing.set(topic, { count: (pending?.count ?? 0) + 1, until: this.deps.clock.now() + CLEAR_ECHO_WINDOW });
+    client.publish(topic, Buffer.alloc(0), { qos: 1, retain: true }, (err) => {
+      if (err) this.deps.logger.warn({ err: err.message, topic }, 'a paused device\'s retained state could not be cleared on the external broker');
+    });
+  }
+
+  /** Whether an empty message is the echo of Sluice's own clearing (then it is not ingested). */
+  private ownClearing(topic: string): boolean {
+    const pending = this.clearing.get(topic);
+    if (!pending) return false;
+    if (--pending.count <= 0) this.clearing.delete(topic);
+    return pending.until >= this.deps.clock.now();
   }
 }
 

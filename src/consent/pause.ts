@@ -1,5 +1,5 @@
 import { SluiceError, type Clock, type SluiceDatabase } from '../core/index.js';
-import type { ReadingSink, WriteRequest } from '../ingest/index.js';
+import type { Reading, ReadingSink, WriteRequest } from '../ingest/index.js';
 import type { Ledger } from '../ledger/index.js';
 import type { Members } from './members.js';
 
@@ -22,22 +22,6 @@ export interface Pause {
 export const SAFETY_METRICS: ReadonlySet<string> = new Set(['smoke_state', 'co_state', 'smoke', 'co', 'carbon_monoxide', 'water_leak', 'leak', 'test_in_progress']);
 
 export const isSafetyMetric = (metric: string): boolean => SAFETY_METRICS.has(metric);
-
-/**
- * [PAUSE-3] Whether a raw publish carries a safety alarm: a top-level JSON field, or the topic's
- * last level, named as a safety metric. The broker decides a retained message before ingest
- * reads it, so this looks at the names a device sends, not at its profile's mapping.
- */
-export function carriesSafetyAlarm(topic: string, payload: Buffer): boolean {
-  if (isSafetyMetric(topic.slice(topic.lastIndexOf('/') + 1))) return true;
-  let body: unknown;
-  try {
-    body = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return false;
-  }
-  return typeof body === 'object' && body !== null && !Array.isArray(body) && Object.keys(body).some(isSafetyMetric);
-}
 
 interface Row {
   id: number;
@@ -202,5 +186,13 @@ export class PausingSink implements ReadingSink {
     if (request.readings.length === 0 || this.deps.pauses.storing(request.deviceId, this.deps.clock.now())) return this.deps.sink.submit(request);
     // The delivery row and any quarantine entry still commit, so QoS 1 is acknowledged as before.
     return this.deps.sink.submit({ ...request, readings: request.readings.filter((r) => isSafetyMetric(r.metric)) });
+  }
+
+  /**
+   * [PAUSE-3] Decided on the interpreted readings, so a safety alarm is recognised by the
+   * profile's metric name (`alarm_1` mapped to `smoke`), and a bridged device by its own id.
+   */
+  holdsBack(deviceId: string, readings: readonly Reading[]): boolean {
+    return !this.deps.pauses.storing(deviceId, this.deps.clock.now()) && !readings.some((r) => isSafetyMetric(r.metric));
   }
 }

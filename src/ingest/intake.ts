@@ -6,7 +6,7 @@ import type { PoisonGuard } from './poison-guard.js';
 import { DELIVERY_HASH_BYTES, messageDigest, type MessageDigest, type RedeliveryMemory } from './redelivery.js';
 import type { IncomingPublish, Ingest, IntakeVerdict, ReadingSink, WriteRequest } from './sink.js';
 import { interpretMessage } from './telemetry.js';
-import type { IngestLimits, IngestOutcome, RefusedMetric } from './types.js';
+import type { IngestLimits, IngestOutcome, Reading, RefusedMetric } from './types.js';
 
 
 // Repeated bad input from one device is logged at most this often (ms).
@@ -154,7 +154,17 @@ export class TelemetryIntake implements Ingest {
       writes.push(this.commit(packet, request));
     }
     await Promise.all(writes);
+    // [PAUSE-3] Held back when every device the message speaks of is paused; a device list is the bridge's own.
+    if (verdict === 'accepted' && result.readings.length + result.status.length > 0 && result.added.length + result.removed.length === 0) {
+      const held = result.readings.every((r) => this.kept(r.device.id, r.readings) === 'not-stored') && result.status.every((x) => this.kept(x.device.id, []) === 'not-stored');
+      if (held) verdict = 'not-stored';
+    }
     return verdict;
+  }
+
+  /** [PAUSE-3] `not-stored` when a no-store pause keeps nothing of a device's message (a safety alarm is always kept). */
+  private kept(deviceId: string, readings: readonly Reading[]): IntakeVerdict {
+    return this.deps.sink.holdsBack?.(deviceId, readings) ? 'not-stored' : 'accepted';
   }
 
   /** Submits a request; QoS 0 does not wait for the commit. */
@@ -188,11 +198,11 @@ export class TelemetryIntake implements Ingest {
     const digestOnce = (): Buffer => (digest ??= this.digest(packet.topic, packet.payload));
     const outcome = this.interpret(device, clientId, packet, digestOnce, { subtopic, viaBridge, receivedAt, profile });
     if (outcome === 'poison') return 'refused';
-    if (outcome.kind === 'ignored') return 'accepted';
+    if (outcome.kind === 'ignored') return this.kept(device.id, []);
 
     if (outcome.kind === 'status') {
       this.deps.events.emit('device.status', { deviceId: device.id, online: outcome.online });
-      return 'accepted';
+      return this.kept(device.id, []);
     }
 
     const request: WriteRequest = { deviceId: device.id, readings: [], specs: profile?.metrics ?? {} };
@@ -216,7 +226,7 @@ export class TelemetryIntake implements Ingest {
       this.logBadInput(device.id, packet.topic, reason, (outcome.refused ?? []).map((r) => r.metric), receivedAt);
       this.deps.events.emit('message.quarantined', { deviceId: device.id, topic: packet.topic, reason });
     }
-    const verdict = outcome.kind === 'rejected' ? 'refused' : 'accepted';
+    const verdict = outcome.kind === 'rejected' ? 'refused' : this.kept(device.id, outcome.readings);
     const { delivery } = request;
     const { redelivery } = this.deps;
     if (delivery && redelivery) redelivery.remember(delivery);

@@ -35,10 +35,19 @@ export interface WriteRequest {
 /** Where ingest hands its results (the store's ReadingWriter); the promise settles at commit. */
 export interface ReadingSink {
   submit(request: WriteRequest): Promise<void>;
+  /**
+   * [PAUSE-3] Whether a no-store pause holds back a message of this device carrying these
+   * readings (none would be kept; `[]` for a message without readings); absent: never.
+   */
+  holdsBack?(deviceId: string, readings: readonly Reading[]): boolean;
 }
 
-/** What became of a message: `refused` when ingest quarantined it whole (the broker then neither retains nor delivers it). */
-export type IntakeVerdict = 'accepted' | 'refused';
+/**
+ * What became of a message: `refused` when ingest quarantined it whole (the broker then neither
+ * retains nor delivers it); `not-stored` when a no-store pause held all of it back (delivered
+ * live, never kept as retained state).
+ */
+export type IntakeVerdict = 'accepted' | 'refused' | 'not-stored';
 
 /** A publish as the broker received it. */
 export interface IncomingPublish {

@@ -88,9 +88,11 @@ describe('a no-store pause and retained device state [PAUSE-3]', () => {
     expect(latest()).toEqual([19]);
     expect(await latestOnPage()).toMatch(/^19\b/);
 
-    // A safety alarm is never muted: stored and retained through the pause.
-    await smoke.publishAsync('sluice/smoke/telemetry', JSON.stringify({ smoke: true, battery: 80 }), { qos: 1, retain: true });
-    expect(await retainedOn(gw.port, pw.home, 'sluice/smoke/telemetry')).toEqual(['{"smoke":true,"battery":80}']);
+    // A safety alarm is never muted: stored and retained through the pause. It is the profile's
+    // metric (smoke_state) that counts, as for storing; a field the profile does not know is no alarm.
+    await smoke.publishAsync('sluice/smoke/telemetry', JSON.stringify({ smoke_state: 'critical', battery: 80 }), { qos: 1, retain: true });
+    expect(await retainedOn(gw.port, pw.home, 'sluice/smoke/telemetry')).toEqual(['{"smoke_state":"critical","battery":80}']);
+    expect(json<{ latest: Array<{ metric: string; value: unknown }> }>(['devices', 'show', 'smoke']).latest.map((l) => [l.metric, l.value])).toEqual([['smoke_state', 'critical']]);
 
     // After resume, retained state is kept again.
     ok(['pause', 'resume', String(pause.id)]);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { mosquittoAcl, mosquittoPasswordLine, routeTopic } from '../../../src/broker/index.js';
+import { topicMatches } from '../../../src/core/index.js';
 import type { DeviceRecord } from '../../../src/devices/index.js';
 import { tmpDir } from '../../helpers/tmp-dir.js';
 
@@ -33,6 +34,9 @@ describe('mosquittoAcl', () => {
       topic read sluice/+/telemetry
       topic read sluice/+/status
       topic read zigbee2mqtt/#
+      topic write sluice/+/telemetry
+      topic write sluice/+/status
+      topic write zigbee2mqtt/door
 
       user thermo
       topic write sluice/thermo/#
@@ -42,6 +46,18 @@ describe('mosquittoAcl', () => {
       topic readwrite zigbee2mqtt/#
       "
     `);
+  });
+});
+
+describe('mosquittoAcl: clearing a paused device\'s retained state [PAUSE-3]', () => {
+  it('lets Sluice write device state topics of a Zigbee2MQTT bridge, never a command topic', () => {
+    const acl = mosquittoAcl([rec('z2m', { role: 'bridge', profile: 'zigbee2mqtt', baseTopic: 'zigbee2mqtt' }), rec('z2m-0x1', { via: 'z2m', source: '0x1', discovered: true })], 'sluice');
+    const writes = acl.slice(0, acl.indexOf('user z2m')).filter((l) => l.startsWith('topic write'));
+    expect(writes).toEqual(['topic write sluice/+/telemetry', 'topic write sluice/+/status', 'topic write zigbee2mqtt/+', 'topic write zigbee2mqtt/+/availability']);
+    // No write filter reaches a command topic.
+    for (const command of ['zigbee2mqtt/kitchen_plug/set', 'zigbee2mqtt/bridge/request/permit_join', 'sluice/thermo/cmd/setpoint']) {
+      expect(writes.some((l) => topicMatches(l.split(' ')[2]!, command))).toBe(false);
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Members, Pauses, PausingSink, carriesSafetyAlarm, coverage, uncoveredMs, type Pause } from '../../../src/consent/index.js';
+import { Members, Pauses, PausingSink, coverage, uncoveredMs, type Pause } from '../../../src/consent/index.js';
 import type { WriteRequest } from '../../../src/ingest/index.js';
 import { ledgerFixture } from '../../helpers/sharing-db.js';
 
@@ -73,14 +73,21 @@ describe('privacy pause', () => {
   });
 });
 
-describe('carriesSafetyAlarm [PAUSE-3]', () => {
-  it('knows a safety alarm by a top-level field or the topic, not by anything else', () => {
-    expect(carriesSafetyAlarm('sluice/s/telemetry', Buffer.from('{"smoke":true,"battery":80}'))).toBe(true);
-    expect(carriesSafetyAlarm('sluice/s/telemetry', Buffer.from('{"co_state":"clear"}'))).toBe(true);
-    expect(carriesSafetyAlarm('sluice/s/water_leak', Buffer.from('1'))).toBe(true);
-    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('{"temperature":21}'))).toBe(false);
-    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('{"nested":{"smoke":true}}'))).toBe(false);
-    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('["smoke"]'))).toBe(false);
-    expect(carriesSafetyAlarm('sluice/t/telemetry', Buffer.from('smoke'))).toBe(false);
+describe('PausingSink.holdsBack [PAUSE-3]', () => {
+  it('holds back a paused device\'s message unless it carries a safety reading, by the interpreted metric name', async () => {
+    const f = await fixture();
+    const reading = (metric: string) => ({ metric, component: '', value: 1, ts: f.clock.now(), timeSource: 'gateway' as const });
+    const sink = new PausingSink({ sink: { submit: async () => undefined }, pauses: f.pauses, clock: f.clock });
+    expect(sink.holdsBack('guest-thermo', [reading('temperature')])).toBe(false);
+    const p = f.pauses.start({ scope: { kind: 'room', room: 'guest-room' }, mode: 'no-store', until: f.clock.now() + H, by: 'Gia' });
+    expect(sink.holdsBack('guest-thermo', [reading('temperature')])).toBe(true);
+    // A message without readings (availability, an echo) is held back too.
+    expect(sink.holdsBack('guest-thermo', [])).toBe(true);
+    // The profile's name for the field counts: a device's alarm_1 mapped to smoke is a safety alarm.
+    expect(sink.holdsBack('guest-smoke', [reading('smoke'), reading('battery')])).toBe(false);
+    expect(sink.holdsBack('living-thermo', [reading('temperature')])).toBe(false);
+    f.pauses.resume(p.id);
+    expect(sink.holdsBack('guest-thermo', [reading('temperature')])).toBe(false);
+    f.db.close();
   });
 });
