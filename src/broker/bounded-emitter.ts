@@ -18,8 +18,47 @@ export interface BoundedEmitterOptions {
 interface EmitterInternals {
   current: number;
   _doing: boolean;
-  _messageQueue: unknown[];
+  _messageQueue: Queue;
+  _messageCallbacks: Queue;
   _do(message: mqemitter.Message, callback: (err?: Error) => void): unknown;
+}
+
+/** The part of an array mqemitter uses for its queues. */
+interface Queue {
+  push(item: unknown): number;
+  shift(): unknown;
+  readonly length: number;
+}
+
+/**
+ * A first-in first-out queue with an O(1) shift. mqemitter queues in plain arrays, whose
+ * shift() moves every element once the array is large: draining a flood of 100,000 queued
+ * messages took 9 s of CPU (quadratic); with this it is linear.
+ */
+class Fifo implements Queue {
+  private items: unknown[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: unknown): number {
+    this.items.push(item);
+    return this.length;
+  }
+
+  shift(): unknown {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined;
+    // Drop the consumed front now and then, so memory follows the queue, not its history.
+    if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
 }
 
 /**
@@ -34,6 +73,8 @@ interface EmitterInternals {
 export function createBoundedEmitter(options: BoundedEmitterOptions): BrokerEmitter {
   const emitter = mqemitter({ concurrency: options.concurrency, matchEmptyLevels: true }); // [MQTT-4.7.1-3]
   const inner = emitter as unknown as EmitterInternals;
+  inner._messageQueue = new Fifo();
+  inner._messageCallbacks = new Fifo();
   const originalDo = inner._do;
   const originalEmit = emitter.emit;
   let depth = 0;
