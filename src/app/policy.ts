@@ -127,7 +127,7 @@ function changesSince(s: PolicyStatus, now: number): string[] {
   return [`re-approval after ${stopped}; compared with the version approved last (${new Date(a.approvedAt).toISOString()}):`, ...(diff.length > 0 ? diff : ['  no changes: the same version as approved last'])];
 }
 
-/** What an approval that ends a waiting period does with the windows that came due meanwhile (`policy approve --json` `catch_up`). */
+/** What an approval that ends a waiting period does with the windows that came due meanwhile (`catch_up` of the `policy.approve` result). */
 export interface ApprovalCatchUp {
   /** Windows the scheduler now produces and sends, oldest first, under the approved version. */
   windows: number;

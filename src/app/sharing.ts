@@ -110,7 +110,7 @@ export function policyJobs(ctx: GatewayContext, sharing: Sharing, openData?: Ope
   return jobs;
 }
 
-/** The jobs of one approved policy; `ungated` leaves out the terms gate and `maxWindows` replaces the catch-up bound, for counting what is due. */
+/** The jobs of one approved policy; with `count` (counting what is due, never run) the terms gate is left out and `maxWindows` replaces the catch-up bound. */
 function jobsOf(ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy, openData: OpenDataJobBuilder | undefined, count?: { maxWindows: number }): WindowJob[] {
   const { book, disclosures, terms, termsRequired } = sharing;
   const tz = ctx.config.timezone;
