@@ -1,11 +1,13 @@
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { ManualClock, SOCKET_FILE, callAdmin, silentLogger } from '../../src/core/index.js';
 import { startGateway, type Gateway } from '../../src/main.js';
-import { DEVICES_DIR, connectClient } from '../helpers/gateway.js';
+import { BIN, DEVICES_DIR, connectClient } from '../helpers/gateway.js';
 import { tmpDir } from '../helpers/tmp-dir.js';
 import { startVendorReceiver, type VendorReceiver } from '../helpers/vendor-receiver.js';
 
@@ -49,7 +51,9 @@ async function household(vendor: VendorReceiver, clock: ManualClock) {
   await call('members.add', { name: 'Ben', role: 'adult', as: 'Ana' });
   await call('members.assign', { room: 'living-room', shared: true, as: 'Ana' });
   await call('members.assign', { device: 'living', room: 'living-room' });
-  return { gateway, call, password };
+  // The built CLI against this in-process gateway's admin socket (asynchronously: the gateway answers from this process).
+  const cli = async (args: string[]) => (await promisify(execFile)(process.execPath, [BIN, ...args, '--data', config.data_dir], { encoding: 'utf8' })).stdout;
+  return { gateway, call, cli, password };
 }
 
 describe('windows that came due while a policy waited for a member', () => {
@@ -83,9 +87,12 @@ describe('windows that came due while a policy waited for a member', () => {
     expect(vendor.requests).toHaveLength(0);
     expect(await h.call('policy.summaries', { name: 'acme' })).toEqual([]);
 
-    const last = await h.call<ApproveResult>('policy.approve', { name: 'acme', as: 'Cleo' });
-    // The bound is max_catch_up 4: the 21st–24th are caught up; the 20th is past it.
-    expect(last).toMatchObject({ in_force: true, version: approved.version, catch_up: { windows: 4, not_produced: 1, reason: 'catch-up-bound' } });
+    // Cleo approves with the CLI, which says what happens to those windows. The bound is max_catch_up 4: the 21st–24th are caught up; the 20th is past it.
+    const said = await h.cli(['policy', 'approve', 'acme', '--yes', '--as', 'Cleo']);
+    expect(said).toContain(`Approved acme (version ${approved.version})`);
+    expect(said).toContain('Catching up 4 windows that came due while it waited, oldest first, under this version');
+    expect(said).toContain('1 older window is past the catch-up bound (schedule.max_catch_up) and will not be sent.');
+    expect(await h.call('policy.list')).toMatchObject([{ in_force: true, waiting_for: [] }]);
 
     // The 22nd is withheld by its pause (as any window would be); the other three reach the vendor oldest first.
     await vendor.waitFor((v) => v.deliveries().length === 3, 60_000);
