@@ -104,7 +104,7 @@ export interface ReplayLine {
   /** Bytes of the body that would have been sent (0 when nothing would be). */
   bytes: number;
   sources: ReplaySource[];
-  /** Why nothing would have been sent, as `policy run` says it (null when something would, or when only statistics noise refuses were left). */
+  /** Why nothing would have been sent, as `policy run` says it (null when something would, or when the replay itself refused every statistic with noise). */
   reason: ReplayReason | null;
 }
 
@@ -167,6 +167,7 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
           suppressed.push({ rule: item.rule, metric: item.metric, stat, why: refusal });
           continue;
         }
+        // The accuracy is computed on what the summariser kept: readings inside a pause are not part of the release.
         const perDevice = rule.devices.map((d) => {
           const paused = pausedOf(d, item.metric);
           return read(d, item.metric).filter((s) => s.ts >= window.start && s.ts < window.end && !paused.some((p) => s.ts >= p.from && s.ts < p.to));
