@@ -44,13 +44,13 @@ export const openDataOperations = {
 };
 
 /** The scheduled job of an open-data policy: every closed 7-day window since approval, once each; a failed send is tried again. */
-export function openDataJob(ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy): WindowJob {
+export function openDataJob(ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy, maxWindows = ctx.config.schedule.max_catch_up): WindowJob {
   const tz = ctx.config.timezone;
   const p = approved.effective.policy;
   return {
     name: `open-data:${name}`,
     wake: { cron: p.schedule, timezone: tz },
-    dueWindows: (now, ran) => dueWindows({ now, cron: p.schedule, timezone: tz, since: approved.approvedAt, windowAt: (fire) => lastClosedWindow(fire, '7d', tz), ran, maxWindows: ctx.config.schedule.max_catch_up }),
+    dueWindows: (now, ran) => dueWindows({ now, cron: p.schedule, timezone: tz, since: approved.approvedAt, windowAt: (fire) => lastClosedWindow(fire, '7d', tz), ran, maxWindows }),
     run: async ({ window, markRun }) => {
       if (!sharing.book.standing(name).inForce) return;
       await openDataReleases(ctx, sharing).run(name, window, markRun);

@@ -4,6 +4,8 @@ import { explainNoise } from '../privacy/index.js';
 import { signingKeyStatus, windowSource, type Erasures } from '../share/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import type { GatewayContext } from './context.js';
+import { openDataJob } from './open-data.js';
+import { catchUpOf, type Sharing } from './sharing.js';
 import { policyRisk, riskText, type RiskResult } from './privacy.js';
 import { defineOperation, flag, noParams, optionalText, params, requiredText } from './operation.js';
 
@@ -125,6 +127,37 @@ function changesSince(s: PolicyStatus, now: number): string[] {
   return [`re-approval after ${stopped}; compared with the version approved last (${new Date(a.approvedAt).toISOString()}):`, ...(diff.length > 0 ? diff : ['  no changes: the same version as approved last'])];
 }
 
+/** What an approval that ends a waiting period does with the windows that came due meanwhile (`catch_up` of the `policy.approve` result). */
+export interface ApprovalCatchUp {
+  /** Windows the scheduler now produces and sends, oldest first, under the approved version. */
+  windows: number;
+  /** Windows that came due and will never be produced: past the catch-up bound, or because a new version came into force. */
+  not_produced: number;
+  reason: 'catch-up-bound' | 'new-version' | null;
+}
+
+/**
+ * [CONSENT-6] The last approval ends a waiting period: the same version stays approved from
+ * when it first came into force, so the windows that came due meanwhile are caught up like
+ * windows missed during downtime (bounded by schedule.max_catch_up), each through the one
+ * disclosure path (pauses, budget). A new version is a new consent: nothing before it is
+ * produced under it, and the ledger says how many windows that leaves out.
+ */
+function waitingEnded(ctx: GatewayContext, sharing: Sharing, name: string, waited: ApprovedPolicy, approved: ApprovedPolicy): { result: ApprovalCatchUp; ledger: Record<string, unknown> } {
+  const tz = ctx.config.timezone;
+  if (approved.hash !== waited.hash || approved.approvedAt !== waited.approvedAt) {
+    const lost = catchUpOf(ctx, sharing, name, waited, openDataJob);
+    const n = lost.windows.length + lost.beyondBound;
+    return { result: { windows: 0, not_produced: n, reason: n > 0 ? 'new-version' : null }, ledger: { windows: 0, not_produced: n, ...(n > 0 ? { reason: 'new-version' } : {}), waited_version: waited.hash } };
+  }
+  const c = catchUpOf(ctx, sharing, name, approved, openDataJob);
+  const span = c.windows.length > 0 ? { from: isoInZone(c.windows[0]!.start, tz), to: isoInZone(c.windows.at(-1)!.end, tz) } : {};
+  return {
+    result: { windows: c.windows.length, not_produced: c.beyondBound, reason: c.beyondBound > 0 ? 'catch-up-bound' : null },
+    ledger: { windows: c.windows.length, ...span, not_produced: c.beyondBound, ...(c.beyondBound > 0 ? { reason: 'catch-up-bound', max_catch_up: ctx.config.schedule.max_catch_up } : {}) },
+  };
+}
+
 /** The disclosure path: policies, previews, approvals, runs and queued summaries. */
 export const policyOperations = {
   'policy.list': defineOperation({
@@ -227,7 +260,8 @@ export const policyOperations = {
   }),
   'policy.approve': defineOperation({
     params: params({ name: policyName, hash: optionalText('hash'), as: optionalText('--as'), accept_risk: optionalText('--accept-risk') }),
-    run: ({ context: ctx, sharing: { book } }, p) => {
+    run: ({ context: ctx, sharing }, p) => {
+      const { book, outbox } = sharing;
       const before = book.status(p.name);
       const risk = before.current ? policyRisk(ctx, book, p.name) : null;
       if (risk?.level === 'high' && p.accept_risk !== 'high')
@@ -236,8 +270,21 @@ export const policyOperations = {
       const approvable = before.current !== null && before.error === null && !before.findings.some((f) => f.severity === 'error') && ctx.clock.now() < expiryInstant(before.current.policy.expires, ctx.config.timezone);
       if (approvable) requireKey(ctx, before.current!);
       const changes = changesSince(before, ctx.clock.now());
-      const outcome = book.approveAs(p.name, { expectedHash: p.hash, by: p.as });
-      if (!outcome.approved) return { name: p.name, version: outcome.version, changes, in_force: false, waiting_for: outcome.waitingFor, overlaps: [] as string[] };
+      // A version in force that came to wait for a member (CONSENT-1): this approval may end the waiting period.
+      const prior = book.standing(p.name);
+      const waited = !prior.inForce && prior.reason === 'waiting' ? prior.approved : null;
+      let catchUp: ApprovalCatchUp = { windows: 0, not_produced: 0, reason: null };
+      const outcome = book.approveAs(p.name, {
+        expectedHash: p.hash,
+        by: p.as,
+        inForce: (approved) => {
+          if (!waited) return undefined;
+          const detail = waitingEnded(ctx, sharing, p.name, waited, approved);
+          catchUp = detail.result;
+          return { catch_up: { ...detail.ledger, held: outbox.releaseHeld(p.name) } };
+        },
+      });
+      if (!outcome.approved) return { name: p.name, version: outcome.version, changes, in_force: false, waiting_for: outcome.waitingFor, overlaps: [] as string[], catch_up: catchUp };
       ctx.events.emit('policy.decided', { policy: p.name, decision: 'approved' });
       return {
         name: p.name,
@@ -246,6 +293,7 @@ export const policyOperations = {
         in_force: true,
         waiting_for: [] as string[],
         overlaps: describeOverlaps(outcome.approved.effective, otherVersions(book, p.name)),
+        catch_up: catchUp,
       };
     },
   }),

@@ -4,7 +4,7 @@ import { budgetLimitsOf, budgetVendor as vendorKey, cryptoSource, declaredLinks,
 import { gatewaySecret, signingKeyStatus, type StoredSummary } from '../share/index.js';
 import { mechanismSamples, policyWindowSizes, summarise, type Sample } from '../summarise/index.js';
 import type { GatewayContext } from './context.js';
-import { windowSourceOf } from './sharing.js';
+import { windowSourceOf, type Sharing } from './sharing.js';
 import { defineOperation, optionalText, params, requiredText } from './operation.js';
 
 /** A stored summary with the exact bytes that left (or would leave) the house. */
@@ -122,6 +122,8 @@ export interface ReplayRow {
   epsilon: number;
   bytes: number;
   sources: ReplaySource[];
+  /** Why nothing would have been sent, as `policy run` says it ('paused', 'too-few-readings', 'budget', …); null when something would. */
+  reason: ReplayLine['reason'];
 }
 
 /** `policy replay`: what the policy would have sent; nothing is sent, stored or spent. */
@@ -141,7 +143,8 @@ function windowsWithin(now: number, days: number, size: WindowSize, tz: string):
   return out.reverse();
 }
 
-function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: number): ReplayResult {
+function replayOf(ctx: GatewayContext, sharing: Sharing, name: string, days: number): ReplayResult {
+  const { book } = sharing;
   const s = book.status(name);
   const pendingOk = s.current !== null && s.error === null && !s.findings.some((f) => f.severity === 'error');
   const policy = pendingOk ? s.current! : (s.approved?.effective ?? null);
@@ -165,6 +168,8 @@ function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: num
         if (source === 'raw') return { samples: readings.samples(deviceId, metric, w).map((p) => ({ ts: p.ts, value: p.value as number })), source };
         return { samples: mechanismSamples(readings.hours(deviceId, metric, w)), source };
       },
+      // [PAUSE-2] the pauses the real path applies, through the same function.
+      paused: sharing.pausedFor,
       privacy,
       // A simulated copy of the real spending so far; the replay never spends from it.
       ...(privacy.size > 0 ? { budget: { vendor: vendorKey(policy.policy.vendor), releases: new PrivacyAccountant({ db: ctx.db }).releasesSince(now - days * DAY - 2 * budgetLimitsOf(policy).vendor.perMs), limits: budgetLimitsOf(policy) } } : {}),
@@ -174,10 +179,10 @@ function replayOf(ctx: GatewayContext, book: PolicyBook, name: string, days: num
       summarise: (input): ReplayOutcome => {
         const o = summarise({ ...input, samples: (d, m) => input.samples(d, m) as readonly Sample[], rollups: readings.forWindow(input.window, now) });
         const sources = o.kind === 'summary' ? o.summary.sources : o.sources;
-        return o.kind === 'summary' ? { kind: 'summary', summary: o.summary, sources } : { kind: 'nothing', omitted: o.omitted, sources };
+        return o.kind === 'summary' ? { kind: 'summary', summary: o.summary, sources } : { kind: 'nothing', omitted: o.omitted, reason: o.reason, sources };
       },
     });
-    for (const l of lines) rows.push({ window: { start: isoInZone(l.window.start, tz), end: isoInZone(l.window.end, tz) }, size, sent: l.sent, items: l.items, suppressed: l.suppressed, epsilon: l.epsilon, bytes: l.bytes, sources: l.sources });
+    for (const l of lines) rows.push({ window: { start: isoInZone(l.window.start, tz), end: isoInZone(l.window.end, tz) }, size, sent: l.sent, items: l.items, suppressed: l.suppressed, epsilon: l.epsilon, bytes: l.bytes, sources: l.sources, reason: l.reason });
   }
   rows.sort((a, b) => Date.parse(a.window.start) - Date.parse(b.window.start) || Date.parse(a.window.end) - Date.parse(b.window.end));
   const epsilon = Math.round(rows.reduce((a, r) => a + r.epsilon, 0) * 1e9) / 1e9;
@@ -201,10 +206,10 @@ export const privacyOperations = {
   }),
   'policy.replay': defineOperation({
     params: params({ name: requiredText('a policy NAME', 'a policy NAME is required'), days: optionalText('--days') }),
-    run: ({ context: ctx, sharing: { book } }, p): ReplayResult => {
+    run: ({ context: ctx, sharing }, p): ReplayResult => {
       const days = p.days === undefined ? 30 : Number(p.days);
       if (!Number.isInteger(days) || days < 1 || days > 730) throw new SluiceError('SLUICE_ERR_USAGE', `--days must be a whole number of days from 1 to 730; got "${p.days}"`);
-      return replayOf(ctx, book, p.name, days);
+      return replayOf(ctx, sharing, p.name, days);
     },
   }),
   'policy.risk': defineOperation({

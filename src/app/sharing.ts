@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Ledger, LEDGER_HEAD_FILE } from '../ledger/index.js';
 import { PolicyBook, lastClosedWindow, type ApprovedPolicy } from '../policy/index.js';
-import { dueWindows, type WindowJob } from '../schedule/index.js';
+import { dueWindows, WindowRecords, type WindowJob } from '../schedule/index.js';
 import { Disclosures, Erasures, Outbox } from '../share/index.js';
 import { normaliseVendor, policyWindowSizes, type PausedInterval } from '../summarise/index.js';
 import { Terms } from '../terms/index.js';
@@ -90,58 +90,72 @@ export function windowSourceOf(ctx: GatewayContext): WindowSource {
   const rollups = new Rollups({ db: ctx.db, timeZone: settings.timeZone, hold: settings.hold, specOf });
   return new WindowSource({ queries: ctx.queries, rollups, specOf, timeZone: settings.timeZone, hold: settings.hold, retention: settings });
 }
-/** Builds the job of an open-data policy (app/open-data.ts); without one, open-data policies are not scheduled at all. */
-export type OpenDataJobBuilder = (ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy) => WindowJob;
+/** Builds the job of an open-data policy (app/open-data.ts); without one, open-data policies are not scheduled at all. `maxWindows` overrides the catch-up bound (counting only). */
+export type OpenDataJobBuilder = (ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy, maxWindows?: number) => WindowJob;
 
 /** One scheduled job per policy in force: its cron wakes the gateway; closed windows since approval are produced once each. */
 export function policyJobs(ctx: GatewayContext, sharing: Sharing, openData?: OpenDataJobBuilder): WindowJob[] {
-  const { book, disclosures, terms, termsRequired } = sharing;
-  const tz = ctx.config.timezone;
   const jobs: WindowJob[] = [];
   let statuses;
   try {
-    statuses = book.refresh();
+    statuses = sharing.book.refresh();
   } catch (err) {
     ctx.logger.error({ err }, 'cannot read the policies');
     return [];
   }
   for (const s of statuses) {
     const approved = s.inForce ? s.approved : null;
-    if (!approved) continue;
-    const p = approved.effective.policy;
-    // [PRIV-OPEN-1] open data never takes the vendor path (no household id, no signature): its own release, noised and spent.
-    if (p.kind === 'open-data') {
-      if (openData) jobs.push(openData(ctx, sharing, s.name, approved));
-      continue;
-    }
-    // One job per window size the rules use (after the household floors): a 1h rule and a 1d rule each get their closed windows.
-    policyWindowSizes(approved.effective).forEach((size, i) => {
-      jobs.push({
-        // The smallest size keeps the job name older run records were written under.
-        name: i === 0 ? `policy:${s.name}` : `policy:${s.name}:${size}`,
-        wake: { cron: p.schedule, timezone: tz },
-        // [TERMS-1] no window is due before the vendor accepts the household's terms; afterwards the missed ones catch up.
-        dueWindows: (now, ran) =>
-          termsRequired && !terms.standing(p.vendor).ok ? [] : dueWindows({
-            now,
-            cron: p.schedule,
-            timezone: tz,
-            since: approved.approvedAt,
-            windowAt: (fire) => lastClosedWindow(fire, size, tz),
-            ran,
-            maxWindows: ctx.config.schedule.max_catch_up,
-          }),
-        run: ({ window, markRun }) => {
-          // The policy may have been revoked or expired since the jobs were listed: run() re-checks in its transaction.
-          const standing = book.standing(s.name);
-          if (!standing.inForce) {
-            if (standing.reason === 'expired') book.recordExpiries();
-            return;
-          }
-          disclosures.run(s.name, window, markRun);
-        },
-      });
-    });
+    if (approved) jobs.push(...jobsOf(ctx, sharing, s.name, approved, openData));
   }
   return jobs;
+}
+
+/** The jobs of one approved policy; with `count` (counting what is due, never run) the terms gate is left out and `maxWindows` replaces the catch-up bound. */
+function jobsOf(ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy, openData: OpenDataJobBuilder | undefined, count?: { maxWindows: number }): WindowJob[] {
+  const { book, disclosures, terms, termsRequired } = sharing;
+  const tz = ctx.config.timezone;
+  const p = approved.effective.policy;
+  const maxWindows = count?.maxWindows ?? ctx.config.schedule.max_catch_up;
+  // [PRIV-OPEN-1] open data never takes the vendor path (no household id, no signature): its own release, noised and spent.
+  if (p.kind === 'open-data') return openData ? [openData(ctx, sharing, name, approved, count?.maxWindows)] : [];
+  // One job per window size the rules use (after the household floors): a 1h rule and a 1d rule each get their closed windows.
+  return policyWindowSizes(approved.effective).map((size, i): WindowJob => ({
+    // The smallest size keeps the job name older run records were written under.
+    name: i === 0 ? `policy:${name}` : `policy:${name}:${size}`,
+    wake: { cron: p.schedule, timezone: tz },
+    // [TERMS-1] no window is due before the vendor accepts the household's terms; afterwards the missed ones catch up.
+    dueWindows: (now, ran) =>
+      !count && termsRequired && !terms.standing(p.vendor).ok
+        ? []
+        : dueWindows({ now, cron: p.schedule, timezone: tz, since: approved.approvedAt, windowAt: (fire) => lastClosedWindow(fire, size, tz), ran, maxWindows }),
+    run: ({ window, markRun }) => {
+      // The policy may have been revoked or expired since the jobs were listed: run() re-checks in its transaction.
+      const standing = book.standing(name);
+      if (!standing.inForce) {
+        if (standing.reason === 'expired') book.recordExpiries();
+        return;
+      }
+      disclosures.run(name, window, markRun);
+    },
+  }));
+}
+
+/** The windows of an approved policy that came due and were not produced: those its jobs will produce (oldest first) and those past the catch-up bound, which never will be. */
+export interface CatchUp {
+  windows: TimeWindow[];
+  beyondBound: number;
+}
+
+/**
+ * [CONSENT-6] What the scheduler will catch up for this approval, computed exactly as its jobs
+ * compute due windows (since `approvedAt`, newest `schedule.max_catch_up`, minus run records).
+ * The terms gate is left out: it delays these windows, it does not drop them.
+ */
+export function catchUpOf(ctx: GatewayContext, sharing: Sharing, name: string, approved: ApprovedPolicy, openData?: OpenDataJobBuilder): CatchUp {
+  const records = new WindowRecords(ctx.db);
+  const now = ctx.clock.now();
+  const due = (maxWindows: number) => jobsOf(ctx, sharing, name, approved, openData, { maxWindows }).flatMap((j) => j.dueWindows(now, (w) => records.has(j.name, w)));
+  const windows = due(ctx.config.schedule.max_catch_up).sort((a, b) => a.start - b.start || a.end - b.end);
+  // The unbounded count is bounded by dueWindows' own limit on fire times examined.
+  return { windows, beyondBound: Math.max(0, due(Number.MAX_SAFE_INTEGER).length - windows.length) };
 }

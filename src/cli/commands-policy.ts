@@ -107,6 +107,10 @@ export const policyCommands: Command[] = [
       });
       if (!r.in_force) return print(`Recorded ${text(flags.as) ?? 'the'} approval of ${args[0]} (version ${r.version}). Nothing is sent yet: waiting for ${r.waiting_for.join(', ')}.`), 0;
       print(`Approved ${args[0]} (version ${r.version}). Summaries are sent on its schedule; revoke with: sluice policy revoke ${args[0]}`);
+      // [CONSENT-6] the windows that came due while it waited for a member: caught up now, or said to be lost.
+      if (r.catch_up.windows > 0) print(`Catching up ${r.catch_up.windows} window${r.catch_up.windows === 1 ? '' : 's'} that came due while it waited, oldest first, under this version (pauses and the privacy budget apply as to any window).`);
+      if (r.catch_up.reason === 'catch-up-bound') print(`${r.catch_up.not_produced} older window${r.catch_up.not_produced === 1 ? ' is' : 's are'} past the catch-up bound (schedule.max_catch_up) and will not be sent.`);
+      if (r.catch_up.reason === 'new-version') print(`${r.catch_up.not_produced} window${r.catch_up.not_produced === 1 ? '' : 's'} that came due while it waited will not be sent: they fell before this new version was approved.`);
       for (const o of r.overlaps) print(`Note: ${o}`);
       return 0;
     },

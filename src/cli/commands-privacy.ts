@@ -38,7 +38,7 @@ export const privacyCommands: Command[] = [
         const from = `from ${w.sources.map((x) => (x === 'rollup' ? 'hourly rollups (past raw retention)' : 'raw readings')).join(' and ') || 'no readings'}`;
         if (!w.sent) print(`${head}  nothing sent${w.suppressed.length > 0 ? `: ${w.suppressed.map((x) => `${x.metric ?? 'window'}${x.stat ? ` ${x.stat}` : ''}: ${x.why}`).join('; ')}` : ''}  ${from}`);
         else {
-          const values = w.items.map((i) => `${i.metric} ${Object.entries(i.stats).map(([k, v]) => `${k} ${v}${i.noise ? ` ±${i.noise.accuracy95[k]}` : ''}`).join(', ')}${i.unit ? ` ${i.unit}` : ''}`).join('; ');
+          const values = w.items.map((i) => `${i.metric} ${Object.entries(i.stats).map(([k, v]) => `${k} ${v}${i.noise ? ` ±${i.noise.accuracy95[k]}` : ''}`).join(', ')}${i.unit ? ` ${i.unit}` : ''}${i.coverage !== undefined ? ` (covers ${Math.round(i.coverage * 100)}% of the window: a no-share pause)` : ''}`).join('; ');
           const left = w.suppressed.length > 0 ? ` (left out: ${w.suppressed.map((x) => `${x.metric ?? 'window'}${x.stat ? ` ${x.stat}` : ''}: ${x.why}`).join('; ')})` : '';
           print(`${head}  ${values}${left}  ε ${w.epsilon}  ${w.bytes} bytes  ${from}`);
         }

@@ -342,7 +342,15 @@ export class PolicyBook {
    * into force only when every adult it concerns has approved this same version; until then it
    * is waiting for them, and the versions approved before stay as they were.
    */
-  approveAs(name: string, opts: { expectedHash?: string | undefined; by?: string | undefined } = {}): ApprovalOutcome {
+  approveAs(
+    name: string,
+    opts: {
+      expectedHash?: string | undefined;
+      by?: string | undefined;
+      /** Runs inside the transaction once the version is in force (before its ledger row); what it returns joins that row's detail. */
+      inForce?: (approved: ApprovedPolicy) => Record<string, unknown> | undefined;
+    } = {},
+  ): ApprovalOutcome {
     const expectedHash = opts.expectedHash;
     const s = this.status(name);
     if (s.error) throw s.error;
@@ -388,14 +396,20 @@ export class PolicyBook {
           return;
         }
       }
+      // [CONSENT-6] the version in force stays approved from when it came into force: a member's
+      // approval that ends a waiting period must not move `approvedAt`, or the windows that came due
+      // while it waited would silently fall before it and never be caught up.
       this.deps.db.raw
         .prepare(
           `INSERT INTO policy_approvals (name, vendor, hash, effective, approved_at, revoked_at, expired_at, changed_hash, approvers)
            VALUES (?, ?, ?, ?, ?, NULL, NULL, NULL, ?)
            ON CONFLICT (name) DO UPDATE SET vendor = excluded.vendor, hash = excluded.hash, effective = excluded.effective,
-             approved_at = excluded.approved_at, revoked_at = NULL, expired_at = NULL, changed_hash = NULL, approvers = excluded.approvers`,
+             approved_at = CASE WHEN policy_approvals.hash = excluded.hash AND policy_approvals.revoked_at IS NULL AND policy_approvals.expired_at IS NULL
+                                THEN policy_approvals.approved_at ELSE excluded.approved_at END,
+             revoked_at = NULL, expired_at = NULL, changed_hash = NULL, approvers = excluded.approvers`,
         )
         .run(name, current.policy.vendor, current.hash, JSON.stringify(current), now, JSON.stringify(concern ? this.approvers(name, current.hash) : by !== undefined ? [by] : []));
+      const extra = opts.inForce?.(this.approved(name)!) ?? {};
       this.deps.ledger.append({
         kind: 'policy.approved',
         vendor: current.policy.vendor,
@@ -408,6 +422,7 @@ export class PolicyBook {
           schedule: current.policy.schedule,
           rules: current.rules.map((r) => ({ devices: r.devices, metrics: r.rule.metrics, window: r.rule.window, stats: r.rule.stats })),
           ...(concern ? { by: this.approvers(name, current.hash) } : by !== undefined ? { by: [by] } : {}),
+          ...extra,
         },
       });
       this.recordConsent('given', current, by ?? null, this.deps.ledger.head()!.seq, concern);

@@ -15,6 +15,13 @@ export interface ReplaySummariseInput {
   /** The gateway's secret: ids in the body are keyed per vendor from it. */
   gatewaySecret: Buffer;
   samples: (deviceId: string, metric: string) => readonly PrivateSample[];
+  /** The no-share pauses of a device's metric inside the window ([PAUSE-2]); the summariser leaves them out and withholds below min_coverage. */
+  paused?: (deviceId: string, metric: string) => readonly ReplayPaused[];
+}
+/** A paused interval of one device within a window; ms, [from, to). */
+export interface ReplayPaused {
+  from: number;
+  to: number;
 }
 export interface ReplaySummaryItem {
   rule: number;
@@ -25,15 +32,20 @@ export interface ReplaySummaryItem {
   stats: object;
   /** Present when the summariser already noised the item (the keyed draw a real release would send). */
   noise?: object;
+  /** Present under a no-share pause: the share of the window the statistics cover. */
+  coverage?: number;
 }
-type ReplayOmitted = ReadonlyArray<{ rule: number; metric: string; samples: number; minSamples: number }>;
+/** `coverage` is set when a no-share pause left less of the window than min_coverage. */
+type ReplayOmitted = ReadonlyArray<{ rule: number; metric: string; samples: number; minSamples: number; coverage?: number }>;
+/** Why a window sends nothing, in the words of the real run (`policy run --json` `reason`). */
+export type ReplayReason = 'no-rule-for-window' | 'too-few-readings' | 'paused' | 'budget';
 export interface ReplaySummary {
   document: { items: ReplaySummaryItem[] };
   body: Buffer;
   omitted: ReplayOmitted;
 }
 /** A summary, or nothing for the window (every item under its minimum); `sources`: what its items were computed from. */
-export type ReplayOutcome = ({ kind: 'summary'; summary: ReplaySummary } | { kind: 'nothing'; omitted: ReplayOmitted }) & { sources?: ReadonlyArray<{ source: ReplaySource }> };
+export type ReplayOutcome = ({ kind: 'summary'; summary: ReplaySummary } | { kind: 'nothing'; omitted: ReplayOmitted; reason?: Exclude<ReplayReason, 'budget'> }) & { sources?: ReadonlyArray<{ source: ReplaySource }> };
 
 /** Where a window's readings come from: raw readings within retention, hourly rollups beyond it. */
 export type ReplaySource = 'raw' | 'rollup';
@@ -48,6 +60,8 @@ export interface ReplayInput {
   gatewaySecret: Buffer;
   /** One device's metric within one window, and whether it came from raw readings or rollups. */
   samples: (deviceId: string, metric: string, window: TimeWindow) => { samples: readonly PrivateSample[]; source: ReplaySource };
+  /** The no-share pauses the real path applies (`Sharing.pausedFor`); without it nothing is paused. */
+  paused?: (deviceId: string, metric: string, window: TimeWindow) => readonly ReplayPaused[];
   /** rule index → its privacy spec (from the rule's `privacy:` once the schema has it). */
   privacy?: ReadonlyMap<number, PrivacySpec>;
   /** The metric's resolution in the selected profiles (the coarsest), for scaling to integers. */
@@ -66,6 +80,8 @@ export interface ReplayItem {
   stats: Record<string, number>;
   /** Present when the values carry noise. */
   noise?: { mechanism: string; epsilon: number; accuracy95: Record<string, number> };
+  /** Present under a no-share pause, as in the summary sent: the share of the window covered. */
+  coverage?: number;
 }
 
 export interface ReplaySuppressed {
@@ -73,6 +89,8 @@ export interface ReplaySuppressed {
   metric: string | null;
   stat: string | null;
   why: string;
+  /** Set when a no-share pause withheld the item: the share of the window it left. */
+  coverage?: number;
 }
 
 /** What the policy would have sent for one window. */
@@ -86,6 +104,8 @@ export interface ReplayLine {
   /** Bytes of the body that would have been sent (0 when nothing would be). */
   bytes: number;
   sources: ReplaySource[];
+  /** Why nothing would have been sent, as `policy run` says it (null when something would, or when the replay itself refused every statistic with noise). */
+  reason: ReplayReason | null;
 }
 
 /** ε of each query of a rule: the rule's ε per release is split evenly over its metrics and noisy statistics. */
@@ -115,18 +135,25 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
       }
       return hit;
     };
-    const outcome = input.summarise({ policy: input.policy, window, size: input.size, timezone: input.timezone, gatewaySecret: input.gatewaySecret, samples: read });
+    const pausedOf = (deviceId: string, metric: string) => input.paused?.(deviceId, metric, window) ?? [];
+    // [PAUSE-2] the one summariser applies the pauses (coverage, min_coverage), as on the real path.
+    const outcome = input.summarise({ policy: input.policy, window, size: input.size, timezone: input.timezone, gatewaySecret: input.gatewaySecret, samples: read, ...(input.paused ? { paused: pausedOf } : {}) });
     // Items read from rollups never ask for samples: the summariser says which source it used.
     for (const s of outcome.sources ?? []) sources.add(s.source);
     const summary: ReplaySummary = outcome.kind === 'summary' ? outcome.summary : { document: { items: [] }, body: Buffer.alloc(0), omitted: outcome.omitted };
-    const suppressed: ReplaySuppressed[] = summary.omitted.map((o) => ({ rule: o.rule, metric: o.metric, stat: null, why: `${o.samples} readings, fewer than min_samples ${o.minSamples}` }));
+    const suppressed: ReplaySuppressed[] = summary.omitted.map((o) =>
+      o.coverage !== undefined
+        ? { rule: o.rule, metric: o.metric, stat: null, why: `withheld: paused (a no-share pause left ${Math.round(o.coverage * 100)}% of the window, below min_coverage)`, coverage: o.coverage }
+        : { rule: o.rule, metric: o.metric, stat: null, why: `${o.samples} readings, fewer than min_samples ${o.minSamples}` },
+    );
     const items: ReplayItem[] = [];
     let epsilon = 0;
     for (const item of summary.document.items) {
       const spec = input.privacy?.get(item.rule);
       const plain = Object.fromEntries(Object.entries(item.stats as Record<string, unknown>).filter((e): e is [string, number] => typeof e[1] === 'number'));
+      const covered = item.coverage !== undefined ? { coverage: item.coverage } : {};
       if (!spec) {
-        items.push({ rule: item.rule, metric: item.metric, unit: item.unit, stats: plain });
+        items.push({ rule: item.rule, metric: item.metric, unit: item.unit, stats: plain, ...covered });
         continue;
       }
       const rule = input.policy.rules.find((r) => r.index === item.rule)!;
@@ -140,14 +167,18 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
           suppressed.push({ rule: item.rule, metric: item.metric, stat, why: refusal });
           continue;
         }
-        const perDevice = rule.devices.map((d) => read(d, item.metric).filter((s) => s.ts >= window.start && s.ts < window.end));
+        // The accuracy is computed on what the summariser kept: readings inside a pause are not part of the release.
+        const perDevice = rule.devices.map((d) => {
+          const paused = pausedOf(d, item.metric);
+          return read(d, item.metric).filter((s) => s.ts >= window.start && s.ts < window.end && !paused.some((p) => s.ts >= p.from && s.ts < p.to));
+        });
         const release = noisyStatistic({ stat: stat as NoisyStat, spec: { ...spec, epsilon: eps }, resolution: input.resolutionOf(item.rule, item.metric), perDevice, rng: input.noise });
         // The summariser's keyed draw is what a real release of this window would send; the throw-away draw only stands in without it.
         stats[stat] = item.noise !== undefined ? plain[stat]! : release.value;
         accuracy95[stat] = release.accuracy95;
         epsilon += eps;
       }
-      if (Object.keys(stats).length > 0) items.push({ rule: item.rule, metric: item.metric, unit: item.unit, stats, noise: { mechanism: 'discrete-laplace', epsilon: eps, accuracy95 } });
+      if (Object.keys(stats).length > 0) items.push({ rule: item.rule, metric: item.metric, unit: item.unit, stats, noise: { mechanism: 'discrete-laplace', epsilon: eps, accuracy95 }, ...covered });
     }
     epsilon = Math.round(epsilon * 1e9) / 1e9;
     if (epsilon > 0 && input.budget) {
@@ -155,16 +186,17 @@ export function replayPolicy(input: ReplayInput): ReplayLine[] {
       if (!decision.ok) {
         const when = decision.nextRenewal === null ? 'never at this ε' : new Date(decision.nextRenewal).toISOString();
         suppressed.push({ rule: 0, metric: null, stat: null, why: `withheld: budget (${decision.limit} limit: ${decision.spent} of ${decision.cap} spent; fits again ${when})` });
-        lines.push({ window, sent: false, items: [], suppressed, epsilon, bytes: 0, sources: [...sources].sort() });
+        lines.push({ window, sent: false, items: [], suppressed, epsilon, bytes: 0, sources: [...sources].sort(), reason: 'budget' });
         continue;
       }
       simulated.push({ vendor: input.budget.vendor, policy: input.policy.name, window, epsilon, at: window.end });
     }
     const sent = items.length > 0;
-    const document = { ...summary.document, items: items.map((i) => ({ rule: i.rule, metric: i.metric, unit: i.unit, window: rule(input.policy, i.rule), stats: i.stats, ...(i.noise ? { noise: { mechanism: i.noise.mechanism, epsilon: i.noise.epsilon } } : {}) })) };
+    const document = { ...summary.document, items: items.map((i) => ({ rule: i.rule, metric: i.metric, unit: i.unit, window: rule(input.policy, i.rule), ...(i.coverage !== undefined ? { coverage: i.coverage } : {}), stats: i.stats, ...(i.noise ? { noise: { mechanism: i.noise.mechanism, epsilon: i.noise.epsilon } } : {}) })) };
     const noisedBySummariser = summary.document.items.some((i) => i.noise !== undefined);
     const bytes = !sent ? 0 : input.privacy && input.privacy.size > 0 && !noisedBySummariser ? Buffer.byteLength(canonicalJson(document), 'utf8') : summary.body.length;
-    lines.push({ window, sent, items, suppressed, epsilon: sent ? epsilon : 0, bytes, sources: [...sources].sort() });
+    const reason: ReplayReason | null = sent ? null : outcome.kind === 'nothing' ? (outcome.reason ?? (summary.omitted.some((o) => o.coverage !== undefined) ? 'paused' : 'too-few-readings')) : null;
+    lines.push({ window, sent, items, suppressed, epsilon: sent ? epsilon : 0, bytes, sources: [...sources].sort(), reason });
   }
   return lines;
 }

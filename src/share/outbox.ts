@@ -198,7 +198,7 @@ export class Outbox {
         .prepare<[number], DueRow>(
           `SELECT o.summary_id, o.policy, o.endpoint, o.attempts, s.body, s.body_sha256, s.vendor, s.version
              FROM outbox o JOIN summaries s ON s.id = o.summary_id
-            WHERE o.next_attempt_at <= ? ORDER BY o.next_attempt_at, o.summary_id LIMIT 1`,
+            WHERE o.next_attempt_at <= ? ORDER BY o.next_attempt_at, s.window_start, o.summary_id LIMIT 1`,
         )
         .get(now);
       if (!row) {
@@ -328,6 +328,16 @@ export class Outbox {
         detail: detail(now),
       });
     });
+  }
+
+  /**
+   * [CONSENT-6] The policy's summaries held while it waited for a member, never attempted, are due
+   * at once, so they leave before the windows caught up after them (claims go oldest window first
+   * among equally due rows). Inside the approval's transaction; returns how many.
+   */
+  releaseHeld(policy: string): number {
+    const now = this.deps.clock.now();
+    return this.deps.db.raw.prepare('UPDATE outbox SET next_attempt_at = ? WHERE policy = ? AND attempts = 0 AND next_attempt_at > ?').run(now, policy, now).changes;
   }
 
   /** Deletes every queued summary of a policy (inside the revocation's transaction); returns how many. */

@@ -161,7 +161,7 @@ ${
       'sharing',
       html`${
         r2.in_force
-          ? html`<h1>Approved ${name}</h1><div class="banner ok" role="status"><p>Version ${r2.version.slice(0, 12)} is approved${accept_risk ? ', with its high risk accepted' : ''}. It sends on its schedule; every send is on the ledger.</p></div>`
+          ? html`<h1>Approved ${name}</h1><div class="banner ok" role="status"><p>Version ${r2.version.slice(0, 12)} is approved${accept_risk ? ', with its high risk accepted' : ''}. It sends on its schedule; every send is on the ledger.${r2.catch_up.windows > 0 ? ` The ${r2.catch_up.windows} window${r2.catch_up.windows === 1 ? '' : 's'} that came due while it waited ${r2.catch_up.windows === 1 ? 'is' : 'are'} sent now, oldest first.` : ''}${r2.catch_up.not_produced > 0 ? ` ${r2.catch_up.not_produced} window${r2.catch_up.not_produced === 1 ? '' : 's'} from while it waited will not be sent (${r2.catch_up.reason === 'new-version' ? 'they fell before this new version' : 'past the catch-up bound'}).` : ''}</p></div>`
           : html`<h1>Approval recorded for ${name}</h1><div class="banner" role="status"><p>Your approval of version ${r2.version.slice(0, 12)} is recorded. It sends nothing until ${r2.waiting_for.join(', ')} approve${r2.waiting_for.length === 1 ? 's' : ''} too.</p></div>`
       }<p><a href="/sharing/${encodeURIComponent(name)}">Back to ${name}</a></p>`,
     );

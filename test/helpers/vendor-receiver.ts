@@ -61,7 +61,8 @@ export interface VendorReceiver {
  * A vendor's HTTP endpoint on 127.0.0.1: verifies the Sluice-Signature with the shared key,
  * counts Idempotency-Keys and answers as scripted (errors, Retry-After, hanging, killing).
  */
-export async function startVendorReceiver(options: { key: string; port?: number; tls?: { key: string; cert: string }; terms?: TermsAnswer }): Promise<VendorReceiver> {
+export async function startVendorReceiver(options: { key: string; port?: number; tls?: { key: string; cert: string }; terms?: TermsAnswer; /** The vendor's clock (ms) for the signature's time check; a test with an injected gateway clock passes the same one. */ now?: () => number }): Promise<VendorReceiver> {
+  const vendorNow = options.now ?? Date.now;
   const requests: ReceivedRequest[] = [];
   const termsRequests: TermsRequest[] = [];
   let termsAnswer: TermsAnswer = options.terms ?? 'accept';
@@ -71,7 +72,7 @@ export async function startVendorReceiver(options: { key: string; port?: number;
   const sockets = new Set<Socket>();
   /** The vendor's side of sluice.terms/v1 (docs/vendor-api.md): answers the proffer, confirms an acceptance of its counter-offer. */
   const answerTermsRequest = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    const sig = verifySignature(req.headers['sluice-signature'] as string | undefined, body, () => Buffer.from(options.key, 'utf8'), Math.floor(Date.now() / 1000));
+    const sig = verifySignature(req.headers['sluice-signature'] as string | undefined, body, () => Buffer.from(options.key, 'utf8'), Math.floor(vendorNow() / 1000));
     let doc: Record<string, unknown> = {};
     try {
       doc = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
@@ -111,7 +112,7 @@ export async function startVendorReceiver(options: { key: string; port?: number;
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       if (req.method === 'POST' && req.url === '/.well-known/myterms.json') return answerTermsRequest(req, res, body);
-      const sig = verifySignature(req.headers['sluice-signature'] as string | undefined, body, () => Buffer.from(options.key, 'utf8'), Math.floor(Date.now() / 1000));
+      const sig = verifySignature(req.headers['sluice-signature'] as string | undefined, body, () => Buffer.from(options.key, 'utf8'), Math.floor(vendorNow() / 1000));
       const entry: ReceivedRequest = {
         at: Date.now(),
         key: String(req.headers['idempotency-key'] ?? ''),
