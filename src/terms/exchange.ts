@@ -1,4 +1,4 @@
-import type { Clock, EventBus, Logger, Service } from '../core/index.js';
+import { SerialPass, type Clock, type EventBus, type Logger, type Service } from '../core/index.js';
 import { retryStep, signatureHeader, signedPost, signingKey, type ForwarderOptions } from '../share/index.js';
 import type { Terms, TermsClaim } from './terms.js';
 
@@ -24,62 +24,44 @@ export interface TermsExchangeDeps {
  */
 export class TermsExchange implements Service {
   readonly name = 'terms-exchange';
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
+  private readonly passes = new SerialPass({ run: () => this.drain(), onError: (err) => this.deps.logger.error({ err }, 'terms exchange pass failed') });
   private readonly inFlight = new Set<AbortController>();
 
   constructor(private readonly deps: TermsExchangeDeps) {}
 
   start(): void {
-    this.stopped = false;
+    this.passes.start();
     this.deps.events.on('policy.decided', this, () => this.kick());
     this.deps.events.on('terms.decided', this, () => this.kick());
     this.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    const stopped = this.passes.stop();
     this.deps.events.off(this);
-    if (this.timer) clearTimeout(this.timer);
     for (const c of this.inFlight) c.abort();
-    await this.running;
+    await stopped;
   }
 
   /** Looks for proffers to make and answers to fetch now. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.running = this.drain()
-      .catch((err: unknown) => this.deps.logger.error({ err }, 'terms exchange pass failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    void this.passes.kick();
   }
 
   /** Resolves when the current pass (if any) is done: for an operation that wants the answer now. */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  settled(): Promise<void> {
+    return this.passes.settled();
   }
 
   private async drain(): Promise<void> {
     const { terms, clock, options } = this.deps;
     terms.prepare();
-    while (!this.stopped) {
+    while (!this.passes.stopped) {
       const claim = terms.claim(options.requestTimeout + options.backoffInitial);
       if (!claim) {
         const next = terms.nextDueAt();
         const wait = next === null ? options.pollInterval : Math.min(options.pollInterval, Math.max(0, next - clock.now()));
-        this.timer = setTimeout(() => this.kick(), wait);
+        this.passes.wakeIn(wait);
         return;
       }
       await this.deliver(claim);
@@ -106,7 +88,7 @@ export class TermsExchange implements Service {
     } finally {
       this.inFlight.delete(controller);
     }
-    if (this.stopped && answer.status === null) return;
+    if (this.passes.stopped && answer.status === null) return;
     const random = this.deps.random ?? Math.random;
     // 202: the vendor has not decided yet; the same document is sent again (same Idempotency-Key) with backoff.
     const pending = answer.status === 202;
