@@ -8,14 +8,16 @@ export interface SerialPassDeps {
 
 /**
  * One pass at a time for a service that is woken by events and timers: a kick while a pass
- * runs asks for exactly one more pass after it (kicks coalesce), and stop waits for the running
- * pass. Stopped until `start()`, so a kick before it or after `stop()` runs nothing.
+ * runs asks for exactly one more pass after it (kicks coalesce), and stop aborts the pass's
+ * requests and waits for it to end. Stopped until `start()`, so a kick before it or after
+ * `stop()` runs nothing.
  */
 export class SerialPass {
   private running: Promise<void> | undefined;
   private again = false;
   private halted = true;
   private wake: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<AbortController>();
 
   constructor(private readonly deps: SerialPassDeps) {}
 
@@ -54,11 +56,29 @@ export class SerialPass {
     while (this.running) await this.running;
   }
 
-  /** Stops at once (no more passes, no wake-up) and resolves when the running pass has finished. */
+  /**
+   * Runs one request of a pass with an AbortController that `stop()` aborts, so stopping does
+   * not wait for a vendor that is slow to answer.
+   */
+  async abortable<T>(request: (controller: AbortController) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    this.inFlight.add(controller);
+    try {
+      return await request(controller);
+    } finally {
+      this.inFlight.delete(controller);
+    }
+  }
+
+  /**
+   * Stops at once (no more passes, no wake-up, the running requests aborted) and resolves when
+   * the running pass has finished.
+   */
   stop(): Promise<void> {
     this.halted = true;
     clearTimeout(this.wake);
     this.wake = undefined;
+    for (const c of this.inFlight) c.abort();
     return this.settled();
   }
 

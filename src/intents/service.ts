@@ -41,7 +41,6 @@ export function needByDate(at: number, needWithin: number, timezone: string): st
 export class IntentService implements Service {
   readonly name = 'intents';
   private readonly passes = new SerialPass({ run: () => this.timedPass(), onError: (err) => this.deps.logger.error({ err }, 'intent pass failed') });
-  private readonly inFlight = new Set<AbortController>();
   private rules: IntentRule[] = [];
   private ruleSet: IntentRuleSet | undefined;
 
@@ -56,10 +55,8 @@ export class IntentService implements Service {
   }
 
   async stop(): Promise<void> {
-    const stopped = this.passes.stop();
     this.deps.events.off(this);
-    for (const c of this.inFlight) c.abort();
-    await stopped;
+    await this.passes.stop();
   }
 
   /**
@@ -180,29 +177,28 @@ export class IntentService implements Service {
     const target = new URL(url);
     // [PRIV-7] verified TLS, or plain http to this machine only (the rule files say so too; checked again here).
     if (!(target.protocol === 'https:' || (target.protocol === 'http:' && isLoopbackHost(target.hostname)))) return { ok: false, error: `refused to send to ${target.origin}` };
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.deps.options.requestTimeout);
-    this.inFlight.add(controller);
-    try {
-      const res = await fetch(target, {
-        method,
-        body,
-        headers: { ...(body ? { 'content-type': 'application/json' } : {}), 'user-agent': 'sluice/1', accept: 'application/json' },
-        // Redirects are not followed: an intent goes only to the endpoint the household chose.
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      const text = await res.text();
-      if (res.status < 200 || res.status >= 300) return { ok: false, error: `HTTP ${res.status}` };
-      // A vendor's answer is bounded: offers are small.
-      if (text.length > 256 * 1024) return { ok: false, error: 'answer too large' };
-      return { ok: true, status: res.status, body: text };
-    } catch (err) {
-      return { ok: false, error: controller.signal.aborted ? `no answer within ${this.deps.options.requestTimeout} ms` : `request failed: ${(err as Error).message}` };
-    } finally {
-      clearTimeout(timer);
-      this.inFlight.delete(controller);
-    }
+    return this.passes.abortable(async (controller) => {
+      const timer = setTimeout(() => controller.abort(), this.deps.options.requestTimeout);
+      try {
+        const res = await fetch(target, {
+          method,
+          body,
+          headers: { ...(body ? { 'content-type': 'application/json' } : {}), 'user-agent': 'sluice/1', accept: 'application/json' },
+          // Redirects are not followed: an intent goes only to the endpoint the household chose.
+          redirect: 'manual',
+          signal: controller.signal,
+        });
+        const text = await res.text();
+        if (res.status < 200 || res.status >= 300) return { ok: false, error: `HTTP ${res.status}` };
+        // A vendor's answer is bounded: offers are small.
+        if (text.length > 256 * 1024) return { ok: false, error: 'answer too large' };
+        return { ok: true, status: res.status, body: text };
+      } catch (err) {
+        return { ok: false, error: controller.signal.aborted ? `no answer within ${this.deps.options.requestTimeout} ms` : `request failed: ${(err as Error).message}` };
+      } finally {
+        clearTimeout(timer);
+      }
+    });
   }
 }
 

@@ -69,7 +69,6 @@ const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
 export class Forwarder implements Service {
   readonly name = 'forwarder';
   private readonly passes = new SerialPass({ run: () => this.drain(), onError: (err) => this.deps.logger.error({ err }, 'forwarder pass failed') });
-  private readonly inFlight = new Set<AbortController>();
 
   constructor(private readonly deps: ForwarderDeps) {}
 
@@ -80,10 +79,8 @@ export class Forwarder implements Service {
   }
 
   async stop(): Promise<void> {
-    const stopped = this.passes.stop();
     this.deps.events.off(this);
-    for (const c of this.inFlight) c.abort();
-    await stopped;
+    await this.passes.stop();
   }
 
   /** Looks at the outbox now. */
@@ -189,14 +186,8 @@ export class Forwarder implements Service {
 
   /** One signed POST with the request timeout; undefined when the gateway stopped mid-request (the lease expires and a later run retries). */
   private async post(endpoint: string, body: Buffer, headers: Record<string, string>): Promise<Answer | undefined> {
-    const controller = new AbortController();
-    this.inFlight.add(controller);
-    try {
-      const answer = await signedPost(endpoint, body, headers, { timeoutMs: this.deps.options.requestTimeout, now: () => this.deps.clock.now(), controller });
-      return this.passes.stopped && answer.status === null ? undefined : answer;
-    } finally {
-      this.inFlight.delete(controller);
-    }
+    const answer = await this.passes.abortable((controller) => signedPost(endpoint, body, headers, { timeoutMs: this.deps.options.requestTimeout, now: () => this.deps.clock.now(), controller }));
+    return this.passes.stopped && answer.status === null ? undefined : answer;
   }
 
   /** What follows an answer: done, given up (not retryable, or out of attempts), or a retry after backoff or Retry-After. */

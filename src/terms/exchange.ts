@@ -25,7 +25,6 @@ export interface TermsExchangeDeps {
 export class TermsExchange implements Service {
   readonly name = 'terms-exchange';
   private readonly passes = new SerialPass({ run: () => this.drain(), onError: (err) => this.deps.logger.error({ err }, 'terms exchange pass failed') });
-  private readonly inFlight = new Set<AbortController>();
 
   constructor(private readonly deps: TermsExchangeDeps) {}
 
@@ -37,10 +36,8 @@ export class TermsExchange implements Service {
   }
 
   async stop(): Promise<void> {
-    const stopped = this.passes.stop();
     this.deps.events.off(this);
-    for (const c of this.inFlight) c.abort();
-    await stopped;
+    await this.passes.stop();
   }
 
   /** Looks for proffers to make and answers to fetch now. */
@@ -80,14 +77,7 @@ export class TermsExchange implements Service {
       logger.error(log, (err as Error).message);
       return;
     }
-    const controller = new AbortController();
-    this.inFlight.add(controller);
-    let answer;
-    try {
-      answer = await signedPost(claim.endpoint, claim.body, headers, { timeoutMs: options.requestTimeout, now: () => clock.now(), controller, readBody: MAX_ANSWER_BYTES });
-    } finally {
-      this.inFlight.delete(controller);
-    }
+    const answer = await this.passes.abortable((controller) => signedPost(claim.endpoint, claim.body, headers, { timeoutMs: options.requestTimeout, now: () => clock.now(), controller, readBody: MAX_ANSWER_BYTES }));
     if (this.passes.stopped && answer.status === null) return;
     const random = this.deps.random ?? Math.random;
     // 202: the vendor has not decided yet; the same document is sent again (same Idempotency-Key) with backoff.

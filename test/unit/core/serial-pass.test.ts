@@ -109,6 +109,33 @@ describe('SerialPass', () => {
     expect(g.passes()).toBe(1);
   });
 
+  it('stop aborts the requests of the running pass, and only those still running', async () => {
+    const signals: AbortSignal[] = [];
+    let release: () => void = () => undefined;
+    const serial = new SerialPass({
+      run: async () => {
+        await serial.abortable(async (c) => void signals.push(c.signal)); // done before stop
+        await serial.abortable((c) => {
+          signals.push(c.signal);
+          // A slow vendor: answers only when aborted (or released by the test).
+          return new Promise<void>((resolve) => {
+            release = resolve;
+            c.signal.addEventListener('abort', () => resolve());
+          });
+        });
+      },
+      onError: () => undefined,
+    });
+    serial.start();
+    void serial.kick();
+    await flush();
+    expect(signals).toHaveLength(2);
+    expect(signals.map((s) => s.aborted)).toEqual([false, false]);
+    await serial.stop(); // would hang without the abort: nothing releases the second request
+    expect(signals.map((s) => s.aborted)).toEqual([false, true]);
+    release();
+  });
+
   it('runs nothing before start or after stop', async () => {
     const g = gatedPass();
     expect(g.serial.stopped).toBe(true);
