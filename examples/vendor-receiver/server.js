@@ -187,32 +187,13 @@ export function receiver({ store, keyFor, offers, terms, chain = 'report', now =
     if (termsRoute && termsRoute(req, res)) return;
     if (intentRoutes && intentRoutes(req, res)) return;
     /** @param {number} status @param {Record<string, unknown>} body */
-    const answer = (status, body) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
-    };
+    const answer = (status, body) => reply(res, status, body);
     const url = new URL(req.url ?? '/', 'http://receiver');
     if (req.method === 'GET' && url.pathname === '/healthz') return answer(200, { ok: true });
     if (url.pathname !== PATH) return answer(404, { error: 'not found' });
     if (req.method !== 'POST') return answer(405, { error: 'use POST' });
 
-    /** @type {Buffer[]} */
-    const chunks = [];
-    let size = 0;
-    req.on('data', (/** @type {Buffer} */ chunk) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk); // beyond it, read and drop until the end
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return answer(413, { error: 'body too large' });
-      const body = Buffer.concat(chunks);
-      // Verify the raw bytes before parsing anything: unsigned input is not looked at.
-      const header = req.headers['sluice-signature'];
-      const sig = verifySignature(Array.isArray(header) ? header[0] : header, body, keyFor, now());
-      if (!sig.ok) {
-        log({ msg: 'request rejected', status: 401, reason: sig.reason });
-        return answer(401, { error: sig.reason });
-      }
+    readSignedBody(req, res, { keyFor, now, log }, (body, sig) => {
       const key = String(req.headers['idempotency-key'] ?? '');
       let summary;
       try {
@@ -247,6 +228,53 @@ export function receiver({ store, keyFor, offers, terms, chain = 'report', now =
       return answer(200, { status: stored ? 'stored' : 'duplicate', key, chain: link.ok ? 'ok' : 'break' });
     });
   };
+}
+
+/**
+ * Answers JSON.
+ * @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} body
+ */
+function reply(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+/**
+ * Reads a request's body, at most MAX_BODY_BYTES: beyond it, read and drop until the end, then 413.
+ * @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {(body: Buffer) => void} then
+ */
+function readBody(req, res, then) {
+  /** @type {Buffer[]} */
+  const chunks = [];
+  let size = 0;
+  req.on('data', (/** @type {Buffer} */ chunk) => {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  });
+  req.on('end', () => {
+    if (size > MAX_BODY_BYTES) return reply(res, 413, { error: 'body too large' });
+    then(Buffer.concat(chunks));
+  });
+}
+
+/**
+ * Reads a signed request (a summary, a terms proffer): the raw bytes are verified against
+ * Sluice-Signature before anything is parsed, so unsigned input is not looked at; a bad
+ * signature is logged and answered 401.
+ * @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res
+ * @param {{ keyFor: (kid: string) => Buffer | undefined, now: () => number, log: (line: Record<string, unknown>) => void }} o
+ * @param {(body: Buffer, sig: { kid: string, t: number, v2: string | undefined, v3: string | undefined }) => void} then
+ */
+function readSignedBody(req, res, o, then) {
+  readBody(req, res, (body) => {
+    const header = req.headers['sluice-signature'];
+    const sig = verifySignature(Array.isArray(header) ? header[0] : header, body, o.keyFor, o.now());
+    if (!sig.ok) {
+      o.log({ msg: 'request rejected', status: 401, reason: sig.reason });
+      return reply(res, 401, { error: sig.reason });
+    }
+    then(body, sig);
+  });
 }
 
 /**
@@ -308,6 +336,15 @@ export function verifyDocument(doc, publicKeyB64) {
 }
 
 /**
+ * A document signed as verifyDocument checks it: Ed25519 over its canonical JSON, in `signature`.
+ * @template {Record<string, unknown>} T
+ * @param {T} doc @param {import('node:crypto').KeyObject} privateKey
+ */
+export function signDocument(doc, privateKey) {
+  return { ...doc, signature: sign(null, Buffer.from(canonicalJson(doc)), privateKey).toString('base64') };
+}
+
+/**
  * The vendor's offer settings from the environment: VENDOR_NAME, VENDOR_OFFER_KEY (base64 PKCS#8
  * DER Ed25519; a fresh one per start when unset, its public key logged), VENDOR_PRICE, VENDOR_CURRENCY,
  * VENDOR_DELIVERY_DAYS, VENDOR_ACCEPT_TERMS (default yes).
@@ -338,31 +375,17 @@ export function offerSettings(env) {
 export function offerDesk(settings, now, log) {
   /** @type {Map<string, { intent: Record<string, any>, offers: Record<string, unknown>[] }>} */
   const byReply = new Map();
-  /** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} body */
-  const answer = (res, status, body) => {
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
-  };
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res @param {(body: any) => void} then */
-  const readJson = (req, res, then) => {
-    /** @type {Buffer[]} */
-    const chunks = [];
-    let size = 0;
-    req.on('data', (/** @type {Buffer} */ chunk) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return answer(res, 413, { error: 'body too large' });
+  const readJson = (req, res, then) =>
+    readBody(req, res, (body) => {
       try {
-        then(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        then(JSON.parse(body.toString('utf8')));
       } catch {
-        answer(res, 400, { error: 'not JSON' });
+        reply(res, 400, { error: 'not JSON' });
       }
     });
-  };
   /** @param {Record<string, unknown>} doc */
-  const signed = (doc) => ({ ...doc, signature: sign(null, Buffer.from(canonicalJson(doc)), settings.privateKey).toString('base64') });
+  const signed = (doc) => signDocument(doc, settings.privateKey);
 
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   return (req, res) => {
@@ -372,7 +395,7 @@ export function offerDesk(settings, now, log) {
         // The intent carries its own fresh public key: the signature proves it was not altered on the way.
         if (intent?.format !== 'sluice.intent/v1' || !verifyDocument(intent, intent.public_key)) {
           log({ msg: 'intent rejected', reason: 'bad format or signature' });
-          return answer(res, 400, { error: 'not a signed sluice.intent/v1' });
+          return reply(res, 400, { error: 'not a signed sluice.intent/v1' });
         }
         if (!byReply.has(intent.reply)) {
           const valid = new Date((now() + 2 * 86_400) * 1000).toISOString();
@@ -390,13 +413,13 @@ export function offerDesk(settings, now, log) {
           byReply.set(intent.reply, { intent, offers: [offer] });
         }
         log({ msg: 'intent received', vendor: settings.vendor, what: intent.what, quantity: intent.quantity, where: intent.where, terms: intent.terms, id: intent.id, reply: intent.reply, public_key: intent.public_key, signature: intent.signature });
-        return answer(res, 202, { status: 'received' });
+        return reply(res, 202, { status: 'received' });
       });
       return true;
     }
     if (req.method === 'GET' && url.pathname === '/offers') {
       const entry = byReply.get(url.searchParams.get('reply') ?? '');
-      answer(res, 200, { offers: entry ? entry.offers : [] });
+      reply(res, 200, { offers: entry ? entry.offers : [] });
       return true;
     }
     if (req.method === 'POST' && url.pathname === '/acceptances') {
@@ -405,10 +428,10 @@ export function offerDesk(settings, now, log) {
         // Signed with the intent's key: only whoever sent the intent can accept its offers.
         if (!entry || acceptance.format !== 'sluice.acceptance/v1' || !verifyDocument(acceptance, entry.intent.public_key)) {
           log({ msg: 'acceptance rejected' });
-          return answer(res, 400, { error: 'unknown reply or bad signature' });
+          return reply(res, 400, { error: 'unknown reply or bad signature' });
         }
         log({ msg: 'acceptance received', vendor: settings.vendor, offer_id: acceptance.offer_id, disclosed: acceptance.disclosed });
-        return answer(res, 200, { status: 'accepted', offer_id: acceptance.offer_id });
+        return reply(res, 200, { status: 'accepted', offer_id: acceptance.offer_id });
       });
       return true;
     }
@@ -465,37 +488,20 @@ export function agreementSha256(householdSigned, vendorSigned) {
  * @param {(line: Record<string, unknown>) => void} log
  */
 export function termsDesk(settings, keyFor, now, log) {
-  /** @param {import('node:http').ServerResponse} res @param {number} status @param {unknown} body */
-  const answer = (res, status, body) => {
-    res.writeHead(status, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(body));
-  };
   /** @param {import('node:http').IncomingMessage} req @param {import('node:http').ServerResponse} res */
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://receiver');
     if (url.pathname !== '/.well-known/myterms.json' || req.method !== 'POST') return false;
-    /** @type {Buffer[]} */
-    const chunks = [];
-    let size = 0;
-    req.on('data', (/** @type {Buffer} */ chunk) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (size > MAX_BODY_BYTES) return answer(res, 413, { error: 'body too large' });
-      const body = Buffer.concat(chunks);
-      const header = req.headers['sluice-signature'];
-      const sig = verifySignature(Array.isArray(header) ? header[0] : header, body, keyFor, now());
-      if (!sig.ok) return answer(res, 401, { error: sig.reason });
+    readSignedBody(req, res, { keyFor, now, log }, (body) => {
       let doc;
       try {
         doc = JSON.parse(body.toString('utf8'));
       } catch {
-        return answer(res, 400, { error: 'not JSON' });
+        return reply(res, 400, { error: 'not JSON' });
       }
       // Signed by the household's key for us, which the document names; pin it per household if you like.
       if (doc?.format !== 'sluice.terms/v1' || (doc.type !== 'proffer' && doc.type !== 'acceptance') || !verifyDocument(doc, doc.public_key)) {
-        return answer(res, 400, { error: 'not a signed sluice.terms/v1 proffer or acceptance' });
+        return reply(res, 400, { error: 'not a signed sluice.terms/v1 proffer or acceptance' });
       }
       const counter = settings.answer.startsWith('counter:') ? settings.answer.slice('counter:'.length) : null;
       // An acceptance takes the counter-offer we made: confirm it. A proffer gets our standing answer.
@@ -511,10 +517,10 @@ export function termsDesk(settings, keyFor, now, log) {
         answered_at: new Date(now() * 1000).toISOString(),
         public_key: settings.publicKey,
       };
-      const signed = { ...unsigned, signature: sign(null, Buffer.from(canonicalJson(unsigned)), settings.privateKey).toString('base64') };
+      const signed = signDocument(unsigned, settings.privateKey);
       if (decision === 'accept') settings.agreements.set(String(doc.household), agreementSha256(doc, signed));
       log({ msg: 'terms answered', to: doc.type, term: doc.term, decision, household: doc.household, agreement: settings.agreements.get(String(doc.household)) ?? null });
-      return answer(res, 200, signed);
+      return reply(res, 200, signed);
     });
     return true;
   };

@@ -1,5 +1,5 @@
 import { DateTime } from 'luxon';
-import type { Clock, EventBus, Logger, Service } from '../core/index.js';
+import { SerialPass, type Clock, type EventBus, type Logger, type Service } from '../core/index.js';
 import type { SluiceConfig } from '../config/index.js';
 import { IntentBook, type PendingAcceptance, type PendingDelivery } from './book.js';
 import { checkOffer } from './documents.js';
@@ -40,18 +40,14 @@ export function needByDate(at: number, needWithin: number, timezone: string): st
  */
 export class IntentService implements Service {
   readonly name = 'intents';
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
-  private readonly inFlight = new Set<AbortController>();
+  private readonly passes = new SerialPass({ run: () => this.timedPass(), onError: (err) => this.deps.logger.error({ err }, 'intent pass failed') });
   private rules: IntentRule[] = [];
   private ruleSet: IntentRuleSet | undefined;
 
   constructor(private readonly deps: IntentServiceDeps) {}
 
   start(): void {
-    this.stopped = false;
+    this.passes.start();
     this.reloadRules();
     this.deps.events.on('readings.committed', this, ({ deviceIds }) => this.onReadings(deviceIds));
     this.deps.events.on('intent.decided', this, () => this.kick());
@@ -59,11 +55,8 @@ export class IntentService implements Service {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.deps.events.off(this);
-    if (this.timer) clearTimeout(this.timer);
-    for (const c of this.inFlight) c.abort();
-    await this.running;
+    await this.passes.stop();
   }
 
   /**
@@ -101,22 +94,16 @@ export class IntentService implements Service {
 
   /** Runs one outbound pass now. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
+    void this.passes.kick();
+  }
+
+  /** A pass, then the next one after the poll interval, also when this one failed. */
+  private async timedPass(): Promise<void> {
+    try {
+      await this.pass();
+    } finally {
+      this.passes.wakeIn(this.deps.options.pollInterval);
     }
-    if (this.timer) clearTimeout(this.timer);
-    this.running = this.pass()
-      .catch((err: unknown) => this.deps.logger.error({ err }, 'intent pass failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.stopped) return;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        } else this.timer = setTimeout(() => this.kick(), this.deps.options.pollInterval);
-      });
   }
 
   /** One pass: send, fetch offers, deliver acceptances, close what is over. */
@@ -124,12 +111,12 @@ export class IntentService implements Service {
     const { book, logger } = this.deps;
     this.reloadRules();
     for (const d of book.pendingDeliveries()) {
-      if (this.stopped) return;
+      if (this.passes.stopped) return;
       if (!d.sent) await this.send(d);
       else await this.fetchOffers(d);
     }
     for (const a of book.pendingAcceptances()) {
-      if (this.stopped) return;
+      if (this.passes.stopped) return;
       await this.deliverAcceptance(a);
     }
     for (const id of book.closeExpired()) logger.info({ intent: id }, 'intent closed: its offer window is over');
@@ -190,29 +177,28 @@ export class IntentService implements Service {
     const target = new URL(url);
     // [PRIV-7] verified TLS, or plain http to this machine only (the rule files say so too; checked again here).
     if (!(target.protocol === 'https:' || (target.protocol === 'http:' && isLoopbackHost(target.hostname)))) return { ok: false, error: `refused to send to ${target.origin}` };
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.deps.options.requestTimeout);
-    this.inFlight.add(controller);
-    try {
-      const res = await fetch(target, {
-        method,
-        body,
-        headers: { ...(body ? { 'content-type': 'application/json' } : {}), 'user-agent': 'sluice/1', accept: 'application/json' },
-        // Redirects are not followed: an intent goes only to the endpoint the household chose.
-        redirect: 'manual',
-        signal: controller.signal,
-      });
-      const text = await res.text();
-      if (res.status < 200 || res.status >= 300) return { ok: false, error: `HTTP ${res.status}` };
-      // A vendor's answer is bounded: offers are small.
-      if (text.length > 256 * 1024) return { ok: false, error: 'answer too large' };
-      return { ok: true, status: res.status, body: text };
-    } catch (err) {
-      return { ok: false, error: controller.signal.aborted ? `no answer within ${this.deps.options.requestTimeout} ms` : `request failed: ${(err as Error).message}` };
-    } finally {
-      clearTimeout(timer);
-      this.inFlight.delete(controller);
-    }
+    return this.passes.abortable(async (controller) => {
+      const timer = setTimeout(() => controller.abort(), this.deps.options.requestTimeout);
+      try {
+        const res = await fetch(target, {
+          method,
+          body,
+          headers: { ...(body ? { 'content-type': 'application/json' } : {}), 'user-agent': 'sluice/1', accept: 'application/json' },
+          // Redirects are not followed: an intent goes only to the endpoint the household chose.
+          redirect: 'manual',
+          signal: controller.signal,
+        });
+        const text = await res.text();
+        if (res.status < 200 || res.status >= 300) return { ok: false, error: `HTTP ${res.status}` };
+        // A vendor's answer is bounded: offers are small.
+        if (text.length > 256 * 1024) return { ok: false, error: 'answer too large' };
+        return { ok: true, status: res.status, body: text };
+      } catch (err) {
+        return { ok: false, error: controller.signal.aborted ? `no answer within ${this.deps.options.requestTimeout} ms` : `request failed: ${(err as Error).message}` };
+      } finally {
+        clearTimeout(timer);
+      }
+    });
   }
 }
 

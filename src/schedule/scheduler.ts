@@ -1,5 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Clock, Logger, Service, SluiceDatabase } from '../core/index.js';
+import { SerialPass, type Clock, type Logger, type Service, type SluiceDatabase } from '../core/index.js';
 import { dueSlot, nextSlot } from './due.js';
 
 /** A named job the gateway runs on a cron schedule; `run` gets the clock's time. */
@@ -40,15 +40,16 @@ interface RunRow {
 export class Scheduler implements Service {
   readonly name = 'scheduler';
   private tasks: ScheduledTask[] = [];
-  private ticking: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly passes = new SerialPass({ run: () => this.runDue(), onError: (err) => this.deps.logger.error({ err }, 'cannot run the due jobs') });
   private firstTick: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; timeZone: string; jobs: readonly Job[] }) {}
+  constructor(private readonly deps: { db: SluiceDatabase; clock: Clock; logger: Logger; timeZone: string; jobs: readonly Job[] }) {
+    // Ticks run before start() too: the clock and the run records decide, node-cron only wakes.
+    this.passes.start();
+  }
 
   start(): void {
-    this.stopped = false;
+    this.passes.start();
     for (const job of this.deps.jobs) {
       this.tasks.push(cron.schedule(job.cron, () => void this.tick(), { timezone: this.deps.timeZone, name: job.name, noOverlap: true }));
     }
@@ -57,30 +58,24 @@ export class Scheduler implements Service {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    const stopped = this.passes.stop();
     clearTimeout(this.firstTick);
     for (const t of this.tasks) await t.destroy();
     this.tasks = [];
-    await this.ticking;
+    await stopped;
   }
 
   /** Runs every due job, one at a time; a tick during a tick runs once more afterwards. */
   tick(): Promise<void> {
-    if (this.ticking) {
-      this.again = true;
-      return this.ticking;
+    return this.passes.kick();
+  }
+
+  private async runDue(): Promise<void> {
+    for (const job of this.deps.jobs) {
+      if (this.passes.stopped) return;
+      const slot = dueSlot(job.cron, this.deps.timeZone, this.deps.clock.now(), this.lastSlot(job.name));
+      if (slot !== undefined) await this.execute(job, slot, 'schedule');
     }
-    this.ticking = (async () => {
-      do {
-        this.again = false;
-        for (const job of this.deps.jobs) {
-          if (this.stopped) return;
-          const slot = dueSlot(job.cron, this.deps.timeZone, this.deps.clock.now(), this.lastSlot(job.name));
-          if (slot !== undefined) await this.execute(job, slot, 'schedule');
-        }
-      } while (this.again && !this.stopped);
-    })().finally(() => (this.ticking = undefined));
-    return this.ticking;
   }
 
   /** Runs a job now, outside its schedule (recorded as manual; its schedule is unchanged). */
@@ -88,7 +83,7 @@ export class Scheduler implements Service {
     const job = this.deps.jobs.find((j) => j.name === name);
     if (!job) throw new Error(`no job named ${name}`);
     // Wait for a scheduled run of the same jobs to finish, so two runs never overlap.
-    while (this.ticking) await this.ticking;
+    await this.passes.settled();
     return this.execute(job, this.deps.clock.now(), 'manual');
   }
 

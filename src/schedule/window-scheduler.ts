@@ -1,5 +1,5 @@
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Clock, Logger, Service, SluiceDatabase } from '../core/index.js';
+import { SerialPass, type Clock, type Logger, type Service, type SluiceDatabase } from '../core/index.js';
 import type { TimeWindow } from '../core/index.js';
 
 export interface WindowRun {
@@ -53,9 +53,7 @@ export class WindowScheduler implements Service {
   readonly name = 'window-scheduler';
   private tasks: ScheduledTask[] = [];
   private interval: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
+  private readonly passes = new SerialPass({ run: () => this.runDue(), onError: (err) => this.deps.logger.error({ err }, 'cannot run the due windows') });
   private soon: NodeJS.Timeout | undefined;
   readonly records: WindowRecords;
 
@@ -65,26 +63,26 @@ export class WindowScheduler implements Service {
 
   /** Schedules the wake-ups and runs whatever is due now (missed runs after downtime). */
   start(): void {
-    this.stopped = false;
+    this.passes.start();
     this.reschedule();
     this.interval = setInterval(() => void this.tick(), this.deps.options.tickInterval);
     this.interval.unref();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    const stopped = this.passes.stop();
     if (this.interval) clearInterval(this.interval);
     clearTimeout(this.soon);
     for (const t of this.tasks) await t.destroy();
     this.tasks = [];
-    await this.running;
+    await stopped;
   }
 
   /** Re-reads the jobs (after an approval or revocation) and runs whatever is due. */
   reschedule(): void {
     for (const t of this.tasks) void t.destroy();
     this.tasks = [];
-    if (this.stopped) return;
+    if (this.passes.stopped) return;
     const wakes = new Map<string, { cron: string; timezone: string }>();
     for (const job of this.deps.jobs()) if (job.wake) wakes.set(`${job.wake.cron}\0${job.wake.timezone}`, job.wake);
     for (const w of wakes.values()) {
@@ -97,20 +95,14 @@ export class WindowScheduler implements Service {
 
   /** Runs every due window of every job, one at a time; overlapping ticks coalesce. */
   tick(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
+    return this.passes.kick();
+  }
+
+  private async runDue(): Promise<void> {
+    for (const job of this.deps.jobs()) {
+      if (this.passes.stopped) return;
+      await this.runJob(job);
     }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        for (const job of this.deps.jobs()) {
-          if (this.stopped) return;
-          await this.runJob(job);
-        }
-      } while (this.again && !this.stopped);
-    })().finally(() => (this.running = undefined));
-    return this.running;
   }
 
   private async runJob(job: WindowJob): Promise<void> {
@@ -122,7 +114,7 @@ export class WindowScheduler implements Service {
       return;
     }
     for (const window of windows) {
-      if (this.stopped) return;
+      if (this.passes.stopped) return;
       let marked = false;
       try {
         await job.run({ window, markRun: () => void (marked = this.records.record(job.name, window, this.deps.clock.now()) || marked) });

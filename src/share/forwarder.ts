@@ -1,5 +1,5 @@
 import type { SluiceConfig } from '../config/index.js';
-import type { Clock, EventBus, Logger, Service } from '../core/index.js';
+import { SerialPass, type Clock, type EventBus, type Logger, type Service } from '../core/index.js';
 import type { ApprovedPolicy } from '../policy/index.js';
 import { AGREEMENT_HEADER, agreementSignature, chainedSignature, PREVIOUS_HEADER, previousHeader } from './chain.js';
 import type { ErasureClaim, Erasures } from './erasure.js';
@@ -68,50 +68,29 @@ const RETRYABLE = new Set([408, 425, 429, 500, 502, 503, 504]);
  */
 export class Forwarder implements Service {
   readonly name = 'forwarder';
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
-  private readonly inFlight = new Set<AbortController>();
+  private readonly passes = new SerialPass({ run: () => this.drain(), onError: (err) => this.deps.logger.error({ err }, 'forwarder pass failed') });
 
   constructor(private readonly deps: ForwarderDeps) {}
 
   start(): void {
-    this.stopped = false;
+    this.passes.start();
     this.deps.events.on('summary.queued', this, () => this.kick());
     this.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.deps.events.off(this);
-    if (this.timer) clearTimeout(this.timer);
-    for (const c of this.inFlight) c.abort();
-    await this.running;
+    await this.passes.stop();
   }
 
   /** Looks at the outbox now. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.running = this.drain()
-      .catch((err: unknown) => this.deps.logger.error({ err }, 'forwarder pass failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    void this.passes.kick();
   }
 
   private async drain(): Promise<void> {
     const { outbox, clock, options } = this.deps;
-    while (!this.stopped) {
+    while (!this.passes.stopped) {
       const lease = options.requestTimeout + options.backoffInitial;
       let key: VendorKey | undefined;
       const outcome = outbox.claim(lease, (policy) => {
@@ -120,7 +99,7 @@ export class Forwarder implements Service {
       if (outcome.kind === 'none') {
         if (await this.drainErasure(lease)) continue;
         const wait = outcome.nextDueAt === null ? options.pollInterval : Math.min(options.pollInterval, Math.max(0, outcome.nextDueAt - clock.now()));
-        this.timer = setTimeout(() => this.kick(), wait);
+        this.passes.wakeIn(wait);
         return;
       }
       if (outcome.kind === 'dropped') {
@@ -207,14 +186,8 @@ export class Forwarder implements Service {
 
   /** One signed POST with the request timeout; undefined when the gateway stopped mid-request (the lease expires and a later run retries). */
   private async post(endpoint: string, body: Buffer, headers: Record<string, string>): Promise<Answer | undefined> {
-    const controller = new AbortController();
-    this.inFlight.add(controller);
-    try {
-      const answer = await signedPost(endpoint, body, headers, { timeoutMs: this.deps.options.requestTimeout, now: () => this.deps.clock.now(), controller });
-      return this.stopped && answer.status === null ? undefined : answer;
-    } finally {
-      this.inFlight.delete(controller);
-    }
+    const answer = await this.passes.abortable((controller) => signedPost(endpoint, body, headers, { timeoutMs: this.deps.options.requestTimeout, now: () => this.deps.clock.now(), controller }));
+    return this.passes.stopped && answer.status === null ? undefined : answer;
   }
 
   /** What follows an answer: done, given up (not retryable, or out of attempts), or a retry after backoff or Retry-After. */

@@ -1,4 +1,4 @@
-import type { Clock, EventBus, Logger, Service } from '../core/index.js';
+import { SerialPass, type Clock, type EventBus, type Logger, type Service } from '../core/index.js';
 import { retryStep, signatureHeader, signedPost, signingKey, type ForwarderOptions } from '../share/index.js';
 import type { Terms, TermsClaim } from './terms.js';
 
@@ -24,62 +24,41 @@ export interface TermsExchangeDeps {
  */
 export class TermsExchange implements Service {
   readonly name = 'terms-exchange';
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = true;
-  private readonly inFlight = new Set<AbortController>();
+  private readonly passes = new SerialPass({ run: () => this.drain(), onError: (err) => this.deps.logger.error({ err }, 'terms exchange pass failed') });
 
   constructor(private readonly deps: TermsExchangeDeps) {}
 
   start(): void {
-    this.stopped = false;
+    this.passes.start();
     this.deps.events.on('policy.decided', this, () => this.kick());
     this.deps.events.on('terms.decided', this, () => this.kick());
     this.kick();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
     this.deps.events.off(this);
-    if (this.timer) clearTimeout(this.timer);
-    for (const c of this.inFlight) c.abort();
-    await this.running;
+    await this.passes.stop();
   }
 
   /** Looks for proffers to make and answers to fetch now. */
   kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    if (this.timer) clearTimeout(this.timer);
-    this.running = this.drain()
-      .catch((err: unknown) => this.deps.logger.error({ err }, 'terms exchange pass failed'))
-      .finally(() => {
-        this.running = undefined;
-        if (this.again) {
-          this.again = false;
-          this.kick();
-        }
-      });
+    void this.passes.kick();
   }
 
   /** Resolves when the current pass (if any) is done: for an operation that wants the answer now. */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  settled(): Promise<void> {
+    return this.passes.settled();
   }
 
   private async drain(): Promise<void> {
     const { terms, clock, options } = this.deps;
     terms.prepare();
-    while (!this.stopped) {
+    while (!this.passes.stopped) {
       const claim = terms.claim(options.requestTimeout + options.backoffInitial);
       if (!claim) {
         const next = terms.nextDueAt();
         const wait = next === null ? options.pollInterval : Math.min(options.pollInterval, Math.max(0, next - clock.now()));
-        this.timer = setTimeout(() => this.kick(), wait);
+        this.passes.wakeIn(wait);
         return;
       }
       await this.deliver(claim);
@@ -98,15 +77,8 @@ export class TermsExchange implements Service {
       logger.error(log, (err as Error).message);
       return;
     }
-    const controller = new AbortController();
-    this.inFlight.add(controller);
-    let answer;
-    try {
-      answer = await signedPost(claim.endpoint, claim.body, headers, { timeoutMs: options.requestTimeout, now: () => clock.now(), controller, readBody: MAX_ANSWER_BYTES });
-    } finally {
-      this.inFlight.delete(controller);
-    }
-    if (this.stopped && answer.status === null) return;
+    const answer = await this.passes.abortable((controller) => signedPost(claim.endpoint, claim.body, headers, { timeoutMs: options.requestTimeout, now: () => clock.now(), controller, readBody: MAX_ANSWER_BYTES }));
+    if (this.passes.stopped && answer.status === null) return;
     const random = this.deps.random ?? Math.random;
     // 202: the vendor has not decided yet; the same document is sent again (same Idempotency-Key) with backoff.
     const pending = answer.status === 202;

@@ -1,11 +1,27 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { POLICIES_COPY_SUFFIX, tmpDir } from './tmp-dir.js';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'sluice.js');
 export const DEVICES_DIR = join(ROOT, 'devices');
+const SHIPPED_POLICIES = join(ROOT, 'policies');
+
+/**
+ * The default policies folder of a data dir's gateway and CLI calls: a copy of the shipped
+ * policies/, made beside the data dir on first use and shared by every call on that data dir,
+ * so a test that writes drafts or restores a backup never writes into the repo. tmpDir()
+ * removes it with the data dir. Without a data dir: a fresh copy (a CLI call such as --help).
+ */
+export function policiesDirFor(dataDir: string | undefined, cwd = process.cwd()): string {
+  const dir = dataDir ? `${resolve(cwd, dataDir)}${POLICIES_COPY_SUFFIX}` : join(tmpDir('sluice-policies-'), 'policies');
+  if (!relative(ROOT, dir).startsWith('..')) throw new Error(`a test's policies copy would be inside the repo (${dir}): give the test a data dir from tmpDir()`);
+  if (!existsSync(dir)) cpSync(SHIPPED_POLICIES, dir, { recursive: true });
+  return dir;
+}
 
 export interface GatewayChild {
   child: ChildProcess;
@@ -47,7 +63,7 @@ export async function startGateway(options: StartOptions): Promise<GatewayChild>
       ...process.env,
       SLUICE_MQTT_HOST: '127.0.0.1',
       SLUICE_DEVICES_DIR: options.devicesDir ?? DEVICES_DIR,
-      SLUICE_POLICIES_DIR: join(ROOT, 'policies'),
+      SLUICE_POLICIES_DIR: options.env?.SLUICE_POLICIES_DIR ?? policiesDirFor(options.dataDir),
       SLUICE_LOG_LEVEL: 'debug',
       // Many gateways run at once in the suite: each dashboard takes a free port.
       SLUICE_WEB_PORT: '0',
@@ -126,7 +142,7 @@ export interface CliResult {
 /** Runs the built CLI synchronously against a data dir. */
 export function cli(args: string[], options: { dataDir?: string; env?: Record<string, string>; cwd?: string } = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args, ...(options.dataDir ? ['--data', options.dataDir] : [])], {
-    env: { ...process.env, SLUICE_DEVICES_DIR: DEVICES_DIR, SLUICE_POLICIES_DIR: join(ROOT, 'policies'), ...TERMS_OFF, ...options.env },
+    env: { ...process.env, SLUICE_DEVICES_DIR: DEVICES_DIR, SLUICE_POLICIES_DIR: options.env?.SLUICE_POLICIES_DIR ?? policiesDirFor(options.dataDir, options.cwd ?? ROOT), ...TERMS_OFF, ...options.env },
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
   });
