@@ -425,10 +425,14 @@ export class DeviceRegistry {
     if (isOutdatedDeviceHash(entry.hash)) {
       const hash = await hashDevicePassword(password);
       if (this.byId.get(username) !== entry) return null;
-      this.deps.db.raw.prepare('UPDATE devices SET password_hash = ? WHERE id = ?').run(hash, username);
-      entry.hash = hash;
-      this.verified.set(username, createHash('sha256').update(hash).update('\0').update(password).digest('base64'));
-      return entry.record;
+      try {
+        this.deps.db.raw.prepare('UPDATE devices SET password_hash = ? WHERE id = ?').run(hash, username);
+        entry.hash = hash;
+        this.verified.set(username, createHash('sha256').update(hash).update('\0').update(password).digest('base64'));
+        return entry.record;
+      } catch {
+        // A full or read-only disk must not refuse a good login: the old hash stays, and is redone at a later login.
+      }
     }
     this.verified.set(username, digest);
     return entry.record;

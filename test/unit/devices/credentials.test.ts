@@ -47,4 +47,16 @@ describe('device credentials (issue 15: the cost of a login storm)', () => {
     expect(await open().authenticate('plug-1', 'not-the-password')).toBeNull();
     db.close();
   });
+
+  it('a good login with an older hash is still accepted when the rehash cannot be written (disk full)', async () => {
+    const { db, open } = await registry();
+    const added = await open().add({ id: 'plug-1', profile: 'thermostat' });
+    const old = await hashPassword(added.password!);
+    db.raw.prepare('UPDATE devices SET password_hash = ? WHERE id = ?').run(old, 'plug-1');
+    const reg = open();
+    db.raw.exec("CREATE TRIGGER full BEFORE UPDATE ON devices BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END");
+    expect((await reg.authenticate('plug-1', added.password!))?.id).toBe('plug-1');
+    expect(storedHash(db, 'plug-1')).toBe(old);
+    db.close();
+  });
 });
