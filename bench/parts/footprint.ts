@@ -62,7 +62,7 @@ export const footprintPart: Part = {
     }
 
     // The memory flags of the systemd unit and the Docker image (deploy/): glibc keeps two arenas
-    // and returns big freed blocks (the 4 MiB scrypt buffers of password checks) at once; V8's
+    // and returns big freed blocks (the scrypt buffers of password checks, 1 MiB each) at once; V8's
     // young generation stays at 1 MiB semi-spaces. bin/sluice.js cannot apply them itself
     // without a re-exec (a second pid), so the figure is given with and without them.
     const flagRuns: number[] = [];
@@ -116,7 +116,7 @@ export const footprintPart: Part = {
         note: `${Object.entries(MEMORY_FLAGS_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} node ${MEMORY_FLAGS_NODE.join(' ')}`,
       },
       { name: 'VmHWM right after start, before any device', unit: 'MiB', value: summarize(m.map((r) => r.hwmStarted / 2 ** 20)) },
-      { name: `VmHWM once ${devices} devices have connected (scrypt password checks, 4 MiB each)`, unit: 'MiB', value: summarize(m.map((r) => r.hwmConnected / 2 ** 20)) },
+      { name: `VmHWM once ${devices} devices have connected (scrypt password checks, 1 MiB each)`, unit: 'MiB', value: summarize(m.map((r) => r.hwmConnected / 2 ** 20)) },
       { name: 'RSS at the end of the load', unit: 'MiB', value: summarize(m.map((r) => r.rssAfterLoad / 2 ** 20)) },
       { name: `idle CPU over ${idleMs / 1000} s, no traffic`, unit: '%', value: idle, target: '≈ 0', met: idle.median < 0.5 },
       { name: `start-up to accepting connections, store prefilled with ${filled.messages} messages`, unit: 'ms', value: startEmpty, target: '≤ 1,500 ms', met: startEmpty.median <= 1500 },

@@ -1,4 +1,5 @@
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import mqttPacket from 'mqtt-packet';
 import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import { bridgeNamespace, type DeviceRecord, type DeviceRegistry } from '../devices/index.js';
@@ -183,6 +184,9 @@ export class MqttBroker implements Service {
     const { limits } = this.deps.options;
     const guards = this.buildGuards();
     this.guards = guards;
+    // mqtt-packet otherwise fills a cache of 65,536 two-byte Buffers (one per packet id) at the
+    // first packet it writes: ≈ 6 MiB of heap for the price of a pooled 2-byte allocation (issue 15).
+    mqttPacket.writeToStream.cacheNumbers = false;
     const aedes = new Aedes({
       mq: guards.emitter,
       persistence: guards.store.asAedesPersistence(),

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { SluiceConfig } from '../config/index.js';
 import { SluiceError, type Clock, type EventBus, type Logger, type Service } from '../core/index.js';
 import { bridgeNamespace, type DeviceRegistry } from '../devices/index.js';
@@ -141,6 +141,8 @@ export class ExternalBrokerClient implements Service {
       key: o.key,
       manualConnect: true,
     };
+    // MQTT.js (≈ 4–8 MiB resident) is loaded only in external mode, not by every gateway and CLI command.
+    const { default: mqtt } = await import('mqtt');
     const client = mqtt.connect(o.url, options);
     client.handleMessage = (packet, callback) => this.handleMessage(packet as IPublishPacket, callback);
     this.client = client;

@@ -275,7 +275,7 @@ export const configSchema = z
             max_connections_per_address: z.number().int().min(1).default(32),
             connect_timeout: duration.default(10_000),
             max_client_id_length: z.number().int().min(1).max(65_535).default(64),
-            /** Password checks (scrypt, 4 MiB each) running at once, and waiting beyond those. */
+            /** Password checks (scrypt, 1 MiB each for a device password) running at once, and waiting beyond those. */
             max_concurrent_auth: z.number().int().min(1).default(2),
             max_pending_auth: z.number().int().min(0).default(64),
             auth_free_failures: z.number().int().min(0).default(3),

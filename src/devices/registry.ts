@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SluiceError, type Clock, type Migration, type SluiceDatabase } from '../core/index.js';
-import { generatePassword, hashPassword, verifyPassword } from './credentials.js';
+import { generatePassword, hashDevicePassword, isOutdatedDeviceHash, verifyPassword } from './credentials.js';
 import { CONVENTION_NAMES, conventions, type ConventionName, type DiscoveredDevice, type DiscoveredMetric } from '../conventions/index.js';
 import type { DeviceProfile, MetricSpec } from './profile.js';
 
@@ -249,7 +249,7 @@ export class DeviceRegistry {
     }
     // A device behind a bridge never logs in: the bridge publishes for it.
     const password = via === null ? generatePassword() : null;
-    const hash = password === null ? NO_LOGIN : await hashPassword(password);
+    const hash = password === null ? NO_LOGIN : await hashDevicePassword(password);
     const record: DeviceRecord = {
       id: input.id,
       role,
@@ -278,7 +278,7 @@ export class DeviceRegistry {
     const entry = this.require(id);
     if (entry.record.via !== null) throw new SluiceError('SLUICE_ERR_USAGE', `"${id}" sits behind bridge "${entry.record.via}" and has no password of its own`);
     const password = generatePassword();
-    const hash = await hashPassword(password);
+    const hash = await hashDevicePassword(password);
     this.deps.db.raw.prepare('UPDATE devices SET password_hash = ? WHERE id = ?').run(hash, id);
     entry.hash = hash;
     this.verified.delete(id);
@@ -421,6 +421,19 @@ export class DeviceRegistry {
     if (!(await verifyPassword(password, entry.hash))) return null;
     // The entry may have been removed or re-keyed during the await.
     if (this.byId.get(username) !== entry) return null;
+    // A hash from before the cheaper device cost costs 4 MiB per check in every login storm: redo it once, now the password is known.
+    if (isOutdatedDeviceHash(entry.hash)) {
+      const hash = await hashDevicePassword(password);
+      if (this.byId.get(username) !== entry) return null;
+      try {
+        this.deps.db.raw.prepare('UPDATE devices SET password_hash = ? WHERE id = ?').run(hash, username);
+        entry.hash = hash;
+        this.verified.set(username, createHash('sha256').update(hash).update('\0').update(password).digest('base64'));
+        return entry.record;
+      } catch {
+        // A full or read-only disk must not refuse a good login: the old hash stays, and is redone at a later login.
+      }
+    }
     this.verified.set(username, digest);
     return entry.record;
   }

@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { RawDatabase, SluiceDatabase } from '../core/index.js';
+import { RollupRows, rollupsKeyedByHour } from './rollup-rows.js';
 import { SealedReadings } from './sealed.js';
 
 /** What `sluice erase` removes: a device, a metric, everything before an instant, or all. */
@@ -61,9 +62,12 @@ function eraseStep(raw: RawDatabase, scope: EraseScope, ids: readonly number[], 
     counts.readings = sealed.deleteBefore(id, before, limit);
     if (counts.readings > 0) return counts;
     if (hasTable(raw, 'rollups')) {
-      counts.rollups = raw
-        .prepare('DELETE FROM rollups WHERE series_id = ? AND hour IN (SELECT hour FROM rollups WHERE series_id = ? AND hour < ? ORDER BY hour LIMIT ?)')
-        .run(id, id, before, limit).changes;
+      // A pre-upgrade backup may still have the rollups of store v2 (keyed by series and hour).
+      counts.rollups = rollupsKeyedByHour(raw)
+        ? new RollupRows(raw).deleteRange(id, Number.MIN_SAFE_INTEGER, before, limit)
+        : raw
+            .prepare('DELETE FROM rollups WHERE series_id = ? AND hour IN (SELECT hour FROM rollups WHERE series_id = ? AND hour < ? ORDER BY hour LIMIT ?)')
+            .run(id, id, before, limit).changes;
       if (counts.rollups > 0) return counts;
     }
   }
@@ -107,10 +111,8 @@ export function eraseCounts(db: SluiceDatabase, scope: EraseScope): EraseCounts 
   const ids = seriesIds(raw, scope);
   const counts: EraseCounts = { readings: 0, rollups: 0, quarantine: 0, series: scope.before === undefined ? ids.length : 0 };
   const sealed = new SealedReadings(raw);
-  for (const id of ids) {
-    counts.readings += sealed.count(id, before);
-    counts.rollups += raw.prepare<[number, number], { n: number }>('SELECT COUNT(*) AS n FROM rollups WHERE series_id = ? AND hour < ?').get(id, before)!.n;
-  }
+  for (const id of ids) counts.readings += sealed.count(id, before);
+  counts.rollups = new RollupRows(raw).countBefore(ids, before);
   const metricNeedle = scope.metric === undefined ? null : Buffer.from(`"${scope.metric}"`);
   counts.quarantine = raw
     .prepare<unknown[], { n: number }>(

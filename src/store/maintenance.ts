@@ -4,6 +4,7 @@ import type { SluiceConfig } from '../config/index.js';
 import type { EventBus, RawDatabase, SluiceDatabase } from '../core/index.js';
 import { databaseBytes } from './erase.js';
 import { RetentionPurger, type RetentionSettings } from './retention.js';
+import { RollupRows } from './rollup-rows.js';
 import { SealedReadings } from './sealed.js';
 import { Rollups, type SpecOf } from './rollups.js';
 
@@ -147,7 +148,7 @@ export function databaseInfo(db: SluiceDatabase, settings: Pick<RetentionSetting
     quarantine: one('SELECT COUNT(*) AS v FROM quarantine') ?? 0,
     oldest_reading: iso(sealed.oldest),
     newest_reading: iso(sealed.newest),
-    oldest_rollup: iso(one('SELECT MIN(hour) AS v FROM rollups')),
+    oldest_rollup: iso(new RollupRows(raw).oldestHour()),
     retention: { raw_days: settings.rawDays, rollup_days: settings.rollupDays, overrides: settings.overrides.length },
     free_disk_bytes: freeDiskBytes(dirname(db.path)),
   };

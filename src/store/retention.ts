@@ -70,12 +70,7 @@ export class RetentionPurger {
       return { done: false, readings, rollups: 0, quarantine: 0 };
     }
     const rollupCutoff = retentionCutoff(now, settings.rollupDays, timeZone);
-    const rolls = db.tx(
-      () =>
-        db.raw
-          .prepare('DELETE FROM rollups WHERE (series_id, hour) IN (SELECT series_id, hour FROM rollups WHERE hour < ? LIMIT ?)')
-          .run(rollupCutoff, settings.batchSize).changes,
-    );
+    const rolls = db.tx(() => rollups.rows.purgeBefore(rollupCutoff, settings.batchSize));
     if (rolls > 0) return { done: false, readings: 0, rollups: rolls, quarantine: 0 };
     // The quarantine holds pieces of payloads: it lives no longer than raw readings do.
     const quarantineCutoff = now - settings.rawDays * 86_400_000;

@@ -2,6 +2,7 @@ import type { SluiceDatabase } from '../core/index.js';
 import type { MetricSpec } from '../devices/index.js';
 import { decodeValue, type SeriesType } from './codec.js';
 import { HOUR, hourStart, mergeRollups, rollupHours, type HourRollup, type Point, type WindowStats } from './rollup-stats.js';
+import { RollupRows, type RollupRow } from './rollup-rows.js';
 import { SealedReadings } from './sealed.js';
 import { QuantileSketch } from './sketch.js';
 
@@ -16,24 +17,6 @@ export interface SeriesRow {
   type: SeriesType;
   unit: string | null;
   scale: number | null;
-}
-
-interface RollupRow {
-  hour: number;
-  count: number;
-  sum: number;
-  min: number | null;
-  max: number | null;
-  first: number | string | null;
-  first_ts: number | null;
-  last: number | string | null;
-  last_ts: number | null;
-  tw_sum: number;
-  tw_ms: number;
-  increase: number | null;
-  resets: number;
-  states: string | null;
-  sketch: Buffer | null;
 }
 
 export interface RollupDeps {
@@ -59,9 +42,12 @@ export interface SeriesSummary {
 export class Rollups {
   /** The sealed readings (chunks and old rows) that rollups are computed from. */
   readonly sealed: SealedReadings;
+  /** The rows of the rollups table. */
+  readonly rows: RollupRows;
 
   constructor(private readonly deps: RollupDeps) {
     this.sealed = new SealedReadings(deps.db.raw);
+    this.rows = new RollupRows(deps.db.raw);
   }
 
   allSeries(): SeriesRow[] {
@@ -70,50 +56,44 @@ export class Rollups {
 
   /** Recomputes the rollups of one series for the hours in [from, to); call inside a transaction. Returns rows written. */
   rollRange(series: SeriesRow, from: number, to: number): number {
-    const raw = this.deps.db.raw;
     const decode = (v: number | string) => decodeValue(series.type, series.scale, v);
     const points: Point[] = this.sealed.range(series.id, from, to).map((r) => ({ ts: r.ts, value: decode(r.v) }));
     const spec = this.deps.specOf(series.device_id, series.metric);
     const shape = { type: series.type, counter: spec?.type === 'number' && spec.counter };
     const hours = rollupHours(shape, points, this.previous(series, from), from, to, this.deps.hold);
-    raw.prepare('DELETE FROM rollups WHERE series_id = ? AND hour >= ? AND hour < ?').run(series.id, from, to);
-    const insert = raw.prepare(
-      'INSERT INTO rollups (series_id, hour, count, sum, min, max, first, first_ts, last, last_ts, tw_sum, tw_ms, increase, resets, states, sketch) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    this.rows.replace(
+      series.id,
+      from,
+      to,
+      hours.map((h) => ({
+        hour: h.hour,
+        values: [
+          h.count,
+          h.sum,
+          h.min,
+          h.max,
+          storeValue(h.first),
+          h.firstTs,
+          storeValue(h.last),
+          h.lastTs,
+          h.twSum,
+          h.twMs,
+          h.increase,
+          h.resets,
+          h.states ? JSON.stringify(h.states) : null,
+          h.sketch && h.sketch.count > 0 ? h.sketch.encode() : null,
+        ],
+      })),
     );
-    for (const h of hours) {
-      insert.run(
-        series.id,
-        h.hour,
-        h.count,
-        h.sum,
-        h.min,
-        h.max,
-        storeValue(h.first),
-        h.firstTs,
-        storeValue(h.last),
-        h.lastTs,
-        h.twSum,
-        h.twMs,
-        h.increase,
-        h.resets,
-        h.states ? JSON.stringify(h.states) : null,
-        h.sketch && h.sketch.count > 0 ? h.sketch.encode() : null,
-      );
-    }
     return hours.length;
   }
 
   /** The last reading before `ts`: from raw readings, or from the rollups once raw is purged. */
   private previous(series: SeriesRow, ts: number): Point | undefined {
-    const raw = this.deps.db.raw;
     const r = this.sealed.previous(series.id, ts);
     if (r) return { ts: r.ts, value: decodeValue(series.type, series.scale, r.v) };
-    const rolled = raw
-      .prepare<[number, number], { last: number | string; last_ts: number }>(
-        'SELECT last, last_ts FROM rollups WHERE series_id = ? AND hour < ? AND last_ts IS NOT NULL ORDER BY hour DESC LIMIT 1',
-      )
-      .get(series.id, ts);
-    return rolled ? { ts: rolled.last_ts, value: loadValue(series.type, rolled.last) } : undefined;
+    const rolled = this.rows.latestBefore(series.id, ts, (row) => row.last_ts !== null);
+    return rolled && rolled.last !== null ? { ts: rolled.last_ts!, value: loadValue(series.type, rolled.last) } : undefined;
   }
 
   /**
@@ -138,13 +118,12 @@ export class Rollups {
     let hours = 0;
     let touched = 0;
     for (const s of this.allSeries()) {
-      const bounds = {
-        oldest: this.sealed.oldest(s.id),
-        rolled: db.raw.prepare<[number], { rolled: number | null }>('SELECT MAX(hour) AS rolled FROM rollups WHERE series_id = ?').get(s.id)!.rolled,
-      };
-      if (bounds.oldest === null) continue;
-      let from = hourStart(bounds.oldest, timeZone);
-      if (bounds.rolled !== null) from = Math.max(from, hourStart(bounds.rolled + HOUR - options.recheck, timeZone));
+      const oldest = this.sealed.oldest(s.id);
+      if (oldest === null) continue;
+      let from = hourStart(oldest, timeZone);
+      // A rollup more than an hour before the oldest reading cannot move `from`: the walk back stops there.
+      const rolled = this.rows.latestBefore(s.id, Number.MAX_SAFE_INTEGER, () => true, from - HOUR)?.hour ?? null;
+      if (rolled !== null) from = Math.max(from, hourStart(rolled + HOUR - options.recheck, timeZone));
       if (from >= until) continue;
       touched++;
       while (from < until) {
@@ -174,21 +153,13 @@ export class Rollups {
 
   /** The stored rollups of one series for the hours in [from, to) (hour starts), oldest first. */
   hoursOf(series: SeriesRow, from: number, to: number): HourRollup[] {
-    if (from >= to) return [];
-    return this.deps.db.raw
-      .prepare<[number, number, number], RollupRow>('SELECT * FROM rollups WHERE series_id = ? AND hour >= ? AND hour < ? ORDER BY hour')
-      .all(series.id, from, to)
-      .map((r) => toHourRollup(series.type, r));
+    return this.rows.range(series.id, from, to).map((r) => toHourRollup(series.type, r));
   }
 
   /** The newest reading rolled up before `ts` (its value and time), from the rollups alone. */
   lastRolledBefore(series: SeriesRow, ts: number): Point | undefined {
-    const rolled = this.deps.db.raw
-      .prepare<[number, number, number], { last: number | string; last_ts: number }>(
-        'SELECT last, last_ts FROM rollups WHERE series_id = ? AND hour < ? AND last_ts IS NOT NULL AND last_ts < ? ORDER BY hour DESC LIMIT 1',
-      )
-      .get(series.id, ts, ts);
-    return rolled ? { ts: rolled.last_ts, value: loadValue(series.type, rolled.last) } : undefined;
+    const rolled = this.rows.latestBefore(series.id, ts, (row) => row.last_ts !== null && row.last_ts < ts);
+    return rolled && rolled.last !== null ? { ts: rolled.last_ts!, value: loadValue(series.type, rolled.last) } : undefined;
   }
 }
 

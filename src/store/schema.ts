@@ -109,4 +109,43 @@ export const storeMigrations: Migration[] = [
         );
       `),
   },
+  {
+    module: 'store',
+    version: 4,
+    description: 'rollups keyed by hour × 2^21 + series id, so each hourly rollup appends',
+    up: (db) =>
+      db.exec(`
+        -- The key scheme of the chunks (rollup-rows.ts): id = UTC hour since the epoch × 2^21 +
+        -- series_id. (series_id, hour) WITHOUT ROWID touched a page per series per hour.
+        -- Rows are read by id (point lookups per hour); no index by series or hour.
+        CREATE TABLE rollups_by_hour (
+          id INTEGER PRIMARY KEY,
+          series_id INTEGER NOT NULL,
+          hour INTEGER NOT NULL,
+          count INTEGER NOT NULL,
+          sum REAL NOT NULL,
+          min REAL,
+          max REAL,
+          first,
+          first_ts INTEGER,
+          last,
+          last_ts INTEGER,
+          tw_sum REAL NOT NULL,
+          tw_ms INTEGER NOT NULL,
+          increase REAL,
+          resets INTEGER NOT NULL,
+          states TEXT,
+          sketch BLOB
+        );
+        -- Rollups are small (one row per series and hour): copied in time order, the table is
+        -- written once, packed. Two household hours in one UTC hour (a zone changed from
+        -- +05:30 to +01:00) keep the later one.
+        INSERT OR REPLACE INTO rollups_by_hour
+          (id, series_id, hour, count, sum, min, max, first, first_ts, last, last_ts, tw_sum, tw_ms, increase, resets, states, sketch)
+          SELECT (hour / 3600000) * 2097152 + series_id, series_id, hour, count, sum, min, max, first, first_ts, last, last_ts, tw_sum, tw_ms, increase, resets, states, sketch
+          FROM rollups ORDER BY hour, series_id;
+        DROP TABLE rollups;
+        ALTER TABLE rollups_by_hour RENAME TO rollups;
+      `),
+  },
 ];
