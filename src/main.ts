@@ -60,7 +60,7 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     timeZone: config.timezone,
     jobs: [
       // Rollups and retention read the readings table: the hot log is sealed into it first.
-      { name: RETENTION_JOB, cron: config.retention.schedule, run: (now) => (writer.seal(), maintenance.retention(now)) },
+      { name: RETENTION_JOB, cron: config.retention.schedule, run: (now, signal) => (writer.seal(), maintenance.retention(now, signal)) },
       { name: CHECKPOINT_JOB, cron: config.storage.checkpoint_schedule, run: () => maintenance.checkpoint('PASSIVE') },
     ],
   });

@@ -7,8 +7,11 @@ export interface Job {
   name: string;
   /** cron expression, in the household's timezone */
   cron: string;
-  /** Returns a small JSON-able summary of what it did, recorded with the run. */
-  run(now: number): Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
+  /**
+   * Returns a small JSON-able summary of what it did, recorded with the run. `signal` aborts
+   * when the scheduler stops: a long job ends early at a safe point rather than hold up the stop.
+   */
+  run(now: number, signal: AbortSignal): Promise<Record<string, unknown> | void> | Record<string, unknown> | void;
 }
 
 export interface JobRun {
@@ -129,7 +132,7 @@ export class Scheduler implements Service {
     let outcome: 'ok' | 'failed' = 'ok';
     let detail: Record<string, unknown> | null = null;
     try {
-      detail = (await job.run(startedAt)) ?? null;
+      detail = (await this.passes.abortable((controller) => Promise.resolve(job.run(startedAt, controller.signal)))) ?? null;
     } catch (err) {
       outcome = 'failed';
       detail = { error: (err as Error).message };

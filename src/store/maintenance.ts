@@ -52,6 +52,9 @@ export function quickCheck(raw: RawDatabase, max = 20): string[] {
 }
 
 /** A macrotask turn, so MQTT traffic and commits run between two bounded steps. */
+/** Thrown by the pause between two retention steps once the run was asked to stop. */
+class RetentionInterrupted extends Error {}
+
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
@@ -77,10 +80,24 @@ export class StoreMaintenance {
   }
 
   /** Rolls up recent hours, purges what retention no longer keeps, gives pages back, truncates the WAL. */
-  async retention(now: number): Promise<Record<string, unknown>> {
-    const pause = this.deps.pause ?? yieldToEventLoop;
-    const rolled = await this.rollups.rollRecent(now, { recheck: this.deps.settings.recheck, batchSize: this.deps.settings.batchSize, pause });
-    const purged = await this.purger.purge(now, pause);
+  async retention(now: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const base = this.deps.pause ?? yieldToEventLoop;
+    // A first purge over millions of readings runs for minutes; a stop ends it between two
+    // bounded steps (each its own transaction), and the next run goes on from the oldest reading
+    // left, instead of the service manager killing the process mid-way.
+    const pause = async (): Promise<void> => {
+      await base();
+      if (signal?.aborted) throw new RetentionInterrupted();
+    };
+    let rolled: { series: number; hours: number };
+    let purged: Awaited<ReturnType<RetentionPurger['purge']>>;
+    try {
+      rolled = await this.rollups.rollRecent(now, { recheck: this.deps.settings.recheck, batchSize: this.deps.settings.batchSize, pause });
+      purged = await this.purger.purge(now, pause);
+    } catch (err) {
+      if (err instanceof RetentionInterrupted) return { interrupted: true };
+      throw err;
+    }
     this.deps.events?.emit('store.purged', { by: 'retention' });
     const raw = this.deps.db.raw;
     // Bounded like the deletes: at most 1000 pages (4 MB) per run.

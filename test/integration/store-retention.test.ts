@@ -38,14 +38,14 @@ interface Fixture {
   raw: Record<string, Array<{ ts: number; value: number | boolean | string }>>;
 }
 
-async function fixture(settings: Partial<StoreMaintenanceSettings> = {}): Promise<Fixture> {
+async function fixture(settings: Partial<StoreMaintenanceSettings> = {}, pause: () => Promise<void> = () => Promise.resolve()): Promise<Fixture> {
   const dir = tmpDir();
   const db = await openDatabase({ path: join(dir, 'sluice.db'), migrations: allMigrations, logger: silentLogger() });
   const maintenance = new StoreMaintenance({
     db,
     specOf: (_d, metric) => specs[metric],
     settings: { rawDays: 1, rollupDays: 730, overrides: [], batchSize: 200, recheck: 86_400_000, timeZone: TZ, hold: HOLD, walAutocheckpoint: 1000, ...settings },
-    pause: () => Promise.resolve(),
+    pause,
   });
   maintenance.configureConnection();
   const series: Record<string, number> = {};
@@ -184,6 +184,29 @@ describe('retention with rollups across DST (Europe/Berlin, injected clock)', ()
     expect(steps).toBeGreaterThan(total / 50);
     const cutoff = retentionCutoff(now, 1, TZ);
     expect(f.db.raw.prepare('SELECT COUNT(*) AS n FROM readings WHERE ts < ?').get(cutoff)).toEqual({ n: 0 });
+  });
+
+  it('a stop ends a long run between two steps, and the next run purges the rest', async () => {
+    const stop = new AbortController();
+    let pauses = 0;
+    // The scheduler aborts the signal on stop; here the fifth pause between steps plays that moment.
+    const f = await fixture({ batchSize: 50 }, () => {
+      if (++pauses === 5) stop.abort();
+      return Promise.resolve();
+    });
+    const start = Date.parse('2026-03-27T00:00:00+01:00');
+    fill(f, start, start + 4 * 86_400_000, 11);
+    const now = start + 5 * 86_400_000;
+    const cutoff = retentionCutoff(now, 1, TZ);
+    const old = () => (f.db.raw.prepare('SELECT COUNT(*) AS n FROM readings WHERE ts < ?').get(cutoff) as { n: number }).n;
+    const before = old();
+    expect(await f.maintenance.retention(now, stop.signal)).toEqual({ interrupted: true });
+    // Five bounded steps ran (a rollup step can delete nothing), far from the whole purge.
+    expect(old()).toBeGreaterThan(before - 5 * 50 - 1);
+    expect(old()).toBeGreaterThan(0);
+    const rest = await f.maintenance.retention(now, new AbortController().signal);
+    expect(rest.interrupted).toBeUndefined();
+    expect(old()).toBe(0);
   });
 
   it('counts retention days on the household clock: 1 day back over spring-forward is 23 hours', () => {

@@ -36,6 +36,41 @@ describe('Scheduler', () => {
     db.close();
   });
 
+  it('a stop aborts the running job\'s signal and waits for it to end', async () => {
+    const db = await openDatabase({ path: join(tmpDir(), 'sluice.db'), migrations: scheduleMigrations, logger: silentLogger() });
+    const clock = new ManualClock(Date.parse('2026-10-24T03:30:00+02:00'));
+    let began!: () => void;
+    const running = new Promise<void>((resolve) => (began = resolve));
+    let ended = false;
+    const scheduler = new Scheduler({
+      db,
+      clock,
+      logger: silentLogger(),
+      timeZone: 'Europe/Berlin',
+      jobs: [
+        {
+          name: 'long',
+          cron: '0 3 * * *',
+          // Runs until told to stop, as a first retention purge over millions of readings does.
+          run: (_now, signal) =>
+            new Promise((resolve) => {
+              began();
+              signal.addEventListener('abort', () => {
+                ended = true;
+                resolve({ interrupted: true });
+              });
+            }),
+        },
+      ],
+    });
+    scheduler.start();
+    await running;
+    await scheduler.stop();
+    expect(ended).toBe(true);
+    expect(db.raw.prepare('SELECT outcome, detail FROM schedule_runs').all()).toEqual([{ outcome: 'ok', detail: '{"interrupted":true}' }]);
+    db.close();
+  });
+
   it('records a failing job as failed and keeps going', async () => {
     const db = await openDatabase({ path: join(tmpDir(), 'sluice.db'), migrations: scheduleMigrations, logger: silentLogger() });
     const clock = new ManualClock(Date.parse('2026-03-29T04:00:00+02:00'));
