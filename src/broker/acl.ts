@@ -15,8 +15,11 @@ export interface AclContext {
 export function canPublish(who: DeviceRecord, topic: string, ctx: AclContext): boolean {
   if (topic.startsWith('$SYS') || (topic.startsWith('$') && who.role !== 'household')) return false;
   switch (who.role) {
-    case 'device':
-      return topic.startsWith(`sluice/${who.id}/`) && topic.length > `sluice/${who.id}/`.length;
+    case 'device': {
+      // `sluice/<id>/` and something below it, checked in place: asked for every publish.
+      const end = 7 + who.id.length;
+      return topic.length > end + 1 && topic.startsWith('sluice/') && topic.startsWith(who.id, 7) && topic.charCodeAt(end) === 0x2f;
+    }
     case 'bridge':
       return bridgeNamespace(who).some((f) => topicMatches(f, topic));
     case 'household':

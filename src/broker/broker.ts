@@ -4,7 +4,7 @@ import type { SluiceConfig } from '../config/index.js';
 import type { Clock, EventBus, Logger, Service } from '../core/index.js';
 import { bridgeNamespace, type DeviceRecord, type DeviceRegistry } from '../devices/index.js';
 import type { Ingest, IntakeVerdict } from '../ingest/index.js';
-import { canPublish, canSubscribe } from './acl.js';
+import { canPublish, canSubscribe, type AclContext } from './acl.js';
 import { createBoundedEmitter } from './bounded-emitter.js';
 import { Admission, AuthGate, PublishLimits, RefusedInput, SessionExpiry, SubscriptionLimits, brokerStatus, countAedesLimits } from './guards/index.js';
 import { LimitCounters } from './limit-counters.js';
@@ -68,6 +68,9 @@ export function brokerOptionsFrom(config: Pick<SluiceConfig, 'mqtt' | 'broker'> 
     persistence: { maxRetained: l.max_retained_messages, maxRetainedBytes: l.max_retained_bytes, maxQueuedPerSession: l.max_queued_per_session, maxQueuedTotal: l.max_queued_total },
   };
 }
+
+/** The household bus needs no list of bridges: outside sluice/ the household publishes freely. */
+const NO_BRIDGE_BASES: AclContext = Object.freeze({ bridgeBases: Object.freeze([]) });
 
 /** Nested synchronous deliveries before the emitter continues on a fresh stack. */
 const EMITTER_SYNC_DEPTH = 64;
@@ -356,9 +359,7 @@ export class MqttBroker implements Service {
     const device = this.sessions.get(client)?.device;
     // Registry changes take effect at once: a removed device loses its rights mid-connection.
     const current = device ? this.deps.registry.get(device.id) : undefined;
-    // The household bus needs no list of bridges: outside sluice/ the household publishes freely.
-    const ctx = { bridgeBases: [] };
-    if (!current || !canPublish(current, packet.topic, ctx)) {
+    if (!current || !canPublish(current, packet.topic, NO_BRIDGE_BASES)) {
       const where = current ? (current.role === 'bridge' ? bridgeNamespace(current).join(', ') : current.role === 'device' ? `sluice/${current.id}/…` : 'commands and the household bus') : 'nothing';
       // The client only sees its connection close: the log and the quarantine say why.
       this.deps.logger.warn({ deviceId: device?.id, topic: packet.topic, allowed: where }, `not your topic: ${packet.topic}; publish refused${current?.role === 'household' ? '' : ', disconnecting'}`);
@@ -384,28 +385,38 @@ export class MqttBroker implements Service {
   }
 
   /** Hands a device's or bridge's message to ingest; what ingest refuses is acknowledged, not passed on. */
-  private async ingest({ client, packet, device }: PublishAttempt): Promise<StepResult> {
+  private ingest({ client, packet, device }: PublishAttempt): StepResult | Promise<StepResult> {
     if (!device || device.role === 'household') return undefined;
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const incoming = { topic: packet.topic, payload, qos: packet.qos, dup: packet.dup ?? false, messageId: packet.messageId };
-    let verdict: IntakeVerdict;
+    // Not an async function: the step's promise is the one ingest returns, continued once.
+    let verdict: Promise<IntakeVerdict>;
     try {
       if (device.role === 'bridge') {
         const { behind } = bridgeRoute(this.deps.registry, device, packet.topic);
-        verdict = await this.deps.intake.fromBridge(device, client.id, incoming, behind);
+        verdict = this.deps.intake.fromBridge(device, client.id, incoming, behind);
       } else {
-        verdict = await this.deps.intake.fromDevice(device, client.id, incoming);
+        verdict = this.deps.intake.fromDevice(device, client.id, incoming);
       }
     } catch (err) {
-      this.deps.logger.error({ err, deviceId: device.id }, 'readings could not be stored; the device will resend');
-      return err as Error;
+      return this.ingestFailed(err, device);
     }
-    // Quarantined whole: neither kept as the retained state nor delivered as if it were valid.
-    if (verdict === 'refused') this.guards!.refused.withhold(packet);
-    // [PAUSE-3] A no-store pause records nothing: delivered live (that is not storing), not kept
-    // as retained state. An empty payload only clears the topic, so it stays retained.
-    else if (verdict === 'not-stored' && payload.length > 0) packet.retain = false;
-    return undefined;
+    return verdict.then(
+      (v) => {
+        // Quarantined whole: neither kept as the retained state nor delivered as if it were valid.
+        if (v === 'refused') this.guards!.refused.withhold(packet);
+        // [PAUSE-3] A no-store pause records nothing: delivered live (that is not storing), not kept
+        // as retained state. An empty payload only clears the topic, so it stays retained.
+        else if (v === 'not-stored' && payload.length > 0) packet.retain = false;
+        return undefined;
+      },
+      (err: unknown) => this.ingestFailed(err, device),
+    );
+  }
+
+  private ingestFailed(err: unknown, device: DeviceRecord): StepResult {
+    this.deps.logger.error({ err, deviceId: device.id }, 'readings could not be stored; the device will resend');
+    return err as Error;
   }
 
   /** Publishes as the gateway itself (Home Assistant discovery); no ACL, no ingest. */

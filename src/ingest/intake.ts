@@ -61,8 +61,13 @@ export class TelemetryIntake implements Ingest {
   }
 
   /** Handles a publish under the device's own namespace `sluice/<id>/…`. */
-  async fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<IntakeVerdict> {
-    return this.ingest(device, clientId, packet, packet.topic.slice(`sluice/${device.id}/`.length), false);
+  fromDevice(device: DeviceRecord, clientId: string, packet: IncomingPublish): Promise<IntakeVerdict> {
+    try {
+      // 'sluice/' + id + '/', without building the prefix for every message.
+      return this.ingest(device, clientId, packet, packet.topic.slice(device.id.length + 8), false);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
   }
 
   /**
@@ -190,19 +195,20 @@ export class TelemetryIntake implements Ingest {
     return { deviceId, clientId, topic: packet.topic, reason: 'ts_unusable', message: `readings stored with the gateway's time: ${note}`, payload: packet.payload, receivedAt };
   }
 
-  private async ingest(device: DeviceRecord, clientId: string, packet: IncomingPublish, subtopic: string, viaBridge: boolean): Promise<IntakeVerdict> {
+  /** Not async, and with no closure per message for the verdict: the promise is the commit's, or one made once. */
+  private ingest(device: DeviceRecord, clientId: string, packet: IncomingPublish, subtopic: string, viaBridge: boolean): Promise<IntakeVerdict> {
     const receivedAt = this.deps.clock.now();
     const profile = device.profile ? this.deps.profiles().get(device.profile) : undefined;
     // One digest per message, shared by the poison guard and the redelivery memory; only computed when one of them needs it.
     let digest: Buffer | undefined;
     const digestOnce = (): Buffer => (digest ??= this.digest(packet.topic, packet.payload));
     const outcome = this.interpret(device, clientId, packet, digestOnce, { subtopic, viaBridge, receivedAt, profile });
-    if (outcome === 'poison') return 'refused';
-    if (outcome.kind === 'ignored') return this.kept(device.id, []);
+    if (outcome === 'poison') return REFUSED;
+    if (outcome.kind === 'ignored') return settled(this.kept(device.id, []));
 
     if (outcome.kind === 'status') {
       this.deps.events.emit('device.status', { deviceId: device.id, online: outcome.online });
-      return this.kept(device.id, []);
+      return settled(this.kept(device.id, []));
     }
 
     const request: WriteRequest = { deviceId: device.id, readings: [], specs: profile?.metrics ?? {} };
@@ -237,10 +243,9 @@ export class TelemetryIntake implements Ingest {
     if (packet.qos === 0) {
       // QoS 0 promises nothing to the device, so it does not wait for the commit.
       committed.catch((err: unknown) => this.deps.logger.error({ err, deviceId: device.id }, 'QoS 0 readings could not be written'));
-      return verdict;
+      return settled(verdict);
     }
-    await committed;
-    return verdict;
+    return committed.then(verdict === 'refused' ? toRefused : verdict === 'not-stored' ? toNotStored : toAccepted);
   }
 
   /** Runs the pure interpreter between the poison guard's mark and clear. */
@@ -309,6 +314,18 @@ export class TelemetryIntake implements Ingest {
     this.lastBadInputLog.set(deviceId, now);
     this.deps.logger.warn({ deviceId, topic, reason, metrics }, 'device message quarantined (further ones from this device are not logged for a minute)');
   }
+}
+
+// Settled promises hold no state that changes; sharing them saves one per message.
+const ACCEPTED: Promise<IntakeVerdict> = Promise.resolve('accepted');
+const REFUSED: Promise<IntakeVerdict> = Promise.resolve('refused');
+const NOT_STORED: Promise<IntakeVerdict> = Promise.resolve('not-stored');
+const toAccepted = (): IntakeVerdict => 'accepted';
+const toRefused = (): IntakeVerdict => 'refused';
+const toNotStored = (): IntakeVerdict => 'not-stored';
+
+function settled(verdict: IntakeVerdict): Promise<IntakeVerdict> {
+  return verdict === 'refused' ? REFUSED : verdict === 'not-stored' ? NOT_STORED : ACCEPTED;
 }
 
 function messageDigestOf(digest: MessageDigest, packet: IncomingPublish): Buffer {

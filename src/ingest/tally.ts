@@ -52,14 +52,15 @@ export class IngestTally {
   /** The store's side: what committed. */
   sink(inner: ReadingSink): ReadingSink {
     return {
-      submit: async (request) => {
-        await inner.submit(request);
-        if (request.readings.length > 0) {
-          this.stored++;
-          this.readings += request.readings.length;
-        }
-        if (request.quarantine) this.countQuarantine(request.quarantine.reason);
-      },
+      // A then() on the commit, not an async function: one promise per message fewer.
+      submit: (request) =>
+        inner.submit(request).then(() => {
+          if (request.readings.length > 0) {
+            this.stored++;
+            this.readings += request.readings.length;
+          }
+          if (request.quarantine) this.countQuarantine(request.quarantine.reason);
+        }),
     };
   }
 

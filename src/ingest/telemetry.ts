@@ -2,8 +2,8 @@ import { ownValue } from '../core/index.js';
 import type { DeviceProfile } from '../devices/index.js';
 import { findMapping, substitute, valueAt, type MatchedMapping } from './mapping.js';
 import { resolveTimestamp } from './time.js';
-import type { IngestLimits, IngestOutcome, Reading, RefusedMetric, TimeSource } from './types.js';
-import { applyRule, checkValue } from './values.js';
+import type { IngestLimits, IngestOutcome, Reading, ReadingValue, RefusedMetric, TimeSource } from './types.js';
+import { applyRule, checkValue, valueRefusal } from './values.js';
 
 export interface DeviceMessage {
   deviceId: string;
@@ -64,37 +64,42 @@ function interpretNative(msg: DeviceMessage): IngestOutcome {
   if ('kind' in time) return time;
 
   const profile = msg.profile!;
-  const components = new Set(profile.components ?? []);
-  const found: Array<{ metric: string; component: string; raw: unknown }> = [];
-  const refused: RefusedMetric[] = [];
-  for (const [key, raw] of Object.entries(fields)) {
-    if (key === 'ts') continue;
-    // A fridge reports its parts as nested objects: {"cooler": {"temperature": 4.1}, "freezer": {…}}.
-    if (components.has(key) && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-      for (const [metric, value] of Object.entries(raw as Record<string, unknown>)) found.push({ metric, component: key, raw: value });
-    } else {
-      found.push({ metric: key, component: '', raw });
-    }
-  }
+  const components = profile.components;
   const readings: Reading[] = [];
+  const refused: RefusedMetric[] = [];
   let accepted = 0;
-  for (const f of found) {
-    const name = f.component ? `${f.component}.${f.metric}` : f.metric;
-    const spec = ownValue(profile.metrics, f.metric);
-    if (!spec) {
-      refused.push({ metric: name, reason: 'unknown_metric', message: `"${name}" is not a metric of profile ${profile.name}` });
-      continue;
+  // Own keys in payload order (what Object.entries gives), each metric checked as it comes:
+  // no list of pairs or of found metrics per message.
+  for (const key of Object.keys(fields)) {
+    if (key === 'ts') continue;
+    const raw = fields[key];
+    // A fridge reports its parts as nested objects: {"cooler": {"temperature": 4.1}, "freezer": {…}}.
+    if (components !== undefined && components.includes(key) && typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      const parts = raw as Record<string, unknown>;
+      for (const metric of Object.keys(parts)) accepted += nativeMetric(profile, metric, key, parts[metric], time, readings, refused);
+    } else {
+      accepted += nativeMetric(profile, key, '', raw, time, readings, refused);
     }
-    const checked = checkValue(name, spec, f.raw);
-    if ('reason' in checked) {
-      refused.push(checked);
-      continue;
-    }
-    accepted++;
-    // [PRIV-2] a never-stored metric is validated, then forgotten.
-    if (!spec.never_store) readings.push({ metric: f.metric, component: f.component, value: checked.value, ts: time.ts, timeSource: time.timeSource });
   }
   return finish(readings, refused, accepted, time);
+}
+
+/** Checks one metric of a native message into readings or refused; 1 when it was accepted. */
+function nativeMetric(profile: DeviceProfile, metric: string, component: string, raw: unknown, time: { ts: number; timeSource: TimeSource }, readings: Reading[], refused: RefusedMetric[]): number {
+  const name = component ? `${component}.${metric}` : metric;
+  const spec = ownValue(profile.metrics, metric);
+  if (!spec) {
+    refused.push({ metric: name, reason: 'unknown_metric', message: `"${name}" is not a metric of profile ${profile.name}` });
+    return 0;
+  }
+  const refusal = valueRefusal(name, spec, raw);
+  if (refusal) {
+    refused.push(refusal);
+    return 0;
+  }
+  // [PRIV-2] a never-stored metric is validated, then forgotten.
+  if (!spec.never_store) readings.push({ metric, component, value: raw as ReadingValue, ts: time.ts, timeSource: time.timeSource });
+  return 1;
 }
 
 function interpretMapped(msg: DeviceMessage, { rule, captures }: MatchedMapping): IngestOutcome {

@@ -5,6 +5,11 @@ const NON_FINITE_TEXT = new Set(['nan', 'infinity', '+infinity', '-infinity', 'i
 
 /** Checks one metric's value against its spec: type, finiteness, range, enum membership. */
 export function checkValue(metric: string, spec: MetricSpec, raw: unknown): { value: ReadingValue } | RefusedMetric {
+  return valueRefusal(metric, spec, raw) ?? { value: raw as ReadingValue };
+}
+
+/** Why a metric's value does not fit its spec, or undefined when it does (the value is then kept as it is). */
+export function valueRefusal(metric: string, spec: MetricSpec, raw: unknown): RefusedMetric | undefined {
   switch (spec.type) {
     case 'number': {
       // JSON has no NaN; devices that print one send the text "NaN" (or Infinity) instead.
@@ -14,16 +19,16 @@ export function checkValue(metric: string, spec: MetricSpec, raw: unknown): { va
       if ((spec.min !== undefined && raw < spec.min) || (spec.max !== undefined && raw > spec.max)) {
         return { metric, reason: 'out_of_range', message: `${round(raw)} ${spec.unit} is outside ${spec.min ?? '-∞'}…${spec.max ?? '∞'}` };
       }
-      return { value: raw };
+      return undefined;
     }
     case 'boolean':
       if (typeof raw !== 'boolean') return { metric, reason: 'wrong_type', message: `expected true or false, got ${describe(raw)}` };
-      return { value: raw };
+      return undefined;
     case 'enum':
       if (typeof raw !== 'string' || !spec.values.includes(raw)) {
         return { metric, reason: 'wrong_type', message: `expected one of ${spec.values.join(', ')}, got ${describe(raw)}` };
       }
-      return { value: raw };
+      return undefined;
   }
 }
 

@@ -21,11 +21,26 @@ export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarant
   };
 }
 
-interface Pending extends WriteRequest {
+/**
+ * The requests that arrived between two commits. They share one promise, which settles when
+ * the commit that holds them does: one promise per batch instead of one (and a copy of the
+ * request) per message.
+ */
+interface Batch {
+  requests: WriteRequest[];
+  committed: Promise<void>;
   resolve(): void;
   reject(err: unknown): void;
-  /** Its quarantine entry is committed already (a later hot-log append failed and is retried). */
-  quarantined?: boolean;
+}
+
+function openBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const committed = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { requests: [], committed, resolve, reject };
 }
 
 /** The hot path: readings go to the append-only log, and reach SQLite when sealed. */
@@ -81,9 +96,16 @@ export interface ReadingWriterOptions {
  */
 export class ReadingWriter implements Service, ReadingSink {
   readonly name = 'reading-writer';
-  private queue: Pending[] = [];
+  /** Batches waiting for a commit, oldest first; only the last one takes new requests. */
+  private queue: Batch[] = [];
+  /** Requests in `queue`. */
+  private queuedRequests = 0;
   private queuedReadings = 0;
+  /** Requests whose quarantine entry is committed already (a later hot-log append failed and is retried). */
+  private readonly quarantined = new WeakSet<WriteRequest>();
   private timer: NodeJS.Timeout | undefined;
+  /** ms the pending timer was set for */
+  private timerDelay = 0;
   /** ms (clock) when the last commit ended, and its size in batch units (readings + 1 per request) */
   private lastCommitAt = Number.NEGATIVE_INFINITY;
   private lastBatchUnits = 0;
@@ -198,12 +220,17 @@ export class ReadingWriter implements Service, ReadingSink {
   /** Queues a write; resolves after the commit that holds it. */
   submit(request: WriteRequest): Promise<void> {
     if (this.stopped) return Promise.reject(new Error('reading writer is stopped'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ ...request, resolve, reject });
-      this.queuedReadings += request.readings.length + 1;
-      if (this.queuedReadings >= this.deps.options.batchSize) this.schedule(0);
-      else this.schedule(this.underLoad() ? this.deps.options.batchInterval : 0);
-    });
+    let batch = this.queue[this.queue.length - 1];
+    if (!batch) {
+      batch = openBatch();
+      this.queue.push(batch);
+    }
+    batch.requests.push(request);
+    this.queuedRequests++;
+    this.queuedReadings += request.readings.length + 1;
+    if (this.queuedReadings >= this.deps.options.batchSize) this.schedule(0);
+    else this.schedule(this.underLoad() ? this.deps.options.batchInterval : 0);
+    return batch.committed;
   }
 
   /** The committed delivery row of (client id, packet id), for ingest's redelivery memory. */
@@ -235,8 +262,11 @@ export class ReadingWriter implements Service, ReadingSink {
 
   private schedule(delay: number): void {
     if (this.committing) return; // the running commit reschedules when done
-    if (this.timer && delay > 0) return;
+    // A pending timer that fires no later than asked is kept: re-arming it for every message
+    // cost a timer-list removal and insertion each.
+    if (this.timer && (delay > 0 || this.timerDelay === 0)) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerDelay = delay;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.commitNow();
@@ -258,51 +288,59 @@ export class ReadingWriter implements Service, ReadingSink {
   }
 
   private async commitBatch(): Promise<void> {
-    const batch = this.queue;
+    const batches = this.queue;
+    const requests = batches.length === 1 ? batches[0]!.requests : batches.flatMap((b) => b.requests);
     this.lastBatchUnits = this.queuedReadings;
     this.queue = [];
+    this.queuedRequests = 0;
     this.queuedReadings = 0;
     try {
       if (this.deps.options.beforeCommit) await this.deps.options.beforeCommit();
-      if (this.deps.hot) await this.appendBatch(batch, this.deps.hot);
-      else this.deps.db.tx(() => this.writeBatch(batch));
+      if (this.deps.hot) await this.appendBatch(requests, this.deps.hot);
+      else this.deps.db.tx(() => this.writeBatch(requests));
     } catch (err) {
       // The transaction rolled back: series ids and quarantine totals cached during it are void.
       this.series.clear();
       this.quarantine.resync();
       if (isStorageFault(err) || isFileSystemFault(err)) {
         // Keep the batch, ahead of anything queued meanwhile, and try again later.
-        this.queue = batch.concat(this.queue);
-        this.queuedReadings = this.queue.reduce((n, p) => n + p.readings.length + 1, 0);
+        this.queue = batches.concat(this.queue);
+        this.queuedRequests = 0;
+        this.queuedReadings = 0;
+        for (const b of this.queue) {
+          this.queuedRequests += b.requests.length;
+          for (const p of b.requests) this.queuedReadings += p.readings.length + 1;
+        }
         if (!this.faulted) {
           this.faulted = true;
           // Logged once per fault, with the space left, so the household knows what to free.
           const freeBytes = freeDiskBytes(this.deps.db.path);
           this.fault = { since: this.deps.clock.now(), message: (err as Error).message, code: String((err as { code?: unknown }).code), freeBytes };
           this.deps.logger.error(
-            { err: (err as Error).message, code: this.fault.code, freeBytes, held: this.queue.length },
+            { err: (err as Error).message, code: this.fault.code, freeBytes, held: this.queuedRequests },
             'cannot commit readings; acknowledgements are held until storage works again',
           );
           this.deps.events.emit('store.faulted', { message: (err as Error).message });
         }
         return;
       }
-      for (const p of batch) p.reject(err);
+      for (const b of batches) b.reject(err);
       return;
     }
     if (this.faulted) {
       this.faulted = false;
       this.fault = undefined;
-      this.deps.logger.warn({ held: batch.length }, 'storage works again; acknowledging readings');
+      this.deps.logger.warn({ held: requests.length }, 'storage works again; acknowledging readings');
       this.deps.events.emit('store.recovered', {});
     }
     let count = 0;
     const devices = new Set<string>();
-    for (const p of batch) {
+    for (const p of requests) {
+      if (p.readings.length === 0) continue;
       count += p.readings.length;
-      if (p.readings.length > 0) devices.add(p.deviceId);
-      p.resolve();
+      devices.add(p.deviceId);
     }
+    for (const b of batches) b.resolve();
     this.deps.options.afterCommit?.(count);
     if (count > 0) this.deps.events.emit('readings.committed', { count, deviceIds: [...devices] });
     if (this.deps.hot && this.deps.hot.store.head.size >= this.deps.hot.sealRecords) this.sealNow();
@@ -312,36 +350,49 @@ export class ReadingWriter implements Service, ReadingSink {
    * The hot path of a batch: only new series and quarantine entries touch SQLite; the readings
    * and deliveries go to the log as one frame, and in `fsync` mode wait for a group fdatasync.
    */
-  private async appendBatch(batch: Pending[], hot: HotPath): Promise<void> {
-    const needsSql = batch.some((p) => (p.quarantine && !p.quarantined) || p.readings.some((r) => ownValue(p.specs, r.metric) !== undefined && !this.series.cached(p.deviceId, r.component, r.metric)));
-    if (needsSql) {
+  private async appendBatch(batch: readonly WriteRequest[], hot: HotPath): Promise<void> {
+    // One pass with the cached series; only a batch with a new series or a quarantine entry
+    // opens a transaction, and is then encoded again.
+    let records = this.encodeCached(batch);
+    if (!records) {
       this.deps.db.tx(() => {
         for (const p of batch) {
           for (const r of p.readings) {
             const spec = ownValue(p.specs, r.metric);
             if (spec) this.series.resolve(p.deviceId, r.component, r.metric, spec);
           }
-          if (p.quarantine && !p.quarantined) this.quarantine.add(p.quarantine);
+          if (p.quarantine && !this.quarantined.has(p)) this.quarantine.add(p.quarantine);
         }
       });
-      for (const p of batch) if (p.quarantine) p.quarantined = true;
+      for (const p of batch) if (p.quarantine) this.quarantined.add(p);
+      records = this.encodeCached(batch)!;
     }
-    const records: HotRecord[] = [];
     const deliveries: HotDelivery[] = [];
     for (const p of batch) {
-      for (const r of p.readings) {
-        const spec = ownValue(p.specs, r.metric);
-        if (!spec) continue;
-        const s = this.series.cachedInfo(p.deviceId, r.component, r.metric)!;
-        records.push({ seriesId: s.id, ts: r.ts, value: encodeValue(s.type, s.scale, r.value), flags: r.timeSource === 'gateway' ? 1 : 0 });
-      }
-      if (p.delivery) deliveries.push({ ...p.delivery });
+      const d = p.delivery;
+      if (d) deliveries.push({ clientId: d.clientId, packetId: d.packetId, payloadHash: d.payloadHash, ts: d.ts });
     }
     hot.store.append(records, deliveries);
     if (hot.durability === 'fsync') await hot.store.sync();
   }
 
-  private writeBatch(batch: Pending[]): void {
+  /** The batch's log records from cached series; undefined when a series is new or a quarantine entry is still to commit. */
+  private encodeCached(batch: readonly WriteRequest[]): HotRecord[] | undefined {
+    const records: HotRecord[] = [];
+    for (const p of batch) {
+      if (p.quarantine && !this.quarantined.has(p)) return undefined;
+      for (const r of p.readings) {
+        const spec = ownValue(p.specs, r.metric);
+        if (!spec) continue;
+        const s = this.series.cachedInfo(p.deviceId, r.component, r.metric);
+        if (!s) return undefined;
+        records.push({ seriesId: s.id, ts: r.ts, value: encodeValue(s.type, s.scale, r.value), flags: r.timeSource === 'gateway' ? 1 : 0 });
+      }
+    }
+    return records;
+  }
+
+  private writeBatch(batch: readonly WriteRequest[]): void {
     for (const p of batch) {
       for (const r of p.readings) {
         const spec = ownValue(p.specs, r.metric);

@@ -10,7 +10,8 @@ export interface SeriesInfo {
 
 /** Maps (device, component, metric) to its series row, creating it on first use; cached in memory. */
 export class SeriesCatalog {
-  private readonly cache = new Map<string, SeriesInfo>();
+  /** device → component → metric: looked up for every reading, so no key string is built per lookup. */
+  private readonly cache = new Map<string, Map<string, Map<string, SeriesInfo>>>();
   private readonly select;
   private readonly insert;
 
@@ -21,8 +22,7 @@ export class SeriesCatalog {
 
   /** Must run inside the write transaction. */
   resolve(deviceId: string, component: string, metric: string, spec: MetricSpec): SeriesInfo {
-    const key = `${deviceId}\0${component}\0${metric}`;
-    let info = this.cache.get(key);
+    let info = this.cachedInfo(deviceId, component, metric);
     if (info) return info;
     info = this.select.get(deviceId, component, metric);
     if (!info) {
@@ -33,17 +33,17 @@ export class SeriesCatalog {
       const result = this.insert.run(deviceId, component, metric, spec.type, unit, scale);
       info = { id: Number(result.lastInsertRowid), type: spec.type, scale };
     }
-    this.cache.set(key, info);
+    let components = this.cache.get(deviceId);
+    if (!components) this.cache.set(deviceId, (components = new Map()));
+    let metrics = components.get(component);
+    if (!metrics) components.set(component, (metrics = new Map()));
+    metrics.set(metric, info);
     return info;
   }
 
-  /** Whether the series is known without asking SQLite. */
-  cached(deviceId: string, component: string, metric: string): boolean {
-    return this.cache.has(`${deviceId}\0${component}\0${metric}`);
-  }
-
+  /** The series' row if it is known without asking SQLite. */
   cachedInfo(deviceId: string, component: string, metric: string): SeriesInfo | undefined {
-    return this.cache.get(`${deviceId}\0${component}\0${metric}`);
+    return this.cache.get(deviceId)?.get(component)?.get(metric);
   }
 
   /** Forget cached rows (after an erase removed series). */
