@@ -40,7 +40,7 @@ async function household(vendor: VendorReceiver, clock: ManualClock) {
     // A catch-up bound of 4 windows, so the test also sees the one window past it; fast ticks and polls so the (manual) clock is looked at often.
     env: { SLUICE_SHARE_REQUIRE_TERMS: 'false', SLUICE_SCHEDULE_MAX_CATCH_UP: '4', SLUICE_SCHEDULE_TICK_INTERVAL: '100ms', SLUICE_SHARE_POLL_INTERVAL: '100ms', SLUICE_SHARE_BACKOFF_INITIAL: '50ms' },
     cwd: dir,
-    flags: { data_dir: join(dir, 'data'), devices_dir: DEVICES_DIR, policies_dir: policiesDir, timezone: TZ, 'mqtt.host': '127.0.0.1', 'mqtt.port': 0 },
+    flags: { data_dir: join(dir, 'data'), devices_dir: DEVICES_DIR, policies_dir: policiesDir, timezone: TZ, 'mqtt.host': '127.0.0.1', 'mqtt.port': 0, 'web.port': 0 },
   });
   const gateway = await startGateway(config, silentLogger(), { clock });
   gateways.push(gateway);

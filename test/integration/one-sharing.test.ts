@@ -32,7 +32,7 @@ describe('one Sharing per gateway', () => {
     const config = loadConfig({
       env: {},
       cwd: dir,
-      flags: { data_dir: dataDir, devices_dir: DEVICES_DIR, policies_dir: policiesDir, timezone: 'Europe/Berlin', 'mqtt.host': '127.0.0.1', 'mqtt.port': 0 },
+      flags: { data_dir: dataDir, devices_dir: DEVICES_DIR, policies_dir: policiesDir, timezone: 'Europe/Berlin', 'mqtt.host': '127.0.0.1', 'mqtt.port': 0, 'web.port': 0 },
     });
     const gateway = await startGateway(config, silentLogger(), { clock: new ManualClock(Date.parse('2026-11-23T12:00:00Z')) });
     try {

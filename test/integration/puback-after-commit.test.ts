@@ -8,7 +8,7 @@ import { tmpDir } from '../helpers/tmp-dir.js';
 describe('PUBACK after commit', () => {
   it('acknowledges a QoS 1 reading only after its batch is committed, even when the commit is slow', async () => {
     const dataDir = tmpDir();
-    const config = loadConfig({ env: {}, flags: { data_dir: dataDir, devices_dir: DEVICES_DIR, 'mqtt.port': 0, 'mqtt.host': '127.0.0.1' } });
+    const config = loadConfig({ env: {}, flags: { data_dir: dataDir, devices_dir: DEVICES_DIR, 'mqtt.port': 0, 'web.port': 0, 'mqtt.host': '127.0.0.1' } });
     const events: Array<[string, number]> = [];
     const gateway = await startGateway(config, silentLogger(), {
       writer: {
