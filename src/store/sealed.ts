@@ -1,5 +1,5 @@
 import type { RawDatabase } from '../core/index.js';
-import { decodeChunk, encodeChunk, type ChunkSamples } from './chunk-codec.js';
+import { appendChunk, chunkKindOf, chunkPartCount, decodeChunk, encodeChunk, type ChunkSamples } from './chunk-codec.js';
 
 /**
  * One sealed chunk covers one series for one period, aligned to the epoch: the hourly seal then
@@ -166,7 +166,7 @@ export class SealedReadings {
     const rows: EncodedChunk[] = [];
     for (const [period, list] of byPeriod) {
       const existing = st.chunk.get(chunkId(period, seriesId));
-      rows.push(this.encodeRow(period, seriesId, mergeInto(existing ? samplesOf(existing) : [], list)));
+      rows.push((existing && appended(existing, seriesId, list)) || this.encodeRow(period, seriesId, mergeInto(existing ? samplesOf(existing) : [], list)));
     }
     return rows;
   }
@@ -269,6 +269,33 @@ export interface EncodedChunk {
   count: number;
   flags: Buffer | null;
   data: Buffer;
+}
+
+/** A chunk takes this many appended parts before a seal re-encodes it whole (each part costs ~15 bytes of headers). */
+const MAX_PARTS = 16;
+
+/**
+ * The chunk with `added` appended as a part of its own, when every added sample is after its
+ * last one (a burst sealing several times an hour): no decode and re-encode of what is sealed.
+ * Undefined when the samples must be merged instead.
+ */
+function appended(existing: ChunkRow, seriesId: number, added: readonly SealedSample[]): EncodedChunk | undefined {
+  if (added.length === 0 || added[0]!.ts <= existing.last_ts || chunkPartCount(existing.data) >= MAX_PARTS) return undefined;
+  for (let i = 1; i < added.length; i++) if (added[i]!.ts <= added[i - 1]!.ts) return undefined;
+  const part = encodeSamples(added);
+  const kinds = [chunkKindOf(existing.data), chunkKindOf(part.data)];
+  // Text and numbers never share a chunk (the whole-chunk path reports it).
+  if (kinds.includes(undefined) || (kinds[0] !== kinds[1] && kinds.includes('enum'))) return undefined;
+  const flags = existing.flags || part.flags ? Buffer.concat([existing.flags ?? deviceStamped(existing.count), part.flags ?? deviceStamped(added.length)]) : null;
+  return { id: existing.id, seriesId, firstTs: existing.first_ts, lastTs: added.at(-1)!.ts, count: existing.count + added.length, flags, data: Buffer.from(appendChunk(existing.data, part.data)) };
+}
+
+/** The flags of `count` device-stamped readings, as one run. */
+function deviceStamped(count: number): Buffer {
+  const out: number[] = [];
+  varint(out, 0);
+  varint(out, count);
+  return Buffer.from(out);
 }
 
 /**
