@@ -26,6 +26,8 @@ export class HotStore {
   private diskFull = false;
   /** The seal on the worker: the log segments it covers, the epoch its commit records, the erase's zero-fill if one waits for it. */
   private inFlight: SealFlight | undefined;
+  /** a synchronous seal is running */
+  private sealingNow = false;
 
   private constructor(
     private readonly dir: string,
@@ -75,6 +77,15 @@ export class HotStore {
    * the merge into the chunks keeps the readings already sealed.
    */
   seal(db: SluiceDatabase, options: { overwrite?: boolean } = {}): SealResult {
+    this.sealingNow = true;
+    try {
+      return this.sealHere(db, options);
+    } finally {
+      this.sealingNow = false;
+    }
+  }
+
+  private sealHere(db: SluiceDatabase, options: { overwrite?: boolean }): SealResult {
     const waited = this.waitForSeal({ overwrite: options.overwrite ?? false });
     const log = this.writable();
     const segments = log.segments();
@@ -100,7 +111,9 @@ export class HotStore {
    * failure they go back into the head and the segments stay. `ended` runs when it is over.
    */
   sealOffThread(db: SluiceDatabase, worker: SealWorker, ended?: (outcome: SealOutcome, result: SealResult | undefined) => void): boolean {
-    if (this.inFlight || worker.busy) return false;
+    // Inside a synchronous seal (an `ended` callback run by its wait), a new seal in flight would
+    // leave readings unsealed when it returns, and erase relies on it leaving none.
+    if (this.inFlight || worker.busy || this.sealingNow) return false;
     const log = this.writable();
     if (this.head.isEmpty && log.currentSegmentBytes() === 0 && log.segments().length === 1) return false;
     const epoch = committedEpoch(db) + 1;

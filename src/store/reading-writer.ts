@@ -12,14 +12,14 @@ import { SealWorker, type SealWorkerOptions } from './seal-worker.js';
 import { SeriesCatalog } from './series.js';
 
 /** The writer's options from sluice.yaml's `ingest` and `quarantine` sections. */
-export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarantine'>): ReadingWriterOptions {
+export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarantine' | 'storage'>): ReadingWriterOptions {
   return {
     batchInterval: config.ingest.batch_interval,
     batchSize: config.ingest.batch_size,
     idleCommit: config.ingest.idle_commit,
     quarantineMaxEntries: config.quarantine.max_entries,
     quarantineMaxBytes: config.quarantine.max_bytes,
-    sealWorker: config.ingest.seal_off_thread ? {} : false,
+    sealWorker: config.ingest.seal_off_thread ? { walAutocheckpoint: config.storage.wal_autocheckpoint } : false,
   };
 }
 

@@ -30,6 +30,10 @@ function connection(): Database.Database {
     raw.pragma('synchronous = FULL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
+    // [PRIV-6] a chunk this connection replaces is overwritten, as on the gateway's connection:
+    // an erase later reaches only live pages, so an old copy must not linger in a free one.
+    raw.pragma('secure_delete = ON');
+    if (data.walAutocheckpoint !== undefined) raw.pragma(`wal_autocheckpoint = ${Math.floor(data.walAutocheckpoint)}`);
     if (data.maxPageCount) raw.pragma(`max_page_count = ${data.maxPageCount}`);
   } catch (err) {
     raw.close();

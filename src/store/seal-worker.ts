@@ -9,6 +9,8 @@ export interface SealThreadData {
   /** sequence number of the last answered job, at index 0 */
   state: SharedArrayBuffer;
   maxPageCount?: number;
+  /** pages (`storage.wal_autocheckpoint`), as the gateway's connection has it */
+  walAutocheckpoint?: number;
   /** TEST ONLY: a gate (Int32 at index 0) the thread waits at before each commit until it is non-zero. */
   hold?: SharedArrayBuffer;
 }
@@ -22,6 +24,7 @@ export type SealOutcome = Exclude<SealAnswer, { held: true }>;
 export interface SealWorkerOptions {
   dbPath: string;
   maxPageCount?: number;
+  walAutocheckpoint?: number;
   /** TEST ONLY: see `SealThreadData.hold`. */
   hold?: SharedArrayBuffer;
   /** TEST ONLY: the next jobs fail before their commit while this returns true. */
@@ -59,6 +62,7 @@ export class SealWorker {
       state: this.state.buffer as SharedArrayBuffer,
       port: port2,
       ...(options.maxPageCount ? { maxPageCount: options.maxPageCount } : {}),
+      ...(options.walAutocheckpoint !== undefined ? { walAutocheckpoint: options.walAutocheckpoint } : {}),
       ...(options.hold ? { hold: options.hold } : {}),
     };
     this.worker = new Worker(options.script ?? THREAD_SCRIPT, { workerData: data, transferList: [port2] });

@@ -111,6 +111,25 @@ describe('seal worker (the head sealed off the event loop)', () => {
     await writer.stop();
   }, 60_000);
 
+  it('a synchronous seal whose wait ends a seal in flight over a full head starts no other seal: nothing is left unsealed for the erase after it', async () => {
+    const gate = new Int32Array(new SharedArrayBuffer(4));
+    let held!: () => void;
+    const reached = new Promise<void>((resolve) => (held = resolve));
+    const { db, store, writer, submit, queries } = await setup({ hold: gate.buffer as SharedArrayBuffer, onHeld: () => held() });
+    for (let i = 0; i < SEAL_RECORDS; i++) await submit(i);
+    await reached;
+    for (let i = SEAL_RECORDS; i < 2 * SEAL_RECORDS; i++) await submit(i); // the live head is full again
+    expect(store.head.liveSize).toBe(SEAL_RECORDS);
+    Atomics.store(gate, 0, 1);
+    Atomics.notify(gate, 0);
+    expect(writer.seal({ overwrite: true })).toMatchObject({ readings: 2 * SEAL_RECORDS });
+    expect(store.sealing).toBe(false);
+    expect(store.head.size).toBe(0);
+    expect(counted(db, store)).toEqual({ sealed: 2 * SEAL_RECORDS, unsealed: 0 });
+    expect(timestamps(queries)).toEqual(expected(2 * SEAL_RECORDS));
+    await writer.stop();
+  }, 60_000);
+
   it('a worker failure puts the readings back into the head and keeps their log segments; the next seal (on the event loop) seals them once', async () => {
     let failing = true;
     const { dir, db, store, writer, submit, queries } = await setup({ failing: () => failing });
