@@ -138,14 +138,19 @@ export class ReadingWriter implements Service, ReadingSink {
     }
     const off = this.deps.options.sealWorker;
     if (off !== false && this.deps.db.path !== ':memory:' && SealWorker.available(off?.script)) {
-      this.sealWorker = new SealWorker({
-        ...off,
-        dbPath: this.deps.db.path,
-        onHeld: (id) => {
-          this.deps.logger.warn({ seal: id }, 'hot log seal held before its commit (test seam)');
-          off?.onHeld?.(id);
-        },
-      });
+      try {
+        this.sealWorker = new SealWorker({
+          ...off,
+          dbPath: this.deps.db.path,
+          onHeld: (id) => {
+            this.deps.logger.warn({ seal: id }, 'hot log seal held before its commit (test seam)');
+            off?.onHeld?.(id);
+          },
+        });
+      } catch (err) {
+        // Seals on the event loop, as without a worker: slower under a burst, never wrong.
+        this.deps.logger.warn({ err: (err as Error).message }, 'cannot start the seal worker; seals run on the main thread');
+      }
     }
     this.sealTimer = setInterval(() => {
       this.writtenToday();
