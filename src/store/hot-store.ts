@@ -121,7 +121,7 @@ export class HotStore {
     const frozen = this.head.freeze();
     const flight: SealFlight = { worker, through, epoch, overwrite: false, readings: frozen.size, deliveries: frozen.deliveries.size };
     this.inFlight = flight;
-    worker.seal(packSealBatch(frozen, frozen.deliveries.values()), epoch, (outcome) => {
+    const settle = (outcome: SealOutcome) => {
       this.inFlight = undefined;
       if (!outcome.ok) {
         this.head.thaw();
@@ -138,7 +138,15 @@ export class HotStore {
         flight.dropped = dropped;
         ended?.(outcome, result);
       }
-    });
+    };
+    try {
+      worker.seal(packSealBatch(frozen, frozen.deliveries.values()), epoch, settle);
+    } catch (err) {
+      // Never handed over: the readings go back to the head, the segments stay.
+      this.inFlight = undefined;
+      this.head.thaw();
+      throw err;
+    }
     return true;
   }
 
