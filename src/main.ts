@@ -50,7 +50,12 @@ export async function startGateway(config: Readonly<SluiceConfig>, logger: Logge
     logger.warn({ segment: d.segment, offset: d.offset, discardedBytes: d.discardedBytes, reason: d.reason }, 'hot log: discarded a damaged record at its tail (never acknowledged)');
   }
   if (replay.records.length > 0) logger.info({ readings: replay.records.length, segments: replay.segments.length }, 'hot log replayed');
-  const writer = new ReadingWriter({ db, clock, logger, events, hot, options: { ...writerOptionsFrom(config), ...overrides.writer } });
+  const writerOptions = writerOptionsFrom(config);
+  // The seal worker's own connection gets the same test cap on the database size.
+  if (writerOptions.sealWorker && (seams.maxPageCount || seams.sealHold)) {
+    writerOptions.sealWorker = { ...writerOptions.sealWorker, ...(seams.maxPageCount ? { maxPageCount: seams.maxPageCount } : {}), ...(seams.sealHold ? { hold: new SharedArrayBuffer(4) } : {}) };
+  }
+  const writer = new ReadingWriter({ db, clock, logger, events, hot, options: { ...writerOptions, ...overrides.writer } });
   const maintenance = buildMaintenance(context);
   maintenance.configureConnection();
   const scheduler = new Scheduler({

@@ -300,9 +300,9 @@ export function readProcMemory(pid: number): { hwm: number; rss: number } {
 
 let clockTicks: number | undefined;
 
-/** utime + stime of a process in seconds. */
-export function readProcCpu(pid: number): number {
-  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** utime + stime of a process in seconds (every thread); with `tid`, of that one thread (the main thread's tid is the pid). */
+export function readProcCpu(pid: number, tid?: number): number {
+  const text = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   clockTicks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;

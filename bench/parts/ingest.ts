@@ -26,6 +26,8 @@ interface RunRecord {
   perSecond: number;
   /** broker CPU (user + system) per message, µs: robust where wall time is not (shared cores) */
   cpuPerMessageUs: number;
+  /** CPU of the main thread alone (the event loop), µs per message; the rest is worker threads (the seal, libuv) */
+  loopCpuPerMessageUs: number;
   stored?: number;
   errors: string[];
 }
@@ -51,10 +53,12 @@ export async function burstOnce(
   }
   try {
     let cpu0 = 0;
+    let loop0 = 0;
     const results = await runLoad({ port: broker.port, mode: 'burst', qos, messages: sizes.messages, window: sizes.window, seed: options.seed }, devices, options.loadProcs, {
-      onGo: () => (cpu0 = readProcCpu(broker.pid)),
+      onGo: () => ((cpu0 = readProcCpu(broker.pid)), (loop0 = readProcCpu(broker.pid, broker.pid))),
     });
     const cpu = readProcCpu(broker.pid) - cpu0;
+    const loop = readProcCpu(broker.pid, broker.pid) - loop0;
     const t = throughput(results);
     const record: Omit<RunRecord, 'warmup'> = {
       system,
@@ -63,6 +67,7 @@ export async function burstOnce(
       seconds: t.seconds,
       perSecond: t.perSecond,
       cpuPerMessageUs: (cpu / Math.max(1, t.messages)) * 1e6,
+      loopCpuPerMessageUs: (loop / Math.max(1, t.messages)) * 1e6,
       errors: results.flatMap((r) => r.errors),
     };
     await broker.stop();
@@ -93,7 +98,7 @@ export const ingestPart: Part = {
         for (const system of systems) {
           const r = await burstOnce(system, qos, prov.devices, sizes, options, { clone: prov.clone, scratch });
           records.push({ ...r, warmup: round.warmup });
-          options.log(`ingest QoS ${qos} ${round.label} ${system}: ${Math.round(r.perSecond)} msg/s (${r.messages} in ${r.seconds.toFixed(2)} s, ${r.cpuPerMessageUs.toFixed(1)} µs CPU/msg)${r.stored !== undefined ? `, ${r.stored} readings stored` : ''}${r.errors.length ? `, errors: ${r.errors.slice(0, 2).join('; ')}` : ''}`);
+          options.log(`ingest QoS ${qos} ${round.label} ${system}: ${Math.round(r.perSecond)} msg/s (${r.messages} in ${r.seconds.toFixed(2)} s, ${r.cpuPerMessageUs.toFixed(1)} µs CPU/msg, main thread ${r.loopCpuPerMessageUs.toFixed(1)})${r.stored !== undefined ? `, ${r.stored} readings stored` : ''}${r.errors.length ? `, errors: ${r.errors.slice(0, 2).join('; ')}` : ''}`);
         }
       }
     }
@@ -124,6 +129,13 @@ export const ingestPart: Part = {
         ratio: summarize(sluice.map((s, i) => (aedes[i]?.cpuPerMessageUs ?? Number.NaN) / s.cpuPerMessageUs)),
         ratioNote: '(aedes ÷ Sluice: as a throughput ratio)',
         note: 'user+system CPU of the broker process; less sensitive to other load on shared cores than msg/s',
+      });
+      figures.push({
+        name: `gateway main-thread (event loop) CPU per message, QoS ${qos}`,
+        unit: 'µs',
+        value: summarize(sluice.map((s) => s.loopCpuPerMessageUs)),
+        baseline: { name: 'bare aedes', value: summarize(aedes.map((a) => a.loopCpuPerMessageUs)) },
+        note: 'the main thread alone (/proc/PID/task/PID/stat); the rest of the process CPU is worker threads (the seal worker, libuv)',
       });
       figures.push({
         name: `ingest QoS ${qos} readings`,

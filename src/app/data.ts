@@ -92,20 +92,24 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 export const dataOperations = {
   'db.info': defineOperation({
     params: noParams,
-    run: ({ context: ctx, maintenance, writer, scheduler }): InfoResult => ({
-      ...maintenance.info(),
-      store_fault: writer?.faultInfo ?? null,
-      durability: writer?.durability ?? null,
-      unsealed_readings: ctx.hot.head.size,
-      written_today_bytes: writer?.writtenToday()?.bytes ?? null,
-      jobs: (scheduler?.overview() ?? []).map((j) => ({
-        job: j.job,
-        cron: j.cron,
-        next: new Date(j.next).toISOString(),
-        last_run: j.last ? new Date(j.last.startedAt).toISOString() : null,
-        last_outcome: j.last?.outcome ?? null,
-      })),
-    }),
+    run: ({ context: ctx, maintenance, writer, scheduler }): InfoResult => {
+      // One read snapshot for sealed and unsealed: a seal committing on the worker meanwhile is counted once.
+      const [info, unsealed] = ctx.db.raw.transaction(() => [maintenance.info(), ctx.hot.unsealedReadings(ctx.db)] as const).deferred();
+      return {
+        ...info,
+        store_fault: writer?.faultInfo ?? null,
+        durability: writer?.durability ?? null,
+        unsealed_readings: unsealed,
+        written_today_bytes: writer?.writtenToday()?.bytes ?? null,
+        jobs: (scheduler?.overview() ?? []).map((j) => ({
+          job: j.job,
+          cron: j.cron,
+          next: new Date(j.next).toISOString(),
+          last_run: j.last ? new Date(j.last.startedAt).toISOString() : null,
+          last_outcome: j.last?.outcome ?? null,
+        })),
+      };
+    },
   }),
   'db.check': defineOperation({
     params: params({ full: flag('--full') }),

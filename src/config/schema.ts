@@ -92,6 +92,8 @@ export const configSchema = z
         seal_interval: duration.default(3_600_000),
         /** Readings held in memory that trigger an early seal. */
         seal_records: z.number().int().min(1).max(10_000_000).default(100_000),
+        /** Hourly and head-full seals encode and commit on a worker thread (its own connection); false: on the event loop. */
+        seal_off_thread: z.boolean().default(true),
       })
       .strict()
       .prefault({}),

@@ -11,6 +11,8 @@ export interface TestSeams {
   poison?: string;
   /** SLUICE_TEST_KILL_AFTER_COMMIT: in external-broker mode, dies once between a commit and its PUBACK. */
   killAfterCommit?: string;
+  /** SLUICE_TEST_SEAL_HOLD=1: every seal on the seal worker waits before its commit, forever (a test kills the gateway there). */
+  sealHold?: boolean;
 }
 
 export const NO_TEST_SEAMS: TestSeams = Object.freeze({ hooks: false });
@@ -22,5 +24,6 @@ export function testSeamsFromEnv(env: NodeJS.ProcessEnv): TestSeams {
     ...(Number.isInteger(pages) && pages > 0 ? { maxPageCount: pages } : {}),
     ...(env.SLUICE_TEST_POISON ? { poison: env.SLUICE_TEST_POISON } : {}),
     ...(env.SLUICE_TEST_KILL_AFTER_COMMIT ? { killAfterCommit: env.SLUICE_TEST_KILL_AFTER_COMMIT } : {}),
+    ...(env.SLUICE_TEST_SEAL_HOLD === '1' ? { sealHold: true } : {}),
   };
 }

@@ -73,8 +73,78 @@ export function encodeChunk(samples: ChunkSamples): Uint8Array {
   return out;
 }
 
-/** Decodes a chunk written by `encodeChunk`; throws a RangeError on bytes it does not recognise. */
+/**
+ * A chunk in parts (format 2: a part count, then each part's length and its format-1 bytes):
+ * a seal that only adds readings after a chunk's last one appends a part instead of decoding and
+ * re-encoding the whole chunk, which made each of a burst's seals cost more than the one before.
+ */
+const PARTS_VERSION = 2;
+
+/** The chunk `existing` (either format) with `part` (format 1, every ts after existing's last) appended. */
+export function appendChunk(existing: Uint8Array, part: Uint8Array): Uint8Array {
+  const parts = chunkParts(existing);
+  parts.push(part);
+  const head: number[] = [PARTS_VERSION];
+  writeVarint(head, parts.length);
+  let size = 0;
+  const lengths: number[][] = parts.map((p) => {
+    const l: number[] = [];
+    writeVarint(l, p.length);
+    size += l.length + p.length;
+    return l;
+  });
+  const out = new Uint8Array(head.length + size);
+  out.set(head, 0);
+  let at = head.length;
+  parts.forEach((p, i) => {
+    out.set(lengths[i]!, at);
+    at += lengths[i]!.length;
+    out.set(p, at);
+    at += p.length;
+  });
+  return out;
+}
+
+/** The kind of a chunk's (first part's) values. */
+export function chunkKindOf(bytes: Uint8Array): ChunkKind | undefined {
+  const first = chunkParts(bytes)[0];
+  return first && first[0] === FORMAT_VERSION ? KINDS[first[1] ?? -1] : undefined;
+}
+
+/** How many parts a chunk has (1 for format 1). */
+export function chunkPartCount(bytes: Uint8Array): number {
+  return bytes[0] === PARTS_VERSION ? readVarint(bytes, { at: 1 }) : 1;
+}
+
+function chunkParts(bytes: Uint8Array): Uint8Array[] {
+  if (bytes[0] !== PARTS_VERSION) return [bytes];
+  const cursor = { at: 1 };
+  const count = readVarint(bytes, cursor);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = readVarint(bytes, cursor);
+    if (cursor.at + length > bytes.length) throw new RangeError('chunk part runs past its end');
+    parts.push(bytes.subarray(cursor.at, cursor.at + length));
+    cursor.at += length;
+  }
+  return parts;
+}
+
+/** Decodes a chunk written by `encodeChunk` (or `appendChunk`); throws a RangeError on bytes it does not recognise. */
 export function decodeChunk(bytes: Uint8Array): ChunkSamples {
+  if (bytes[0] === PARTS_VERSION) {
+    const parts = chunkParts(bytes).map(decodePart);
+    const first = parts[0];
+    if (!first) throw new RangeError('chunk has no parts');
+    // Parts of one series share a kind, except that integral numbers and floats may alternate.
+    const kind = parts.every((p) => p.kind === first.kind) ? first.kind : parts.some((p) => p.kind === 'enum') ? undefined : 'float';
+    if (!kind) throw new RangeError('chunk parts mix text and numbers');
+    return { kind, ts: parts.flatMap((p) => p.ts), values: parts.flatMap((p) => p.values as Array<number | string>) } as ChunkSamples;
+  }
+  return decodePart(bytes);
+}
+
+function decodePart(bytes: Uint8Array): ChunkSamples {
   if (bytes[0] !== FORMAT_VERSION) throw new RangeError(`unknown chunk format ${bytes[0]}`);
   const kind = KINDS[bytes[1] ?? -1];
   if (!kind) throw new RangeError(`unknown chunk kind ${bytes[1]}`);
@@ -105,8 +175,9 @@ export function decodeChunk(bytes: Uint8Array): ChunkSamples {
   return { kind, ts, values: states };
 }
 
-/** The number of samples in a chunk, read from its header without decoding it. */
+/** The number of samples in a chunk, read from its header(s) without decoding it. */
 export function chunkCount(bytes: Uint8Array): number {
+  if (bytes[0] === PARTS_VERSION) return chunkParts(bytes).reduce((n, p) => n + readVarint(p, { at: 2 }), 0);
   return readVarint(bytes, { at: 2 });
 }
 

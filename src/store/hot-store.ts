@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import type { SluiceDatabase } from '../core/index.js';
 import { HotLog, type HotDelivery, type HotRecord, type LogReplay } from './hot-log.js';
 import { ReadingHead } from './reading-head.js';
-import { SealedReadings, periodOf, type SealedSample } from './sealed.js';
+import { packRecords, packSealBatch, writeSealBatch } from './seal-batch.js';
+import type { SealOutcome, SealWorker } from './seal-worker.js';
 
 export const HOT_LOG_DIR = 'hotlog';
 
@@ -23,6 +24,10 @@ export class HotStore {
   readonly head = new ReadingHead();
   private log: HotLog | undefined;
   private diskFull = false;
+  /** The seal on the worker: the log segments it covers, the epoch its commit records, the erase's zero-fill if one waits for it. */
+  private inFlight: SealFlight | undefined;
+  /** a synchronous seal is running */
+  private sealingNow = false;
 
   private constructor(
     private readonly dir: string,
@@ -65,39 +70,109 @@ export class HotStore {
 
   /**
    * Moves the head into compressed chunks (one per series and hour) and `deliveries` in one
-   * transaction, then drops the sealed segments (zero-filled first with `overwrite`, for an
-   * erase). A crash between the commit and the drop replays those readings again; the merge
-   * into the chunks keeps the readings already sealed.
+   * transaction on the event loop, then drops the sealed segments (zero-filled first with
+   * `overwrite`, for an erase). A seal in flight on the worker is waited for first (and its
+   * segments are zero-filled too with `overwrite`), so everything appended before this call is
+   * sealed when it returns. A crash between the commit and the drop replays those readings again;
+   * the merge into the chunks keeps the readings already sealed.
    */
   seal(db: SluiceDatabase, options: { overwrite?: boolean } = {}): SealResult {
+    this.sealingNow = true;
+    try {
+      return this.sealHere(db, options);
+    } finally {
+      this.sealingNow = false;
+    }
+  }
+
+  private sealHere(db: SluiceDatabase, options: { overwrite?: boolean }): SealResult {
+    const waited = this.waitForSeal({ overwrite: options.overwrite ?? false });
     const log = this.writable();
     const segments = log.segments();
     if (this.head.isEmpty && log.currentSegmentBytes() === 0 && segments.length === 1) {
-      return { readings: 0, deliveries: 0, segments: 0 };
+      return waited ?? { readings: 0, deliveries: 0, segments: 0 };
     }
     const through = log.rotate();
     const drained = this.head.drain();
     try {
-      const sealed = new SealedReadings(db.raw);
-      const upsert = db.raw.prepare('INSERT OR REPLACE INTO deliveries (client_id, packet_id, payload_hash, ts) VALUES (?, ?, ?, ?)');
-      // In key order (period, series): the B-tree grows at its end instead of splitting pages.
-      const records = [...drained.records].sort((a, b) => periodOf(a.ts) - periodOf(b.ts) || a.seriesId - b.seriesId || a.ts - b.ts);
-      const groups: Array<{ seriesId: number; samples: SealedSample[] }> = [];
-      for (const r of records) {
-        let group = groups.at(-1);
-        if (!group || group.seriesId !== r.seriesId || periodOf(group.samples[0]!.ts) !== periodOf(r.ts)) groups.push((group = { seriesId: r.seriesId, samples: [] }));
-        group.samples.push({ ts: r.ts, v: r.value, flags: r.flags === 1 ? 1 : 0 });
-      }
-      db.tx(() => {
-        for (const g of groups) sealed.write(g.seriesId, g.samples);
-        for (const d of drained.deliveries) upsert.run(d.clientId, d.packetId, d.payloadHash, d.ts);
-      });
+      writeSealBatch(db.raw, packRecords(drained.records, drained.deliveries));
     } catch (err) {
       this.head.restore(drained);
       throw err;
     }
     const dropped = log.drop(through, { overwrite: options.overwrite ?? false });
-    return { readings: drained.records.length, deliveries: drained.deliveries.length, segments: dropped.length };
+    return { readings: drained.records.length + (waited?.readings ?? 0), deliveries: drained.deliveries.length + (waited?.deliveries ?? 0), segments: dropped.length + (waited?.segments ?? 0) };
+  }
+
+  /**
+   * Starts a seal of the head on the worker and returns at once; false when one is in flight or
+   * there is nothing to seal. Until the worker commits, the sealed readings stay in the head's
+   * frozen part (readable as before); after, they are in SQLite and the segments are dropped; on
+   * failure they go back into the head and the segments stay. `ended` runs when it is over.
+   */
+  sealOffThread(db: SluiceDatabase, worker: SealWorker, ended?: (outcome: SealOutcome, result: SealResult | undefined) => void): boolean {
+    // Inside a synchronous seal (an `ended` callback run by its wait), a new seal in flight would
+    // leave readings unsealed when it returns, and erase relies on it leaving none.
+    if (this.inFlight || worker.busy || this.sealingNow) return false;
+    const log = this.writable();
+    if (this.head.isEmpty && log.currentSegmentBytes() === 0 && log.segments().length === 1) return false;
+    const epoch = committedEpoch(db) + 1;
+    const through = log.rotate();
+    const frozen = this.head.freeze();
+    const flight: SealFlight = { worker, through, epoch, overwrite: false, readings: frozen.size, deliveries: frozen.deliveries.size };
+    this.inFlight = flight;
+    const settle = (outcome: SealOutcome) => {
+      this.inFlight = undefined;
+      if (!outcome.ok) {
+        this.head.thaw();
+        ended?.(outcome, undefined);
+        return;
+      }
+      this.head.release();
+      let dropped = 0;
+      try {
+        dropped = log.drop(through, { overwrite: flight.overwrite }).length;
+      } finally {
+        // The commit stands even if a segment cannot be removed: the next seal's drop retries it.
+        const result = { readings: flight.readings, deliveries: flight.deliveries, segments: dropped };
+        flight.dropped = dropped;
+        ended?.(outcome, result);
+      }
+    };
+    try {
+      worker.seal(packSealBatch(frozen, frozen.deliveries.values()), epoch, settle);
+    } catch (err) {
+      // Never handed over: the readings go back to the head, the segments stay.
+      this.inFlight = undefined;
+      this.head.thaw();
+      throw err;
+    }
+    return true;
+  }
+
+  /** A seal is in flight on the worker. */
+  get sealing(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  /**
+   * Readings not yet sealed, each counted once against the sealed totals read in the same
+   * snapshot of `db`: a frozen part whose commit that snapshot already sees is sealed. Call inside
+   * the read transaction that also counts the sealed readings.
+   */
+  unsealedReadings(db: SluiceDatabase): number {
+    const flight = this.inFlight;
+    if (flight && committedEpoch(db) >= flight.epoch) return this.head.liveSize;
+    return this.head.size;
+  }
+
+  /** Blocks until a seal in flight has ended (undefined when none was); its readings are sealed or back in the head. */
+  private waitForSeal(options: { overwrite: boolean }): SealResult | undefined {
+    const flight = this.inFlight;
+    if (!flight) return undefined;
+    if (options.overwrite) flight.overwrite = true;
+    flight.worker.wait();
+    return flight.dropped === undefined ? undefined : { readings: flight.readings, deliveries: flight.deliveries, segments: flight.dropped };
   }
 
   /** Bytes in the log's segments not yet sealed (current segment only; older ones are dropped by seals). */
@@ -125,6 +200,25 @@ export class HotStore {
     for (const r of replay.records) this.head.add(r);
     for (const d of replay.deliveries) this.head.addDelivery(d);
   }
+}
+
+interface SealFlight {
+  worker: SealWorker;
+  /** the last log segment the seal covers */
+  through: number;
+  /** recorded by the seal's commit (store_counters.seal_epoch) */
+  epoch: number;
+  /** an erase waits for it: zero-fill its segments */
+  overwrite: boolean;
+  readings: number;
+  deliveries: number;
+  /** segments dropped, once it committed */
+  dropped?: number;
+}
+
+/** The epoch of the last seal the worker committed (its transaction records it). */
+function committedEpoch(db: SluiceDatabase): number {
+  return db.raw.prepare<[], { value: number }>("SELECT value FROM store_counters WHERE name = 'seal_epoch'").get()?.value ?? 0;
 }
 
 /** Bytes this process has caused to be written to storage (`write_bytes` of /proc/self/io); null off Linux. */

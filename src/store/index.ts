@@ -10,7 +10,7 @@ export { rawDaysFor, retentionCutoff, RetentionPurger, type RetentionSettings, t
 export { eraseScope, eraseCounts, databaseBytes, type EraseScope, type EraseResult, type EraseCounts } from './erase.js';
 export { StoreMaintenance, RETENTION_JOB, CHECKPOINT_JOB, maintenanceSettings, databaseInfo, quickCheck, freeDiskBytes, yieldToEventLoop, type DatabaseInfo, type StoreMaintenanceSettings } from './maintenance.js';
 export { recoverDatabase, type RecoverReport } from './recover.js';
-export { encodeChunk, decodeChunk, chunkCount, chunkKindFor, type ChunkKind, type ChunkSamples } from './chunk-codec.js';
+export { encodeChunk, decodeChunk, appendChunk, chunkCount, chunkPartCount, chunkKindOf, chunkKindFor, type ChunkKind, type ChunkSamples } from './chunk-codec.js';
 export { HotLog, type HotRecord, type HotDelivery, type LogReplay, type LogDamage, type HotLogOptions } from './hot-log.js';
 export { HotStore, HOT_LOG_DIR, processWriteBytes, type SealResult } from './hot-store.js';
 export { ReadingHead, type HeadEntry } from './reading-head.js';

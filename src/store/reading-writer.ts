@@ -8,16 +8,18 @@ import { detectDurability, type DurabilityMode } from './flash-detect.js';
 import type { HotDelivery, HotRecord } from './hot-log.js';
 import { processWriteBytes, type HotStore, type SealResult } from './hot-store.js';
 import { QuarantineWriter } from './quarantine.js';
+import { SealWorker, type SealWorkerOptions } from './seal-worker.js';
 import { SeriesCatalog } from './series.js';
 
 /** The writer's options from sluice.yaml's `ingest` and `quarantine` sections. */
-export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarantine'>): ReadingWriterOptions {
+export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarantine' | 'storage'>): ReadingWriterOptions {
   return {
     batchInterval: config.ingest.batch_interval,
     batchSize: config.ingest.batch_size,
     idleCommit: config.ingest.idle_commit,
     quarantineMaxEntries: config.quarantine.max_entries,
     quarantineMaxBytes: config.quarantine.max_bytes,
+    sealWorker: config.ingest.seal_off_thread ? { walAutocheckpoint: config.storage.wal_autocheckpoint } : false,
   };
 }
 
@@ -86,6 +88,12 @@ export interface ReadingWriterOptions {
   /** For tests: awaited before each commit, to make commits slow on purpose. */
   beforeCommit?: () => Promise<void>;
   afterCommit?: (count: number) => void;
+  /**
+   * Hourly and head-full seals run on a worker thread with its own connection (default, when the
+   * database is a file and the thread's script is built); false: on the event loop, as erase,
+   * backup and stop always do. The object carries test seams.
+   */
+  sealWorker?: false | Omit<SealWorkerOptions, 'dbPath'>;
 }
 
 /**
@@ -121,6 +129,9 @@ export class ReadingWriter implements Service, ReadingSink {
 
   private syncTimer: NodeJS.Timeout | undefined;
   private sealTimer: NodeJS.Timeout | undefined;
+  private sealWorker: SealWorker | undefined;
+  /** The last seal on the worker failed: the next one runs on the event loop (and says why if it fails too). */
+  private sealOnLoop = false;
   /** write_bytes of /proc/self/io at the start of the household's day (for `sluice db info`) */
   private writeBaseline: { day: string; bytes: number } | undefined;
 
@@ -147,9 +158,25 @@ export class ReadingWriter implements Service, ReadingSink {
       }, hot.fsyncInterval);
       this.syncTimer.unref();
     }
+    const off = this.deps.options.sealWorker;
+    if (off !== false && this.deps.db.path !== ':memory:' && SealWorker.available(off?.script)) {
+      try {
+        this.sealWorker = new SealWorker({
+          ...off,
+          dbPath: this.deps.db.path,
+          onHeld: (id) => {
+            this.deps.logger.warn({ seal: id }, 'hot log seal held before its commit (test seam)');
+            off?.onHeld?.(id);
+          },
+        });
+      } catch (err) {
+        // Seals on the event loop, as without a worker: slower under a burst, never wrong.
+        this.deps.logger.warn({ err: (err as Error).message }, 'cannot start the seal worker; seals run on the main thread');
+      }
+    }
     this.sealTimer = setInterval(() => {
       this.writtenToday();
-      this.sealNow();
+      this.sealSoon();
     }, hot.sealInterval);
     this.sealTimer.unref();
   }
@@ -163,9 +190,13 @@ export class ReadingWriter implements Service, ReadingSink {
     if (this.syncTimer) clearInterval(this.syncTimer);
     if (this.sealTimer) clearInterval(this.sealTimer);
     if (this.deps.hot) {
+      // Waits for a seal in flight on the worker, then seals the rest on the event loop.
       this.sealNow();
       this.deps.hot.store.close();
     }
+    const worker = this.sealWorker;
+    this.sealWorker = undefined;
+    await worker?.close();
   }
 
   /** How ingest acknowledges, when readings go through the hot log. */
@@ -197,6 +228,31 @@ export class ReadingWriter implements Service, ReadingSink {
   private sealNow(): void {
     try {
       this.seal();
+      this.sealOnLoop = false;
+    } catch (err) {
+      this.deps.logger.error({ err: (err as Error).message, code: String((err as { code?: unknown }).code) }, 'cannot seal the hot log; its readings stay in the log');
+    }
+  }
+
+  /**
+   * Starts a seal on the worker (the hourly timer, a full head); the event loop keeps serving
+   * while it encodes and commits. Without a worker, or after its last seal failed, seals here.
+   */
+  private sealSoon(): void {
+    const hot = this.deps.hot;
+    const worker = this.sealWorker;
+    if (!hot || this.stopped) return;
+    if (!worker || worker.broken || this.sealOnLoop) return this.sealNow();
+    try {
+      hot.store.sealOffThread(this.deps.db, worker, (outcome) => {
+        if (!outcome.ok) {
+          this.sealOnLoop = true;
+          this.deps.logger.error({ err: outcome.message, code: outcome.code }, 'the seal worker could not seal the hot log; its readings stay in the log, the next seal runs on the event loop');
+          return;
+        }
+        // A burst fills the head again while the worker seals: go on at once.
+        if (hot.store.head.liveSize >= hot.sealRecords) this.sealSoon();
+      });
     } catch (err) {
       this.deps.logger.error({ err: (err as Error).message, code: String((err as { code?: unknown }).code) }, 'cannot seal the hot log; its readings stay in the log');
     }
@@ -343,7 +399,7 @@ export class ReadingWriter implements Service, ReadingSink {
     for (const b of batches) b.resolve();
     this.deps.options.afterCommit?.(count);
     if (count > 0) this.deps.events.emit('readings.committed', { count, deviceIds: [...devices] });
-    if (this.deps.hot && this.deps.hot.store.head.size >= this.deps.hot.sealRecords) this.sealNow();
+    if (this.deps.hot && !this.deps.hot.store.sealing && this.deps.hot.store.head.liveSize >= this.deps.hot.sealRecords) this.sealSoon();
   }
 
   /**

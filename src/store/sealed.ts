@@ -1,5 +1,5 @@
 import type { RawDatabase } from '../core/index.js';
-import { decodeChunk, encodeChunk, type ChunkSamples } from './chunk-codec.js';
+import { appendChunk, chunkKindOf, chunkPartCount, decodeChunk, encodeChunk, type ChunkSamples } from './chunk-codec.js';
 
 /**
  * One sealed chunk covers one series for one period, aligned to the epoch: the hourly seal then
@@ -147,6 +147,14 @@ export class SealedReadings {
    * Call inside a transaction.
    */
   write(seriesId: number, samples: readonly SealedSample[]): void {
+    for (const row of this.merged(seriesId, samples)) this.putRow(row);
+  }
+
+  /**
+   * The chunk rows `write` would store, without storing them: the seal worker computes every row
+   * first and takes SQLite's write lock only to put them, so the gateway's own writes wait less.
+   */
+  merged(seriesId: number, samples: readonly SealedSample[]): EncodedChunk[] {
     const st = this.chunkStatements();
     const byPeriod = new Map<number, SealedSample[]>();
     for (const s of samples) {
@@ -155,13 +163,17 @@ export class SealedReadings {
       if (!list) byPeriod.set(p, (list = []));
       list.push(s);
     }
+    const rows: EncodedChunk[] = [];
     for (const [period, list] of byPeriod) {
       const existing = st.chunk.get(chunkId(period, seriesId));
-      const merged = new Map<number, SealedSample>();
-      for (const s of list) if (!merged.has(s.ts)) merged.set(s.ts, s);
-      if (existing) for (const s of samplesOf(existing)) merged.set(s.ts, s);
-      this.putChunk(period, seriesId, [...merged.values()].sort((a, b) => a.ts - b.ts));
+      rows.push((existing && appended(existing, seriesId, list)) || this.encodeRow(period, seriesId, mergeInto(existing ? samplesOf(existing) : [], list)));
     }
+    return rows;
+  }
+
+  /** Stores a row made by `merged` (replacing the chunk of its series and period). Call inside a transaction. */
+  putRow(row: EncodedChunk): void {
+    this.chunkStatements().put.run(row.id, row.seriesId, row.firstTs, row.lastTs, row.count, row.flags, row.data);
   }
 
   /**
@@ -216,8 +228,12 @@ export class SealedReadings {
   }
 
   private putChunk(period: number, seriesId: number, sorted: readonly SealedSample[]): void {
+    this.putRow(this.encodeRow(period, seriesId, sorted));
+  }
+
+  private encodeRow(period: number, seriesId: number, sorted: readonly SealedSample[]): EncodedChunk {
     const { data, flags } = encodeSamples(sorted);
-    this.chunkStatements().put.run(chunkId(period, seriesId), seriesId, sorted[0]!.ts, sorted.at(-1)!.ts, sorted.length, flags, data);
+    return { id: chunkId(period, seriesId), seriesId, firstTs: sorted[0]!.ts, lastTs: sorted.at(-1)!.ts, count: sorted.length, flags, data };
   }
 
   /** The series' chunks that may hold readings in [from, to), oldest first. */
@@ -242,6 +258,59 @@ export class SealedReadings {
       if (row) yield row;
     }
   }
+}
+
+/** One chunk row, encoded and ready to store. */
+export interface EncodedChunk {
+  id: number;
+  seriesId: number;
+  firstTs: number;
+  lastTs: number;
+  count: number;
+  flags: Buffer | null;
+  data: Buffer;
+}
+
+/** A chunk takes this many appended parts before a seal re-encodes it whole (each part costs ~15 bytes of headers). */
+const MAX_PARTS = 16;
+
+/**
+ * The chunk with `added` appended as a part of its own, when every added sample is after its
+ * last one (a burst sealing several times an hour): no decode and re-encode of what is sealed.
+ * Undefined when the samples must be merged instead.
+ */
+function appended(existing: ChunkRow, seriesId: number, added: readonly SealedSample[]): EncodedChunk | undefined {
+  if (added.length === 0 || added[0]!.ts <= existing.last_ts || chunkPartCount(existing.data) >= MAX_PARTS) return undefined;
+  for (let i = 1; i < added.length; i++) if (added[i]!.ts <= added[i - 1]!.ts) return undefined;
+  const part = encodeSamples(added);
+  const kinds = [chunkKindOf(existing.data), chunkKindOf(part.data)];
+  // Text and numbers never share a chunk (the whole-chunk path reports it).
+  if (kinds.includes(undefined) || (kinds[0] !== kinds[1] && kinds.includes('enum'))) return undefined;
+  const flags = existing.flags || part.flags ? Buffer.concat([existing.flags ?? deviceStamped(existing.count), part.flags ?? deviceStamped(added.length)]) : null;
+  return { id: existing.id, seriesId, firstTs: existing.first_ts, lastTs: added.at(-1)!.ts, count: existing.count + added.length, flags, data: Buffer.from(appendChunk(existing.data, part.data)) };
+}
+
+/** The flags of `count` device-stamped readings, as one run. */
+function deviceStamped(count: number): Buffer {
+  const out: number[] = [];
+  varint(out, 0);
+  varint(out, count);
+  return Buffer.from(out);
+}
+
+/**
+ * Sealed samples (sorted, unique ts) with new ones added, sorted; a new sample at a ts already
+ * sealed is ignored, and of new samples at one ts the first wins. New samples after the sealed
+ * ones (every seal but one replayed after a crash) are appended without a merge.
+ */
+function mergeInto(sealed: SealedSample[], added: readonly SealedSample[]): SealedSample[] {
+  let ascending = true;
+  for (let i = 1; i < added.length && ascending; i++) ascending = added[i]!.ts > added[i - 1]!.ts;
+  if (ascending && (sealed.length === 0 || added.length === 0 || added[0]!.ts > sealed.at(-1)!.ts)) return sealed.length === 0 ? [...added] : sealed.concat(added);
+  const merged = new Map<number, SealedSample>();
+  for (const s of added) if (!merged.has(s.ts)) merged.set(s.ts, s);
+  for (const s of sealed) merged.set(s.ts, s);
+  return [...merged.values()].sort((a, b) => a.ts - b.ts);
 }
 
 function fromRow(r: { ts: number; v: number | string; flags: number | null }): SealedSample {

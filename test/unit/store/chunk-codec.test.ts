@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chunkCount, chunkKindFor, decodeChunk, encodeChunk, encodeValue, type ChunkSamples } from '../../../src/store/index.js';
+import { appendChunk, chunkCount, chunkKindFor, chunkKindOf, chunkPartCount, decodeChunk, encodeChunk, encodeValue, type ChunkSamples } from '../../../src/store/index.js';
 import { Random } from '../../../src/simulate/index.js';
 
 const T0 = Date.UTC(2026, 0, 15, 12); // ms
@@ -152,5 +152,30 @@ describe('chunk codec', () => {
       console.log(`chunk codec: an hour of unscaled power (REAL, XOR) → ${bytes.length} B, ${(bytes.length / 360).toFixed(2)} B/reading`);
       expect(bytes.length / 360).toBeLessThanOrEqual(8);
     });
+  });
+});
+
+describe('chunks in parts (a seal appending to an hour already sealed)', () => {
+  it('appended parts read back as one chunk, count included, whatever the first part format', () => {
+    const a: ChunkSamples = { kind: 'int', ts: [T0, T0 + 10_000, T0 + 20_013], values: [2050, 2051, 2049] };
+    const b: ChunkSamples = { kind: 'int', ts: [T0 + 30_000, T0 + 40_000], values: [2049, -7] };
+    const c: ChunkSamples = { kind: 'float', ts: [T0 + 50_000], values: [20.125] };
+    const two = appendChunk(encodeChunk(a), encodeChunk(b));
+    expect(chunkPartCount(two)).toBe(2);
+    expect(chunkCount(two)).toBe(5);
+    expect(decodeChunk(two)).toEqual({ kind: 'int', ts: [...a.ts, ...b.ts], values: [...a.values, ...b.values] });
+    const three = appendChunk(two, encodeChunk(c));
+    expect(chunkPartCount(three)).toBe(3);
+    expect(chunkCount(three)).toBe(6);
+    // An integral part and a float part of one REAL series read back as numbers.
+    expect(decodeChunk(three)).toEqual({ kind: 'float', ts: [...a.ts, ...b.ts, ...c.ts], values: [...a.values, ...b.values, ...c.values] });
+    expect(chunkKindOf(three)).toBe('int');
+  });
+
+  it('refuses a part that runs past the end, and parts that mix text and numbers', () => {
+    const two = appendChunk(encodeChunk({ kind: 'int', ts: [T0], values: [1] }), encodeChunk({ kind: 'int', ts: [T0 + 1], values: [2] }));
+    expect(() => decodeChunk(two.subarray(0, two.length - 2))).toThrow(RangeError);
+    const mixed = appendChunk(encodeChunk({ kind: 'int', ts: [T0], values: [1] }), encodeChunk({ kind: 'enum', ts: [T0 + 1], values: ['on'] }));
+    expect(() => decodeChunk(mixed)).toThrow(/mix/);
   });
 });
