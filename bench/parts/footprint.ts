@@ -85,7 +85,9 @@ export const footprintPart: Part = {
     let bigDir = options.shared.bigDataDir;
     let bigReadings = options.shared.bigDataReadings ?? 0;
     if (!bigDir) {
-      const build = await buildSluiceStore(q ? 20_000 : 10_000_000, options.seed, [], options.log);
+      // BENCH_FOOTPRINT_BIG_READINGS sizes it when only the memory figures are wanted (building 10 M takes minutes).
+      const big = Number(process.env.BENCH_FOOTPRINT_BIG_READINGS) || (q ? 20_000 : 10_000_000);
+      const build = await buildSluiceStore(big, options.seed, [], options.log);
       options.shared.cleanup.push(build.dataDir);
       bigDir = build.dataDir;
       bigReadings = build.readings;

@@ -11,6 +11,9 @@ import { QuarantineWriter } from './quarantine.js';
 import { SealWorker, type SealWorkerOptions } from './seal-worker.js';
 import { SeriesCatalog } from './series.js';
 
+/** How long the seal thread outlives the last full-head seal (a burst comes in waves). */
+const SEAL_WORKER_IDLE_MS = 60_000;
+
 /** The writer's options from sluice.yaml's `ingest` and `quarantine` sections. */
 export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarantine' | 'storage'>): ReadingWriterOptions {
   return {
@@ -130,6 +133,9 @@ export class ReadingWriter implements Service, ReadingSink {
   private syncTimer: NodeJS.Timeout | undefined;
   private sealTimer: NodeJS.Timeout | undefined;
   private sealWorker: SealWorker | undefined;
+  /** How to start the seal thread, when this writer may use one. */
+  private sealWorkerOptions: SealWorkerOptions | undefined;
+  private workerIdle: NodeJS.Timeout | undefined;
   /** The last seal on the worker failed: the next one runs on the event loop (and says why if it fails too). */
   private sealOnLoop = false;
   /** write_bytes of /proc/self/io at the start of the household's day (for `sluice db info`) */
@@ -160,23 +166,18 @@ export class ReadingWriter implements Service, ReadingSink {
     }
     const off = this.deps.options.sealWorker;
     if (off !== false && this.deps.db.path !== ':memory:' && SealWorker.available(off?.script)) {
-      try {
-        this.sealWorker = new SealWorker({
-          ...off,
-          dbPath: this.deps.db.path,
-          onHeld: (id) => {
-            this.deps.logger.warn({ seal: id }, 'hot log seal held before its commit (test seam)');
-            off?.onHeld?.(id);
-          },
-        });
-      } catch (err) {
-        // Seals on the event loop, as without a worker: slower under a burst, never wrong.
-        this.deps.logger.warn({ err: (err as Error).message }, 'cannot start the seal worker; seals run on the main thread');
-      }
+      this.sealWorkerOptions = {
+        ...off,
+        dbPath: this.deps.db.path,
+        onHeld: (id) => {
+          this.deps.logger.warn({ seal: id }, 'hot log seal held before its commit (test seam)');
+          off?.onHeld?.(id);
+        },
+      };
     }
     this.sealTimer = setInterval(() => {
       this.writtenToday();
-      this.sealSoon();
+      this.sealSoon(false);
     }, hot.sealInterval);
     this.sealTimer.unref();
   }
@@ -194,6 +195,7 @@ export class ReadingWriter implements Service, ReadingSink {
       this.sealNow();
       this.deps.hot.store.close();
     }
+    clearTimeout(this.workerIdle);
     const worker = this.sealWorker;
     this.sealWorker = undefined;
     await worker?.close();
@@ -238,11 +240,15 @@ export class ReadingWriter implements Service, ReadingSink {
    * Starts a seal on the worker (the hourly timer, a full head); the event loop keeps serving
    * while it encodes and commits. Without a worker, or after its last seal failed, seals here.
    */
-  private sealSoon(): void {
+  private sealSoon(full: boolean): void {
     const hot = this.deps.hot;
-    const worker = this.sealWorker;
     if (!hot || this.stopped) return;
+    // The hourly seal at household rate (~70,000 readings, ~70 ms) runs on the event loop unless
+    // a burst left the thread running: the thread costs 6–11 MiB of RSS (bench/RESULTS.md), which
+    // only a burst of full heads pays back.
+    const worker = full ? this.burstWorker() : this.sealWorker;
     if (!worker || worker.broken || this.sealOnLoop) return this.sealNow();
+    clearTimeout(this.workerIdle);
     try {
       hot.store.sealOffThread(this.deps.db, worker, (outcome) => {
         if (!outcome.ok) {
@@ -251,11 +257,39 @@ export class ReadingWriter implements Service, ReadingSink {
           return;
         }
         // A burst fills the head again while the worker seals: go on at once.
-        if (hot.store.head.liveSize >= hot.sealRecords) this.sealSoon();
+        if (hot.store.head.liveSize >= hot.sealRecords) this.sealSoon(true);
+        else this.closeWorkerWhenIdle();
       });
     } catch (err) {
       this.deps.logger.error({ err: (err as Error).message, code: String((err as { code?: unknown }).code) }, 'cannot seal the hot log; its readings stay in the log');
     }
+  }
+
+  /** The seal thread for a full head, started at the first burst (never when it could not start before). */
+  private burstWorker(): SealWorker | undefined {
+    if (this.sealWorker && !this.sealWorker.broken) return this.sealWorker;
+    const options = this.sealWorkerOptions;
+    if (!options) return undefined;
+    try {
+      this.sealWorker = new SealWorker(options);
+    } catch (err) {
+      // Seals on the event loop, as without a worker: slower under a burst, never wrong.
+      this.sealWorkerOptions = undefined;
+      this.deps.logger.warn({ err: (err as Error).message }, 'cannot start the seal worker; seals run on the main thread');
+    }
+    return this.sealWorker;
+  }
+
+  /** Ends the seal thread once no burst has needed it for a while, so a quiet home does not keep its memory. */
+  private closeWorkerWhenIdle(): void {
+    clearTimeout(this.workerIdle);
+    this.workerIdle = setTimeout(() => {
+      const worker = this.sealWorker;
+      if (!worker || worker.busy) return;
+      this.sealWorker = undefined;
+      void worker.close();
+    }, SEAL_WORKER_IDLE_MS);
+    this.workerIdle.unref();
   }
 
   get isFaulted(): boolean {
@@ -399,7 +433,7 @@ export class ReadingWriter implements Service, ReadingSink {
     for (const b of batches) b.resolve();
     this.deps.options.afterCommit?.(count);
     if (count > 0) this.deps.events.emit('readings.committed', { count, deviceIds: [...devices] });
-    if (this.deps.hot && !this.deps.hot.store.sealing && this.deps.hot.store.head.liveSize >= this.deps.hot.sealRecords) this.sealSoon();
+    if (this.deps.hot && !this.deps.hot.store.sealing && this.deps.hot.store.head.liveSize >= this.deps.hot.sealRecords) this.sealSoon(true);
   }
 
   /**

@@ -59,8 +59,12 @@ describe('seal worker (the head sealed off the event loop)', () => {
     expect(timestamps(queries)).toEqual(expected(SEAL_RECORDS - 1));
     expect(counted(db, store)).toEqual({ sealed: 0, unsealed: SEAL_RECORDS - 1 });
     expect(store.sealing).toBe(false);
+    // The thread starts only for a full head (a quiet home never pays its memory).
+    const thread = () => (writer as unknown as { sealWorker?: unknown }).sealWorker;
+    expect(thread()).toBeUndefined();
 
     await submit(SEAL_RECORDS - 1); // the head is full: the commit hands it to the worker
+    expect(thread()).toBeDefined();
     await reached;
     // During: the worker wrote its transaction and waits at the commit; the frozen part is read.
     expect(store.sealing).toBe(true);
