@@ -81,7 +81,7 @@ export const latencyPart: Part = {
   title: 'Publish → PUBACK latency (the reading is on disk at PUBACK)',
   async run(options: BenchOptions): Promise<PartResult> {
     const q = options.quick;
-    const household = { devices: q ? 4 : 50, intervalMs: q ? 200 : 10_000, durationMs: q ? 1000 : 30_000, warmupMs: q ? 500 : 5_000 };
+    const household = { devices: q ? 4 : 50, intervalMs: q ? 200 : 10_000, durationMs: Number(process.env.BENCH_LATENCY_HOUSEHOLD_S) * 1000 || (q ? 1000 : 30_000), warmupMs: q ? 500 : 5_000 };
     const loaded = { durationMs: q ? 1000 : 15_000, warmupMs: q ? 500 : 5_000 };
     const prov = await provision(household.devices);
     const scratch = benchTmp('fsync');
@@ -107,7 +107,11 @@ export const latencyPart: Part = {
       { load: 'household, durability interval', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: { SLUICE_INGEST_DURABILITY: 'interval' } },
       { load: 'household, durability fsync', intervalMs: household.intervalMs, durationMs: household.durationMs, warmupMs: household.warmupMs, env: { SLUICE_INGEST_DURABILITY: 'fsync' } },
     ];
-    for (const l of loads) {
+    // A p99 of a 30 s household run (150 messages) is decided by one or two of them:
+    // BENCH_LATENCY_HOUSEHOLD_S lengthens the household runs, BENCH_LATENCY_LOADS (names separated by |, e.g. "household|household, durability fsync") picks loads.
+    const only = process.env.BENCH_LATENCY_LOADS?.split('|').map((name) => name.trim());
+    const chosen = only ? loads.filter((l) => only.includes(l.load)) : loads;
+    for (const l of chosen) {
       for (const round of rounds(options)) {
         const r = await latencyRun(prov.devices, prov, l.intervalMs, round.warmup ? l.warmupMs : l.durationMs, options, l.env);
         runs.push({ load: l.load, warmup: round.warmup, ...r });
@@ -115,7 +119,7 @@ export const latencyPart: Part = {
       }
     }
     const figures: Figure[] = [];
-    for (const l of loads) {
+    for (const l of chosen) {
       const measured = runs.filter((r) => r.load === l.load && !r.warmup);
       const rate = (household.devices / l.intervalMs) * 1000;
       const householdLabel = `household rate (${household.devices} devices × 1 msg/${l.intervalMs / 1000} s)`;
