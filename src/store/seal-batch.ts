@@ -28,7 +28,7 @@ export function packSealBatch(frozen: Pick<FrozenHead, 'series' | 'size'>, deliv
     for (let j = 0; j < m.ts.length; j++) {
       batch.series[i] = seriesId;
       batch.ts[i] = m.ts[j]!;
-      put(batch, i, { value: m.values[j]!, flags: m.flags[j]! });
+      put(batch, i, m.values[j]!, m.flags[j]!);
       i++;
     }
   }
@@ -44,18 +44,18 @@ export function packRecords(records: readonly HotRecord[], deliveries: readonly 
     const r = records[i]!;
     batch.series[i] = r.seriesId;
     batch.ts[i] = r.ts;
-    put(batch, i, r);
+    put(batch, i, r.value, r.flags);
   }
   return batch;
 }
 
-function put(batch: SealBatch, i: number, e: Pick<HeadEntry, 'value' | 'flags'>): void {
-  const gateway = e.flags === 1 ? 1 : 0;
-  if (typeof e.value === 'string') {
-    batch.values[i] = batch.texts.push(e.value) - 1;
+function put(batch: SealBatch, i: number, value: HeadEntry['value'], flags: number): void {
+  const gateway = flags === 1 ? 1 : 0;
+  if (typeof value === 'string') {
+    batch.values[i] = batch.texts.push(value) - 1;
     batch.flags[i] = gateway | TEXT;
   } else {
-    batch.values[i] = e.value;
+    batch.values[i] = value;
     batch.flags[i] = gateway;
   }
 }
