@@ -13,6 +13,7 @@ import {
   type DatabaseInfo,
   type EraseScope,
   type SpecOf,
+  type SyncTimesSummary,
 } from '../store/index.js';
 import type { GatewayContext } from './context.js';
 import { defineOperation, flag, noParams, optionalText, params, requiredText } from './operation.js';
@@ -26,6 +27,8 @@ export type InfoResult = DatabaseInfo & {
   unsealed_readings: number;
   /** bytes the gateway wrote to storage since the day began (UTC), from /proc/self/io; null when no gateway runs */
   written_today_bytes: number | null;
+  /** the hot log's last fdatasyncs (what a PUBACK waits for in `fsync` mode); null when no gateway runs or none happened yet */
+  log_sync: SyncTimesSummary | null;
   jobs: Array<{ job: string; cron: string; next: string; last_run: string | null; last_outcome: string | null }>;
 };
 
@@ -101,6 +104,7 @@ export const dataOperations = {
         durability: writer?.durability ?? null,
         unsealed_readings: unsealed,
         written_today_bytes: writer?.writtenToday()?.bytes ?? null,
+        log_sync: writer?.syncTimes() ?? null,
         jobs: (scheduler?.overview() ?? []).map((j) => ({
           job: j.job,
           cron: j.cron,

@@ -1,6 +1,8 @@
 import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import * as zlib from 'node:zlib';
+import { SyncTimes } from './sync-times.js';
 
 /** One reading as the hot log carries it: the stored value (scaled integer, 0/1, REAL or enum text). */
 export interface HotRecord {
@@ -351,6 +353,8 @@ export class HotLog {
   private segmentIds: number[];
   private inFlight: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
+  /** the group fdatasyncs' durations, queueing on the libuv pool included */
+  readonly syncTimes = new SyncTimes();
 
   private constructor(
     private readonly dir: string,
@@ -450,7 +454,14 @@ export class HotLog {
   sync(): Promise<void> {
     if (!this.inFlight) {
       const fd = this.requireFd();
-      this.inFlight = new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve()))).finally(() => {
+      const t0 = performance.now();
+      this.inFlight = new Promise<void>((resolve, reject) =>
+        fdatasync(fd, (err) => {
+          this.syncTimes.record(performance.now() - t0);
+          if (err) reject(err);
+          else resolve();
+        }),
+      ).finally(() => {
         this.inFlight = undefined;
       });
       return this.inFlight;

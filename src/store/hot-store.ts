@@ -4,6 +4,7 @@ import { HotLog, type HotDelivery, type HotRecord, type LogReplay } from './hot-
 import { ReadingHead } from './reading-head.js';
 import { packRecords, packSealBatch, writeSealBatch } from './seal-batch.js';
 import type { SealOutcome, SealWorker } from './seal-worker.js';
+import type { SyncTimesSummary } from './sync-times.js';
 
 export const HOT_LOG_DIR = 'hotlog';
 
@@ -66,6 +67,11 @@ export class HotStore {
   /** Group fdatasync of everything appended so far. */
   sync(): Promise<void> {
     return this.log ? this.log.sync() : Promise.resolve();
+  }
+
+  /** How long the last group fdatasyncs took; null before the first (or without a writable log). */
+  syncTimes(): SyncTimesSummary | null {
+    return this.log?.syncTimes.summary() ?? null;
   }
 
   /**

@@ -12,6 +12,7 @@ export { StoreMaintenance, RETENTION_JOB, CHECKPOINT_JOB, maintenanceSettings, d
 export { recoverDatabase, type RecoverReport } from './recover.js';
 export { encodeChunk, decodeChunk, appendChunk, chunkCount, chunkPartCount, chunkKindOf, chunkKindFor, type ChunkKind, type ChunkSamples } from './chunk-codec.js';
 export { HotLog, type HotRecord, type HotDelivery, type LogReplay, type LogDamage, type HotLogOptions } from './hot-log.js';
+export { SyncTimes, SYNC_TIMES_KEPT, type SyncTimesSummary } from './sync-times.js';
 export { HotStore, HOT_LOG_DIR, processWriteBytes, type SealResult } from './hot-store.js';
 export { ReadingHead, type HeadEntry } from './reading-head.js';
 export { detectDurability, deviceNumbers, type DurabilityChoice, type DurabilityMode, type FlashDetectOptions } from './flash-detect.js';

@@ -10,6 +10,7 @@ import { processWriteBytes, type HotStore, type SealResult } from './hot-store.j
 import { QuarantineWriter } from './quarantine.js';
 import { SealWorker, type SealWorkerOptions } from './seal-worker.js';
 import { SeriesCatalog } from './series.js';
+import type { SyncTimesSummary } from './sync-times.js';
 
 /** How long the seal thread outlives the last full-head seal (a burst comes in waves). */
 const SEAL_WORKER_IDLE_MS = 60_000;
@@ -114,7 +115,8 @@ export class ReadingWriter implements Service, ReadingSink {
   private queuedReadings = 0;
   /** Requests whose quarantine entry is committed already (a later hot-log append failed and is retried). */
   private readonly quarantined = new WeakSet<WriteRequest>();
-  private timer: NodeJS.Timeout | undefined;
+  /** A setImmediate for a commit on this turn of the event loop, else a setTimeout. */
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** ms the pending timer was set for */
   private timerDelay = 0;
   /** ms (clock) when the last commit ended, and its size in batch units (readings + 1 per request) */
@@ -187,7 +189,7 @@ export class ReadingWriter implements Service, ReadingSink {
     await this.flush();
     this.stopped = true;
     this.deps.events.off(this);
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer();
     if (this.syncTimer) clearInterval(this.syncTimer);
     if (this.sealTimer) clearInterval(this.sealTimer);
     if (this.deps.hot) {
@@ -205,6 +207,11 @@ export class ReadingWriter implements Service, ReadingSink {
   get durability(): { mode: DurabilityMode; reason: string } | undefined {
     const hot = this.deps.hot;
     return hot ? { mode: hot.durability, reason: hot.reason } : undefined;
+  }
+
+  /** How long the hot log's last fdatasyncs took (the PUBACK wait in `fsync` mode); null without a hot log or before the first. */
+  syncTimes(): SyncTimesSummary | null {
+    return this.deps.hot?.store.syncTimes() ?? null;
   }
 
   /**
@@ -355,20 +362,27 @@ export class ReadingWriter implements Service, ReadingSink {
     // A pending timer that fires no later than asked is kept: re-arming it for every message
     // cost a timer-list removal and insertion each.
     if (this.timer && (delay > 0 || this.timerDelay === 0)) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.cancelTimer();
     this.timerDelay = delay;
-    this.timer = setTimeout(() => {
+    const fire = () => {
       this.timer = undefined;
       void this.commitNow();
-    }, delay);
+    };
+    // setTimeout(0) waits a whole millisecond; setImmediate runs after this poll phase, so what
+    // arrived in the same read still shares the commit, and a quiet household's PUBACK is 1 ms sooner.
+    this.timer = delay === 0 ? setImmediate(fire) : setTimeout(fire, delay);
+  }
+
+  private cancelTimer(): void {
+    if (!this.timer) return;
+    if (this.timerDelay === 0) clearImmediate(this.timer as NodeJS.Immediate);
+    else clearTimeout(this.timer as NodeJS.Timeout);
+    this.timer = undefined;
   }
 
   private commitNow(): Promise<void> {
     if (this.committing || this.queue.length === 0) return this.committing ?? Promise.resolve();
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    this.cancelTimer();
     this.committing = this.commitBatch().finally(() => {
       this.committing = undefined;
       this.lastCommitAt = this.deps.clock.now();

@@ -59,6 +59,30 @@ describe('flash store (hot log + head, sealed into SQLite)', () => {
     }
   }, 60_000);
 
+  it('in fsync mode every acknowledged message waited for an fdatasync, and db info says how long they took', async () => {
+    const dataDir = tmpDir();
+    const password = addDevice(dataDir, 'thermo');
+    const gw = await startGateway({ dataDir, env: { SLUICE_INGEST_DURABILITY: 'fsync' } });
+    try {
+      const client = await connectClient(gw.port, { username: 'thermo', password });
+      const t0 = Date.now() - 600_000;
+      // One at a time: each PUBACK waits for a sync of its own, none shares a group.
+      for (let i = 0; i < 5; i++) await client.publishAsync('sluice/thermo/telemetry', JSON.stringify({ temperature: 20 + i / 10, ts: t0 + i * 1000 }), { qos: 1 });
+      client.end(true);
+      const info = JSON.parse(cli(['db', 'info', '--json'], { dataDir }).stdout) as { log_sync: { syncs: number; p50_ms: number; p99_ms: number; max_ms: number; over_10ms: number } | null };
+      expect(info.log_sync).not.toBeNull();
+      const s = info.log_sync!;
+      expect(s.syncs).toBeGreaterThanOrEqual(5);
+      expect(s.p50_ms).toBeGreaterThan(0);
+      expect(s.p50_ms).toBeLessThanOrEqual(s.p99_ms);
+      expect(s.p99_ms).toBeLessThanOrEqual(s.max_ms);
+      expect(s.over_10ms).toBeLessThanOrEqual(s.syncs);
+      expect(cli(['db', 'info'], { dataDir }).stdout).toMatch(/log fsync\s+p50 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms over the last \d+ \(\d+ over 10 ms\)/);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+
   it('after a cut at a byte of the log tail, starts, discards only the torn record and reports it', async () => {
     const dataDir = tmpDir();
     const password = addDevice(dataDir, 'thermo');
