@@ -95,9 +95,10 @@ export interface ReadingWriterOptions {
   /**
    * Hourly and head-full seals run on a worker thread with its own connection (default, when the
    * database is a file and the thread's script is built); false: on the event loop, as erase,
-   * backup and stop always do. The object carries test seams.
+   * backup and stop always do. The object carries test seams; `idleMs` is how long the thread
+   * outlives the last burst that needed it (default 60 s).
    */
-  sealWorker?: false | Omit<SealWorkerOptions, 'dbPath'>;
+  sealWorker?: false | (Omit<SealWorkerOptions, 'dbPath'> & { idleMs?: number });
 }
 
 /**
@@ -137,6 +138,7 @@ export class ReadingWriter implements Service, ReadingSink {
   private sealWorker: SealWorker | undefined;
   /** How to start the seal thread, when this writer may use one. */
   private sealWorkerOptions: SealWorkerOptions | undefined;
+  private sealWorkerIdleMs = SEAL_WORKER_IDLE_MS;
   private workerIdle: NodeJS.Timeout | undefined;
   /** The last seal on the worker failed: the next one runs on the event loop (and says why if it fails too). */
   private sealOnLoop = false;
@@ -168,8 +170,10 @@ export class ReadingWriter implements Service, ReadingSink {
     }
     const off = this.deps.options.sealWorker;
     if (off !== false && this.deps.db.path !== ':memory:' && SealWorker.available(off?.script)) {
+      const { idleMs, ...workerOptions } = off ?? {};
+      if (idleMs !== undefined) this.sealWorkerIdleMs = idleMs;
       this.sealWorkerOptions = {
-        ...off,
+        ...workerOptions,
         dbPath: this.deps.db.path,
         onHeld: (id) => {
           this.deps.logger.warn({ seal: id }, 'hot log seal held before its commit (test seam)');
@@ -295,7 +299,7 @@ export class ReadingWriter implements Service, ReadingSink {
       if (!worker || worker.busy) return;
       this.sealWorker = undefined;
       void worker.close();
-    }, SEAL_WORKER_IDLE_MS);
+    }, this.sealWorkerIdleMs);
     this.workerIdle.unref();
   }
 
@@ -375,8 +379,8 @@ export class ReadingWriter implements Service, ReadingSink {
 
   private cancelTimer(): void {
     if (!this.timer) return;
-    if (this.timerDelay === 0) clearImmediate(this.timer as NodeJS.Immediate);
-    else clearTimeout(this.timer as NodeJS.Timeout);
+    if ('refresh' in this.timer) clearTimeout(this.timer);
+    else clearImmediate(this.timer);
     this.timer = undefined;
   }
 

@@ -161,4 +161,26 @@ describe('seal worker (the head sealed off the event loop)', () => {
     expect(counted(db, store)).toEqual({ sealed: 2 * SEAL_RECORDS + 1, unsealed: 0 });
     expect(timestamps(queries)).toEqual(expected(2 * SEAL_RECORDS + 1));
   }, 60_000);
+
+  it('the thread ends once no burst needed it for idleMs, and the next full head starts another that seals as well', async () => {
+    const { db, store, writer, submit, queries } = await setup({ idleMs: 50 });
+    const thread = () => (writer as unknown as { sealWorker?: { broken: boolean } }).sealWorker;
+    for (let i = 0; i < SEAL_RECORDS; i++) await submit(i);
+    const first = thread();
+    expect(first).toBeDefined();
+    await vi.waitFor(() => expect(store.sealing).toBe(false), { timeout: 30_000 });
+    expect(counted(db, store)).toEqual({ sealed: SEAL_RECORDS, unsealed: 0 });
+    // Idle: the writer lets go of the thread and the thread exits (terminate() ends it: broken).
+    await vi.waitFor(() => expect(thread()).toBeUndefined(), { timeout: 30_000 });
+    await vi.waitFor(() => expect(first!.broken).toBe(true), { timeout: 30_000 });
+
+    for (let i = SEAL_RECORDS; i < 2 * SEAL_RECORDS; i++) await submit(i);
+    const second = thread();
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    await vi.waitFor(() => expect(store.sealing).toBe(false), { timeout: 30_000 });
+    expect(counted(db, store)).toEqual({ sealed: 2 * SEAL_RECORDS, unsealed: 0 });
+    expect(timestamps(queries)).toEqual(expected(2 * SEAL_RECORDS));
+    await writer.stop();
+  }, 60_000);
 });
