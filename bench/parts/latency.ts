@@ -93,7 +93,7 @@ export const latencyPart: Part = {
   title: 'Publish → PUBACK latency (the reading is on disk at PUBACK)',
   async run(options: BenchOptions): Promise<PartResult> {
     const q = options.quick;
-    const household = { devices: q ? 4 : 50, intervalMs: q ? 200 : 10_000, durationMs: Number(process.env.BENCH_LATENCY_HOUSEHOLD_S) * 1000 || (q ? 1000 : 30_000), warmupMs: q ? 500 : 5_000 };
+    const household = { devices: q ? 4 : 50, intervalMs: q ? 200 : 10_000, durationMs: Number(process.env.BENCH_LATENCY_HOUSEHOLD_S) * 1000 || (q ? 1000 : 60_000), warmupMs: q ? 500 : 5_000 };
     const loaded = { durationMs: q ? 1000 : 15_000, warmupMs: q ? 500 : 5_000 };
     const prov = await provision(household.devices);
     const scratch = benchTmp('fsync');
