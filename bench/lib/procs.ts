@@ -81,7 +81,8 @@ function attach(kind: string, child: ChildProcess, t0: number) {
 
 function waitListening(a: ReturnType<typeof attach>, timeoutMs: number): Promise<{ port: number; at: number }> {
   return new Promise((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`${a.kind} did not start within ${timeoutMs} ms: ${a.stderr()}`)), timeoutMs);
+    // The last log lines say where start-up stood (a migration, a replay), stderr why it died.
+    const timer = setTimeout(() => rej(new Error(`${a.kind} did not start within ${timeoutMs} ms: ${a.stderr()} last log lines: ${a.logs.slice(-5).map((l) => JSON.stringify(l)).join(' ')}`)), timeoutMs);
     const check = (l: Record<string, unknown>) => {
       if (l.msg === 'mqtt listening') {
         clearTimeout(timer);
