@@ -1,3 +1,5 @@
+import { nearestRank } from '../../src/core/index.js';
+
 /** Median with min–max over the measured runs of one figure. */
 export interface Summary {
   median: number;
@@ -16,9 +18,7 @@ export function summarize(values: readonly number[]): Summary {
 
 /** The p-th percentile (0–100) by nearest rank; NaN for no samples. */
 export function percentile(sortedAsc: readonly number[], p: number): number {
-  if (sortedAsc.length === 0) return Number.NaN;
-  const rank = Math.ceil((p / 100) * sortedAsc.length);
-  return sortedAsc[Math.min(sortedAsc.length - 1, Math.max(0, rank - 1))]!;
+  return nearestRank(sortedAsc, p / 100);
 }
 
 export function percentiles(samples: readonly number[]): { p50: number; p95: number; p99: number; max: number; n: number } {

@@ -13,3 +13,4 @@ export { AdminSocketServer, callAdmin, type AdminHandler, type AdminOperations }
 export { ownValue, setOwn } from './own.js';
 export { testSeamsFromEnv, NO_TEST_SEAMS, type TestSeams } from './test-seams.js';
 export { topicMatches } from './topic.js';
+export { nearestRank } from './nearest-rank.js';

@@ -15,6 +15,9 @@ import type { SyncTimesSummary } from './sync-times.js';
 /** How long the seal thread outlives the last full-head seal (a burst comes in waves). */
 const SEAL_WORKER_IDLE_MS = 60_000;
 
+/** A commit set for this turn of the event loop (only a Timeout can be refreshed). */
+const isImmediate = (t: NodeJS.Timeout | NodeJS.Immediate): t is NodeJS.Immediate => !('refresh' in t);
+
 /** The writer's options from sluice.yaml's `ingest` and `quarantine` sections. */
 export function writerOptionsFrom(config: Pick<SluiceConfig, 'ingest' | 'quarantine' | 'storage'>): ReadingWriterOptions {
   return {
@@ -111,15 +114,11 @@ export class ReadingWriter implements Service, ReadingSink {
   readonly name = 'reading-writer';
   /** Batches waiting for a commit, oldest first; only the last one takes new requests. */
   private queue: Batch[] = [];
-  /** Requests in `queue`. */
-  private queuedRequests = 0;
   private queuedReadings = 0;
   /** Requests whose quarantine entry is committed already (a later hot-log append failed and is retried). */
   private readonly quarantined = new WeakSet<WriteRequest>();
-  /** A setImmediate for a commit on this turn of the event loop, else a setTimeout. */
+  /** A setImmediate for a commit on this turn of the event loop (delay 0), else a setTimeout. */
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  /** ms the pending timer was set for */
-  private timerDelay = 0;
   /** ms (clock) when the last commit ended, and its size in batch units (readings + 1 per request) */
   private lastCommitAt = Number.NEGATIVE_INFINITY;
   private lastBatchUnits = 0;
@@ -327,7 +326,6 @@ export class ReadingWriter implements Service, ReadingSink {
       this.queue.push(batch);
     }
     batch.requests.push(request);
-    this.queuedRequests++;
     this.queuedReadings += request.readings.length + 1;
     if (this.queuedReadings >= this.deps.options.batchSize) this.schedule(0);
     else this.schedule(this.underLoad() ? this.deps.options.batchInterval : 0);
@@ -365,9 +363,8 @@ export class ReadingWriter implements Service, ReadingSink {
     if (this.committing) return; // the running commit reschedules when done
     // A pending timer that fires no later than asked is kept: re-arming it for every message
     // cost a timer-list removal and insertion each.
-    if (this.timer && (delay > 0 || this.timerDelay === 0)) return;
+    if (this.timer && (delay > 0 || isImmediate(this.timer))) return;
     this.cancelTimer();
-    this.timerDelay = delay;
     const fire = () => {
       this.timer = undefined;
       void this.commitNow();
@@ -379,8 +376,8 @@ export class ReadingWriter implements Service, ReadingSink {
 
   private cancelTimer(): void {
     if (!this.timer) return;
-    if ('refresh' in this.timer) clearTimeout(this.timer);
-    else clearImmediate(this.timer);
+    if (isImmediate(this.timer)) clearImmediate(this.timer);
+    else clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -400,7 +397,6 @@ export class ReadingWriter implements Service, ReadingSink {
     const requests = batches.length === 1 ? batches[0]!.requests : batches.flatMap((b) => b.requests);
     this.lastBatchUnits = this.queuedReadings;
     this.queue = [];
-    this.queuedRequests = 0;
     this.queuedReadings = 0;
     try {
       if (this.deps.options.beforeCommit) await this.deps.options.beforeCommit();
@@ -413,10 +409,10 @@ export class ReadingWriter implements Service, ReadingSink {
       if (isStorageFault(err) || isFileSystemFault(err)) {
         // Keep the batch, ahead of anything queued meanwhile, and try again later.
         this.queue = batches.concat(this.queue);
-        this.queuedRequests = 0;
+        let held = 0;
         this.queuedReadings = 0;
         for (const b of this.queue) {
-          this.queuedRequests += b.requests.length;
+          held += b.requests.length;
           for (const p of b.requests) this.queuedReadings += p.readings.length + 1;
         }
         if (!this.faulted) {
@@ -425,7 +421,7 @@ export class ReadingWriter implements Service, ReadingSink {
           const freeBytes = freeDiskBytes(this.deps.db.path);
           this.fault = { since: this.deps.clock.now(), message: (err as Error).message, code: String((err as { code?: unknown }).code), freeBytes };
           this.deps.logger.error(
-            { err: (err as Error).message, code: this.fault.code, freeBytes, held: this.queuedRequests },
+            { err: (err as Error).message, code: this.fault.code, freeBytes, held },
             'cannot commit readings; acknowledgements are held until storage works again',
           );
           this.deps.events.emit('store.faulted', { message: (err as Error).message });

@@ -1,3 +1,5 @@
+import { nearestRank } from '../core/index.js';
+
 /** How long the hot log's fdatasyncs took: what a PUBACK in `fsync` mode waits for. */
 export interface SyncTimesSummary {
   /** fdatasyncs the figures cover (the last ones, at most SYNC_TIMES_KEPT) */
@@ -29,10 +31,9 @@ export class SyncTimes {
     const n = Math.min(this.count, SYNC_TIMES_KEPT);
     if (n === 0) return null;
     const sorted = this.ring.slice(0, n).sort();
-    const at = (q: number) => round(sorted[Math.min(n - 1, Math.ceil(q * n) - 1)]!);
     let over = 0;
     for (const ms of sorted) if (ms > 10) over++;
-    return { syncs: n, p50_ms: at(0.5), p99_ms: at(0.99), max_ms: round(sorted[n - 1]!), over_10ms: over };
+    return { syncs: n, p50_ms: round(nearestRank(sorted, 0.5)), p99_ms: round(nearestRank(sorted, 0.99)), max_ms: round(sorted[n - 1]!), over_10ms: over };
   }
 }
 
