@@ -9,7 +9,7 @@ import { tmpDir } from '../../helpers/tmp-dir.js';
 const T0 = Date.UTC(2026, 0, 15, 10);
 const spec = { temperature: { type: 'number' as const, unit: '°C', resolution: 0.01, counter: false, never_store: false } };
 
-async function setup(durability: HotPath['durability'] = 'interval') {
+async function setup(durability: HotPath['durability'] = 'interval', afterCommit?: (readings: number) => void) {
   const dir = tmpDir();
   const db = await openDatabase({ path: join(dir, 'h.db'), migrations: allMigrations, logger: silentLogger() });
   const store = HotStore.open(join(dir, 'hotlog'), { repair: true });
@@ -19,7 +19,7 @@ async function setup(durability: HotPath['durability'] = 'interval') {
     logger: silentLogger(),
     events: new EventBus(),
     hot: { store, durability, reason: 'test', fsyncInterval: 60_000, sealInterval: 3_600_000, sealRecords: 1_000_000 },
-    options: { batchInterval: 0, batchSize: 1, quarantineMaxEntries: 10, quarantineMaxBytes: 1 << 20 },
+    options: { batchInterval: 0, batchSize: 1, quarantineMaxEntries: 10, quarantineMaxBytes: 1 << 20, ...(afterCommit ? { afterCommit } : {}) },
   });
   writer.start();
   const submit = (ts: number, value: number, delivery?: { clientId: string; packetId: number }) =>
@@ -49,6 +49,21 @@ describe('hot store', () => {
     expect(queries.readings({ deviceId: 'thermo' }).map((r) => r.value)).toEqual([20.5, 20.75, 21]);
     expect(queries.readings({ deviceId: 'thermo', limit: 2 }).map((r) => r.value)).toEqual([20.5, 20.75]);
     expect(queries.latest('thermo').map((r) => r.value)).toEqual([21]);
+    await writer.stop();
+  });
+
+  it('commits a quiet message on this turn of the event loop (setImmediate, not a 1 ms timer), and what is submitted in the same turn shares that commit', async () => {
+    const commits: number[] = [];
+    const { writer, submit } = await setup('interval', (n) => commits.push(n));
+    await submit(T0, 20); // the new series is written once; later commits only append to the log
+    await new Promise((resolve) => setImmediate(resolve)); // and that commit has wound up
+    commits.length = 0;
+    let acked = 0;
+    for (let i = 1; i <= 3; i++) void submit(T0 + i * 1000, 20 + i).then(() => acked++);
+    // An immediate queued after the submits runs after the writer's (and its promise jobs).
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(acked).toBe(3);
+    expect(commits).toEqual([3]);
     await writer.stop();
   });
 
