@@ -4,29 +4,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { policyJobs } from '../../../src/app/index.js';
 import { WindowRecords } from '../../../src/schedule/index.js';
 import type { StoredReading } from '../../../src/store/index.js';
-import { appFixture } from './fixture.js';
+import { appFixture, NOISY_POLICY as NOISY, novemberDay as W } from './fixture.js';
 
 const H = 3_600_000;
 const DAY = 24 * H;
 
-// ε 0.5 a window against a vendor budget of ε 1 per 30 days: two windows fit.
-const NOISY = `version: 1
-vendor: Acme Energy
-endpoint: https://acme.example/v1
-purpose: Compare my energy use
-expires: 2026-12-31
-schedule: "0 3 * * *"
-secret_file: acme.key
-budget: { epsilon: 1, per: 30d }
-share:
-  - devices: { kind: smart_plug }
-    metrics: [energy]
-    window: 1d
-    stats: [increase]
-    privacy: { epsilon: 0.5, clamp: [0, 2] }
-`;
-
-const W = (d: number) => `2026-11-${String(d).padStart(2, '0')}/2026-11-${String(d + 1).padStart(2, '0')}`;
 const dayOf = (iso: string) => Number(iso.slice(8, 10));
 
 type Fixture = Awaited<ReturnType<typeof appFixture>>;

@@ -19,6 +19,26 @@ share:
     stats: [mean]
 `;
 
+/** ε 0.5 a window against a vendor budget of ε 1 per 30 days: two daily windows fit. */
+export const NOISY_POLICY = `version: 1
+vendor: Acme Energy
+endpoint: https://acme.example/v1
+purpose: Compare my energy use
+expires: 2026-12-31
+schedule: "0 3 * * *"
+secret_file: acme.key
+budget: { epsilon: 1, per: 30d }
+share:
+  - devices: { kind: smart_plug }
+    metrics: [energy]
+    window: 1d
+    stats: [increase]
+    privacy: { epsilon: 0.5, clamp: [0, 2] }
+`;
+
+/** The daily window starting on November `d`, 2026, as the ledger writes it. */
+export const novemberDay = (d: number) => `2026-11-${String(d).padStart(2, '0')}/2026-11-${String(d + 1).padStart(2, '0')}`;
+
 /** A data directory opened the way a CLI command without a gateway opens it, with one policy file. */
 export async function appFixture(env: Record<string, string> = {}): Promise<{ dir: string; clock: ManualClock; context: GatewayContext; sharing: Sharing; app: App }> {
   const dir = tmpDir();
