@@ -6,7 +6,6 @@ import { appFixture, NOISY_POLICY as NOISY, novemberDay as W } from './fixture.j
 
 const H = 3_600_000;
 
-
 type Fixture = Awaited<ReturnType<typeof appFixture>>;
 
 /** A plug whose counter rises 1.5 kWh an hour for 6 hours of every window asked for: clamped at 2, the exact increase is 9 kWh. */
