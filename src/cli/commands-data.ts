@@ -76,7 +76,7 @@ export const dataCommands: Command[] = [
           ['free disk', bytes(i.free_disk_bytes)],
           ['durability', i.durability ? `${i.durability.mode}: ${i.durability.reason}` : 'no gateway running'],
           ['written today', i.written_today_bytes === null ? 'unknown (no gateway running)' : bytes(i.written_today_bytes)],
-          ['log fsync', i.log_sync ? `p50 ${i.log_sync.p50_ms} ms, p99 ${i.log_sync.p99_ms} ms, max ${i.log_sync.max_ms} ms over the last ${i.log_sync.syncs} (${i.log_sync.over_10ms} over 10 ms)` : 'none yet'],
+          ['log fsync', i.log_sync ? `p50 ${i.log_sync.p50_ms} ms, p99 ${i.log_sync.p99_ms} ms, max ${i.log_sync.max_ms} ms over the last ${i.log_sync.syncs} syncs (${i.log_sync.over_10ms} over 10 ms)` : 'none yet'],
           ...i.jobs.map((j): [string, unknown] => [`job ${j.job}`, `last ${j.last_run ?? 'never'}${j.last_outcome ? ` (${j.last_outcome})` : ''}, next ${j.next}`]),
         ]),
       );
