@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { addDevice, cli, startGateway, type GatewayChild } from '../helpers/gateway.js';
 import { closedWithin, connectFrom, connectPacket, peakRss, rawSocket } from '../helpers/mqtt-raw.js';
 import { startSteadyDevice, type SteadyDevice } from '../helpers/steady-device.js';
@@ -57,14 +57,19 @@ describe('broker under abuse', () => {
     const attempts = await Promise.allSettled([...Array(1000).keys()].map(() => rawSocket(gw.port, '127.0.0.3')));
     const sockets = attempts.filter((a): a is PromiseFulfilledResult<Socket> => a.status === 'fulfilled').map((a) => a.value);
     for (const s of sockets) s.on('error', () => undefined);
-    await new Promise((r) => setTimeout(r, 300));
-    const open = sockets.filter((s) => !s.destroyed && !s.closed && s.readyState === 'open');
-    const stats = brokerStats();
-    expect(stats.connections).toBeLessThanOrEqual(50 + 5); // the good device and the status call
-    expect(stats.limits_hit.connections_per_address).toBeGreaterThanOrEqual(900);
-    expect(open.length).toBeLessThanOrEqual(60);
+    // Refusals land as the gateway gets to them: on a loaded machine that takes a while, so wait for them, not a fixed time.
+    await vi.waitFor(
+      () => {
+        const open = sockets.filter((s) => !s.destroyed && !s.closed && s.readyState === 'open');
+        const stats = brokerStats();
+        expect(stats.connections).toBeLessThanOrEqual(50 + 5); // the good device and the status call
+        expect(stats.limits_hit.connections_per_address).toBeGreaterThanOrEqual(900);
+        expect(open.length).toBeLessThanOrEqual(60);
+      },
+      { timeout: 20_000, interval: 250 },
+    );
     for (const s of sockets) s.destroy();
-  });
+  }, 60_000);
 
   it('closes connections that never finish CONNECT', async () => {
     const sockets = await Promise.all([...Array(20).keys()].map(() => rawSocket(gw.port, '127.0.0.4')));
